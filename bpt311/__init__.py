@@ -1,0 +1,86 @@
+"""bpt311: Bridgeport's 311 service. create_app() builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+from bpt311 import config as settings
+from bpt311.extensions import csrf, db, htmx, login_manager, migrate
+
+PROJECT_ROOT = settings.PROJECT_ROOT
+MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; ``config`` overrides any setting (tests pass their own)."""
+    instance_path = os.environ.get("INSTANCE_PATH", "").strip() or str(PROJECT_ROOT / "instance")
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings.DEFAULTS)
+    app.config.update(settings.from_environment(app.instance_path))
+    app.config.update(config or {})
+    _configure_logging()
+    settings.check_secret_key(app.config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = None
+    with app.app_context():
+        _tune_sqlite(db.engine)
+
+    from bpt311 import errors, security, templating
+    from bpt311.cli import register_cli
+    from bpt311.home.views import bp as home_bp
+    from bpt311.reports.views import bp as reports_bp
+
+    app.register_blueprint(home_bp)
+    app.register_blueprint(reports_bp)
+    errors.register(app)
+    security.register(app)
+    templating.register(app)
+    register_cli(app)
+    return app
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    from bpt311.models import User
+
+    return db.session.get(User, int(user_id))
+
+
+def _tune_sqlite(engine) -> None:
+    """WAL lets readers work while one writer writes; foreign keys are off by default."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )

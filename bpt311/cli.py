@@ -1,0 +1,76 @@
+"""Command-line tasks: ``flask --app app seed``, ``flask --app app notify run`` ..."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from bpt311.extensions import db
+from bpt311.models import Category, Report
+
+notify_cli = AppGroup("notify", help="Deliver the email outbox.")
+
+
+def prepare_database(demo_reports: int = 300) -> None:
+    """Bring the schema up to date and fill an empty database: what the first run needs."""
+    from bpt311 import MIGRATIONS_DIR
+    from bpt311.seed import load_city, make_demo_reports
+
+    upgrade(directory=MIGRATIONS_DIR)
+    if db.session.scalar(select(func.count(Category.id))) == 0:
+        load_city()
+        wants_demo = current_app.config["DEMO_REPORTS"] and demo_reports
+        if wants_demo and db.session.scalar(select(func.count(Report.id))) == 0:
+            make_demo_reports(demo_reports)
+
+
+@click.command("seed")
+@click.option(
+    "--reports",
+    "report_count",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also make this many demo reports (for load tests).",
+)
+def seed_command(report_count: int) -> None:
+    """Load Bridgeport's departments, categories and neighbourhoods (idempotent)."""
+    from bpt311.seed import load_city, make_demo_reports
+
+    counts = load_city()
+    click.echo(
+        f"Loaded {counts['departments']} departments, {counts['categories']} categories "
+        f"and {counts['neighbourhoods']} neighbourhoods."
+    )
+    if report_count:
+        made = make_demo_reports(report_count)
+        click.echo(f"Made {made} demo reports.")
+
+
+@notify_cli.command("run")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option(
+    "--interval", type=click.FloatRange(min=0.5), default=5.0, help="Seconds between passes."
+)
+def notify_run(once: bool, interval: float) -> None:
+    """Deliver queued emails, retrying failures with backoff, until stopped."""
+    from bpt311.notify import deliver_due, run_worker
+
+    if once:
+        click.echo(f"Sent {deliver_due()} emails.")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo("Delivering the outbox; Ctrl+C to stop.")
+    run_worker(current_app._get_current_object(), stop, interval)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(seed_command)
+    app.cli.add_command(notify_cli)

@@ -1,0 +1,98 @@
+"""Settings read from the environment, with defaults that run on a laptop."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a whole number, not {value!r}") from exc
+
+
+def from_environment(instance_path: str) -> dict:
+    """Every setting the app reads, taken from the environment once at start-up."""
+    env = os.environ.get("BPT311_ENV", "development").strip().lower() or "development"
+    default_db = "sqlite:///" + str(Path(instance_path) / "bpt311.sqlite")
+    settings = {
+        "ENV_NAME": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "").strip() or default_db,
+        "HOST": os.environ.get("HOST", "127.0.0.1"),
+        "PORT": _int("PORT", 5000),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip(),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS", False),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Bridgeport 311 <no-reply@bpt311.localhost>"),
+        "GEOCODER_URL": os.environ.get("GEOCODER_URL", "https://nominatim.openstreetmap.org"),
+        "MAP_TILE_URL": os.environ.get(
+            "MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+        ),
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", "").strip()
+        or str(Path(instance_path) / "media"),
+        "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/") or "http://127.0.0.1:5000",
+        "DEMO_REPORTS": _flag("BPT311_DEMO", True),
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 60) * 1024 * 1024,
+        "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
+        "OUTBOX_BACKOFF_SECONDS": _int("OUTBOX_BACKOFF_SECONDS", 30),
+        "SESSION_COOKIE_SECURE": env == "production",
+    }
+    return settings
+
+
+DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # tied to the session; a kiosk left open all day keeps working
+    "SERVICE_AREA_FILE": str(DATA_DIR / "bridgeport-boundary.geojson"),
+    "NEIGHBOURHOODS_FILE": str(DATA_DIR / "bridgeport-neighbourhoods.geojson"),
+    "SERVICE_AREA_BUFFER_METRES": 150,
+    "CITY_NAME": "Bridgeport",
+    "CITY_TIMEZONE": "America/New_York",
+    "CITY_CONTACT": "the Bridgeport 311 call centre on (203) 576-1311",
+    "OUTBOX_LEASE_SECONDS": 120,
+    "OUTBOX_THREAD": False,
+    "EMBED_ANCESTORS": "",
+}
+
+
+def check_secret_key(config: dict) -> None:
+    """Refuse to run production on a guessable key; warn loudly anywhere else."""
+    if config.get("SECRET_KEY"):
+        return
+    if config.get("ENV_NAME") == "production":
+        raise RuntimeError(
+            "SECRET_KEY is not set. Production refuses to start without one: "
+            "set SECRET_KEY to a long random string (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')."
+        )
+    log.warning(
+        "\n%s\nSECRET_KEY is not set: using an insecure development key.\n"
+        "Sessions and CSRF tokens can be forged. Never run like this in production.\n%s",
+        "!" * 72,
+        "!" * 72,
+    )
+    config["SECRET_KEY"] = DEV_SECRET_KEY

@@ -1,0 +1,112 @@
+"""Error responses: a page for a browser, a partial for HTMX, JSON for API clients."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from bpt311.extensions import db
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Bad request", "Something in what was sent could not be understood."),
+    403: ("Not allowed", "You do not have permission to do that."),
+    404: (
+        "Page not found",
+        "There is no page at this address. If you typed it, check it; "
+        "a tracking number looks like BPT-000123.",
+    ),
+    405: ("Not allowed here", "That kind of request cannot be made to this address."),
+    413: (
+        "Too large",
+        "What you sent is larger than we can accept. Try fewer or smaller photos or videos.",
+    ),
+    422: ("Could not be processed", "What you sent was understood but could not be accepted."),
+    429: (
+        "Too many requests",
+        "You have made too many requests in a short time. Please wait a minute and try again.",
+    ),
+    500: (
+        "Something went wrong",
+        "Something went wrong on our side and nothing was saved. Please try again; "
+        "if it keeps happening, call 311.",
+    ),
+}
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def wants_partial() -> bool:
+    """An HTMX request gets a fragment, except a history restore, which needs the page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def error_response(code: int, message: str | None = None, headers: dict | None = None):
+    title, default_message = MESSAGES.get(code, MESSAGES[500])
+    message = message or default_message
+    if wants_json():
+        response = jsonify({"status": code, "error": title, "message": message})
+    else:
+        template = "errors/_error.html" if wants_partial() else "errors/page.html"
+        try:
+            body = render_template(template, code=code, title=title, message=message)
+        except Exception:  # the page itself failed (database down?): still answer
+            log.exception("Could not render the %s page", code)
+            body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
+        response = make_response(body)
+    response.status_code = code
+    response.headers["Vary"] = "HX-Request, Accept"
+    response.headers.update(headers or {})
+    return response
+
+
+def _handle_http(exc: HTTPException):
+    code = exc.code or 500
+    message = None
+    if isinstance(exc, CSRFError):
+        message = (
+            "This form could not be accepted because its security token was missing or "
+            "out of date. Reload the page and send it again."
+        )
+    elif code == 413:
+        limit_mb = (request.max_content_length or 0) // (1024 * 1024)
+        message = (
+            f"What you sent is larger than the {limit_mb} MB we accept in one go. "
+            "Try fewer or smaller photos or videos."
+        )
+    elif (
+        code in (400, 403, 422)
+        and exc.description
+        and not exc.description.startswith(("The browser", "You don't have", "The request was"))
+    ):
+        message = exc.description  # our own aborts carry a message meant for people
+    headers = {}
+    if code == 405 and exc.get_response().headers.get("Allow"):
+        headers["Allow"] = exc.get_response().headers["Allow"]
+    if code == 429 and getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(exc.retry_after)
+    return error_response(code, message, headers)
+
+
+def _handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return _handle_http(exc)
+    db.session.rollback()
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(500)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(InternalServerError, _handle_unexpected)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,44 @@
+"""All models, importable from one place so Alembic sees every table."""
+
+from bpt311.models.base import Base, utcnow
+from bpt311.models.people import ROLES, User
+from bpt311.models.places import (
+    QUESTION_TYPES,
+    Category,
+    CategoryQuestion,
+    Department,
+    Neighbourhood,
+)
+from bpt311.models.records import AuditLog, Outbox
+from bpt311.models.reports import (
+    EVENT_KINDS,
+    SOURCES,
+    STATUS_LABELS,
+    STATUSES,
+    Media,
+    Report,
+    TimelineEvent,
+    report_id_from_tracking_number,
+)
+
+__all__ = [
+    "EVENT_KINDS",
+    "QUESTION_TYPES",
+    "ROLES",
+    "SOURCES",
+    "STATUSES",
+    "STATUS_LABELS",
+    "AuditLog",
+    "Base",
+    "Category",
+    "CategoryQuestion",
+    "Department",
+    "Media",
+    "Neighbourhood",
+    "Outbox",
+    "Report",
+    "TimelineEvent",
+    "User",
+    "report_id_from_tracking_number",
+    "utcnow",
+]

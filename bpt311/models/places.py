@@ -1,0 +1,117 @@
+"""The city's side of a report: departments, the services they offer, and neighbourhoods."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bpt311.models.base import Base
+
+QUESTION_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+
+
+class Department(Base):
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+
+    categories: Mapped[list[Category]] = relationship(back_populates="department")
+
+    def __repr__(self) -> str:
+        return f"<Department {self.name}>"
+
+
+class Category(Base):
+    """A kind of problem residents report: an Open311 *service*."""
+
+    __tablename__ = "category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    group: Mapped[str] = mapped_column(String(80), index=True)
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    sla_hours: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    department: Mapped[Department] = relationship(back_populates="categories")
+    questions: Mapped[list[CategoryQuestion]] = relationship(
+        back_populates="category",
+        order_by="CategoryQuestion.position",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return [word.strip() for word in self.keywords.split(",") if word.strip()]
+
+    def __repr__(self) -> str:
+        return f"<Category {self.service_code}>"
+
+
+class CategoryQuestion(Base):
+    """An extra question a category asks: an Open311 *attribute*."""
+
+    __tablename__ = "category_question"
+    __table_args__ = (UniqueConstraint("category_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    hint: Mapped[str] = mapped_column(Text, default="")
+    datatype: Mapped[str] = mapped_column(String(20))
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [{"key": "small", "name": "Smaller than a dinner plate"}, ...] for list types
+    options: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    category: Mapped[Category] = relationship(back_populates="questions")
+
+    @property
+    def is_list(self) -> bool:
+        return self.datatype in ("singlevaluelist", "multivaluelist")
+
+    def option_name(self, key: str) -> str:
+        for option in self.options or []:
+            if option.get("key") == key:
+                return option.get("name", key)
+        return key
+
+    def display_answer(self, answer: Any) -> str:
+        """An answer in words: option names for list questions, the text otherwise."""
+        if isinstance(answer, list):
+            return ", ".join(self.option_name(str(key)) for key in answer)
+        return self.option_name(str(answer)) if self.is_list else str(answer)
+
+
+class Neighbourhood(Base):
+    """One of the city's neighbourhoods, with its polygon as GeoJSON geometry."""
+
+    __tablename__ = "neighbourhood"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    geometry_json: Mapped[str] = mapped_column(Text)
+    # Bounding box, kept so a query can prefilter without parsing the polygon.
+    min_lat: Mapped[float]
+    min_lon: Mapped[float]
+    max_lat: Mapped[float]
+    max_lon: Mapped[float]
+
+    @property
+    def geometry(self) -> dict[str, Any]:
+        return json.loads(self.geometry_json)
+
+    def __repr__(self) -> str:
+        return f"<Neighbourhood {self.name}>"

@@ -1,0 +1,177 @@
+"""A report of a problem, its photos and videos, and its public timeline."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bpt311.models.base import Base, utcnow
+from bpt311.models.people import User
+from bpt311.models.places import Category, Department, Neighbourhood
+
+STATUSES = ("open", "acknowledged", "closed", "archived")
+STATUS_LABELS = {
+    "open": "Open",
+    "acknowledged": "Acknowledged",
+    "closed": "Closed",
+    "archived": "Closed (archived)",
+}
+SOURCES = ("web", "kiosk", "api", "staff")
+TRACKING_PREFIX = "BPT-"
+_TRACKING_RE = re.compile(r"^\s*BPT[-\s]?0*(\d{1,12})\s*$", re.IGNORECASE)
+
+
+def report_id_from_tracking_number(text: str) -> int | None:
+    """``BPT-000123`` (or ``bpt 123``, ``BPT123``) gives 123; anything else gives None."""
+    match = _TRACKING_RE.match(text or "")
+    return int(match.group(1)) if match else None
+
+
+class Report(Base):
+    __tablename__ = "report"
+    __table_args__ = (
+        Index("ix_report_status_created", "status", "created_at"),
+        Index("ix_report_category_created", "category_id", "created_at"),
+        Index("ix_report_neighbourhood_created", "neighbourhood_id", "created_at"),
+        Index("ix_report_department_status", "department_id", "status"),
+        Index("ix_report_lat_lon", "latitude", "longitude"),
+        # AUTOINCREMENT on SQLite so a tracking number is never handed out twice.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    description: Mapped[str] = mapped_column(Text)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    neighbourhood_id: Mapped[int | None] = mapped_column(ForeignKey("neighbourhood.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(10), default="web")
+    # {question code: answer}; a list for multi-value questions
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"), index=True)
+
+    category: Mapped[Category] = relationship()
+    department: Mapped[Department] = relationship()
+    neighbourhood: Mapped[Neighbourhood | None] = relationship()
+    reporter: Mapped[User | None] = relationship()
+    duplicate_of: Mapped[Report | None] = relationship(remote_side=[id])
+    media: Mapped[list[Media]] = relationship(
+        back_populates="report", order_by="Media.position", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[TimelineEvent]] = relationship(
+        back_populates="report",
+        order_by="(TimelineEvent.created_at, TimelineEvent.id)",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def tracking_number(self) -> str:
+        return f"{TRACKING_PREFIX}{self.id:06d}"
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in ("closed", "archived")
+
+    @property
+    def open311_status(self) -> str:
+        return "closed" if self.is_closed else "open"
+
+    @property
+    def reporter_public_name(self) -> str:
+        """Who the public is told reported this: never a name the reporter hid."""
+        if self.anonymous or self.reporter is None:
+            return "A resident"
+        return self.reporter.public_name
+
+    @property
+    def place_label(self) -> str:
+        if self.address:
+            return self.address
+        if self.neighbourhood:
+            return self.neighbourhood.name
+        return f"{self.latitude:.5f}, {self.longitude:.5f}"
+
+    def __repr__(self) -> str:
+        return f"<Report {self.tracking_number} {self.status}>"
+
+
+class Media(Base):
+    """A photo or video attached to a report, as stored after processing."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "photo" or "video"
+    file_name: Mapped[str] = mapped_column(String(200), unique=True)
+    thumb_name: Mapped[str] = mapped_column(String(200), default="")
+    content_type: Mapped[str] = mapped_column(String(80))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    alt_text: Mapped[str] = mapped_column(String(300), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="media")
+
+
+EVENT_KINDS = (
+    "submitted",
+    "acknowledged",
+    "assigned",
+    "recategorised",
+    "closed",
+    "reopened",
+    "archived",
+    "duplicate",
+    "comment",
+    "note",
+    "edited",
+)
+
+
+class TimelineEvent(Base):
+    """One step in a report's life, shown publicly unless it only has an internal note."""
+
+    __tablename__ = "timeline_event"
+    __table_args__ = (Index("ix_timeline_event_report_created", "report_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # What the public is told about who acted: a department, "The reporter", ...
+    actor_label: Mapped[str] = mapped_column(String(120), default="")
+    public_note: Mapped[str] = mapped_column(Text, default="")
+    internal_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    report: Mapped[Report] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind != "note" or bool(self.public_note)

@@ -1,0 +1,192 @@
+"""The email outbox: enqueue in the caller's transaction, deliver later, exactly once.
+
+Service functions call :func:`enqueue_email`, which adds an ``Outbox`` row to the
+current session without committing, so the email exists if and only if the change
+it announces does. :func:`deliver_due` is one pass of the worker: it claims each
+due row with a conditional UPDATE that only one worker can win, sends it by SMTP,
+and marks it sent, or schedules a retry with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from flask import Flask, current_app, render_template
+from sqlalchemy import or_, select, update
+
+from bpt311.extensions import db
+from bpt311.models import Outbox, utcnow
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def enqueue_email(
+    recipient: str,
+    template: str,
+    subject: str,
+    *,
+    report_id: int | None = None,
+    headers: dict[str, str] | None = None,
+    **context,
+) -> Outbox:
+    """Render ``emails/<template>.txt`` and ``.html`` and queue them; the caller commits."""
+    context = {"subject": subject, "site_url": current_app.config["SITE_URL"], **context}
+    row = Outbox(
+        recipient=recipient,
+        subject=subject,
+        body_text=render_template(f"emails/{template}.txt", **context),
+        body_html=render_template(f"emails/{template}.html", **context),
+        headers=headers or {},
+        report_id=report_id,
+    )
+    db.session.add(row)
+    return row
+
+
+def build_message(row: Outbox, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Date"] = format_datetime(row.created_at)
+    # One Message-ID per outbox row: a resend after a crash can be recognised downstream.
+    domain = sender.rsplit("@", 1)[-1].strip(">") or "bpt311.localhost"
+    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain=domain)
+    for name, value in (row.headers or {}).items():
+        message[name] = value
+    message.set_content(row.body_text)
+    if row.body_html:
+        message.add_alternative(row.body_html, subtype="html")
+    return message
+
+
+def send_message(message: EmailMessage) -> None:
+    """Hand one message to the SMTP server, or to the log when none is configured."""
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        log.info("Email (no MAIL_SERVER set, not sent):\n%s", message.as_string())
+        return
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=20) as smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls()
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+        smtp.send_message(message)
+
+
+def backoff(attempts: int, base_seconds: int) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min ... capped at six hours."""
+    return min(timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _claim(row_id: int, worker: str, now: datetime) -> bool:
+    lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+    result = db.session.execute(
+        update(Outbox)
+        .where(
+            Outbox.id == row_id,
+            Outbox.status == "pending",
+            Outbox.next_attempt_at <= now,
+            or_(Outbox.lease_until.is_(None), Outbox.lease_until < now),
+        )
+        .values(lease_owner=worker, lease_until=now + lease, attempts=Outbox.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def deliver_due(worker: str | None = None, limit: int = 100, now: datetime | None = None) -> int:
+    """Send every email that is due; returns how many were sent in this pass."""
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    now = now or utcnow()
+    config = current_app.config
+    due_ids = db.session.scalars(
+        select(Outbox.id)
+        .where(
+            Outbox.status == "pending",
+            Outbox.next_attempt_at <= now,
+            or_(Outbox.lease_until.is_(None), Outbox.lease_until < now),
+        )
+        .order_by(Outbox.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()  # end the read transaction before claiming
+    sent = 0
+    for row_id in due_ids:
+        if not _claim(row_id, worker, now):
+            continue  # another worker won it
+        row = db.session.get(Outbox, row_id)
+        try:
+            send_message(build_message(row, config["MAIL_FROM"]))
+        except (smtplib.SMTPException, OSError) as exc:
+            _record_failure(row, worker, exc, now)
+            continue
+        db.session.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id, Outbox.lease_owner == worker)
+            .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        sent += 1
+    return sent
+
+
+def _record_failure(row: Outbox, worker: str, exc: Exception, now: datetime) -> None:
+    config = current_app.config
+    dead = row.attempts >= config["OUTBOX_MAX_ATTEMPTS"]
+    log.warning(
+        "Email %s to %s failed (attempt %s%s): %s",
+        row.id,
+        row.recipient,
+        row.attempts,
+        ", giving up" if dead else "",
+        exc,
+    )
+    db.session.execute(
+        update(Outbox)
+        .where(Outbox.id == row.id, Outbox.lease_owner == worker)
+        .values(
+            status="dead" if dead else "pending",
+            lease_until=None,
+            next_attempt_at=now + backoff(row.attempts, config["OUTBOX_BACKOFF_SECONDS"]),
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def run_worker(app: Flask, stop: threading.Event, interval: float = 5.0) -> None:
+    """Deliver in a loop until ``stop`` is set; survives database and SMTP outages."""
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                deliver_due(worker)
+            except Exception:  # a database outage must not kill the worker
+                log.exception("Outbox pass failed; trying again in %s s", interval)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        stop.wait(interval)
+
+
+def start_background_worker(app: Flask, interval: float = 5.0) -> threading.Event:
+    """Development only: deliver the outbox from a thread of the web process."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(app, stop, interval), name="outbox", daemon=True
+    )
+    thread.start()
+    return stop

@@ -1,0 +1,64 @@
+"""Read-only questions about reports, each answered in a fixed number of queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import groupby
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from bpt311.extensions import db
+from bpt311.models import Category, Report, report_id_from_tracking_number, utcnow
+
+
+def latest_reports(limit: int = 10) -> list[Report]:
+    return db.session.scalars(
+        select(Report)
+        .options(selectinload(Report.category), selectinload(Report.neighbourhood))
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def category_groups() -> list[tuple[str, list[Category]]]:
+    """Active categories, grouped the way residents think, in catalogue order."""
+    categories = db.session.scalars(
+        select(Category).where(Category.active).order_by(Category.position, Category.name)
+    ).all()
+    order: dict[str, int] = {}
+    for category in categories:
+        order.setdefault(category.group, len(order))
+    categories = sorted(categories, key=lambda c: (order[c.group], c.position))
+    return [(group, list(items)) for group, items in groupby(categories, key=lambda c: c.group)]
+
+
+def city_figures() -> dict[str, int]:
+    """Reported and closed in the last seven days, and open now: one query."""
+    week_ago = utcnow() - timedelta(days=7)
+    reported, closed, open_now = db.session.execute(
+        select(
+            func.count(Report.id).filter(Report.created_at >= week_ago),
+            func.count(Report.id).filter(Report.closed_at >= week_ago),
+            func.count(Report.id).filter(Report.status.in_(("open", "acknowledged"))),
+        )
+    ).one()
+    return {"reported_week": reported, "closed_week": closed, "open_now": open_now}
+
+
+def report_by_tracking_number(tracking_number: str) -> Report | None:
+    report_id = report_id_from_tracking_number(tracking_number)
+    if report_id is None:
+        return None
+    return db.session.scalars(
+        select(Report)
+        .where(Report.id == report_id)
+        .options(
+            selectinload(Report.category),
+            selectinload(Report.department),
+            selectinload(Report.neighbourhood),
+            selectinload(Report.media),
+            selectinload(Report.events),
+            selectinload(Report.reporter),
+        )
+    ).one_or_none()

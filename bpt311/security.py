@@ -1,0 +1,70 @@
+"""Security headers on every response, and which pages other sites may frame."""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g
+
+
+def embeddable(view):
+    """Mark a view as meant for the city's website to put in an iframe."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        g.embeddable = True
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def tile_origin(tile_url: str) -> str:
+    """The origin map tiles load from, for img-src; ``{s}`` subdomains become a wildcard."""
+    parts = urlsplit(tile_url.replace("{s}", "*"))
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(frame_ancestors: str) -> str:
+    tiles = tile_origin(current_app.config["MAP_TILE_URL"])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src 'self' data: blob: {tiles}".strip(),
+            "media-src 'self' blob:",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        ]
+    )
+
+
+def _add_headers(response):
+    if g.get("embeddable"):
+        ancestors = current_app.config["EMBED_ANCESTORS"].strip() or "'self'"
+    else:
+        ancestors = "'none'"
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", content_security_policy(ancestors))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault(
+        "Permissions-Policy", "geolocation=(self), camera=(self), microphone=()"
+    )
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config["ENV_NAME"] == "production":
+        response.headers.setdefault(
+            "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
+        )
+    return response
+
+
+def register(app: Flask) -> None:
+    app.after_request(_add_headers)

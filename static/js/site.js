@@ -1,0 +1,55 @@
+/* Bridgeport 311: the one hand-written script. Every page works without it. */
+(function () {
+  "use strict";
+  var live = function (text) {
+    var region = document.getElementById("live");
+    if (!region || !text) return;
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 50);
+  };
+
+  // Disable a form's submit buttons once it is sent, against double posts.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    window.setTimeout(function () {
+      if (event.defaultPrevented) return;
+      form.querySelectorAll("button[data-once], input[type=submit][data-once]").forEach(function (button) {
+        button.disabled = true;
+      });
+    }, 0);
+  });
+  // Coming back with the Back button must not leave buttons dead.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("[data-once][disabled]").forEach(function (button) { button.disabled = false; });
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    event.target.querySelectorAll && event.target.querySelectorAll("[data-once][disabled]").forEach(function (button) {
+      button.disabled = false;
+    });
+  });
+
+  // After a swap: move focus to an error summary, announce what the server asked us to.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var root = event.detail.elt || document;
+    var summary = root.querySelector ? root.querySelector(".error-summary") : null;
+    if (summary) { summary.focus(); return; }
+    var announce = root.querySelector ? root.querySelector("[data-announce]") : null;
+    if (announce) live(announce.getAttribute("data-announce"));
+  });
+
+  // htmx does not swap errors: show the server's message in the flash area.
+  document.addEventListener("htmx:responseError", function (event) {
+    var flash = document.getElementById("flash");
+    if (!flash) return;
+    flash.innerHTML = event.detail.xhr.responseText || "";
+    if (!flash.firstElementChild) {
+      flash.innerHTML = '<p class="notice notice--error" role="alert"></p>';
+      flash.firstElementChild.textContent = "Something went wrong. Please try again.";
+    }
+    flash.focus();
+  });
+  document.addEventListener("htmx:sendError", function () {
+    live("No connection. Nothing was sent; please try again when you are back online.");
+  });
+})();

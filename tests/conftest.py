@@ -1,0 +1,122 @@
+"""Shared fixtures: an app on a fresh database per test, SQLite by default,
+PostgreSQL when TEST_DATABASE_URL says so."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bpt311 import create_app
+from bpt311.extensions import db
+from bpt311.models import Base
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+
+
+def app_settings(database_url: str, tmp_path: Path, **overrides) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "SITE_URL": "http://bpt311.test",
+        "MAIL_SERVER": "",
+        "GEOCODER_URL": "http://127.0.0.1:9",  # nothing listens: tests never reach the internet
+        "DEMO_REPORTS": False,
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite")
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url, tmp_path_factory):
+    """Create the tables once per run; each test then starts from empty tables."""
+    app = create_app(app_settings(database_url, tmp_path_factory.mktemp("schema")))
+    with app.app_context():
+        Base.metadata.drop_all(db.engine)
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        Base.metadata.create_all(db.engine)
+        db.engine.dispose()
+
+
+def wipe_tables() -> None:
+    tables = [table.name for table in Base.metadata.sorted_tables]
+    with db.engine.begin() as connection:
+        if db.engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for name in reversed(tables):
+                connection.execute(text(f'DELETE FROM "{name}"'))
+            connection.execute(text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture
+def make_app(database_url, _schema, tmp_path):
+    """Build an app with extra settings; tables are emptied after the test."""
+    made = []
+
+    def factory(**overrides):
+        app = create_app(app_settings(database_url, tmp_path, **overrides))
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if made:
+        with made[0].app_context():
+            wipe_tables()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def city(app):
+    """Bridgeport's departments, categories and neighbourhoods."""
+    from bpt311.seed import load_city
+
+    load_city()
+    return app
+
+
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+def csrf_token_from(client, path: str = "/") -> str:
+    """The CSRF token a page gives its forms, as a browser would read it."""
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
