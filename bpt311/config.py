@@ -30,6 +30,16 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, not {value!r}") from exc
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number of seconds, not {value!r}") from exc
+
+
 def from_environment(instance_path: str) -> dict:
     """Every setting the app reads, taken from the environment once at start-up."""
     env = os.environ.get("BPT311_ENV", "development").strip().lower() or "development"
@@ -47,6 +57,7 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_USE_TLS": _flag("MAIL_USE_TLS", False),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Bridgeport 311 <no-reply@bpt311.localhost>"),
         "GEOCODER_URL": os.environ.get("GEOCODER_URL", "https://nominatim.openstreetmap.org"),
+        "GEOCODER_TIMEOUT": _float("GEOCODER_TIMEOUT", 4.0),
         "MAP_TILE_URL": os.environ.get(
             "MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
         ),
@@ -54,7 +65,9 @@ def from_environment(instance_path: str) -> dict:
         or str(Path(instance_path) / "media"),
         "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/") or "http://127.0.0.1:5000",
         "DEMO_REPORTS": _flag("BPT311_DEMO", True),
-        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 60) * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 150) * 1024 * 1024,
+        "PHOTO_MAX_MB": _int("PHOTO_MAX_MB", 20),
+        "VIDEO_MAX_MB": _int("VIDEO_MAX_MB", 50),
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
         "OUTBOX_BACKOFF_SECONDS": _int("OUTBOX_BACKOFF_SECONDS", 30),
         "SESSION_COOKIE_SECURE": env == "production",

@@ -67,3 +67,17 @@ def test_migrations_downgrade_cleanly(empty_database, tmp_path):
         tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         db.engine.dispose()
     assert tables == set()
+
+
+def test_sqlite_report_table_keeps_autoincrement_through_every_migration(tmp_path):
+    """Batch migrations rebuild SQLite tables; tracking numbers must never be reused."""
+    url = "sqlite:///" + str(tmp_path / "autoincrement.sqlite")
+    app = create_app(app_settings(url, tmp_path))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        with db.engine.connect() as connection:
+            sql = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'report'")
+            ).scalar()
+        db.engine.dispose()
+    assert "AUTOINCREMENT" in sql

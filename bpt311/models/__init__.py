@@ -7,6 +7,7 @@ from bpt311.models.places import (
     Category,
     CategoryQuestion,
     Department,
+    GeocodeCache,
     Neighbourhood,
 )
 from bpt311.models.records import AuditLog, Outbox
@@ -33,6 +34,7 @@ __all__ = [
     "Category",
     "CategoryQuestion",
     "Department",
+    "GeocodeCache",
     "Media",
     "Neighbourhood",
     "Outbox",

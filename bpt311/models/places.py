@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bpt311.models.base import Base
+from bpt311.models.base import Base, utcnow
 
 QUESTION_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 
@@ -115,3 +116,17 @@ class Neighbourhood(Base):
 
     def __repr__(self) -> str:
         return f"<Neighbourhood {self.name}>"
+
+
+class GeocodeCache(Base):
+    """Answers from the geocoder, kept so the same address is never looked up twice."""
+
+    __tablename__ = "geocode_cache"
+    __table_args__ = (UniqueConstraint("kind", "query"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "search" or "reverse"
+    query: Mapped[str] = mapped_column(String(300))
+    # [{"latitude": .., "longitude": .., "address": ..}, ...]
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -67,6 +67,8 @@ class Report(Base):
     # {question code: answer}; a list for multi-value questions
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"), index=True)
+    # A random key each form carries: a second POST of the same form finds the first report.
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     category: Mapped[Category] = relationship()
     department: Mapped[Department] = relationship()

@@ -62,3 +62,40 @@ def report_by_tracking_number(tracking_number: str) -> Report | None:
             selectinload(Report.reporter),
         )
     ).one_or_none()
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
+
+
+def _stem(word: str) -> str:
+    """A plural's singular, roughly: rats -> rat, potholes -> pothole, bodies -> body."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _matches(category: Category, words: list[str]) -> bool:
+    """Every query word starts a word of the category's name, keywords, description or group."""
+    haystack = _words(
+        " ".join((category.name, category.keywords, category.description, category.group))
+    )
+    return all(any(w.startswith(_stem(word)) for w in haystack) for word in words)
+
+
+def search_categories(query: str = "") -> list[tuple[str, list[Category]]]:
+    """Active categories matching every word of ``query`` (all of them for an empty one),
+    grouped, with categories whose name matches first in each group."""
+    words = _words(query)
+    groups = category_groups()
+    if not words:
+        return groups
+    found = []
+    for group, categories in groups:
+        hits = [c for c in categories if _matches(c, words)]
+        hits.sort(key=lambda c: not all(_stem(w) in c.name.lower() for w in words))
+        if hits:
+            found.append((group, hits))
+    return found

@@ -1,12 +1,146 @@
-"""Reports seen by the public."""
+"""Reports seen and sent by the public."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+import secrets
 
+import segno
+from flask import (
+    Blueprint,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from sqlalchemy import or_, select
+
+from bpt311 import storage
+from bpt311.errors import wants_partial
+from bpt311.extensions import db
+from bpt311.models import Media
 from bpt311.reports import queries
+from bpt311.reports.forms import report_form_class
+from bpt311.reports.intake import take_report
+from bpt311.reports.service import (
+    active_category,
+    possible_duplicates,
+    report_url,
+    sla_in_words,
+)
 
 bp = Blueprint("reports", __name__)
+
+
+def _vary(response):
+    response = make_response(response)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _category_step(query: str = "", error: str = "", status: int = 200):
+    groups = queries.search_categories(query)
+    template = "reports/_category_choices.html" if wants_partial() else "reports/choose.html"
+    page = render_template(
+        template,
+        groups=groups,
+        query=query,
+        error=error,
+        match_count=sum(len(c) for _, c in groups),
+    )
+    return _vary((page, status))
+
+
+def _form_page(form, category, intake=None, status: int = 200):
+    template = "reports/_report_form.html" if wants_partial() else "reports/new.html"
+    return _vary(
+        (
+            render_template(
+                template,
+                form=form,
+                category=category,
+                intake=intake,
+                response_time=sla_in_words(category.sla_hours),
+            ),
+            status,
+        )
+    )
+
+
+@bp.get("/reports/new")
+def new():
+    code = request.args.get("category", "").strip()
+    category = active_category(code) if code else None
+    if category is None:
+        error = "That kind of problem is not on our list. Choose one below." if code else ""
+        return _category_step(request.args.get("q", "").strip()[:100], error)
+    form = report_form_class(category)(formdata=None)
+    form.category.data = category.service_code
+    form.submission_key.data = secrets.token_urlsafe(24)
+    # Deep links (a flyer's QR code, another app) may carry the point.
+    for name in ("lat", "lon"):
+        value = request.args.get(name, "")
+        target = form.latitude if name == "lat" else form.longitude
+        target.data = value[:20]
+    return _form_page(form, category)
+
+
+@bp.post("/reports/new")
+def create():
+    category = active_category(request.form.get("category", ""))
+    if category is None:
+        return _category_step(error="Choose what kind of problem it is.", status=422)
+    form = report_form_class(category)()
+    intake = take_report(form, category)
+    if intake.report is None:
+        status = 422 if any(f.errors for f in form) else 200
+        return _form_page(form, category, intake, status)
+    session.setdefault("my_reports", [])
+    session["my_reports"] = [*session["my_reports"][-19:], intake.report.id]
+    target = url_for(".submitted", tracking_number=intake.report.tracking_number)
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+@bp.get("/reports/nearby")
+def nearby():
+    """Open reports like the one being written, near its point (the duplicate check)."""
+    category = active_category(request.args.get("category", ""))
+    try:
+        latitude = float(request.args.get("latitude", ""))
+        longitude = float(request.args.get("longitude", ""))
+    except ValueError:
+        latitude = longitude = None
+    duplicates = []
+    if category and latitude is not None and longitude is not None:
+        duplicates = possible_duplicates(category.id, latitude, longitude)
+    template = "reports/_duplicates.html" if wants_partial() else "reports/nearby.html"
+    return _vary(render_template(template, duplicates=duplicates, category=category))
+
+
+@bp.get("/reports/<tracking_number>/submitted")
+def submitted(tracking_number: str):
+    report = queries.report_by_tracking_number(tracking_number)
+    if report is None:
+        abort(404)
+    link = report_url(report)
+    qr = segno.make(link, error="m").svg_inline(
+        scale=4, border=2, title=f"QR code linking to {link}", dark="#000", light="#fff"
+    )
+    return render_template(
+        "reports/submitted.html",
+        report=report,
+        link=link,
+        qr=qr,
+        response_time=sla_in_words(report.category.sla_hours),
+        mine=report.id in session.get("my_reports", []),
+    )
 
 
 @bp.get("/reports/<tracking_number>")
@@ -16,4 +150,34 @@ def detail(tracking_number: str):
         abort(404)
     if tracking_number != report.tracking_number:
         return redirect(url_for(".detail", tracking_number=report.tracking_number), 301)
-    return render_template("reports/detail.html", report=report)
+    return render_template(
+        "reports/detail.html",
+        report=report,
+        response_time=sla_in_words(report.category.sla_hours),
+    )
+
+
+@bp.get("/media/<path:name>")
+def media_file(name: str):
+    """A stored photo or video, as an image or video and never as anything a browser runs."""
+    if name.startswith("pending/"):
+        token = name.removeprefix("pending/").split(".", 1)[0]
+        item = storage.load_stashed(token)
+        if item is None or name not in (item.file_name, item.thumb_name):
+            abort(404)
+        content_type = "image/jpeg" if name == item.thumb_name else item.content_type
+    else:
+        media = db.session.scalars(
+            select(Media).where(or_(Media.file_name == name, Media.thumb_name == name))
+        ).first()
+        if media is None:
+            abort(404)
+        content_type = "image/jpeg" if name == media.thumb_name else media.content_type
+    path = storage.file_path(name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=content_type, conditional=True, max_age=86400)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -53,3 +53,34 @@
     live("No connection. Nothing was sent; please try again when you are back online.");
   });
 })();
+
+/* A quiet character counter: shown only near the limit, announced once per 50 characters. */
+(function () {
+  "use strict";
+  function attach(area) {
+    if (area.getAttribute("data-counter-ready")) return;
+    area.setAttribute("data-counter-ready", "1");
+    var limit = parseInt(area.getAttribute("data-counter"), 10);
+    var note = document.createElement("p");
+    note.className = "hint counter";
+    note.id = area.id + "-counter";
+    area.insertAdjacentElement("afterend", note);
+    var lastBand = null;
+    area.addEventListener("input", function () {
+      var left = limit - area.value.length;
+      if (left > 200) { note.textContent = ""; return; }
+      note.textContent = left >= 0 ? "You have " + left + " characters left" : "You have " + (-left) + " characters too many";
+      var band = Math.floor(left / 50);
+      if (band !== lastBand) {
+        lastBand = band;
+        var region = document.getElementById("live");
+        if (region) region.textContent = note.textContent;
+      }
+    });
+  }
+  function scan(root) {
+    if (root.querySelectorAll) root.querySelectorAll("textarea[data-counter]").forEach(attach);
+  }
+  document.addEventListener("DOMContentLoaded", function () { scan(document); });
+  document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
+})();

@@ -1,0 +1,359 @@
+"""Checking resident uploads and turning accepted photos into clean, metadata-free JPEGs."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from io import BytesIO
+
+from PIL import Image, ImageOps
+
+try:
+    from PIL import ImageCms
+
+    SRGB_PROFILE = ImageCms.createProfile("sRGB")
+except ImportError:  # Pillow built without Little CMS: colours are kept as decoded
+    ImageCms = None
+    SRGB_PROFILE = None
+
+try:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # without pillow-heif, HEIC photos are simply refused
+    pillow_heif = None
+
+__all__ = [
+    "CheckedVideo",
+    "ProcessedPhoto",
+    "UploadRefused",
+    "check_video",
+    "process_photo",
+    "read_gps",
+]
+
+MB = 1024 * 1024
+THUMB_SIDE = 480
+PHOTO_QUALITY = 82
+THUMB_QUALITY = 75
+# Only these decoders ever see an upload: Pillow's other plugins (EPS, PSD, TGA,
+# ...) are never tried, which both enforces the allowed types and keeps
+# rarely-exercised parsers away from untrusted bytes. Phones' JPEGs with an
+# embedded second picture decode as MPO, which is JPEG.
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
+ACCEPTED_FORMATS = frozenset(PHOTO_FORMATS) | {"MPO"}
+GPS_IFD = 0x8825
+NAME_LIMIT = 80
+CHUNK = MB
+
+
+class UploadRefused(Exception):
+    """An upload we will not keep; str(exc) is a message for the resident that names the file
+    and says why."""
+
+
+@dataclass(frozen=True)
+class ProcessedPhoto:
+    data: bytes
+    width: int
+    height: int
+    thumb: bytes
+    thumb_width: int
+    thumb_height: int
+    gps: tuple[float, float] | None
+    content_type: str = "image/jpeg"
+
+
+@dataclass(frozen=True)
+class CheckedVideo:
+    content_type: str
+    extension: str
+    size: int
+
+
+def process_photo(
+    stream,
+    filename: str,
+    *,
+    max_bytes: int = 20 * MB,
+    max_side: int = 2048,
+    max_pixels: int = 40_000_000,
+) -> ProcessedPhoto:
+    """Check an uploaded photo by its content and re-encode it from its pixels alone.
+
+    Raises UploadRefused, never anything else, for whatever we will not keep.
+    """
+    name = _display_name(filename, "The photo")
+    data = _read_at_most(stream, max_bytes + 1)
+    if not data:
+        raise UploadRefused(f"{name} is empty. Choose the photo again.")
+    if len(data) > max_bytes:
+        raise UploadRefused(
+            f"{name} is larger than {_size_words(max_bytes)}. Send a smaller photo."
+        )
+
+    not_a_photo = UploadRefused(
+        f"{name} is not a photo we can read. Send a JPEG, PNG, WebP or HEIC picture."
+    )
+    too_many_pixels = UploadRefused(f"{name} has too many pixels to be a real photo.")
+    damaged = UploadRefused(f"{name} is damaged or incomplete. Try taking or saving it again.")
+
+    # catch_warnings swaps the process-wide filters for the duration; only
+    # DecompressionBombWarning is affected, which nothing else relies on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(BytesIO(data), formats=PHOTO_FORMATS)
+        except Image.UnidentifiedImageError:
+            raise not_a_photo from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise too_many_pixels from None
+        except Exception:
+            raise damaged from None
+
+        with image:
+            if image.format not in ACCEPTED_FORMATS:
+                raise not_a_photo
+            width, height = image.size
+            # Checked on the header's dimensions, before a single pixel is decoded.
+            if width <= 0 or height <= 0 or width * height > max_pixels:
+                raise too_many_pixels
+            try:
+                return _reencode(image, max_side)
+            except (
+                Image.DecompressionBombError,
+                Image.DecompressionBombWarning,
+                MemoryError,
+            ):
+                raise too_many_pixels from None
+            except Exception:
+                raise damaged from None
+
+
+def _reencode(image: Image.Image, max_side: int) -> ProcessedPhoto:
+    # A JPEG can be decoded straight at a reduced scale, which saves most of the
+    # memory and time for a large photo; other formats ignore this.
+    image.draft(None, (max_side, max_side))
+    image.load()  # truncated or corrupt pixel data fails here
+    gps = read_gps(image)
+    icc_profile = image.info.get("icc_profile")
+
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+    except Exception:
+        pass  # an unreadable Orientation tag: keep the picture as it was taken
+
+    picture = _flatten_to_rgb(_to_srgb(image, icc_profile))
+    picture.thumbnail((max_side, max_side))
+    thumb = picture.copy()
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    return ProcessedPhoto(
+        data=_jpeg_bytes(picture, PHOTO_QUALITY),
+        width=picture.width,
+        height=picture.height,
+        thumb=_jpeg_bytes(thumb, THUMB_QUALITY),
+        thumb_width=thumb.width,
+        thumb_height=thumb.height,
+        gps=gps,
+    )
+
+
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """Convert colours to sRGB while the profile is known, since the profile is then dropped."""
+    if not icc_profile or ImageCms is None or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(BytesIO(icc_profile))
+        output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(image, source, SRGB_PROFILE, outputMode=output_mode)
+    except Exception:
+        return image  # a broken or unusual profile: keep the pixels as decoded
+
+
+def _flatten_to_rgb(image: Image.Image) -> Image.Image:
+    """The image as plain RGB, with any transparency laid over white."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        # 16-bit greyscale: converting directly would clip nearly everything to white.
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if "transparency" in image.info or image.mode in ("RGBA", "RGBa", "LA", "La", "PA"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def _jpeg_bytes(image: Image.Image, quality: int) -> bytes:
+    # Pillow copies a comment (and may copy more) from image.info into the file;
+    # an empty info leaves nothing but the pixels to write.
+    image.info.clear()
+    out = BytesIO()
+    image.save(out, format="JPEG", quality=quality, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def read_gps(image: Image.Image) -> tuple[float, float] | None:
+    """(latitude, longitude) from the image's EXIF GPS tags, or None if missing or absurd."""
+    try:
+        gps = image.getexif().get_ifd(GPS_IFD)
+        latitude = _coordinate(gps.get(2), gps.get(1), "N", "S", 90)
+        longitude = _coordinate(gps.get(4), gps.get(3), "E", "W", 180)
+    except Exception:
+        return None
+    if latitude is None or longitude is None:
+        return None
+    # Cameras without a fix often write zeros; nobody reports a pothole off West Africa.
+    if latitude == 0 and longitude == 0:
+        return None
+    return round(latitude, 6), round(longitude, 6)
+
+
+def _coordinate(value, ref, positive: str, negative: str, limit: float) -> float | None:
+    """Signed decimal degrees from an EXIF degrees/minutes/seconds value and its N/S/E/W ref."""
+    if isinstance(ref, bytes):
+        ref = ref.decode("ascii", "replace")
+    if not isinstance(ref, str):
+        return None  # without a ref the sign, and so the place, is unknown
+    ref = ref.strip("\x00 ").upper()
+    if ref not in (positive, negative):
+        return None
+    if not isinstance(value, (tuple, list)):
+        value = (value,)
+    if not 1 <= len(value) <= 3:
+        return None
+    parts = [_number(part) for part in value]
+    if any(part is None or part < 0 for part in parts):
+        return None
+    degrees, minutes, seconds = (parts + [0.0, 0.0])[:3]
+    if minutes > 60 or seconds > 60:
+        return None
+    result = degrees + minutes / 60 + seconds / 3600
+    if result > limit:
+        return None
+    return -result if ref == negative else result
+
+
+def _number(value) -> float | None:
+    """A finite float from an EXIF rational (IFDRational or (num, den)) or plain number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            return None
+        numerator, denominator = value
+        if not denominator:
+            return None
+        value = numerator / denominator
+    elif hasattr(value, "denominator") and not value.denominator:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+# ISO base media brands. Pictures (HEIC, AVIF ...) and sound (M4A ...) share the
+# container with videos: a file is a video only if it names a video brand, and
+# never if it names an image brand or is, by its major brand, audio.
+VIDEO_BRANDS = frozenset(
+    {
+        b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6",
+        b"mp41", b"mp42", b"mp71", b"avc1", b"M4V ", b"M4VH", b"M4VP",
+        b"3gp4", b"3gp5", b"3gp6", b"3gp7", b"3gg6", b"3g2a", b"dash", b"msnv", b"mmp4",
+        b"XAVC", b"f4v ",
+    }
+)  # fmt: skip
+IMAGE_BRANDS = frozenset(
+    {
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs",
+        b"mif1", b"msf1", b"mif2", b"miaf", b"avif", b"avis", b"avio",
+        b"jp2 ", b"jpx ", b"jpm ", b"crx ",
+    }
+)  # fmt: skip
+AUDIO_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "})
+QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free")
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+def check_video(stream, filename: str, *, max_bytes: int) -> CheckedVideo:
+    """Check an uploaded video by its content and size; the stream is left at position 0."""
+    name = _display_name(filename, "The video")
+    stream.seek(0)
+    try:
+        head = _read_at_most(stream, 256)
+        size = len(head)
+        while size <= max_bytes:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+    finally:
+        stream.seek(0)
+
+    if size == 0:
+        raise UploadRefused(f"{name} is empty. Choose the video again.")
+    if size > max_bytes:
+        raise UploadRefused(
+            f"{name} is larger than {_size_words(max_bytes)}. Send a shorter video."
+        )
+    kind = _video_kind(head)
+    if kind is None:
+        raise UploadRefused(
+            f"{name} is not a video we can play. Send an MP4, WebM or QuickTime (.mov) video."
+        )
+    content_type, extension = kind
+    return CheckedVideo(content_type=content_type, extension=extension, size=size)
+
+
+def _video_kind(head: bytes) -> tuple[str, str] | None:
+    """(content type, extension) from a file's first bytes, or None if not a video we take."""
+    box_type = head[4:8]
+    if box_type == b"ftyp":
+        major = head[8:12]
+        if major == b"qt  ":
+            return "video/quicktime", ".mov"
+        box_size = int.from_bytes(head[0:4], "big")
+        end = min(max(box_size, 16), len(head))
+        brands = {major} | {head[i : i + 4] for i in range(16, end - 3, 4)}
+        if major in AUDIO_BRANDS or brands & IMAGE_BRANDS:
+            return None
+        if major in VIDEO_BRANDS or brands & VIDEO_BRANDS:
+            return "video/mp4", ".mp4"
+        return None
+    if box_type in QUICKTIME_ATOMS:
+        return "video/quicktime", ".mov"
+    if head.startswith(EBML_MAGIC) and b"webm" in head[:64]:
+        return "video/webm", ".webm"
+    return None
+
+
+def _display_name(filename: str | None, fallback: str) -> str:
+    """The file's own name, without any folders, fit to show back to the resident."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable()).strip()
+    if len(name) > NAME_LIMIT:
+        name = name[: NAME_LIMIT - 1] + "…"
+    return name or fallback
+
+
+def _read_at_most(stream, limit: int) -> bytes:
+    """Up to limit bytes, reading again when a stream returns short reads."""
+    parts = []
+    remaining = limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _size_words(size: int) -> str:
+    if size >= MB:
+        return f"{round(size / MB, 1):g} MB"
+    if size >= 1024:
+        return f"{round(size / 1024, 1):g} KB"
+    return f"{size} bytes"

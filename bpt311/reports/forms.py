@@ -1,0 +1,106 @@
+"""The new-report form; a category's questions become fields of it at request time."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FileField,
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import Email, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from bpt311.models import Category, CategoryQuestion
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class Marked:
+    """Marks a field required for the label; the checking is done by the service."""
+
+    def __init__(self, required: bool):
+        self.field_flags = {"required": True} if required else {}
+
+    def __call__(self, form, field):
+        pass
+
+
+class ReportForm(FlaskForm):
+    category = HiddenField()
+    submission_key = HiddenField()
+    description = TextAreaField("Describe the problem", [Marked(True)])
+    address = StringField("Address or nearest intersection", [Optional(), Length(max=200)])
+    latitude = HiddenField()
+    longitude = HiddenField()
+    location_choice = RadioField("Which place do you mean?", choices=[], validate_choice=False)
+    photos = MultipleFileField("Photos")
+    photo_alt = StringField("Describe what your photos show", [Optional(), Length(max=250)])
+    video = FileField("Video")
+    contact_name = StringField("Your name", [Optional(), Length(max=120)])
+    contact_email = EmailField(
+        "Email address",
+        [
+            Optional(),
+            Length(max=254),
+            Email("Enter an email address like name@example.com", check_deliverability=False),
+        ],
+    )
+    contact_phone = TelField(
+        "Phone number",
+        [
+            Optional(),
+            Length(max=40),
+            Regexp(r"^[0-9 +().\-x]*$", message="Enter a phone number like (203) 555-0123"),
+        ],
+    )
+    anonymous = BooleanField("Hide my name from the public")
+    not_duplicate = HiddenField()
+
+    def answer_fields(self):
+        return [f for f in self if f.name.startswith("answer_")]
+
+
+def _question_field(question: CategoryQuestion):
+    label, validators = question.label, [Marked(question.required)]
+    description = question.hint or ""
+    choices = [SelectChoice(o["key"], o["name"]) for o in question.options or []]
+    if question.datatype == "singlevaluelist":
+        return RadioField(
+            label, validators, choices=choices, validate_choice=False, description=description
+        )
+    if question.datatype == "multivaluelist":
+        return CheckboxesField(
+            label, validators, choices=choices, validate_choice=False, description=description
+        )
+    if question.datatype == "text":
+        return TextAreaField(label, validators, description=description)
+    if question.datatype == "number":
+        return StringField(
+            label,
+            validators,
+            description=description,
+            render_kw={"type": "number", "step": "any", "inputmode": "decimal"},
+        )
+    if question.datatype == "datetime":
+        return StringField(
+            label, validators, description=description, render_kw={"type": "datetime-local"}
+        )
+    return StringField(label, validators, description=description)
+
+
+def report_form_class(category: Category) -> type[ReportForm]:
+    """A ReportForm with one ``answer_<code>`` field per question of the category."""
+    fields = {f"answer_{q.code}": _question_field(q) for q in category.questions}
+    return type("CategoryReportForm", (ReportForm,), fields)

@@ -1,0 +1,228 @@
+"""Turning a posted new-report form into a report: uploads, location, duplicates.
+
+The view hands over the bound form; :func:`take_report` either returns the new
+report, or leaves the form carrying its errors and whatever it needs to show next
+(uploads already kept, places to choose from, possible duplicates), so the page
+can be shown again with nothing the resident gave lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app, request
+from wtforms import SelectChoice
+
+from bpt311 import storage
+from bpt311.media import UploadRefused, check_video, process_photo
+from bpt311.models import Category, Report
+from bpt311.reports.forms import ReportForm
+from bpt311.reports.service import (
+    MAX_PHOTOS,
+    InvalidReport,
+    NewReport,
+    find_by_submission_key,
+    possible_duplicates,
+    service_area,
+    submit_report,
+    validate,
+)
+
+
+@dataclass
+class Intake:
+    """What the form page needs to show when the report is not sent yet."""
+
+    media: list[storage.StashedMedia] = field(default_factory=list)
+    duplicates: list = field(default_factory=list)
+    notice: str = ""
+    report: Report | None = None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _add_error(form: ReportForm, name: str, message: str) -> None:
+    target = form._fields.get(name, form.address)
+    target.errors = [*list(target.errors or []), message]
+
+
+def _kept_media(form: ReportForm) -> list[storage.StashedMedia]:
+    removed = set(request.form.getlist("remove_media"))
+    kept = [storage.load_stashed(t) for t in request.form.getlist("pending_media")]
+    for item in kept:
+        if item and item.token in removed:
+            storage.discard_stashed(item)
+    return [item for item in kept if item and item.token not in removed]
+
+
+def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
+    config = current_app.config
+    refused = []
+    if any(getattr(f, "filename", "") for f in [*(form.photos.data or []), form.video.data]):
+        storage.clean_stash()  # forget uploads of forms abandoned more than a day ago
+    for upload in form.photos.data or []:
+        if not getattr(upload, "filename", ""):
+            continue
+        if len([m for m in media if m.kind == "photo"]) >= MAX_PHOTOS:
+            refused.append(
+                f"{upload.filename} was not added: you can send up to {MAX_PHOTOS} photos"
+            )
+            continue
+        try:
+            photo = process_photo(
+                upload.stream, upload.filename, max_bytes=config["PHOTO_MAX_MB"] * 1024 * 1024
+            )
+        except UploadRefused as exc:
+            refused.append(str(exc))
+            continue
+        media.append(
+            storage.stash(
+                "photo",
+                upload.filename,
+                photo.content_type,
+                ".jpg",
+                len(photo.data),
+                data=photo.data,
+                thumb=photo.thumb,
+                width=photo.width,
+                height=photo.height,
+                thumb_width=photo.thumb_width,
+                thumb_height=photo.thumb_height,
+                gps=photo.gps,
+            )
+        )
+    if refused:
+        form.photos.errors = [" ".join(refused)]
+    video = form.video.data
+    if getattr(video, "filename", ""):
+        if any(m.kind == "video" for m in media):
+            form.video.errors = ["You have already added a video: remove it to send another"]
+            return
+        try:
+            checked = check_video(
+                video.stream, video.filename, max_bytes=config["VIDEO_MAX_MB"] * 1024 * 1024
+            )
+        except UploadRefused as exc:
+            form.video.errors = [str(exc)]
+            return
+        media.append(
+            storage.stash(
+                "video",
+                video.filename,
+                checked.content_type,
+                checked.extension,
+                checked.size,
+                stream=video.stream,
+            )
+        )
+
+
+def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, float | None]:
+    """The point of the report, from a choice, the pin, the address or a photo."""
+    from bpt311.geocoding import GeocoderUnavailable, search
+
+    choice = form.location_choice.data or ""
+    if choice and "|" in choice:
+        point, _, address = choice.partition("|")
+        lat_text, _, lon_text = point.partition(",")
+        form.address.data = address
+        return _number(lat_text), _number(lon_text)
+    latitude, longitude = _number(form.latitude.data), _number(form.longitude.data)
+    if (form.latitude.data or form.longitude.data) and (latitude is None or longitude is None):
+        _add_error(form, "address", "That location is not a real place on the map")
+        return None, None
+    if latitude is not None and longitude is not None:
+        return latitude, longitude
+    typed = (form.address.data or "").strip()
+    if typed:
+        try:
+            places = search(typed)
+        except GeocoderUnavailable as exc:
+            _add_error(form, "address", str(exc))
+            return None, None
+        if not places:
+            _add_error(
+                form,
+                "address",
+                f"We could not find “{typed}” in Bridgeport. Check the spelling, add "
+                "a house number or the nearest cross street, or place the pin on the map",
+            )
+            return None, None
+        if len(places) == 1:
+            form.address.data = places[0].address
+            return places[0].latitude, places[0].longitude
+        _offer_places(form, [(p.latitude, p.longitude, p.address) for p in places])
+        form.location_choice.errors = ["Choose which place you mean"]
+        return None, None
+    area = service_area()
+    located = [m for m in intake.media if m.gps and area.contains(*m.gps)]
+    if located:
+        lat, lon = located[0].gps
+        _offer_places(
+            form,
+            [(lat, lon, f"Where your photo {located[0].original_name} was taken")],
+            checked=True,
+        )
+        intake.notice = (
+            "We found the location stored in your photo. Check it is right "
+            "and send the report again."
+        )
+        return None, None
+    return None, None
+
+
+def _offer_places(form: ReportForm, places, checked: bool = False) -> None:
+    form.location_choice.choices = [
+        SelectChoice(f"{lat:.6f},{lon:.6f}|{address}", address) for lat, lon, address in places
+    ]
+    if checked:
+        form.location_choice.data = form.location_choice.choices[0].value
+
+
+def take_report(form: ReportForm, category: Category, reporter=None, source: str = "web") -> Intake:
+    """Check everything, keep every upload, and send the report if all is well."""
+    already = find_by_submission_key(form.submission_key.data)
+    if already:  # the same form sent again (a reload, a second tap): the same report
+        return Intake(report=already)
+    form.validate()  # WTForms-level checks: CSRF, contact details
+    intake = Intake(media=_kept_media(form))
+    _take_uploads(form, intake.media)
+    latitude, longitude = _resolve_location(form, intake)
+    new = NewReport(
+        category_code=category.service_code,
+        description=form.description.data or "",
+        latitude=latitude,
+        longitude=longitude,
+        address=form.address.data or "",
+        answers={f.name.removeprefix("answer_"): f.data for f in form.answer_fields()},
+        contact_name=form.contact_name.data or "",
+        contact_email=form.contact_email.data or "",
+        contact_phone=form.contact_phone.data or "",
+        anonymous=bool(form.anonymous.data),
+        source=source,
+        submission_key=form.submission_key.data or None,
+        media=intake.media,
+        photo_alt=form.photo_alt.data or "",
+    )
+    try:
+        validate(new)
+    except InvalidReport as exc:
+        for name, message in exc.errors.items():
+            if name == "location" and (
+                form.address.errors or form.location_choice.errors or intake.notice
+            ):
+                continue  # already explained by the address or the offered places
+            _add_error(form, name, message)
+    if any(f.errors for f in form) or intake.notice or latitude is None:
+        return intake
+    if not form.not_duplicate.data:
+        intake.duplicates = possible_duplicates(category.id, latitude, longitude)
+        if intake.duplicates:
+            return intake
+    intake.report = submit_report(new, reporter=reporter)
+    return intake

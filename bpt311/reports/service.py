@@ -1,0 +1,389 @@
+"""Creating reports: the one path the web form, the kiosk, staff intake and Open311 share."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bpt311 import storage
+from bpt311.extensions import db
+from bpt311.geo import (
+    NeighbourhoodFinder,
+    bounding_box,
+    distance_metres,
+    service_area_from_file,
+)
+from bpt311.models import (
+    SOURCES,
+    Category,
+    CategoryQuestion,
+    Media,
+    Neighbourhood,
+    Report,
+    TimelineEvent,
+    User,
+    utcnow,
+)
+from bpt311.notify import enqueue_email
+
+DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
+MAX_PHOTOS = 5
+DUPLICATE_RADIUS_M = 250
+DUPLICATE_DAYS = 30
+
+# Where a point just outside the city most likely is, and who to contact there.
+NEIGHBOURS = [
+    ("Fairfield", 41.1412, -73.2637),
+    ("Stratford", 41.1845, -73.1332),
+    ("Trumbull", 41.2429, -73.2007),
+    ("Easton", 41.2529, -73.2973),
+]
+
+
+class ReportError(Exception):
+    """Something about a report that the resident can fix."""
+
+
+class InvalidReport(ReportError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass
+class NewReport:
+    category_code: str
+    description: str
+    latitude: float | None
+    longitude: float | None
+    address: str = ""
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    contact_name: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
+    anonymous: bool = False
+    source: str = "web"
+    submission_key: str | None = None
+    media: list[storage.StashedMedia] = field(default_factory=list)
+    photo_alt: str = ""
+
+
+def active_category(code: str) -> Category | None:
+    return db.session.scalars(
+        select(Category).where(Category.service_code == (code or "").strip(), Category.active)
+    ).one_or_none()
+
+
+def sla_in_words(hours: int) -> str:
+    """An SLA as a resident would say it: ``4 hours``, ``3 days``, ``about a month``."""
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    days = round(hours / 24)
+    if days < 21:
+        return f"{days} days"
+    return "about a month" if days < 45 else f"about {round(days / 30)} months"
+
+
+# ---- answers to a category's questions -------------------------------------------
+
+
+def _parse_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:  # a datetime-local input: the city's own clock
+        value = value.replace(tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
+    return value
+
+
+def _answer(question: CategoryQuestion, raw: Any) -> tuple[Any, str | None]:
+    """The stored value of one answer, or an error message for the resident."""
+    values = raw if isinstance(raw, list | tuple) else ([] if raw is None else [raw])
+    values = [str(v).strip() for v in values if str(v).strip()]
+    if not values:
+        if question.required:
+            verb = "Choose" if question.is_list else "Enter"
+            return None, f"{verb} an answer to “{question.label}”"
+        return None, None
+    keys = {option["key"] for option in question.options or []}
+    if question.datatype == "multivaluelist":
+        unknown = [v for v in values if v not in keys]
+        if unknown:
+            return None, f"Choose answers from the list for “{question.label}”"
+        return list(dict.fromkeys(values)), None
+    value = values[0]
+    if question.datatype == "singlevaluelist":
+        if value not in keys:
+            return None, f"Choose an answer from the list for “{question.label}”"
+        return value, None
+    if question.datatype == "number":
+        try:
+            number = float(value.replace(",", ""))
+        except ValueError:
+            return None, f"“{question.label}” must be a number, like 3"
+        if not math.isfinite(number) or abs(number) > 1e9:
+            return None, f"“{question.label}” must be a sensible number"
+        return (int(number) if number.is_integer() else number), None
+    if question.datatype == "datetime":
+        try:
+            moment = _parse_datetime(value)
+        except ValueError:
+            return None, f"“{question.label}” must be a date and time, like 2026-11-25 14:30"
+        return moment.isoformat(timespec="minutes"), None
+    limit = 2000 if question.datatype == "text" else 200
+    if len(value) > limit:
+        return None, f"“{question.label}” must be {limit} characters or fewer"
+    return value, None
+
+
+def validate_answers(
+    category: Category, raw: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check answers by type and required flag: (answers to store, errors by question code)."""
+    answers, errors = {}, {}
+    for question in category.questions:
+        value, error = _answer(question, raw.get(question.code))
+        if error:
+            errors[question.code] = error
+        elif value is not None:
+            answers[question.code] = value
+    return answers, errors
+
+
+# ---- location ----------------------------------------------------------------
+
+
+def service_area():
+    config = current_app.config
+    return service_area_from_file(config["SERVICE_AREA_FILE"], config["SERVICE_AREA_BUFFER_METRES"])
+
+
+def outside_city_message(latitude: float, longitude: float) -> str:
+    town = min(NEIGHBOURS, key=lambda t: distance_metres(latitude, longitude, t[1], t[2]))
+    nearest = distance_metres(latitude, longitude, town[1], town[2])
+    where = (
+        f"It looks like it is in {town[0]}: contact the Town of {town[0]} about it."
+        if nearest < 15_000
+        else "Contact the town or city it is in."
+    )
+    return (
+        "That location is outside the City of Bridgeport, so the city cannot fix it. "
+        f"{where} If the problem is in Bridgeport, move the pin or check the address."
+    )
+
+
+def check_location(latitude: float | None, longitude: float | None) -> tuple[float, float]:
+    if latitude is None or longitude is None:
+        raise InvalidReport(
+            {
+                "location": "Tell us where the problem is: type an address, "
+                "place the pin on the map, or use your location"
+            }
+        )
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180) or not (
+        math.isfinite(latitude) and math.isfinite(longitude)
+    ):
+        raise InvalidReport({"location": "That location is not a real place on the map"})
+    if not service_area().contains(latitude, longitude):
+        raise InvalidReport({"location": outside_city_message(latitude, longitude)})
+    return round(latitude, 6), round(longitude, 6)
+
+
+def neighbourhood_at(latitude: float, longitude: float) -> int | None:
+    rows = db.session.execute(select(Neighbourhood.id, Neighbourhood.geometry_json)).all()
+    finder = NeighbourhoodFinder([(row.id, json.loads(row.geometry_json)) for row in rows])
+    return finder.find(latitude, longitude)
+
+
+def possible_duplicates(
+    category_id: int, latitude: float, longitude: float, limit: int = 5
+) -> list[tuple[Report, float]]:
+    """Open reports of the same category within about 250 m from the last 30 days,
+    nearest first, with their distance in metres."""
+    min_lat, min_lon, max_lat, max_lon = bounding_box(latitude, longitude, DUPLICATE_RADIUS_M)
+    candidates = db.session.scalars(
+        select(Report)
+        .where(
+            Report.category_id == category_id,
+            Report.status.in_(("open", "acknowledged")),
+            Report.created_at >= utcnow() - timedelta(days=DUPLICATE_DAYS),
+            Report.latitude.between(min_lat, max_lat),
+            Report.longitude.between(min_lon, max_lon),
+        )
+        .limit(200)
+    ).all()
+    near = [
+        (report, distance_metres(latitude, longitude, report.latitude, report.longitude))
+        for report in candidates
+    ]
+    near = [(report, metres) for report, metres in near if metres <= DUPLICATE_RADIUS_M]
+    return sorted(near, key=lambda pair: pair[1])[:limit]
+
+
+# ---- submitting ----------------------------------------------------------------
+
+
+def validate(new: NewReport) -> tuple[Category, dict[str, Any], tuple[float, float]]:
+    """Every check a report must pass, wherever it comes from; raises InvalidReport."""
+    errors: dict[str, str] = {}
+    category = active_category(new.category_code)
+    if category is None:
+        raise InvalidReport({"category": "Choose what kind of problem it is from the list"})
+    description = (new.description or "").strip()
+    if not description:
+        errors["description"] = "Describe the problem"
+    elif len(description) < DESCRIPTION_MIN:
+        errors["description"] = (
+            f"Describe the problem in at least {DESCRIPTION_MIN} characters, "
+            "so the crew knows what to look for"
+        )
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = f"Keep the description to {DESCRIPTION_MAX} characters or fewer"
+    answers, answer_errors = validate_answers(category, new.answers)
+    errors.update({f"answer_{code}": message for code, message in answer_errors.items()})
+    if new.source not in SOURCES:
+        errors["source"] = "Unknown source"
+    photos = [m for m in new.media if m.kind == "photo"]
+    if len(photos) > MAX_PHOTOS:
+        errors["photos"] = f"Send at most {MAX_PHOTOS} photos"
+    if len([m for m in new.media if m.kind == "video"]) > 1:
+        errors["video"] = "Send at most one video"
+    try:
+        point = check_location(new.latitude, new.longitude)
+    except InvalidReport as exc:
+        errors.update(exc.errors)
+        point = (0.0, 0.0)
+    if errors:
+        raise InvalidReport(errors)
+    return category, answers, point
+
+
+def report_url(report: Report) -> str:
+    return f"{current_app.config['SITE_URL']}/reports/{report.tracking_number}"
+
+
+def _place_file(source: str, extension: str) -> str:
+    """Give a stashed file its final name; the stash copy stays until the report commits."""
+    name = storage.new_name(extension)
+    target = storage.file_path(name)
+    try:
+        os.link(storage.file_path(source), target)
+    except OSError:
+        shutil.copyfile(storage.file_path(source), target)
+    return name
+
+
+def find_by_submission_key(key: str | None) -> Report | None:
+    if not key:
+        return None
+    return db.session.scalars(select(Report).where(Report.submission_key == key)).one_or_none()
+
+
+def submit_report(new: NewReport, reporter: User | None = None) -> Report:
+    """Create a report with all its media, its first timeline event and a receipt email,
+    in one transaction; or raise InvalidReport and write nothing.
+
+    A second call with the same ``submission_key`` returns the first report.
+    """
+    existing = find_by_submission_key(new.submission_key)
+    if existing:
+        return existing
+    category, answers, (latitude, longitude) = validate(new)
+    address = " ".join((new.address or "").split())[:300]
+    if not address:
+        from bpt311.geocoding import reverse  # a network call: before the transaction
+
+        address = reverse(latitude, longitude) or ""
+    now = utcnow()
+    report = Report(
+        category=category,
+        department_id=category.department_id,
+        description=new.description.strip(),
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        neighbourhood_id=neighbourhood_at(latitude, longitude),
+        status="open",
+        created_at=now,
+        updated_at=now,
+        due_at=now + timedelta(hours=category.sla_hours),
+        reporter=reporter,
+        contact_name=new.contact_name.strip()[:120],
+        contact_email=new.contact_email.strip()[:254],
+        contact_phone=new.contact_phone.strip()[:40],
+        anonymous=new.anonymous,
+        source=new.source,
+        answers=answers,
+        submission_key=new.submission_key or None,
+    )
+    report.events.append(TimelineEvent(kind="submitted", created_at=now, actor=reporter))
+    placed: list[str] = []
+    try:
+        photos = [m for m in new.media if m.kind == "photo"]
+        for position, item in enumerate(new.media):
+            name = _place_file(item.file_name, item.extension)
+            placed.append(name)
+            thumb = ""
+            if item.thumb_name:
+                thumb = _place_file(item.thumb_name, ".thumb.jpg")
+                placed.append(thumb)
+            report.media.append(
+                Media(
+                    kind=item.kind,
+                    file_name=name,
+                    thumb_name=thumb,
+                    content_type=item.content_type,
+                    size_bytes=item.size,
+                    width=item.width,
+                    height=item.height,
+                    alt_text=_alt_text(new, category, item, photos),
+                    position=position,
+                )
+            )
+        db.session.add(report)
+        db.session.flush()
+        if report.contact_email:
+            enqueue_email(
+                report.contact_email,
+                "report_receipt",
+                f"Your report {report.tracking_number}: {category.name}",
+                report_id=report.id,
+                report=report,
+                report_url=report_url(report),
+                response_time=sla_in_words(category.sla_hours),
+            )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        storage.delete(*placed)
+        existing = find_by_submission_key(new.submission_key)
+        if existing:  # the same form sent twice at once: the other request won
+            return existing
+        raise
+    except Exception:
+        db.session.rollback()
+        storage.delete(*placed)
+        raise
+    for item in new.media:
+        storage.discard_stashed(item)
+    return report
+
+
+def _alt_text(new: NewReport, category: Category, item, photos) -> str:
+    if item.kind == "video":
+        return f"Video of the reported {category.name.lower()}"
+    number = photos.index(item) + 1
+    of = f" (photo {number} of {len(photos)})" if len(photos) > 1 else ""
+    described = " ".join(new.photo_alt.split())[:250]
+    if described:
+        return f"{described}{of}"
+    return f"Photo of the reported {category.name.lower()}{of}"

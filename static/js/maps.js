@@ -1,0 +1,135 @@
+/* Maps for Bridgeport 311: the pin picker on the report form and small report maps.
+   Leaflet is loaded only when a map is on the page. Everything works without it:
+   the address field is always there, and every map has its place in words beside it. */
+(function () {
+  "use strict";
+  var CITY_HALL = [41.1792, -73.1894];
+  var loading = null;
+
+  function loadLeaflet(el) {
+    if (window.L) return Promise.resolve();
+    if (loading) return loading;
+    loading = new Promise(function (resolve, reject) {
+      var css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = el.getAttribute("data-leaflet-css");
+      document.head.appendChild(css);
+      var script = document.createElement("script");
+      script.src = el.getAttribute("data-leaflet");
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+    return loading;
+  }
+
+  function tiles(el) {
+    return L.tileLayer(el.getAttribute("data-tiles"), {
+      maxZoom: 19,
+      attribution: "&copy; OpenStreetMap contributors"
+    });
+  }
+
+  function say(text) {
+    var region = document.getElementById("live");
+    if (region) { region.textContent = ""; setTimeout(function () { region.textContent = text; }, 50); }
+  }
+
+  function initSmallMap(el) {
+    if (el.getAttribute("data-ready")) return;
+    el.setAttribute("data-ready", "1");
+    loadLeaflet(el).then(function () {
+      var point = [parseFloat(el.getAttribute("data-lat")), parseFloat(el.getAttribute("data-lon"))];
+      var map = L.map(el, { scrollWheelZoom: false }).setView(point, 16);
+      tiles(el).addTo(map);
+      L.marker(point, { keyboard: false, alt: el.getAttribute("data-label") || "" }).addTo(map);
+      el.hidden = false;
+    }).catch(function () { el.remove(); });
+  }
+
+  function checkNearby(form) {
+    var slot = form.querySelector("#duplicates");
+    var lat = form.querySelector("[name=latitude]").value;
+    var lon = form.querySelector("[name=longitude]").value;
+    var category = form.querySelector("[name=category]").value;
+    if (!slot || !lat || !lon || !window.htmx) return;
+    var url = form.getAttribute("data-nearby-url") + "?" + new URLSearchParams({
+      category: category, latitude: lat, longitude: lon
+    }).toString();
+    window.htmx.ajax("GET", url, { target: slot, swap: "innerHTML" });
+  }
+
+  function initPicker(form) {
+    var tools = form.querySelector(".map-tools");
+    if (!tools || form.getAttribute("data-ready")) return;
+    form.setAttribute("data-ready", "1");
+    var mapEl = form.querySelector("#map");
+    var lat = form.querySelector("[name=latitude]");
+    var lon = form.querySelector("[name=longitude]");
+    var status = form.querySelector("#location-status");
+    var map = null, marker = null;
+    tools.hidden = false;
+
+    function tell(text) { status.textContent = text; }
+
+    function place(latitude, longitude, how) {
+      lat.value = latitude.toFixed(6);
+      lon.value = longitude.toFixed(6);
+      if (map) {
+        var latlng = L.latLng(latitude, longitude);
+        if (!marker) {
+          marker = L.marker(latlng, { draggable: true, title: "Problem location", alt: "Pin at the problem location" }).addTo(map);
+          marker.on("dragend", function () {
+            var p = marker.getLatLng();
+            place(p.lat, p.lng, "The pin was moved.");
+          });
+        } else {
+          marker.setLatLng(latlng);
+        }
+        if (how !== "The pin was moved.") map.setView(latlng, Math.max(map.getZoom(), 17));
+      }
+      tell(how + " The report will use this point; you may still type an address to describe it.");
+      checkNearby(form);
+    }
+
+    form.querySelector("[data-action=locate]").addEventListener("click", function () {
+      if (!navigator.geolocation) { tell("This browser cannot share your location. Place the pin on the map or type the address."); return; }
+      tell("Finding your location…");
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        place(pos.coords.latitude, pos.coords.longitude, "Your location was found.");
+      }, function (error) {
+        tell(error.code === 1
+          ? "You did not allow us to use your location. Place the pin on the map or type the address instead."
+          : "Your location could not be found just now. Place the pin on the map or type the address instead.");
+      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+    });
+
+    loadLeaflet(mapEl).then(function () {
+      var has = lat.value && lon.value;
+      var start = has ? [parseFloat(lat.value), parseFloat(lon.value)] : CITY_HALL;
+      map = L.map(mapEl, { keyboard: true }).setView(start, has ? 17 : 14);
+      tiles(mapEl).addTo(map);
+      if (has) place(start[0], start[1], "The pin is where you put it.");
+      map.on("click", function (event) { place(event.latlng.lat, event.latlng.lng, "The pin was placed."); });
+      form.querySelector("[data-action=centre-pin]").addEventListener("click", function () {
+        var c = map.getCenter();
+        place(c.lat, c.lng, "The pin was put at the centre of the map.");
+      });
+    }).catch(function () {
+      mapEl.remove();
+      form.querySelector("[data-action=centre-pin]").remove();
+      tell("The map could not be loaded. Type the address or use your location.");
+    });
+  }
+
+  function init(root) {
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("form.report-form").forEach(initPicker);
+    if (root.matches && root.matches("form.report-form")) initPicker(root);
+    root.querySelectorAll("[data-map-point]").forEach(initSmallMap);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
+  window.bpt311Say = say;
+})();
