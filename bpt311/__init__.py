@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from bpt311 import config as settings
-from bpt311.extensions import csrf, db, htmx, login_manager, migrate
+from bpt311.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 PROJECT_ROOT = settings.PROJECT_ROOT
 MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
@@ -39,17 +39,22 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = None
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.login_message = "Sign in to do that."
+    login_manager.login_message_category = "info"
+    limiter.init_app(app)
     with app.app_context():
         _tune_sqlite(db.engine)
 
     from bpt311 import errors, security, templating
+    from bpt311.accounts.views import bp as accounts_bp
     from bpt311.cli import register_cli
     from bpt311.home.views import bp as home_bp
     from bpt311.reports.views import bp as reports_bp
 
     app.register_blueprint(home_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(accounts_bp)
     errors.register(app)
     security.register(app)
     templating.register(app)

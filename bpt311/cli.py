@@ -72,5 +72,8 @@ def notify_run(once: bool, interval: float) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from bpt311.accounts.cli import users_cli
+
     app.cli.add_command(seed_command)
     app.cli.add_command(notify_cli)
+    app.cli.add_command(users_cli)

@@ -71,6 +71,9 @@ def from_environment(instance_path: str) -> dict:
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
         "OUTBOX_BACKOFF_SECONDS": _int("OUTBOX_BACKOFF_SECONDS", 30),
         "SESSION_COOKIE_SECURE": env == "production",
+        "REMEMBER_COOKIE_SECURE": env == "production",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
     }
     return settings
 
@@ -79,6 +82,9 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "RATELIMIT_HEADERS_ENABLED": True,
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session; a kiosk left open all day keeps working
     "SERVICE_AREA_FILE": str(DATA_DIR / "bridgeport-boundary.geojson"),
     "NEIGHBOURHOODS_FILE": str(DATA_DIR / "bridgeport-neighbourhoods.geojson"),

@@ -93,9 +93,20 @@ def _handle_http(exc: HTTPException):
     headers = {}
     if code == 405 and exc.get_response().headers.get("Allow"):
         headers["Allow"] = exc.get_response().headers["Allow"]
-    if code == 429 and getattr(exc, "retry_after", None):
-        headers["Retry-After"] = str(exc.retry_after)
+    if code == 429:
+        message = _too_many_message(exc)
     return error_response(code, message, headers)
+
+
+def _too_many_message(exc: HTTPException) -> str:
+    """Say when to try again, in words, from the limit that was hit."""
+    limit = getattr(exc, "limit", None)
+    window = getattr(getattr(limit, "limit", None), "GRANULARITY", None)
+    seconds = getattr(window, "seconds", None)
+    if not seconds:
+        return MESSAGES[429][1]
+    wait = "a minute" if seconds <= 60 else ("an hour" if seconds <= 3600 else "a day")
+    return f"You have tried this too many times in a short while. Please wait {wait} and try again."
 
 
 def _handle_unexpected(exc: Exception):

@@ -1,5 +1,7 @@
 """The extension objects, created unbound; create_app() binds them to an app."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -13,3 +15,5 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 htmx = Htmx()
+# Limits are declared per view; storage comes from RATELIMIT_STORAGE_URI (memory by default).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

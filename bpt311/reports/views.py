@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import or_, select
 
 from bpt311 import storage
@@ -80,6 +81,9 @@ def new():
     form = report_form_class(category)(formdata=None)
     form.category.data = category.service_code
     form.submission_key.data = secrets.token_urlsafe(24)
+    if current_user.is_authenticated:  # signed in: the receipt goes to the account's email
+        form.contact_name.data = current_user.display_name
+        form.contact_email.data = current_user.email
     # Deep links (a flyer's QR code, another app) may carry the point.
     for name in ("lat", "lon"):
         value = request.args.get(name, "")
@@ -94,7 +98,8 @@ def create():
     if category is None:
         return _category_step(error="Choose what kind of problem it is.", status=422)
     form = report_form_class(category)()
-    intake = take_report(form, category)
+    reporter = current_user if current_user.is_authenticated else None
+    intake = take_report(form, category, reporter=reporter)
     if intake.report is None:
         status = 422 if any(f.errors for f in form) else 200
         return _form_page(form, category, intake, status)
