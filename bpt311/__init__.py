@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     from bpt311.accounts.views import bp as accounts_bp
     from bpt311.cli import register_cli
     from bpt311.home.views import bp as home_bp
+    from bpt311.reports import listing  # noqa: F401  (adds the list, map and exports)
     from bpt311.reports.views import bp as reports_bp
 
     app.register_blueprint(home_bp)

@@ -44,6 +44,16 @@ def age(moment: datetime | None, now: datetime | None = None) -> str:
     return "just now"
 
 
+def duration(span) -> str:
+    """A length of time in the largest sensible unit: ``2 days``, ``5 hours``, ``10 minutes``."""
+    seconds = int(span.total_seconds())
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "less than a minute"
+
+
 def iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else ""
 
@@ -65,6 +75,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(local_date)
     app.add_template_filter(age)
     app.add_template_filter(iso)
+    app.add_template_filter(duration)
     app.add_template_global(field_attrs, "_attrs")
 
     @app.context_processor

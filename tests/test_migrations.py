@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from bpt311 import MIGRATIONS_DIR, create_app
 from bpt311.extensions import db
 from bpt311.models import Base
+from bpt311.models.search import include_object
 from tests.conftest import TEST_DATABASE_URL, app_settings
 
 
@@ -40,7 +41,9 @@ def test_migrations_upgrade_an_empty_database_to_the_models(empty_database, tmp_
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
         with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_object": include_object}
+            )
             diff = compare_metadata(context, Base.metadata)
         tables = set(inspect(db.engine).get_table_names())
         db.engine.dispose()
@@ -69,7 +72,7 @@ def test_migrations_downgrade_cleanly(empty_database, tmp_path):
     assert tables == set()
 
 
-def test_sqlite_report_table_keeps_autoincrement_through_every_migration(tmp_path):
+def test_sqlite_report_table_keeps_autoincrement_and_search_through_every_migration(tmp_path):
     """Batch migrations rebuild SQLite tables; tracking numbers must never be reused."""
     url = "sqlite:///" + str(tmp_path / "autoincrement.sqlite")
     app = create_app(app_settings(url, tmp_path))
@@ -79,5 +82,12 @@ def test_sqlite_report_table_keeps_autoincrement_through_every_migration(tmp_pat
             sql = connection.execute(
                 text("SELECT sql FROM sqlite_master WHERE name = 'report'")
             ).scalar()
+            triggers = (
+                connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+                .scalars()
+                .all()
+            )
         db.engine.dispose()
     assert "AUTOINCREMENT" in sql
+    # the full-text index's triggers survive table rebuilds
+    assert {"report_fts_insert", "report_fts_delete", "report_fts_update"} <= set(triggers)

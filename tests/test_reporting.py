@@ -613,8 +613,7 @@ def test_uploads_of_abandoned_forms_are_forgotten_after_a_day(client, city, app)
 
     from bpt311 import storage
 
-    page = post(client, form_data(client, description="", photos=[jpeg()])).get_data(
-        as_text=True)
+    page = post(client, form_data(client, description="", photos=[jpeg()])).get_data(as_text=True)
     token = hidden(page, "pending_media")
     assert storage.load_stashed(token) is not None
     day_ago = time.time() - 25 * 3600

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bpt311.extensions import db
-from bpt311.reports import queries
+from bpt311.reports import figures, queries
 
 bp = Blueprint("home", __name__)
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def index():
         "home/index.html",
         latest=queries.latest_reports(limit=8),
         groups=queries.category_groups(),
-        figures=queries.city_figures(),
+        figures=figures.city_figures(),
     )
 
 

@@ -1,5 +1,6 @@
 """All models, importable from one place so Alembic sees every table."""
 
+from bpt311.models import search  # noqa: F401  (attaches the full-text DDL)
 from bpt311.models.base import Base, utcnow
 from bpt311.models.people import ROLES, User
 from bpt311.models.places import (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
@@ -39,6 +39,7 @@ class Report(Base):
         Index("ix_report_neighbourhood_created", "neighbourhood_id", "created_at"),
         Index("ix_report_department_status", "department_id", "status"),
         Index("ix_report_lat_lon", "latitude", "longitude"),
+        Index("ix_report_votes", "vote_count", "id"),
         # AUTOINCREMENT on SQLite so a tracking number is never handed out twice.
         {"sqlite_autoincrement": True},
     )
@@ -69,6 +70,10 @@ class Report(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"), index=True)
     # A random key each form carries: a second POST of the same form finds the first report.
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Kept in step by the community service in the same transaction as each vote or
+    # comment (an atomic UPDATE ... + 1), so lists can show and sort by them cheaply.
+    vote_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    comment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     category: Mapped[Category] = relationship()
     department: Mapped[Department] = relationship()
@@ -95,6 +100,13 @@ class Report(Base):
     @property
     def is_closed(self) -> bool:
         return self.status in ("closed", "archived")
+
+    def overdue_by(self, now: datetime | None = None) -> timedelta | None:
+        """How long past its expected response time an unresolved report is, if it is."""
+        if self.is_closed or self.due_at is None:
+            return None
+        late = (now or utcnow()) - self.due_at
+        return late if late > timedelta(0) else None
 
     @property
     def open311_status(self) -> str:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from itertools import groupby
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bpt311.extensions import db
-from bpt311.models import Category, Report, report_id_from_tracking_number, utcnow
+from bpt311.models import Category, Report, report_id_from_tracking_number
 
 
 def latest_reports(limit: int = 10) -> list[Report]:
+    from bpt311.reports.browse import with_list_details
+
     return db.session.scalars(
-        select(Report)
-        .options(selectinload(Report.category), selectinload(Report.neighbourhood))
+        with_list_details(select(Report))
         .order_by(Report.created_at.desc(), Report.id.desc())
         .limit(limit)
     ).all()
@@ -33,17 +33,11 @@ def category_groups() -> list[tuple[str, list[Category]]]:
     return [(group, list(items)) for group, items in groupby(categories, key=lambda c: c.group)]
 
 
-def city_figures() -> dict[str, int]:
-    """Reported and closed in the last seven days, and open now: one query."""
-    week_ago = utcnow() - timedelta(days=7)
-    reported, closed, open_now = db.session.execute(
-        select(
-            func.count(Report.id).filter(Report.created_at >= week_ago),
-            func.count(Report.id).filter(Report.closed_at >= week_ago),
-            func.count(Report.id).filter(Report.status.in_(("open", "acknowledged"))),
-        )
-    ).one()
-    return {"reported_week": reported, "closed_week": closed, "open_now": open_now}
+def merged_into(report: Report) -> list[Report]:
+    """Reports closed as duplicates of this one."""
+    return db.session.scalars(
+        select(Report).where(Report.duplicate_of_id == report.id).order_by(Report.id)
+    ).all()
 
 
 def report_by_tracking_number(tracking_number: str) -> Report | None:

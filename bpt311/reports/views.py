@@ -158,6 +158,7 @@ def detail(tracking_number: str):
     return render_template(
         "reports/detail.html",
         report=report,
+        merged=queries.merged_into(report),
         response_time=sla_in_words(report.category.sla_hours),
     )
 

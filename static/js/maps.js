@@ -122,11 +122,86 @@
     });
   }
 
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+
+  function popupFor(props) {
+    // Built from DOM nodes with textContent: report text is never parsed as HTML.
+    var box = document.createElement("div");
+    var link = document.createElement("a");
+    link.href = props.url;
+    link.textContent = props.category + " (" + props.tracking_number + ")";
+    var status = document.createElement("p");
+    status.textContent = props.status_label + (props.address ? " · " + props.address : "");
+    var text = document.createElement("p");
+    text.textContent = props.description.length > 140 ? props.description.slice(0, 139) + "…" : props.description;
+    box.appendChild(link); box.appendChild(status); box.appendChild(text);
+    return box;
+  }
+
+  function initReportsMap(el) {
+    if (el.getAttribute("data-ready")) return;
+    el.setAttribute("data-ready", "1");
+    var css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = el.getAttribute("data-cluster-css");
+    document.head.appendChild(css);
+    loadLeaflet(el).then(function () {
+      return window.L.markerClusterGroup ? null : loadScript(el.getAttribute("data-cluster"));
+    }).then(function () {
+      el.hidden = false;
+      var map = L.map(el).setView(CITY_HALL, 13);
+      tiles(el).addTo(map);
+      var layer = L.markerClusterGroup({ showCoverageOnHover: false });
+      map.addLayer(layer);
+      var timer = null, lastUrl = "";
+
+      function load() {
+        var form = document.querySelector(el.getAttribute("data-form"));
+        var params = new URLSearchParams(form ? new FormData(form) : undefined);
+        params.delete("page");
+        var b = map.getBounds();
+        params.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(","));
+        var url = el.getAttribute("data-geojson") + "?" + params.toString();
+        if (url === lastUrl) return;
+        lastUrl = url;
+        fetch(url, { headers: { Accept: "application/geo+json" } }).then(function (r) {
+          return r.ok ? r.json() : null;
+        }).then(function (data) {
+          if (!data) return;
+          layer.clearLayers();
+          data.features.forEach(function (feature) {
+            var p = feature.properties;
+            var group = p.status === "archived" ? "closed" : p.status;
+            var icon = L.divIcon({ className: "pin pin--" + group, html: group === "closed" ? "✓" : "", iconSize: [18, 18] });
+            var c = feature.geometry.coordinates;
+            L.marker([c[1], c[0]], { icon: icon, title: p.category + ", " + p.status_label + ", " + p.tracking_number })
+              .bindPopup(popupFor(p)).addTo(layer);
+          });
+          say(data.features.length + " reports on the map");
+        }).catch(function () { /* the list below still has them */ });
+      }
+      map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(load, 300); });
+      document.addEventListener("htmx:afterSettle", function (event) {
+        if (event.detail.elt && event.detail.elt.id === "results") load();
+      });
+      load();
+    }).catch(function () { el.remove(); });
+  }
+
   function init(root) {
     if (!root.querySelectorAll) return;
     root.querySelectorAll("form.report-form").forEach(initPicker);
     if (root.matches && root.matches("form.report-form")) initPicker(root);
     root.querySelectorAll("[data-map-point]").forEach(initSmallMap);
+    root.querySelectorAll("#reports-map").forEach(initReportsMap);
   }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });

@@ -1,0 +1,381 @@
+"""Finding reports: the filters of the public list, map and exports, as one query.
+
+Every list-like page parses the same GET parameters with :class:`FilterForm`,
+turns them into a :class:`Filters`, and asks :func:`filtered` for a SELECT that
+it pages, counts, maps or streams. Bad values never raise: they come back as
+messages on the form and the filter is left out (or, for an unknown category or
+neighbourhood, matches nothing).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy.orm import selectinload
+from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms.fields import DateField
+from wtforms.validators import Optional as OptionalValue
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from bpt311.extensions import db
+from bpt311.geo import METRES_PER_DEG_LAT, bounding_box
+from bpt311.models import (
+    Category,
+    Media,
+    Neighbourhood,
+    Report,
+    report_id_from_tracking_number,
+)
+from bpt311.models.search import PG_VECTOR
+
+PAGE_SIZE = 20
+MAX_PAGE = 500  # deeper than 10,000 rows, narrow the search instead
+RADII = [(250, "250 m"), (500, "500 m"), (1000, "1 km"), (2000, "2 km")]
+SORTS = [
+    ("newest", "Newest first"),
+    ("votes", "Most votes"),
+    ("updated", "Recently updated"),
+    ("nearest", "Nearest first"),
+]
+STATUS_CHOICES = [("open", "Open"), ("acknowledged", "Acknowledged"), ("closed", "Closed")]
+
+
+class Checkboxes(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class FilterForm(Form):
+    """The GET form above every list; no CSRF (it changes nothing)."""
+
+    q = StringField("Search words or a tracking number")
+    category = SelectField("Kind of problem", validate_choice=False)
+    group = SelectField("Group", validate_choice=False)
+    status = Checkboxes(
+        "Status", choices=[SelectChoice(*c) for c in STATUS_CHOICES], validate_choice=False
+    )
+    neighbourhood = SelectField("Neighbourhood", validate_choice=False)
+    date_from = DateField("Reported from", [OptionalValue()])
+    date_to = DateField("Reported until", [OptionalValue()])
+    near = StringField("Near an address")
+    radius = SelectField(
+        "Within",
+        choices=[SelectChoice(str(r), label) for r, label in RADII],
+        default="500",
+        validate_choice=False,
+    )
+    sort = SelectField(
+        "Sort by",
+        choices=[SelectChoice(*c) for c in SORTS],
+        default="newest",
+        validate_choice=False,
+    )
+
+
+@dataclass
+class Filters:
+    q: str = ""
+    category: str = ""
+    group: str = ""
+    statuses: list[str] = field(default_factory=list)
+    neighbourhood: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    near: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    radius: int = 500
+    sort: str = "newest"
+    page: int = 1
+    bbox: tuple[float, float, float, float] | None = None
+
+    @property
+    def has_point(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.q
+            or self.category
+            or self.group
+            or self.statuses
+            or self.neighbourhood
+            or self.date_from
+            or self.date_to
+            or self.has_point
+        )
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        value = float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """``minLon,minLat,maxLon,maxLat`` as a tuple; ValueError with a message otherwise."""
+    parts = [p.strip() for p in (text or "").split(",")]
+    if len(parts) != 4:
+        raise ValueError("bbox must be four numbers: minLon,minLat,maxLon,maxLat")
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+    except ValueError as exc:
+        raise ValueError("bbox must be four numbers: minLon,minLat,maxLon,maxLat") from exc
+    if not all(math.isfinite(v) for v in (min_lon, min_lat, max_lon, max_lat)):
+        raise ValueError("bbox must be four finite numbers")
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise ValueError("bbox corners must be in order and on the map")
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
+    """The filter form bound to ``args``, the filters it means, and messages about bad input."""
+    form = FilterForm(args)
+    groups = category_choices()
+    form.category.choices = [SelectChoice("", "All kinds"), *groups["categories"]]
+    form.group.choices = [SelectChoice("", "All groups"), *groups["groups"]]
+    form.neighbourhood.choices = [
+        SelectChoice("", "All neighbourhoods"),
+        *(SelectChoice(slug, name) for slug, name in neighbourhood_choices()),
+    ]
+    form.validate()
+    problems = []
+    for name in ("date_from", "date_to"):
+        if form[name].errors:
+            form[name].errors = ["Enter a date like 2026-11-25"]
+            problems.append(f"{form[name].label.text}: enter a date like 2026-11-25")
+    filters = Filters(
+        q=(form.q.data or "").strip()[:200],
+        category=(form.category.data or "").strip()[:64],
+        group=(form.group.data or "").strip()[:80],
+        statuses=[s for s in form.status.data or [] if s in dict(STATUS_CHOICES)],
+        neighbourhood=(form.neighbourhood.data or "").strip()[:120],
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None,
+        near=(form.near.data or "").strip()[:200],
+        sort=form.sort.data if form.sort.data in dict(SORTS) else "newest",
+    )
+    radius = _float(form.radius.data)
+    filters.radius = int(radius) if radius and 50 <= radius <= 5000 else 500
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        problems.append("The “from” date is after the “until” date, so nothing can match")
+    latitude, longitude = _float(args.get("lat")), _float(args.get("lon"))
+    if (
+        latitude is not None
+        and longitude is not None
+        and abs(latitude) <= 90
+        and abs(longitude) <= 180
+    ):
+        filters.latitude, filters.longitude = latitude, longitude
+    elif filters.near:
+        _locate(filters, problems)
+    page = _float(args.get("page"))
+    filters.page = max(1, min(int(page), MAX_PAGE + 1)) if page else 1
+    if filters.sort == "nearest" and not filters.has_point:
+        filters.sort = "newest"
+        problems.append("To sort by nearest, give an address or use your location")
+    return form, filters, problems
+
+
+def _locate(filters: Filters, problems: list[str]) -> None:
+    from bpt311.geocoding import GeocoderUnavailable, search
+
+    try:
+        places = search(filters.near, limit=1)
+    except GeocoderUnavailable:
+        problems.append("We cannot look up addresses right now, so “near” was left out")
+        return
+    if not places:
+        problems.append(f"We could not find “{filters.near}” in Bridgeport")
+        return
+    filters.latitude, filters.longitude = places[0].latitude, places[0].longitude
+
+
+def category_choices() -> dict[str, list]:
+    rows = db.session.execute(
+        select(Category.service_code, Category.name, Category.group)
+        .where(Category.active)
+        .order_by(Category.position)
+    ).all()
+    groups = list(dict.fromkeys(row.group for row in rows))
+    return {
+        "categories": [
+            SelectChoice(row.service_code, row.name, optgroup=row.group) for row in rows
+        ],
+        "groups": [SelectChoice(group, group) for group in groups],
+    }
+
+
+def neighbourhood_choices() -> list[tuple[str, str]]:
+    rows = db.session.execute(
+        select(Neighbourhood.slug, Neighbourhood.name).order_by(Neighbourhood.name)
+    ).all()
+    return [(row.slug, row.name) for row in rows]
+
+
+def _city_midnight(day: date) -> datetime:
+    zone = ZoneInfo(current_app.config["CITY_TIMEZONE"])
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def _squared_metres(latitude: float, longitude: float):
+    """Squared distance in metres from a point, in plain SQL arithmetic (both engines)."""
+    metres_per_lon = 111_320.0 * math.cos(math.radians(latitude))
+    dy = (Report.latitude - latitude) * METRES_PER_DEG_LAT
+    dx = (Report.longitude - longitude) * metres_per_lon
+    return dy * dy + dx * dx
+
+
+def _text_search(query: Select, words: str) -> Select:
+    report_id = report_id_from_tracking_number(words)
+    if report_id is not None:
+        return query.where(Report.id == report_id)
+    if db.engine.dialect.name == "postgresql":
+        return query.where(
+            literal_column(PG_VECTOR).op("@@")(func.websearch_to_tsquery("english", words))
+        )
+    tokens = re.findall(r"\w+", words.lower())[:12]
+    if not tokens:
+        return query
+    # Every word, as a prefix; quoted so nothing typed is read as FTS5 syntax.
+    match = " ".join(f'"{token}"*' for token in tokens)
+    return query.where(
+        Report.id.in_(
+            select(literal_column("rowid"))
+            .select_from(text("report_fts"))
+            .where(text("report_fts MATCH :match").bindparams(match=match))
+        )
+    )
+
+
+def filtered(filters: Filters) -> Select:
+    """SELECT Report with every filter applied, in the chosen order."""
+    query = select(Report)
+    if filters.category:
+        query = query.where(
+            Report.category_id.in_(
+                select(Category.id).where(Category.service_code == filters.category)
+            )
+        )
+    if filters.group:
+        query = query.where(
+            Report.category_id.in_(select(Category.id).where(Category.group == filters.group))
+        )
+    if filters.statuses:
+        wanted = set(filters.statuses)
+        if "closed" in wanted:
+            wanted.add("archived")
+        query = query.where(Report.status.in_(sorted(wanted)))
+    if filters.neighbourhood:
+        query = query.where(
+            Report.neighbourhood_id.in_(
+                select(Neighbourhood.id).where(Neighbourhood.slug == filters.neighbourhood)
+            )
+        )
+    if filters.date_from:
+        query = query.where(Report.created_at >= _city_midnight(filters.date_from))
+    if filters.date_to:
+        query = query.where(Report.created_at < _city_midnight(filters.date_to + timedelta(days=1)))
+    if filters.q:
+        query = _text_search(query, filters.q)
+    if filters.has_point:
+        min_lat, min_lon, max_lat, max_lon = bounding_box(
+            filters.latitude, filters.longitude, filters.radius
+        )
+        query = query.where(
+            Report.latitude.between(min_lat, max_lat),
+            Report.longitude.between(min_lon, max_lon),
+            _squared_metres(filters.latitude, filters.longitude) <= filters.radius**2,
+        )
+    if filters.bbox:
+        min_lon, min_lat, max_lon, max_lat = filters.bbox
+        query = query.where(
+            Report.latitude.between(min_lat, max_lat),
+            Report.longitude.between(min_lon, max_lon),
+        )
+    return query.order_by(*_ordering(filters))
+
+
+def _ordering(filters: Filters):
+    if filters.sort == "votes":
+        return [Report.vote_count.desc(), Report.id.desc()]
+    if filters.sort == "updated":
+        return [Report.updated_at.desc(), Report.id.desc()]
+    if filters.sort == "nearest" and filters.has_point:
+        return [_squared_metres(filters.latitude, filters.longitude), Report.id.desc()]
+    return [Report.created_at.desc(), Report.id.desc()]
+
+
+def with_list_details(query: Select) -> Select:
+    """What a list row shows, loaded in a fixed number of queries whatever the length."""
+    return query.options(
+        selectinload(Report.category),
+        selectinload(Report.neighbourhood),
+        selectinload(Report.media.and_(Media.kind == "photo")),
+    )
+
+
+@dataclass
+class Page:
+    reports: list[Report]
+    total: int
+    number: int
+    size: int = PAGE_SIZE
+
+    @property
+    def count(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.count and self.number < MAX_PAGE
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def too_deep(self) -> bool:
+        return self.number > MAX_PAGE
+
+
+def page_of_reports(filters: Filters) -> Page:
+    query = filtered(filters)
+    total = db.session.scalar(
+        select(func.count()).select_from(
+            query.order_by(None).with_only_columns(Report.id).subquery()
+        )
+    )
+    if filters.page > MAX_PAGE:
+        return Page([], total, filters.page)
+    reports = db.session.scalars(
+        with_list_details(query).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
+    ).all()
+    return Page(list(reports), total, filters.page)
+
+
+def active_filter_labels(filters: Filters) -> list[str]:
+    """The filters in words, for the results summary a screen reader hears."""
+    labels = []
+    if filters.q:
+        labels.append(f"matching “{filters.q}”")
+    if filters.category:
+        labels.append("of one kind")
+    if filters.group:
+        labels.append(f"in {filters.group}")
+    if filters.statuses:
+        labels.append(" or ".join(filters.statuses))
+    if filters.neighbourhood:
+        labels.append("in one neighbourhood")
+    if filters.has_point:
+        labels.append(f"within {filters.radius} m")
+    return labels
