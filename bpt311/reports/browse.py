@@ -302,10 +302,10 @@ def filtered(filters: Filters) -> Select:
             Report.latitude.between(min_lat, max_lat),
             Report.longitude.between(min_lon, max_lon),
         )
-    return query.order_by(*_ordering(filters))
+    return query.order_by(*ordering(filters))
 
 
-def _ordering(filters: Filters):
+def ordering(filters: Filters):
     if filters.sort == "votes":
         return [Report.vote_count.desc(), Report.id.desc()]
     if filters.sort == "updated":

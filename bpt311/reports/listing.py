@@ -9,11 +9,11 @@ import json
 
 from flask import Response, abort, current_app, render_template, request, stream_with_context
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from bpt311.errors import error_response, wants_partial
 from bpt311.extensions import db
-from bpt311.models import Neighbourhood, Report
+from bpt311.models import STATUS_LABELS, Category, Neighbourhood, Report
+from bpt311.models.reports import TRACKING_PREFIX
 from bpt311.reports import browse, figures
 from bpt311.reports.views import bp
 
@@ -115,36 +115,67 @@ def _etag(filters: browse.Filters) -> str:
 
 
 def _rows(filters: browse.Filters, limit: int | None):
-    """Reports for an export, streamed from the database in batches."""
-    query = browse.filtered(filters).options(
-        selectinload(Report.category), selectinload(Report.neighbourhood)
-    )
+    """The public fields of matching reports as plain rows (no ORM objects), streamed from
+    the database in batches: cheap enough for a map of thousands or an export of all."""
+    matching = browse.filtered(filters)
     if limit:
-        query = query.limit(limit)
-    yield from db.session.scalars(query.execution_options(yield_per=500))
+        matching = matching.limit(limit)
+    ids = matching.with_only_columns(Report.id).subquery()
+    query = (
+        select(
+            Report.id,
+            Report.status,
+            Report.description,
+            Report.address,
+            Report.latitude,
+            Report.longitude,
+            Report.created_at,
+            Report.updated_at,
+            Report.acknowledged_at,
+            Report.closed_at,
+            Report.vote_count,
+            Report.comment_count,
+            Category.name.label("category"),
+            Category.group.label("group"),
+            Neighbourhood.name.label("neighbourhood"),
+        )
+        .join(ids, ids.c.id == Report.id)
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(Neighbourhood, Neighbourhood.id == Report.neighbourhood_id)
+        .order_by(*browse.ordering(filters))
+    )
+    yield from db.session.execute(query.execution_options(yield_per=1000))
 
 
-def _public_url(report: Report) -> str:
-    return f"{current_app.config['SITE_URL']}/reports/{report.tracking_number}"
+def _tracking_number(report_id: int) -> str:
+    return f"{TRACKING_PREFIX}{report_id:06d}"
 
 
-def _feature(report: Report) -> dict:
+def _public_url(report_id: int) -> str:
+    return f"{current_app.config['SITE_URL']}/reports/{_tracking_number(report_id)}"
+
+
+def _iso(moment) -> str:
+    return moment.isoformat(timespec="seconds") if moment else ""
+
+
+def _feature(row) -> dict:
     return {
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [report.longitude, report.latitude]},
+        "geometry": {"type": "Point", "coordinates": [row.longitude, row.latitude]},
         "properties": {
-            "tracking_number": report.tracking_number,
-            "category": report.category.name,
-            "status": report.status,
-            "status_label": report.status_label,
-            "description": report.description,
-            "address": report.address,
-            "neighbourhood": report.neighbourhood.name if report.neighbourhood else "",
-            "requested_at": report.created_at.isoformat(timespec="seconds"),
-            "updated_at": report.updated_at.isoformat(timespec="seconds"),
-            "votes": report.vote_count,
-            "comments": report.comment_count,
-            "url": _public_url(report),
+            "tracking_number": _tracking_number(row.id),
+            "category": row.category,
+            "status": row.status,
+            "status_label": STATUS_LABELS.get(row.status, row.status),
+            "description": row.description,
+            "address": row.address,
+            "neighbourhood": row.neighbourhood or "",
+            "requested_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+            "votes": row.vote_count,
+            "comments": row.comment_count,
+            "url": _public_url(row.id),
         },
     }
 
@@ -212,29 +243,26 @@ def csv_export():
     if problem:
         return problem
 
-    def iso(moment):
-        return moment.isoformat(timespec="seconds") if moment else ""
-
     def generate():
         yield _csv_line(CSV_COLUMNS)
-        for report in _rows(filters, None):
+        for row in _rows(filters, None):
             yield _csv_line(
                 [
-                    report.tracking_number,
-                    report.category.name,
-                    report.category.group,
-                    report.status,
-                    report.description,
-                    report.address,
-                    report.neighbourhood.name if report.neighbourhood else "",
-                    report.latitude,
-                    report.longitude,
-                    iso(report.created_at),
-                    iso(report.acknowledged_at),
-                    iso(report.closed_at),
-                    report.vote_count,
-                    report.comment_count,
-                    _public_url(report),
+                    _tracking_number(row.id),
+                    row.category,
+                    row.group,
+                    row.status,
+                    row.description,
+                    row.address,
+                    row.neighbourhood or "",
+                    row.latitude,
+                    row.longitude,
+                    _iso(row.created_at),
+                    _iso(row.acknowledged_at),
+                    _iso(row.closed_at),
+                    row.vote_count,
+                    row.comment_count,
+                    _public_url(row.id),
                 ]
             )
 

@@ -1,0 +1,75 @@
+"""Helpers shared by the benchmark scripts: a fresh database per engine and size."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bpt311 import create_app
+from bpt311.extensions import db
+from bpt311.models import Base
+
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def database(engine: str):
+    """A brand-new empty database URL on ``engine`` ("sqlite" or "postgresql"), removed after."""
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench.sqlite"
+        return
+    name = f"bpt311_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def seeded_app(url: str, reports: int):
+    """An app on ``url`` with the city and ``reports`` demo reports, tables analysed."""
+    media = tempfile.mkdtemp()
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "MEDIA_ROOT": media,
+        "DEMO_REPORTS": False, "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
+        "GEOCODER_URL": "http://127.0.0.1:9",
+    })
+    from bpt311.seed import load_city, make_demo_reports
+
+    with app.app_context():
+        Base.metadata.create_all(db.engine)
+        load_city()
+        started = time.perf_counter()
+        make_demo_reports(reports)
+        seeded = time.perf_counter() - started
+        with db.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+    return app, seeded
+
+
+def timings(call, repeat: int) -> dict[str, float]:
+    """Milliseconds per call: p50 and p95 over ``repeat`` runs after two warm-ups."""
+    for _ in range(2):
+        call()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {
+        "p50": statistics.median(samples),
+        "p95": samples[min(len(samples) - 1, int(len(samples) * 0.95))],
+    }
