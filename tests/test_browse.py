@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -140,7 +141,7 @@ def test_sort_by_votes_and_by_update(client, reports):
 def test_htmx_gets_only_the_results_and_both_vary(client, reports):
     response = client.get("/reports?category=pothole", headers=HTMX)
     fragment = response.get_data(as_text=True)
-    assert fragment.lstrip().startswith('<section id="results"')
+    assert re.match(r'\s*<title>[^<]*</title>\s*<section id="results"', fragment)
     assert "<html" not in fragment and 'id="filters"' not in fragment
     assert 'data-announce="1 report match"' in fragment
     assert "HX-Request" in response.headers["Vary"]

@@ -180,7 +180,7 @@
           data.features.forEach(function (feature) {
             var p = feature.properties;
             var group = p.status === "archived" ? "closed" : p.status;
-            var icon = L.divIcon({ className: "pin pin--" + group, html: group === "closed" ? "✓" : "", iconSize: [18, 18] });
+            var icon = L.divIcon({ className: "pin pin--" + group, html: group === "closed" ? "✓" : "", iconSize: [24, 24] });
             var c = feature.geometry.coordinates;
             L.marker([c[1], c[0]], { icon: icon, title: p.category + ", " + p.status_label + ", " + p.tracking_number })
               .bindPopup(popupFor(p)).addTo(layer);

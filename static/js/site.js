@@ -32,9 +32,13 @@
   // After a swap: move focus to an error summary, announce what the server asked us to.
   document.addEventListener("htmx:afterSettle", function (event) {
     var root = event.detail.elt || document;
-    var summary = root.querySelector ? root.querySelector(".error-summary") : null;
+    var find = function (selector) {
+      if (root.matches && root.matches(selector)) return root;
+      return root.querySelector ? root.querySelector(selector) : null;
+    };
+    var summary = find(".error-summary");
     if (summary) { summary.focus(); return; }
-    var announce = root.querySelector ? root.querySelector("[data-announce]") : null;
+    var announce = find("[data-announce]");
     if (announce) live(announce.getAttribute("data-announce"));
   });
 
@@ -80,6 +84,36 @@
   }
   function scan(root) {
     if (root.querySelectorAll) root.querySelectorAll("textarea[data-counter]").forEach(attach);
+  }
+  document.addEventListener("DOMContentLoaded", function () { scan(document); });
+  document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
+})();
+
+/* "Near me": buttons that only exist with JavaScript, going to the list near the phone's position. */
+(function () {
+  "use strict";
+  function attach(button) {
+    if (button.getAttribute("data-ready") || !navigator.geolocation) return;
+    button.setAttribute("data-ready", "1");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var note = document.getElementById(button.getAttribute("aria-describedby") || "");
+      if (note) note.textContent = "Finding your location…";
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        var params = new URLSearchParams({
+          lat: pos.coords.latitude.toFixed(5), lon: pos.coords.longitude.toFixed(5),
+          radius: "1000", sort: "nearest"
+        });
+        window.location.href = button.getAttribute("data-near-me") + "?" + params.toString();
+      }, function (error) {
+        if (note) note.textContent = error.code === 1
+          ? "You did not allow us to use your location. Type an address instead."
+          : "Your location could not be found just now. Type an address instead.";
+      }, { timeout: 15000, maximumAge: 60000 });
+    });
+  }
+  function scan(root) {
+    if (root.querySelectorAll) root.querySelectorAll("button[data-near-me]").forEach(attach);
   }
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
   document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
