@@ -19,7 +19,7 @@ from bench.common import database, seeded_app, timings  # noqa: E402
 PAGES = {
     "/reports": "/reports",
     "/reports filtered+searched": "/reports?q=pothole&status=open&group=Streets+and+sidewalks"
-                                  "&sort=votes",
+    "&sort=votes",
     "/reports.geojson?bbox": "/reports.geojson?bbox=-73.21,41.17,-73.17,41.20",
     "report page": "/reports/BPT-000500",
 }
@@ -32,6 +32,7 @@ def run(engine: str, size: int, repeat: int) -> dict[str, dict[str, float]]:
         client = app.test_client()
         results = {}
         for name, path in PAGES.items():
+
             def fetch(path=path):
                 response = client.get(path)
                 response.get_data()

@@ -41,11 +41,17 @@ def database(engine: str):
 def seeded_app(url: str, reports: int):
     """An app on ``url`` with the city and ``reports`` demo reports, tables analysed."""
     media = tempfile.mkdtemp()
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "MEDIA_ROOT": media,
-        "DEMO_REPORTS": False, "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
-        "GEOCODER_URL": "http://127.0.0.1:9",
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "MEDIA_ROOT": media,
+            "DEMO_REPORTS": False,
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False,
+            "GEOCODER_URL": "http://127.0.0.1:9",
+        }
+    )
     from bpt311.seed import load_city, make_demo_reports
 
     with app.app_context():

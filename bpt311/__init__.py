@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from pathlib import Path
@@ -30,6 +31,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     _configure_logging()
     settings.check_secret_key(app.config)
+    if app.config["PROXY_COUNT"]:  # behind a TLS proxy: trust its X-Forwarded-* headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
@@ -64,10 +70,17 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
+def _load_user(session_id: str):
+    from bpt311.accounts.tokens import fingerprint
     from bpt311.models import User
 
-    return db.session.get(User, int(user_id))
+    number, _, held = (session_id or "").partition(".")
+    if not number.isdigit():
+        return None
+    user = db.session.get(User, int(number))
+    if user is None or not hmac.compare_digest(held, fingerprint(user.password_hash or "")):
+        return None  # the password changed since this session signed in
+    return user
 
 
 def _tune_sqlite(engine) -> None:

@@ -74,6 +74,7 @@ def from_environment(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": env == "production",
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
+        "PROXY_COUNT": _int("PROXY_COUNT", 0),
     }
     return settings
 

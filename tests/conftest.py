@@ -3,12 +3,14 @@ PostgreSQL when TEST_DATABASE_URL says so."""
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import socket
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from bpt311 import create_app
@@ -63,6 +65,19 @@ def wipe_tables() -> None:
             connection.execute(text("DELETE FROM sqlite_sequence"))
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    The fixtures keep an app context open for the test's own database work, and Flask
+    would otherwise run requests inside it, sharing ``g`` and the database session
+    between requests and clients, which hides exactly the bugs tests look for.
+    """
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)  # a streamed body is read inside the same context
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def make_app(database_url, _schema, tmp_path):
     """Build an app with extra settings; tables are emptied after the test."""
@@ -70,6 +85,7 @@ def make_app(database_url, _schema, tmp_path):
 
     def factory(**overrides):
         app = create_app(app_settings(database_url, tmp_path, **overrides))
+        app.test_client_class = IsolatedClient
         made.append(app)
         return app
 

@@ -573,14 +573,15 @@ def test_two_clicks_at_the_same_moment_make_one_report(app, city):
     barrier = threading.Barrier(2)
     answers = []
 
+    with client.session_transaction() as mine:
+        cookie = dict(mine)
+
     def send():
-        with app.test_client() as other:
-            with client.session_transaction() as mine:
-                cookie = dict(mine)
-            with other.session_transaction() as theirs:
-                theirs.update(cookie)
-            barrier.wait()
-            answers.append(post(other, dict(data)))
+        other = app.test_client()
+        with other.session_transaction() as theirs:
+            theirs.update(cookie)
+        barrier.wait()
+        answers.append(post(other, dict(data)))
 
     threads = [threading.Thread(target=send) for _ in range(2)]
     for thread in threads:

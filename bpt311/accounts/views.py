@@ -2,6 +2,289 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from bpt311.accounts import forms, queries, service
+from bpt311.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: never another site, however spelt."""
+    if not target or len(target) > 2000:
+        return None
+    # "//evil" and "/\evil" are other sites to a browser; control characters hide tricks.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _form_page(template: str, form, **context):
+    """A form page: 422 when it carries errors, so HTMX and tests can tell."""
+    status = 422 if form.errors else 200
+    return render_template(template, form=form, **context), status
+
+
+def _add_error(field, message: str) -> None:
+    field.errors = [*list(field.errors or []), message]
+
+
+def _link_problem(message: str, next_step: str, next_url: str):
+    page = render_template(
+        "accounts/message.html",
+        title="This link cannot be used",
+        message=f"{message}.",
+        link_text=next_step,
+        link_url=next_url,
+    )
+    return page, 400
+
+
+# ---- registering ------------------------------------------------------------------
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("5/hour", methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for(".me"), 303)
+    form = forms.RegisterForm()
+    if form.validate_on_submit():
+        service.register(
+            form.email.data, form.display_name.data, form.show_name.data, form.password.data
+        )
+        session["account_email"] = service.normalise_email(form.email.data)
+        return redirect(url_for(".check_email"), 303)
+    return _form_page("accounts/register.html", form)
+
+
+@bp.get("/register/check-email")
+def check_email():
+    return render_template("accounts/check_email.html", email=session.get("account_email", ""))
+
+
+@bp.get("/verify/<token>")
+def verify_email(token: str):
+    try:
+        service.verify_email(token)
+    except service.LinkProblem as exc:
+        if current_user.is_authenticated:
+            return _link_problem(
+                str(exc), "Ask for a new link on your account page", url_for(".me")
+            )
+        return _link_problem(
+            str(exc), "Sign in to ask for a new link", url_for(".sign_in", next=url_for(".me"))
+        )
+    return render_template(
+        "accounts/message.html",
+        title="Your email address is confirmed",
+        message="Thank you. You can now add reports you sent before you had an account.",
+        link_text="Go to your account" if current_user.is_authenticated else "Sign in",
+        link_url=url_for(".me") if current_user.is_authenticated else url_for(".sign_in"),
+    )
+
+
+# ---- signing in and out ------------------------------------------------------------
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit("10/minute;50/hour", methods=["POST"])
+def sign_in():
+    form = forms.SignInForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    target = safe_next(form.next.data) or url_for(".me")
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(target, 303)
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate(form.email.data, form.password.data)
+        except service.AccountError as exc:
+            _add_error(form.email, str(exc))
+        else:
+            login_user(user, remember=form.remember.data)
+            return redirect(target, 303)
+    return _form_page("accounts/sign_in.html", form)
+
+
+@bp.post("/sign-out")
+def sign_out():
+    logout_user()
+    flash("You have signed out.", "success")
+    return redirect(url_for("home.index"), 303)
+
+
+# ---- forgotten passwords -------------------------------------------------------------
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit("5/hour", methods=["POST"])
+def reset_request():
+    form = forms.ResetRequestForm()
+    if form.validate_on_submit():
+        service.request_password_reset(form.email.data)
+        session["account_email"] = service.normalise_email(form.email.data)
+        return redirect(url_for(".reset_sent"), 303)
+    return _form_page("accounts/reset_request.html", form)
+
+
+@bp.get("/reset/sent")
+def reset_sent():
+    return render_template("accounts/reset_sent.html", email=session.get("account_email", ""))
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    form = forms.NewPasswordForm()
+    try:
+        service.user_for_reset(token)
+        if form.validate_on_submit():
+            service.reset_password(token, form.password.data)
+            flash("Your password has been changed. Sign in with your new password.", "success")
+            return redirect(url_for(".sign_in"), 303)
+    except service.LinkProblem as exc:
+        return _link_problem(str(exc), "Ask for a new link", url_for(".reset_request"))
+    return _form_page("accounts/reset_password.html", form, token=token)
+
+
+# ---- your account ------------------------------------------------------------------
+
+
+@bp.get("/me")
+@login_required
+def me():
+    return render_template(
+        "accounts/me.html",
+        reports=queries.reports_by(current_user.id),
+        form=forms.ConfirmForm(),
+    )
+
+
+@bp.post("/me/verify")
+@login_required
+def resend_verification():
+    service.resend_verification(current_user)
+    flash(f"We have sent a new confirmation link to {current_user.email}.", "success")
+    return redirect(url_for(".me"), 303)
+
+
+@bp.post("/me/claim")
+@login_required
+def claim():
+    try:
+        service.request_claim(current_user)
+    except service.NotVerified as exc:
+        flash(f"{exc}.", "error")
+    else:
+        flash(
+            f"We have emailed a link to {current_user.email}. Open it to add your reports.",
+            "success",
+        )
+    return redirect(url_for(".me"), 303)
+
+
+@bp.get("/me/claim/<token>")
+@login_required
+def claim_confirm(token: str):
+    try:
+        count = service.claim_reports(current_user, token)
+    except service.AccountError as exc:
+        return _link_problem(str(exc), "Go to your account", url_for(".me"))
+    if count:
+        flash(f"We added {count} report{'s' if count != 1 else ''} to your account.", "success")
+    else:
+        flash(f"There were no other reports sent from {current_user.email}.", "info")
+    return redirect(url_for(".me"), 303)
+
+
+@bp.route("/me/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    form = forms.ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        service.update_profile(current_user, form.display_name.data, form.show_name.data)
+        flash("Your name and its setting are saved.", "success")
+        return redirect(url_for(".settings"), 303)
+    return _form_page("accounts/settings.html", form)
+
+
+@bp.route("/me/settings/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = forms.ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = current_user._get_current_object()
+            service.change_password(user, form.current_password.data, form.password.data)
+        except service.WrongPassword as exc:
+            _add_error(form.current_password, str(exc))
+        else:
+            # The new password ends every other session; this one signs in again.
+            login_user(user, remember=bool(request.cookies.get("remember_token")))
+            flash("Your password has been changed. Other browsers were signed out.", "success")
+            return redirect(url_for(".settings"), 303)
+    return _form_page("accounts/change_password.html", form)
+
+
+@bp.route("/me/settings/email", methods=["GET", "POST"])
+@login_required
+def change_email():
+    form = forms.ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            service.request_email_change(current_user, form.email.data, form.password.data)
+        except service.WrongPassword as exc:
+            _add_error(form.password, str(exc))
+        except service.SameEmail as exc:
+            _add_error(form.email, str(exc))
+        else:
+            flash(
+                f"We have emailed a link to {service.normalise_email(form.email.data)}. "
+                "Your email address changes when you open it.",
+                "success",
+            )
+            return redirect(url_for(".settings"), 303)
+    return _form_page("accounts/change_email.html", form)
+
+
+@bp.get("/confirm-email/<token>")
+def confirm_email(token: str):
+    try:
+        user = service.confirm_email_change(token)
+    except service.LinkProblem as exc:
+        return _link_problem(str(exc), "Go to your settings", url_for(".settings"))
+    return render_template(
+        "accounts/message.html",
+        title="Your email address has changed",
+        message=f"Your account now uses {user.email}. Sign in with it from now on.",
+        link_text="Go to your settings",
+        link_url=url_for(".settings"),
+    )
+
+
+@bp.route("/me/settings/delete", methods=["GET", "POST"])
+@login_required
+def delete_account():
+    form = forms.DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            service.delete_account(current_user, form.password.data)
+        except service.WrongPassword as exc:
+            _add_error(form.password, str(exc))
+        else:
+            logout_user()
+            flash(
+                "Your account has been deleted. Your reports stay public without your name.",
+                "success",
+            )
+            return redirect(url_for("home.index"), 303)
+    return _form_page("accounts/delete.html", form)

@@ -2,6 +2,7 @@
 
 from bpt311.models import search  # noqa: F401  (attaches the full-text DDL)
 from bpt311.models.base import Base, utcnow
+from bpt311.models.community import FLAG_TARGETS, Comment, Flag, Follow, Vote
 from bpt311.models.people import ROLES, User
 from bpt311.models.places import (
     QUESTION_TYPES,
@@ -11,7 +12,7 @@ from bpt311.models.places import (
     GeocodeCache,
     Neighbourhood,
 )
-from bpt311.models.records import AuditLog, Outbox
+from bpt311.models.records import ApiKey, AuditLog, Outbox
 from bpt311.models.reports import (
     EVENT_KINDS,
     SOURCES,
@@ -24,6 +25,12 @@ from bpt311.models.reports import (
 )
 
 __all__ = [
+    "ApiKey",
+    "FLAG_TARGETS",
+    "Comment",
+    "Flag",
+    "Follow",
+    "Vote",
     "EVENT_KINDS",
     "QUESTION_TYPES",
     "ROLES",

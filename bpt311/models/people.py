@@ -26,6 +26,7 @@ class User(UserMixin, Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     email_verified_at: Mapped[datetime | None]
+    banned_at: Mapped[datetime | None]  # may not post: votes, comments, flags, reports
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department | None] = relationship()
@@ -33,6 +34,13 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sign-in to deactivated accounts
         return self.active
+
+    def get_id(self) -> str:
+        """The session's hold on this account: it lapses when the password changes, so a
+        reset or change signs every other browser out."""
+        from bpt311.accounts.tokens import fingerprint
+
+        return f"{self.id}.{fingerprint(self.password_hash or '')}"
 
     @property
     def is_staff(self) -> bool:

@@ -6,10 +6,11 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
+from bpt311.models.community import Comment
 from bpt311.models.people import User
 from bpt311.models.places import Category, Department, Neighbourhood
 
@@ -64,10 +65,14 @@ class Report(Base):
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A guest reporter with an email hears of changes until they unsubscribe.
+    notify_contact: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     source: Mapped[str] = mapped_column(String(10), default="web")
     # {question code: answer}; a list for multi-value questions
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"), index=True)
+    hidden_at: Mapped[datetime | None]
+    hidden_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # A random key each form carries: a second POST of the same form finds the first report.
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Kept in step by the community service in the same transaction as each vote or
@@ -138,6 +143,10 @@ class Media(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    # A photo added with a comment (or a reopening) belongs to that comment.
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(10))  # "photo" or "video"
     file_name: Mapped[str] = mapped_column(String(200), unique=True)
     thumb_name: Mapped[str] = mapped_column(String(200), default="")
@@ -147,6 +156,8 @@ class Media(Base):
     height: Mapped[int | None]
     alt_text: Mapped[str] = mapped_column(String(300), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
+    hidden_at: Mapped[datetime | None]
+    hidden_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     report: Mapped[Report] = relationship(back_populates="media")
@@ -181,10 +192,14 @@ class TimelineEvent(Base):
     actor_label: Mapped[str] = mapped_column(String(120), default="")
     public_note: Mapped[str] = mapped_column(Text, default="")
     internal_note: Mapped[str] = mapped_column(Text, default="")
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     report: Mapped[Report] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+    comment: Mapped[Comment | None] = relationship()
 
     @property
     def is_public(self) -> bool:

@@ -1,0 +1,65 @@
+"""Signed, expiring links for emails: verify an address, reset a password, change an email.
+
+No table holds them. Each token is signed with the app's SECRET_KEY and a salt of
+its own purpose, so one kind can never be used as another, and carries a
+fingerprint of the state it changes (the current password hash, the current
+email): once that state changes the token no longer matches, which makes it
+single use without storing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+VERIFY_EMAIL = "accounts.verify-email"
+RESET_PASSWORD = "accounts.reset-password"
+CHANGE_EMAIL = "accounts.change-email"
+CLAIM_REPORTS = "accounts.claim-reports"
+
+# How long each kind of link works, in seconds.
+MAX_AGE = {
+    VERIFY_EMAIL: 3 * 24 * 3600,
+    RESET_PASSWORD: 3600,
+    CHANGE_EMAIL: 24 * 3600,
+    CLAIM_REPORTS: 24 * 3600,
+}
+
+
+class TokenExpired(Exception):
+    """The link was genuine but is too old."""
+
+
+class TokenInvalid(Exception):
+    """The link was altered, cut short, or made for something else."""
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=purpose)
+
+
+def fingerprint(value: str) -> str:
+    """A short keyed hash of some state: reveals nothing, but changes when the state does."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def make_token(purpose: str, payload: dict[str, Any]) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+def read_token(purpose: str, token: str) -> dict[str, Any]:
+    """The payload of a token made for ``purpose`` and younger than its maximum age."""
+    try:
+        payload = _serializer(purpose).loads(token, max_age=MAX_AGE[purpose])
+    except SignatureExpired as exc:
+        raise TokenExpired() from exc
+    except BadSignature as exc:
+        raise TokenInvalid() from exc
+    if not isinstance(payload, dict):
+        raise TokenInvalid()
+    return payload
