@@ -54,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from bpt311 import errors, security, templating
     from bpt311.accounts.views import bp as accounts_bp
+    from bpt311.api.views import bp as api_bp
     from bpt311.cli import register_cli
     from bpt311.home.views import bp as home_bp
     from bpt311.reports import listing  # noqa: F401  (adds the list, map and exports)
@@ -62,6 +63,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(home_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(api_bp)
     errors.register(app)
     security.register(app)
     templating.register(app)

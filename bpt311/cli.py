@@ -73,7 +73,9 @@ def notify_run(once: bool, interval: float) -> None:
 
 def register_cli(app: Flask) -> None:
     from bpt311.accounts.cli import users_cli
+    from bpt311.api.cli import api_keys_cli
 
     app.cli.add_command(seed_command)
     app.cli.add_command(notify_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(api_keys_cli)
