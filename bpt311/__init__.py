@@ -56,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     from bpt311.accounts.views import bp as accounts_bp
     from bpt311.api.views import bp as api_bp
     from bpt311.cli import register_cli
+    from bpt311.community.views import bp as community_bp
     from bpt311.home.views import bp as home_bp
     from bpt311.reports import listing  # noqa: F401  (adds the list, map and exports)
     from bpt311.reports.views import bp as reports_bp
@@ -64,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(reports_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(community_bp)
     errors.register(app)
     security.register(app)
     templating.register(app)

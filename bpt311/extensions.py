@@ -17,3 +17,13 @@ login_manager = LoginManager()
 htmx = Htmx()
 # Limits are declared per view; storage comes from RATELIMIT_STORAGE_URI (memory by default).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def person_or_address() -> str:
+    """Rate-limit key for things signed-in people do: per account, so a whole building
+    behind one address (or the city-hall kiosks) is not limited as one person."""
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()

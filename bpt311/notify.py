@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
 
 
+def site_link(endpoint: str, **values) -> str:
+    """An absolute link to one of our pages, on the public address (works without a request)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["SITE_URL"] + path
+
+
 def enqueue_email(
     recipient: str,
     template: str,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from bpt311.accounts import tokens
 from bpt311.extensions import db
 from bpt311.models import ROLES, AuditLog, Department, Report, TimelineEvent, User, utcnow
-from bpt311.notify import enqueue_email
+from bpt311.notify import enqueue_email, site_link
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
@@ -100,12 +100,6 @@ def user_by_email(email: str) -> User | None:
 
 
 # ---- links in emails ----------------------------------------------------------
-
-
-def site_link(endpoint: str, **values) -> str:
-    """An absolute link to one of our pages, on the public address (works without a request)."""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return current_app.config["SITE_URL"] + path
 
 
 def _token_payload(purpose: str, token: str) -> dict:
@@ -377,6 +371,9 @@ def delete_account(user: User, password: str) -> None:
     if not password_matches(user, password):
         raise WrongPassword()
     user_id = user.id
+    from bpt311.community.service import forget_votes_of
+
+    forget_votes_of(user_id)
     db.session.execute(
         update(Report)
         .where(Report.reporter_id == user_id)

@@ -20,6 +20,7 @@ VERIFY_EMAIL = "accounts.verify-email"
 RESET_PASSWORD = "accounts.reset-password"
 CHANGE_EMAIL = "accounts.change-email"
 CLAIM_REPORTS = "accounts.claim-reports"
+UNSUBSCRIBE = "notify.unsubscribe"
 
 # How long each kind of link works, in seconds.
 MAX_AGE = {
@@ -27,6 +28,7 @@ MAX_AGE = {
     RESET_PASSWORD: 3600,
     CHANGE_EMAIL: 24 * 3600,
     CLAIM_REPORTS: 24 * 3600,
+    UNSUBSCRIBE: 5 * 365 * 24 * 3600,  # an old email's link should still work
 }
 
 

@@ -175,6 +175,7 @@ EVENT_KINDS = (
     "comment",
     "note",
     "edited",
+    "withdrawn",
 )
 
 

@@ -28,6 +28,7 @@ from bpt311.models import (
     SOURCES,
     Category,
     CategoryQuestion,
+    Follow,
     Media,
     Neighbourhood,
     Report,
@@ -282,6 +283,14 @@ def _place_file(source: str, extension: str) -> str:
     return name
 
 
+def place_stashed(item: storage.StashedMedia) -> tuple[str, str]:
+    """Final names for a stashed upload and its thumbnail (empty for a video). The caller
+    deletes them if its transaction fails."""
+    name = _place_file(item.file_name, item.extension)
+    thumb = _place_file(item.thumb_name, ".thumb.jpg") if item.thumb_name else ""
+    return name, thumb
+
+
 def find_by_submission_key(key: str | None) -> Report | None:
     if not key:
         return None
@@ -330,12 +339,8 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
     try:
         photos = [m for m in new.media if m.kind == "photo"]
         for position, item in enumerate(new.media):
-            name = _place_file(item.file_name, item.extension)
-            placed.append(name)
-            thumb = ""
-            if item.thumb_name:
-                thumb = _place_file(item.thumb_name, ".thumb.jpg")
-                placed.append(thumb)
+            name, thumb = place_stashed(item)
+            placed.extend([name, thumb])
             report.media.append(
                 Media(
                     kind=item.kind,
@@ -351,6 +356,8 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
             )
         db.session.add(report)
         db.session.flush()
+        if reporter is not None:  # the reporter follows their own report
+            db.session.add(Follow(report_id=report.id, user_id=reporter.id))
         if report.contact_email:
             enqueue_email(
                 report.contact_email,

@@ -148,6 +148,23 @@ def submitted(tracking_number: str):
     )
 
 
+def detail_context(report, comment_form=None) -> dict:
+    """Everything the report page shows, for the person looking at it."""
+    from bpt311.community.page import conversation_context
+    from bpt311.community.service import viewer_state
+
+    user = current_user
+    mine = getattr(user, "is_authenticated", False) and report.reporter_id == user.id
+    return {
+        "merged": queries.merged_into(report),
+        "response_time": sla_in_words(report.category.sla_hours),
+        "is_reporter": mine,
+        "can_change": mine and report.status == "open" and report.acknowledged_at is None,
+        **viewer_state(report, user),
+        **conversation_context(report, user, comment_form),
+    }
+
+
 @bp.get("/reports/<tracking_number>")
 def detail(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
@@ -155,12 +172,7 @@ def detail(tracking_number: str):
         abort(404)
     if tracking_number != report.tracking_number:
         return redirect(url_for(".detail", tracking_number=report.tracking_number), 301)
-    return render_template(
-        "reports/detail.html",
-        report=report,
-        merged=queries.merged_into(report),
-        response_time=sla_in_words(report.category.sla_hours),
-    )
+    return render_template("reports/detail.html", **detail_context(report))
 
 
 @bp.get("/media/<path:name>")

@@ -1,0 +1,47 @@
+"""Forms residents use on a report page."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import FileField, HiddenField, RadioField, SelectChoice, TextAreaField
+from wtforms.validators import Length, Optional
+
+from bpt311.community.service import FLAG_REASONS
+from bpt311.reports.forms import Marked
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Add a comment", [Marked(True)])
+    photo = FileField("Add a photo")
+
+
+class NoteForm(FlaskForm):
+    """Closing ("it's fixed") or reopening ("it's not fixed"), with a note."""
+
+    note = TextAreaField("Note")
+    photo = FileField("Add a photo showing it")
+
+
+class EditReportForm(FlaskForm):
+    description = TextAreaField("Describe the problem", [Marked(True)])
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField("Why are you withdrawing it?", [Optional(), Length(max=2000)])
+
+
+class FlagForm(FlaskForm):
+    reason = RadioField(
+        "What is wrong with it?",
+        [Marked(True)],
+        choices=[SelectChoice(key, label) for key, label in FLAG_REASONS.items()],
+        validate_choice=False,
+    )
+    detail = TextAreaField("Tell us more", [Optional(), Length(max=500)])
+    next = HiddenField()
+
+
+class ToggleForm(FlaskForm):
+    """A vote or follow button: carries only the CSRF token and the wanted state."""
+
+    wanted = HiddenField()

@@ -1,0 +1,488 @@
+"""What residents do to a report: vote, follow, comment, flag, close, reopen, edit, withdraw.
+
+Each function is one transaction: the change, its timeline event, the counter it moves
+and the emails it sends commit together or not at all. Functions take the acting user
+and raise a small error the views turn into a message or a status code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bpt311.accounts.tokens import UNSUBSCRIBE, make_token
+from bpt311.extensions import db
+from bpt311.models import (
+    FLAG_TARGETS,
+    Comment,
+    Flag,
+    Follow,
+    Media,
+    Report,
+    TimelineEvent,
+    User,
+    Vote,
+    utcnow,
+)
+from bpt311.notify import enqueue_email, site_link
+
+COMMENT_MAX = 2000
+NOTE_MAX = 2000
+EDIT_WINDOW = timedelta(minutes=15)
+FLAG_REASONS = {
+    "offensive": "Offensive, hateful or abusive",
+    "personal": "Shows someone's private details",
+    "spam": "Spam or advertising",
+    "not_real": "Not a real problem, or a joke",
+    "other": "Something else",
+}
+
+
+class CommunityError(Exception):
+    """Something the person can be told about."""
+
+
+class NotAllowed(CommunityError):
+    pass
+
+
+class InvalidInput(CommunityError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _can_post(user: User) -> None:
+    if user.banned_at is not None:
+        raise NotAllowed("Your account may not post. Contact the city if you think this is wrong.")
+
+
+def _text(value: str, field: str, limit: int, required: bool, what: str) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(field, f"Write {what}")
+    if len(text) > limit:
+        raise InvalidInput(field, f"Keep {what} to {limit} characters or fewer")
+    return text
+
+
+def public_name(user: User | None) -> str:
+    """How a person is named on a public timeline: staff as the city, never by private name."""
+    if user is None:
+        return "A former resident"
+    if user.is_staff:
+        return (
+            f"City of Bridgeport, {user.department.name}"
+            if user.department
+            else ("City of Bridgeport")
+        )
+    return user.public_name
+
+
+# ---- votes and follows -------------------------------------------------------------
+
+
+def set_vote(report: Report, user: User, wanted: bool) -> tuple[bool, int]:
+    """Vote or take the vote back; idempotent, so concurrent clicks count once.
+    Returns whether the user now votes, and the report's vote count."""
+    _can_post(user)
+    if wanted:
+        try:
+            with db.session.begin_nested():
+                db.session.add(Vote(report_id=report.id, user_id=user.id))
+            changed = 1
+        except IntegrityError:
+            changed = 0  # already voted: the unique key held
+    else:
+        result = db.session.execute(
+            delete(Vote).where(Vote.report_id == report.id, Vote.user_id == user.id)
+        )
+        changed = -result.rowcount
+    if changed:
+        db.session.execute(
+            update(Report)
+            .where(Report.id == report.id)
+            .values(vote_count=Report.vote_count + changed)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    count = db.session.scalar(select(Report.vote_count).where(Report.id == report.id))
+    return wanted, count
+
+
+def set_follow(report: Report, user: User, wanted: bool) -> bool:
+    if wanted:
+        _ensure_follow(report.id, user.id)
+    else:
+        db.session.execute(
+            delete(Follow).where(Follow.report_id == report.id, Follow.user_id == user.id)
+        )
+    db.session.commit()
+    return wanted
+
+
+def _ensure_follow(report_id: int, user_id: int) -> None:
+    try:
+        with db.session.begin_nested():
+            db.session.add(Follow(report_id=report_id, user_id=user_id))
+    except IntegrityError:
+        pass  # already following
+
+
+def viewer_state(report: Report, user) -> dict:
+    """Whether the person looking votes for and follows the report (two small queries)."""
+    if not getattr(user, "is_authenticated", False):
+        return {"voted": False, "following": False}
+    voted = db.session.scalar(
+        select(func.count(Vote.id)).where(Vote.report_id == report.id, Vote.user_id == user.id)
+    )
+    following = db.session.scalar(
+        select(func.count(Follow.id)).where(
+            Follow.report_id == report.id, Follow.user_id == user.id
+        )
+    )
+    return {"voted": bool(voted), "following": bool(following)}
+
+
+# ---- who hears about a change --------------------------------------------------------
+
+
+def unsubscribe_token(report: Report, user_id: int | None, email: str) -> str:
+    return make_token(UNSUBSCRIBE, {"r": report.id, "u": user_id, "e": email.lower()})
+
+
+def tell_followers(report: Report, headline: str, note: str = "", actor: User | None = None) -> int:
+    """Queue an email about a change to everyone who follows the report (and a guest
+    reporter who left an email), except the person who made the change."""
+    rows = db.session.execute(
+        select(User.id, User.email)
+        .join(Follow, Follow.user_id == User.id)
+        .where(Follow.report_id == report.id, User.active)
+    ).all()
+    audience = {email.lower(): (user_id, email) for user_id, email in rows}
+    if report.reporter_id is None and report.notify_contact and report.contact_email:
+        audience.setdefault(report.contact_email.lower(), (None, report.contact_email))
+    if actor is not None:
+        audience = {k: v for k, v in audience.items() if v[0] != actor.id}
+    for user_id, email in audience.values():
+        token = unsubscribe_token(report, user_id, email)
+        unsubscribe = site_link("community.unfollow", token=token)
+        enqueue_email(
+            email,
+            "report_update",
+            f"{report.tracking_number}: {headline}",
+            report_id=report.id,
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            report=report,
+            headline=headline,
+            note=note,
+            report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+            unsubscribe_url=unsubscribe,
+            settings_url=site_link("accounts.me") if user_id else "",
+        )
+    return len(audience)
+
+
+def unfollow_by_token(payload: dict) -> Report | None:
+    """Stop the emails a link was made for: the follow of an account, or a guest's."""
+    report = db.session.get(Report, payload.get("r"))
+    if report is None:
+        return None
+    if payload.get("u"):
+        db.session.execute(
+            delete(Follow).where(Follow.report_id == report.id, Follow.user_id == payload["u"])
+        )
+    elif (report.contact_email or "").lower() == payload.get("e"):
+        report.notify_contact = False
+    db.session.commit()
+    return report
+
+
+# ---- comments ----------------------------------------------------------------------
+
+
+def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
+    """A comment, in the timeline, with an optional photo (already checked and stashed)."""
+    _can_post(user)
+    text = _text(body, "body", COMMENT_MAX, True, "a comment")
+    now = utcnow()
+    comment = Comment(
+        report_id=report.id, author=user, body=text, by_city=user.is_staff, created_at=now
+    )
+    db.session.add(comment)
+    db.session.flush()
+    db.session.add(
+        TimelineEvent(
+            report_id=report.id,
+            kind="comment",
+            actor=user,
+            actor_label=public_name(user),
+            comment=comment,
+            created_at=now,
+        )
+    )
+    _attach_photo(report, comment, photo, f"Photo with a comment on the {report.category.name}")
+    db.session.execute(
+        update(Report)
+        .where(Report.id == report.id)
+        .values(comment_count=Report.comment_count + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    _ensure_follow(report.id, user.id)
+    tell_followers(report, f"{public_name(user)} commented", text, actor=user)
+    _commit_with_files()
+    return comment
+
+
+def edit_comment(comment: Comment, user: User, body: str) -> Comment:
+    if comment.author_id != user.id:
+        raise NotAllowed("Only the person who wrote a comment can change it.")
+    if comment.deleted_at or utcnow() - comment.created_at > EDIT_WINDOW:
+        raise NotAllowed("Comments can only be changed in the first 15 minutes.")
+    comment.body = _text(body, "body", COMMENT_MAX, True, "a comment")
+    comment.edited_at = utcnow()
+    db.session.commit()
+    return comment
+
+
+def delete_comment(comment: Comment, user: User) -> None:
+    if comment.author_id != user.id and not user.is_staff:
+        raise NotAllowed("Only the person who wrote a comment can delete it.")
+    if comment.deleted_at:
+        return
+    comment.deleted_at = utcnow()
+    db.session.execute(
+        update(Report)
+        .where(Report.id == comment.report_id)
+        .values(comment_count=Report.comment_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def can_edit(comment: Comment, user) -> bool:
+    return (
+        getattr(user, "is_authenticated", False)
+        and comment.author_id == user.id
+        and comment.deleted_at is None
+        and utcnow() - comment.created_at <= EDIT_WINDOW
+    )
+
+
+# ---- flags ---------------------------------------------------------------------------
+
+
+def flag(user: User, target_type: str, target_id: int, reason: str, detail: str = "") -> bool:
+    """Flag something for the moderators; a second flag from the same person counts once.
+    Returns True when this flag is new."""
+    _can_post(user)
+    if target_type not in FLAG_TARGETS:
+        raise InvalidInput("target", "That cannot be flagged")
+    if reason not in FLAG_REASONS:
+        raise InvalidInput("reason", "Choose why it is inappropriate")
+    report_id = _flagged_report_id(target_type, target_id)
+    if report_id is None:
+        raise InvalidInput("target", "That is no longer there")
+    text = FLAG_REASONS[reason]
+    extra = _text(detail, "detail", 500, reason == "other", "what is wrong")
+    if extra:
+        text = f"{text}: {extra}"
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                Flag(
+                    user_id=user.id,
+                    target_type=target_type,
+                    target_id=target_id,
+                    report_id=report_id,
+                    reason=text,
+                )
+            )
+        created = True
+    except IntegrityError:
+        created = False
+    db.session.commit()
+    return created
+
+
+def _flagged_report_id(target_type: str, target_id: int) -> int | None:
+    model = {"report": Report, "comment": Comment, "media": Media}[target_type]
+    column = model.id if model is Report else model.report_id
+    return db.session.scalar(select(column).where(model.id == target_id))
+
+
+# ---- the reporter and residents change the status ---------------------------------------
+
+
+def close_by_reporter(report: Report, user: User, note: str) -> None:
+    """The reporter says it is fixed."""
+    if report.reporter_id != user.id:
+        raise NotAllowed("Only the person who reported it can close it.")
+    if report.is_closed:
+        raise NotAllowed("This report is already closed.")
+    text = _text(note, "note", NOTE_MAX, False, "a note")
+    now = utcnow()
+    report.status, report.closed_at, report.updated_at = "closed", now, now
+    report.events.append(
+        TimelineEvent(
+            kind="closed",
+            actor=user,
+            actor_label="The reporter",
+            public_note=text or "Fixed, says the reporter.",
+            created_at=now,
+        )
+    )
+    tell_followers(report, "The reporter says it is fixed", text, actor=user)
+    db.session.commit()
+
+
+def reopen(report: Report, user: User, note: str, photo=None) -> None:
+    """Any resident says it is not fixed: back to the department's queue."""
+    _can_post(user)
+    if report.status != "closed":
+        raise NotAllowed("Only a closed report can be reopened.")
+    text = _text(note, "note", NOTE_MAX, True, "what is still wrong")
+    now = utcnow()
+    report.status, report.closed_at, report.updated_at = "open", None, now
+    report.due_at = now + timedelta(hours=report.category.sla_hours)
+    label = "The reporter" if report.reporter_id == user.id else public_name(user)
+    report.events.append(
+        TimelineEvent(
+            kind="reopened", actor=user, actor_label=label, public_note=text, created_at=now
+        )
+    )
+    if photo is not None:
+        comment = Comment(report_id=report.id, author=user, body=text, created_at=now)
+        db.session.add(comment)
+        db.session.flush()
+        _attach_photo(
+            report, comment, photo, f"Photo showing the {report.category.name} is not fixed"
+        )
+    _ensure_follow(report.id, user.id)
+    tell_followers(report, "Reopened: not fixed yet", text, actor=user)
+    department = report.department
+    if department.email:
+        enqueue_email(
+            department.email,
+            "report_update",
+            f"{report.tracking_number} was reopened",
+            report_id=report.id,
+            report=report,
+            headline=f"Reopened by {label}",
+            note=text,
+            report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+            unsubscribe_url="",
+            settings_url="",
+        )
+    _commit_with_files()
+
+
+def _editable_by_reporter(report: Report, user: User) -> None:
+    if report.reporter_id != user.id:
+        raise NotAllowed("Only the person who reported it can change it.")
+    if report.status != "open" or report.acknowledged_at is not None:
+        raise NotAllowed(
+            "The city is already working on this report, so it can no longer "
+            "be changed. Add a comment instead."
+        )
+
+
+def edit_report(report: Report, user: User, description: str) -> None:
+    from bpt311.reports.service import DESCRIPTION_MAX, DESCRIPTION_MIN
+
+    _editable_by_reporter(report, user)
+    text = _text(description, "description", DESCRIPTION_MAX, True, "a description")
+    if len(text) < DESCRIPTION_MIN:
+        raise InvalidInput(
+            "description", f"Describe the problem in at least {DESCRIPTION_MIN} characters"
+        )
+    if text == report.description:
+        return
+    now = utcnow()
+    report.description, report.updated_at = text, now
+    report.events.append(
+        TimelineEvent(
+            kind="edited",
+            actor=user,
+            actor_label="The reporter",
+            public_note="The reporter changed the description.",
+            created_at=now,
+        )
+    )
+    db.session.commit()
+
+
+def withdraw(report: Report, user: User, reason: str) -> None:
+    _editable_by_reporter(report, user)
+    text = _text(reason, "reason", NOTE_MAX, False, "a reason")
+    now = utcnow()
+    report.status, report.closed_at, report.updated_at = "closed", now, now
+    report.events.append(
+        TimelineEvent(
+            kind="withdrawn",
+            actor=user,
+            actor_label="The reporter",
+            public_note=text or "Withdrawn by the reporter.",
+            created_at=now,
+        )
+    )
+    tell_followers(report, "Withdrawn by the reporter", text, actor=user)
+    db.session.commit()
+
+
+# ---- photos added with a comment or a reopening ------------------------------------------
+
+
+def _attach_photo(report: Report, comment: Comment, photo, alt: str) -> None:
+    if photo is None:
+        return
+    from bpt311.reports.service import place_stashed
+
+    name, thumb = place_stashed(photo)
+    db.session.info.setdefault("placed_files", []).extend([name, thumb])
+    db.session.add(
+        Media(
+            report_id=report.id,
+            comment_id=comment.id,
+            kind="photo",
+            file_name=name,
+            thumb_name=thumb,
+            content_type=photo.content_type,
+            size_bytes=photo.size,
+            width=photo.width,
+            height=photo.height,
+            alt_text=alt,
+            position=100,
+        )
+    )
+
+
+def _commit_with_files() -> None:
+    """Commit; if it fails, remove files placed for it, so nothing is half-written."""
+    from bpt311 import storage
+
+    placed = db.session.info.pop("placed_files", [])
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        storage.delete(*placed)
+        raise
+
+
+def forget_votes_of(user_id: int) -> None:
+    """Before an account goes: take its votes off the counters (the rows cascade away)."""
+    voted = select(Vote.report_id).where(Vote.user_id == user_id)
+    db.session.execute(
+        update(Report)
+        .where(Report.id.in_(voted))
+        .values(vote_count=Report.vote_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(delete(Vote).where(Vote.user_id == user_id))
+    # Comments stay, shown as by "A former resident", so their count does not change.

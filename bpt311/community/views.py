@@ -1,0 +1,379 @@
+"""Residents on a report page: votes, follows, comments, flags, closing and reopening."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from bpt311.accounts.tokens import UNSUBSCRIBE, TokenExpired, TokenInvalid, read_token
+from bpt311.community import forms, service
+from bpt311.community.page import conversation_context
+from bpt311.errors import wants_partial
+from bpt311.extensions import csrf, db, limiter, person_or_address
+from bpt311.media import UploadRefused, process_photo
+from bpt311.models import Comment, Report
+from bpt311.reports import queries
+from bpt311.storage import stash
+
+bp = Blueprint("community", __name__)
+
+
+def _report(tracking_number: str) -> Report:
+    report = queries.report_by_tracking_number(tracking_number)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _report_page(report: Report, anchor: str = ""):
+    url = url_for("reports.detail", tracking_number=report.tracking_number)
+    return redirect(url + (f"#{anchor}" if anchor else ""), 303)
+
+
+def _partial(template: str, **context):
+    response = make_response(render_template(template, **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _sign_in_first(report: Report, pending: dict | None = None):
+    """A guest is sent to sign in and brought back; what they asked for is kept."""
+    if pending:
+        session["pending"] = {**pending, "report": report.id}
+    back = url_for(".resume", tracking_number=report.tracking_number)
+    target = url_for("accounts.sign_in", next=back)
+    flash("Sign in or create an account to do that. You will come straight back.", "info")
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def _photo_from(field, what: str):
+    """A photo sent with a form, checked and stashed; the form field gets the error."""
+    upload = field.data
+    if not getattr(upload, "filename", ""):
+        return None
+    try:
+        from flask import current_app
+
+        photo = process_photo(
+            upload.stream,
+            upload.filename,
+            max_bytes=current_app.config["PHOTO_MAX_MB"] * 1024 * 1024,
+        )
+    except UploadRefused as exc:
+        field.errors = [str(exc)]
+        return None
+    return stash(
+        "photo",
+        upload.filename,
+        photo.content_type,
+        ".jpg",
+        len(photo.data),
+        data=photo.data,
+        thumb=photo.thumb,
+        width=photo.width,
+        height=photo.height,
+        thumb_width=photo.thumb_width,
+        thumb_height=photo.thumb_height,
+    )
+
+
+# ---- votes and follows ------------------------------------------------------------------
+
+
+@bp.post("/reports/<tracking_number>/vote")
+@limiter.limit("30/minute", methods=["POST"], key_func=person_or_address)
+def vote(tracking_number: str):
+    report = _report(tracking_number)
+    wanted = request.form.get("wanted", "1") == "1"
+    if not current_user.is_authenticated:
+        return _sign_in_first(report, {"action": "vote", "wanted": wanted})
+    try:
+        voted, count = service.set_vote(report, current_user, wanted)
+    except service.NotAllowed as exc:
+        abort(403, str(exc))
+    if wants_partial():
+        db.session.refresh(report)
+        message = ("Vote added. " if voted else "Vote taken back. ") + (
+            f"{count} {'person wants' if count == 1 else 'people want'} this fixed."
+        )
+        return _partial("community/_votes.html", report=report, voted=voted, announce=message)
+    flash("Thank you: your vote was added." if voted else "Your vote was taken back.", "success")
+    return _report_page(report, "votes")
+
+
+@bp.post("/reports/<tracking_number>/follow")
+def follow(tracking_number: str):
+    report = _report(tracking_number)
+    wanted = request.form.get("wanted", "1") == "1"
+    if not current_user.is_authenticated:
+        return _sign_in_first(report, {"action": "follow", "wanted": wanted})
+    following = service.set_follow(report, current_user, wanted)
+    if wants_partial():
+        message = (
+            "You will get an email when this report changes."
+            if following
+            else "You will no longer get emails about this report."
+        )
+        return _partial(
+            "community/_follow.html", report=report, following=following, announce=message
+        )
+    flash(
+        "You are following this report."
+        if following
+        else "You are no longer following this report.",
+        "success",
+    )
+    return _report_page(report, "votes")
+
+
+@bp.get("/reports/<tracking_number>/resume")
+@login_required
+def resume(tracking_number: str):
+    """Back from signing in: do what the guest asked for before."""
+    report = _report(tracking_number)
+    pending = session.get("pending") or {}
+    if pending.get("action") == "comment" and pending.get("report") == report.id:
+        return _report_page(report, "add-comment")  # the page puts the draft back in the form
+    session.pop("pending", None)
+    if pending.get("report") == report.id:
+        if pending.get("action") == "vote":
+            service.set_vote(report, current_user, pending.get("wanted", True))
+            flash("Thank you: your vote was added.", "success")
+        elif pending.get("action") == "follow":
+            service.set_follow(report, current_user, pending.get("wanted", True))
+            flash("You are following this report.", "success")
+    return _report_page(report, "votes")
+
+
+# ---- comments -------------------------------------------------------------------------
+
+
+@bp.post("/reports/<tracking_number>/comments")
+@limiter.limit("10/minute;200/day", methods=["POST"], key_func=person_or_address)
+def comment(tracking_number: str):
+    report = _report(tracking_number)
+    form = forms.CommentForm()
+    if not current_user.is_authenticated:
+        # Keep what they typed: the form shows it again when they come back.
+        return _sign_in_first(report, {"action": "comment", "draft": form.body.data or ""})
+    status = 200
+    if form.validate_on_submit():
+        photo = _photo_from(form.photo, "comment")
+        if not form.photo.errors:
+            try:
+                service.add_comment(report, current_user, form.body.data, photo)
+            except service.InvalidInput as exc:
+                form[exc.field].errors = [str(exc)]
+            except service.NotAllowed as exc:
+                form.body.errors = [str(exc)]
+            else:
+                if not wants_partial():
+                    flash("Your comment was added.", "success")
+                    return _report_page(report, "conversation")
+                form = forms.CommentForm(formdata=None)
+    if any(f.errors for f in form):
+        status = 422
+        if not wants_partial():
+            return _detail_with(report, comment_form=form, status=status)
+    report = _report(tracking_number)  # fresh: the new comment and counters
+    context = conversation_context(report, current_user, comment_form=form)
+    context["announce"] = "" if status == 422 else "Your comment was added."
+    response = _partial("community/_conversation.html", **context)
+    response.status_code = status
+    return response
+
+
+def _detail_with(report: Report, comment_form, status: int):
+    from bpt311.reports.views import detail_context
+
+    response = make_response(
+        render_template("reports/detail.html", **detail_context(report, comment_form=comment_form))
+    )
+    response.status_code = status
+    return response
+
+
+def _own_comment(comment_id: int) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or comment.deleted_at is not None:
+        abort(404)
+    return comment
+
+
+@bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_comment(comment_id: int):
+    comment = _own_comment(comment_id)
+    if not service.can_edit(comment, current_user):
+        abort(403, "Comments can only be changed by their writer, in the first 15 minutes.")
+    form = forms.CommentForm(obj=comment)
+    if form.validate_on_submit():
+        try:
+            service.edit_comment(comment, current_user, form.body.data)
+        except service.InvalidInput as exc:
+            form.body.errors = [str(exc)]
+        except service.NotAllowed as exc:
+            abort(403, str(exc))
+        else:
+            flash("Your comment was changed.", "success")
+            report = db.session.get(Report, comment.report_id)
+            return _report_page(report, f"comment-{comment.id}")
+    status = 422 if form.errors else 200
+    return render_template("community/edit_comment.html", form=form, comment=comment), status
+
+
+@bp.route("/comments/<int:comment_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_comment(comment_id: int):
+    comment = _own_comment(comment_id)
+    if comment.author_id != current_user.id and not current_user.is_staff:
+        abort(403, "Only the person who wrote a comment can delete it.")
+    report = db.session.get(Report, comment.report_id)
+    if request.method == "POST":
+        service.delete_comment(comment, current_user)
+        flash("The comment was deleted.", "success")
+        return _report_page(report, "conversation")
+    return render_template("community/delete_comment.html", comment=comment, report=report)
+
+
+# ---- flags ----------------------------------------------------------------------------
+
+
+@bp.route("/flag/<target_type>/<int:target_id>", methods=["GET", "POST"])
+@login_required
+@limiter.limit("20/hour", methods=["POST"], key_func=person_or_address)
+def flag(target_type: str, target_id: int):
+    if target_type not in ("report", "comment", "media"):
+        abort(404)
+    report_id = service._flagged_report_id(target_type, target_id)
+    if report_id is None:
+        abort(404)
+    report = db.session.get(Report, report_id)
+    form = forms.FlagForm()
+    if form.validate_on_submit():
+        try:
+            service.flag(
+                current_user, target_type, target_id, form.reason.data or "", form.detail.data or ""
+            )
+        except service.InvalidInput as exc:
+            form[exc.field if exc.field in form else "reason"].errors = [str(exc)]
+        except service.NotAllowed as exc:
+            abort(403, str(exc))
+        else:
+            flash("Thank you. City staff will look at it.", "success")
+            return _report_page(report)
+    status = 422 if form.errors else 200
+    what = {"report": "this report", "comment": "this comment", "media": "this photo"}
+    return render_template(
+        "community/flag.html", form=form, report=report, what=what[target_type]
+    ), status
+
+
+# ---- the reporter and residents: fixed, not fixed, edit, withdraw ------------------------
+
+
+def _note_page(template: str, report: Report, form, action):
+    if form.validate_on_submit():
+        photo = _photo_from(form.photo, "note") if hasattr(form, "photo") else None
+        if not (hasattr(form, "photo") and form.photo.errors):
+            try:
+                action(photo)
+            except service.InvalidInput as exc:
+                form[exc.field].errors = [str(exc)]
+            except service.NotAllowed as exc:
+                abort(403, str(exc))
+            else:
+                return _report_page(report)
+    status = 422 if form.errors else 200
+    return render_template(template, form=form, report=report), status
+
+
+@bp.route("/reports/<tracking_number>/close", methods=["GET", "POST"])
+@login_required
+def close(tracking_number: str):
+    report = _report(tracking_number)
+    if report.reporter_id != current_user.id:
+        abort(403, "Only the person who reported it can close it.")
+
+    def act(photo):
+        service.close_by_reporter(report, current_user, form.note.data or "")
+        flash("Thank you: the report is closed as fixed.", "success")
+
+    form = forms.NoteForm()
+    return _note_page("community/close.html", report, form, act)
+
+
+@bp.route("/reports/<tracking_number>/reopen", methods=["GET", "POST"])
+@login_required
+def reopen(tracking_number: str):
+    report = _report(tracking_number)
+
+    def act(photo):
+        service.reopen(report, current_user, form.note.data or "", photo)
+        flash("The report is open again, back with the department.", "success")
+
+    form = forms.NoteForm()
+    return _note_page("community/reopen.html", report, form, act)
+
+
+@bp.route("/reports/<tracking_number>/edit", methods=["GET", "POST"])
+@login_required
+def edit_report(tracking_number: str):
+    report = _report(tracking_number)
+    form = forms.EditReportForm(obj=report)
+
+    def act(photo):
+        service.edit_report(report, current_user, form.description.data or "")
+        flash("Your report was changed.", "success")
+
+    if report.reporter_id != current_user.id:
+        abort(403, "Only the person who reported it can change it.")
+    return _note_page("community/edit_report.html", report, form, act)
+
+
+@bp.route("/reports/<tracking_number>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw(tracking_number: str):
+    report = _report(tracking_number)
+    if report.reporter_id != current_user.id:
+        abort(403, "Only the person who reported it can withdraw it.")
+    form = forms.WithdrawForm()
+
+    def act(photo):
+        service.withdraw(report, current_user, form.reason.data or "")
+        flash("Your report was withdrawn.", "success")
+
+    return _note_page("community/withdraw.html", report, form, act)
+
+
+# ---- unsubscribing from an email, without signing in --------------------------------------
+
+
+@bp.route("/unfollow/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: mail clients POST here; the signed token is the authority
+def unfollow(token: str):
+    try:
+        payload = read_token(UNSUBSCRIBE, token)
+    except (TokenExpired, TokenInvalid):
+        return render_template("community/unfollow.html", problem=True), 400
+    report = db.session.get(Report, payload.get("r"))
+    if report is None:
+        abort(404)
+    if request.method == "POST":
+        service.unfollow_by_token(payload)
+        return render_template("community/unfollow.html", report=report, done=True)
+    return render_template("community/unfollow.html", report=report, token=token)
