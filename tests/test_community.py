@@ -536,3 +536,14 @@ def test_the_report_page_runs_a_fixed_number_of_queries(site, maria, count_queri
     with count_queries() as many:
         client.get(f"/reports/{report.tracking_number}")
     assert many.count == few.count
+
+
+def test_my_page_lists_what_i_follow(site, maria):
+    mine = make_report(reporter_id=maria.id, description="My own pothole report")
+    theirs = make_report("graffiti", description="Someone else's graffiti")
+    client = client_for(site, maria)
+    post(client, f"/reports/{theirs.tracking_number}/follow", {"wanted": "1"})
+    post(client, f"/reports/{mine.tracking_number}/follow", {"wanted": "1"})
+    page = client.get("/me").get_data(as_text=True)
+    following = page.split("<h2>Reports you follow</h2>")[1].split("<h2>")[0]
+    assert theirs.tracking_number in following and mine.tracking_number not in following

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bpt311.extensions import db
-from bpt311.models import Report, User
+from bpt311.models import Follow, Report, User
 
 
 def reports_by(user_id: int) -> list[Report]:
@@ -16,6 +16,17 @@ def reports_by(user_id: int) -> list[Report]:
         .where(Report.reporter_id == user_id)
         .options(selectinload(Report.category), selectinload(Report.neighbourhood))
         .order_by(Report.created_at.desc(), Report.id.desc())
+    ).all()
+
+
+def reports_followed_by(user_id: int) -> list[Report]:
+    """Reports someone follows but did not send, most recently changed first."""
+    return db.session.scalars(
+        select(Report)
+        .join(Follow, Follow.report_id == Report.id)
+        .where(Follow.user_id == user_id, Report.reporter_id.is_distinct_from(user_id))
+        .options(selectinload(Report.category), selectinload(Report.neighbourhood))
+        .order_by(Report.updated_at.desc(), Report.id.desc())
     ).all()
 
 

@@ -165,6 +165,7 @@ def me():
     return render_template(
         "accounts/me.html",
         reports=queries.reports_by(current_user.id),
+        followed=queries.reports_followed_by(current_user.id),
         form=forms.ConfirmForm(),
     )
 
