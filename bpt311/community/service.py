@@ -27,6 +27,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email, site_link
+from bpt311.watch.events import announce
 
 COMMENT_MAX = 2000
 NOTE_MAX = 2000
@@ -235,6 +236,7 @@ def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
     )
     _ensure_follow(report.id, user.id)
     tell_followers(report, f"{public_name(user)} commented", text, actor=user)
+    announce(report, "comment", actor=user, note=text)
     _commit_with_files()
     return comment
 
@@ -338,6 +340,7 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
         )
     )
     tell_followers(report, "The reporter says it is fixed", text, actor=user)
+    announce(report, "status", actor=user, note=text)
     db.session.commit()
 
 
@@ -365,6 +368,7 @@ def reopen(report: Report, user: User, note: str, photo=None) -> None:
         )
     _ensure_follow(report.id, user.id)
     tell_followers(report, "Reopened: not fixed yet", text, actor=user)
+    announce(report, "status", actor=user, note=text)
     department = report.department
     if department.email:
         enqueue_email(
@@ -432,6 +436,7 @@ def withdraw(report: Report, user: User, reason: str) -> None:
         )
     )
     tell_followers(report, "Withdrawn by the reporter", text, actor=user)
+    announce(report, "status", actor=user, note=text)
     db.session.commit()
 
 

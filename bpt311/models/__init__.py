@@ -12,7 +12,7 @@ from bpt311.models.places import (
     GeocodeCache,
     Neighbourhood,
 )
-from bpt311.models.records import ApiKey, AuditLog, Outbox
+from bpt311.models.records import ApiKey, AuditLog, Outbox, ResponseTemplate, SavedFilter
 from bpt311.models.reports import (
     EVENT_KINDS,
     SOURCES,
@@ -47,6 +47,8 @@ __all__ = [
     "Neighbourhood",
     "Outbox",
     "Report",
+    "ResponseTemplate",
+    "SavedFilter",
     "TimelineEvent",
     "User",
     "report_id_from_tracking_number",

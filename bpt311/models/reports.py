@@ -61,6 +61,12 @@ class Report(Base):
     archived_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    # Bumped by every staff change; a form carries the version it was drawn from, so a
+    # change made meanwhile by someone else is noticed instead of overwritten.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     contact_name: Mapped[str] = mapped_column(String(120), default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
@@ -83,7 +89,8 @@ class Report(Base):
     category: Mapped[Category] = relationship()
     department: Mapped[Department] = relationship()
     neighbourhood: Mapped[Neighbourhood | None] = relationship()
-    reporter: Mapped[User | None] = relationship()
+    reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     duplicate_of: Mapped[Report | None] = relationship(remote_side=[id])
     media: Mapped[list[Media]] = relationship(
         back_populates="report", order_by="Media.position", cascade="all, delete-orphan"

@@ -37,6 +37,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email
+from bpt311.watch.events import announce
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 MAX_PHOTOS = 5
@@ -358,6 +359,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         db.session.flush()
         if reporter is not None:  # the reporter follows their own report
             db.session.add(Follow(report_id=report.id, user_id=reporter.id))
+        announce(report, "new", actor=reporter)
         if report.contact_email:
             enqueue_email(
                 report.contact_email,
