@@ -57,10 +57,10 @@ def create_app(config: dict | None = None) -> Flask:
     from bpt311.api.views import bp as api_bp
     from bpt311.cli import register_cli
     from bpt311.community.views import bp as community_bp
-    from bpt311.watch.views import bp as watch_bp
     from bpt311.home.views import bp as home_bp
     from bpt311.reports import listing  # noqa: F401  (adds the list, map and exports)
     from bpt311.reports.views import bp as reports_bp
+    from bpt311.watch.views import bp as watch_bp
 
     app.register_blueprint(home_bp)
     app.register_blueprint(reports_bp)
