@@ -60,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     from bpt311.home.views import bp as home_bp
     from bpt311.reports import listing  # noqa: F401  (adds the list, map and exports)
     from bpt311.reports.views import bp as reports_bp
+    from bpt311.staff.views import bp as staff_bp
     from bpt311.watch.views import bp as watch_bp
 
     app.register_blueprint(home_bp)
@@ -68,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(community_bp)
     app.register_blueprint(watch_bp)
+    app.register_blueprint(staff_bp)
     errors.register(app)
     security.register(app)
     templating.register(app)
