@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bpt311.extensions import db
@@ -21,6 +22,8 @@ MESSAGES = {
         "a tracking number looks like BPT-000123.",
     ),
     405: ("Not allowed here", "That kind of request cannot be made to this address."),
+    409: ("Changed meanwhile", "Someone else changed this at the same moment. Reload and "
+                               "try again."),
     413: (
         "Too large",
         "What you sent is larger than we can accept. Try fewer or smaller photos or videos.",
@@ -112,6 +115,10 @@ def _too_many_message(exc: HTTPException) -> str:
 def _handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
+    if isinstance(exc, StaleDataError):  # two people changed the same report at once
+        db.session.rollback()
+        return error_response(409, "Someone else changed this at the same moment, so your "
+                                   "change was not saved. Reload the page and try again.")
     db.session.rollback()
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return error_response(500)

@@ -45,6 +45,7 @@ class Report(Base):
         {"sqlite_autoincrement": True},
     )
 
+
     id: Mapped[int] = mapped_column(primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
@@ -67,6 +68,9 @@ class Report(Base):
     # Bumped by every staff change; a form carries the version it was drawn from, so a
     # change made meanwhile by someone else is noticed instead of overwritten.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Every ORM update checks and bumps ``version``: two people saving at once cannot
+    # silently overwrite each other (the loser gets StaleDataError).
+    __mapper_args__ = {"version_id_col": version}
     contact_name: Mapped[str] = mapped_column(String(120), default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")

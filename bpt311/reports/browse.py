@@ -257,9 +257,12 @@ def _text_search(query: Select, words: str) -> Select:
     )
 
 
-def filtered(filters: Filters) -> Select:
-    """SELECT Report with every filter applied, in the chosen order."""
+def filtered(filters: Filters, include_hidden: bool = False) -> Select:
+    """SELECT Report with every filter applied, in the chosen order; reports the
+    moderators hid are left out unless ``include_hidden`` (the staff queue)."""
     query = select(Report)
+    if not include_hidden:
+        query = query.where(Report.hidden_at.is_(None))
     if filters.category:
         query = query.where(
             Report.category_id.in_(
@@ -348,19 +351,23 @@ class Page:
         return self.number > MAX_PAGE
 
 
-def page_of_reports(filters: Filters) -> Page:
-    query = filtered(filters)
+def page_of(query: Select, number: int) -> Page:
+    """One page of a filtered, ordered SELECT of reports, and how many match in all."""
     total = db.session.scalar(
         select(func.count()).select_from(
             query.order_by(None).with_only_columns(Report.id).subquery()
         )
     )
-    if filters.page > MAX_PAGE:
-        return Page([], total, filters.page)
+    if number > MAX_PAGE:
+        return Page([], total, number)
     reports = db.session.scalars(
-        with_list_details(query).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
+        with_list_details(query).limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
     ).all()
-    return Page(list(reports), total, filters.page)
+    return Page(list(reports), total, number)
+
+
+def page_of_reports(filters: Filters) -> Page:
+    return page_of(filtered(filters), filters.page)
 
 
 def active_filter_labels(filters: Filters) -> list[str]:

@@ -8,6 +8,7 @@ import segno
 from flask import (
     Blueprint,
     abort,
+    flash,
     make_response,
     redirect,
     render_template,
@@ -42,7 +43,14 @@ def _vary(response):
     return response
 
 
-def _category_step(query: str = "", error: str = "", status: int = 200):
+def _paths(staff: bool) -> dict[str, str]:
+    """Where the form's steps go: the public flow, or staff intake for a caller."""
+    if staff:
+        return {"new": url_for("staff.intake"), "create": url_for("staff.intake_create")}
+    return {"new": url_for("reports.new"), "create": url_for("reports.create")}
+
+
+def _category_step(query: str = "", error: str = "", status: int = 200, staff: bool = False):
     groups = queries.search_categories(query)
     template = "reports/_category_choices.html" if wants_partial() else "reports/choose.html"
     page = render_template(
@@ -51,11 +59,13 @@ def _category_step(query: str = "", error: str = "", status: int = 200):
         query=query,
         error=error,
         match_count=sum(len(c) for _, c in groups),
+        paths=_paths(staff),
+        staff_intake=staff,
     )
     return _vary((page, status))
 
 
-def _form_page(form, category, intake=None, status: int = 200):
+def _form_page(form, category, intake=None, status: int = 200, staff: bool = False):
     template = "reports/_report_form.html" if wants_partial() else "reports/new.html"
     return _vary(
         (
@@ -65,23 +75,24 @@ def _form_page(form, category, intake=None, status: int = 200):
                 category=category,
                 intake=intake,
                 response_time=sla_in_words(category.sla_hours),
+                paths=_paths(staff),
+                staff_intake=staff,
             ),
             status,
         )
     )
 
 
-@bp.get("/reports/new")
-def new():
+def new_report_page(staff: bool = False):
     code = request.args.get("category", "").strip()
     category = active_category(code) if code else None
     if category is None:
         error = "That kind of problem is not on our list. Choose one below." if code else ""
-        return _category_step(request.args.get("q", "").strip()[:100], error)
+        return _category_step(request.args.get("q", "").strip()[:100], error, staff=staff)
     form = report_form_class(category)(formdata=None)
     form.category.data = category.service_code
     form.submission_key.data = secrets.token_urlsafe(24)
-    if current_user.is_authenticated:  # signed in: the receipt goes to the account's email
+    if current_user.is_authenticated and not staff:  # the receipt goes to the account's email
         form.contact_name.data = current_user.display_name
         form.contact_email.data = current_user.email
     # Deep links (a flyer's QR code, another app) may carry the point.
@@ -89,28 +100,39 @@ def new():
         value = request.args.get(name, "")
         target = form.latitude if name == "lat" else form.longitude
         target.data = value[:20]
-    return _form_page(form, category)
+    return _form_page(form, category, staff=staff)
 
 
-@bp.post("/reports/new")
-def create():
+def create_report(staff: bool = False):
+    """Send the form: for a resident, or (``staff``) for a caller, with source "staff"."""
     category = active_category(request.form.get("category", ""))
     if category is None:
-        return _category_step(error="Choose what kind of problem it is.", status=422)
+        return _category_step(error="Choose what kind of problem it is.", status=422,
+                              staff=staff)
     form = report_form_class(category)()
-    reporter = current_user if current_user.is_authenticated else None
-    intake = take_report(form, category, reporter=reporter)
+    reporter = current_user if current_user.is_authenticated and not staff else None
+    intake = take_report(form, category, reporter=reporter, source="staff" if staff else "web")
     if intake.report is None:
         status = 422 if any(f.errors for f in form) else 200
-        return _form_page(form, category, intake, status)
+        return _form_page(form, category, intake, status, staff=staff)
     session.setdefault("my_reports", [])
     session["my_reports"] = [*session["my_reports"][-19:], intake.report.id]
-    target = url_for(".submitted", tracking_number=intake.report.tracking_number)
+    target = url_for("reports.submitted", tracking_number=intake.report.tracking_number)
     if request.htmx:
         response = make_response("", 204)
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, 303)
+
+
+@bp.get("/reports/new")
+def new():
+    return new_report_page()
+
+
+@bp.post("/reports/new")
+def create():
+    return create_report()
 
 
 @bp.get("/reports/nearby")
@@ -170,6 +192,10 @@ def detail(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
     if report is None:
         abort(404)
+    if report.hidden_at is not None:  # moderators hid it: gone for the public, kept for staff
+        if not getattr(current_user, "is_staff", False):
+            abort(404)
+        flash(f"Hidden from the public by the moderators: {report.hidden_reason}", "info")
     if tracking_number != report.tracking_number:
         return redirect(url_for(".detail", tracking_number=report.tracking_number), 301)
     return render_template("reports/detail.html", **detail_context(report))

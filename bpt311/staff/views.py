@@ -1,7 +1,366 @@
-"""The back office: the queue, the report inspector, intake, moderation, the audit log."""
+"""The back office: the queue, the report inspector, intake and response templates."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from bpt311.errors import wants_partial
+from bpt311.extensions import db
+from bpt311.models import ResponseTemplate, SavedFilter
+from bpt311.reports import browse
+from bpt311.reports.service import possible_duplicates, sla_in_words
+from bpt311.staff import forms, queries, service
+from bpt311.staff.access import admin_required, require_may_act_on, staff_required
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+def _vary(response):
+    response = make_response(response)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+# ---- the queue -----------------------------------------------------------------------------
+
+
+def _queue_form(args):
+    form = forms.QueueForm(args)
+    form.department.choices = forms.choices(
+        [("", "All departments")] + [(d.id, d.name) for d in queries.departments()])
+    people = queries.colleagues(current_user.department_id)
+    form.assignee.choices = forms.choices(
+        [("", "Anyone or no one"), ("me", "Me"), ("none", "No one yet")]
+        + [(p.id, p.display_name or p.email) for p in people])
+    return form, people
+
+
+def _bulk_form(people):
+    form = forms.BulkForm()
+    form.assignee.choices = forms.choices([("", "No one")] + [
+        (p.id, p.display_name or p.email) for p in people])
+    form.category.choices = forms.choices([(c.service_code, c.name)
+                                           for c in queries.active_categories()])
+    return form
+
+
+@bp.get("")
+@bp.get("/")
+@staff_required
+def queue():
+    args = request.args.copy()
+    if "status" not in args and not request.args.get("all"):
+        args.setlist("status", ["open", "acknowledged"])  # the queue is about open work
+    filter_form, filters, problems = browse.filter_form(args)
+    extra, people = _queue_form(request.args)
+    department_id = int(extra.department.data) if (extra.department.data or "").isdigit() \
+        else None
+    query = queries.queue_query(filters, current_user, department_id,
+                                extra.assignee.data or "", bool(extra.overdue.data),
+                                extra.source.data or "")
+    page = browse.page_of(query, filters.page)
+    query_string = urlencode([(k, v) for k, v in request.args.items(multi=True)
+                              if k != "page" and v != ""])
+    context = dict(
+        form=filter_form, extra=extra, filters=filters, problems=problems, page=page,
+        counts=queries.queue_counts(current_user, department_id),
+        saved=queries.saved_filters(current_user), bulk=_bulk_form(people),
+        save_form=forms.SaveFilterForm(query=query_string), query_string=query_string,
+    )
+    template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
+    return _vary(render_template(template, **context))
+
+
+@bp.post("/bulk")
+@staff_required
+def bulk_action():
+    form = _bulk_form(queries.colleagues(current_user.department_id))
+    selections = []
+    for value in request.form.getlist("ids"):
+        number, _, version = value.partition(":")
+        if number.isdigit() and version.isdigit():
+            selections.append((int(number), int(version)))
+    try:
+        if not form.validate():
+            abort(400)
+        done = service.bulk(current_user, selections, form.action.data or "",
+                            assignee_id=form.assignee.data, service_code=form.category.data,
+                            public_note=form.public_note.data or "")
+    except service.StaffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Done: {done} report{'s' if done != 1 else ''} changed.", "success")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for(".queue"),
+                    303)
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
+
+
+@bp.post("/filters")
+@staff_required
+def save_filter():
+    form = forms.SaveFilterForm()
+    if form.validate_on_submit():
+        db.session.add(SavedFilter(user_id=current_user.id, name=form.name.data.strip(),
+                                   query=(form.query.data or "")[:2000]))
+        db.session.commit()
+        flash(f"Saved the filter “{form.name.data.strip()}”.", "success")
+    else:
+        flash("Give the filter a name to save it.", "error")
+    return redirect(url_for(".queue") + ("?" + form.query.data if form.query.data else ""), 303)
+
+
+@bp.post("/filters/<int:filter_id>/delete")
+@staff_required
+def delete_filter(filter_id: int):
+    saved = db.session.get(SavedFilter, filter_id)
+    if saved is None or saved.user_id != current_user.id:
+        abort(404)
+    db.session.delete(saved)
+    db.session.commit()
+    flash("The saved filter was deleted.", "success")
+    return redirect(url_for(".queue"), 303)
+
+
+# ---- the report inspector ---------------------------------------------------------------------
+
+ACTION_FORMS = {
+    "status": forms.StatusForm,
+    "assign": forms.AssignForm,
+    "department": forms.DepartmentForm,
+    "due": forms.DueForm,
+    "category": forms.CategoryForm,
+    "duplicate": forms.DuplicateForm,
+    "details": forms.DetailsForm,
+}
+
+
+def _report(tracking_number: str):
+    report = queries.full_report(tracking_number)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _inspector_forms(report, bound: str | None = None, template_id: str = "",
+                     bound_form=None):
+    """The action forms, drawn from the report's current version; ``bound`` is the one the
+    request filled in (``bound_form``, with its errors), so nothing typed is lost."""
+    made = {}
+    for name, form_class in ACTION_FORMS.items():
+        if name == bound:
+            form = bound_form or form_class()
+            form.version.data = str(report.version)  # a resend applies to what is shown
+        else:
+            form = form_class(formdata=None, obj=report if name == "details" else None)
+            form.version.data = str(report.version)
+        made[name] = form
+    people = queries.colleagues(report.department_id)
+    made["assign"].assignee.choices = forms.choices(
+        [("", "No one")] + [(p.id, p.display_name or p.email) for p in people])
+    if bound != "assign":
+        made["assign"].assignee.data = str(report.assignee_id or "")
+    made["department"].department.choices = forms.choices(
+        [(d.id, d.name) for d in queries.departments()])
+    if bound != "department":
+        made["department"].department.data = str(report.department_id)
+    made["category"].category.choices = forms.choices(
+        [(c.service_code, c.name) for c in queries.active_categories()])
+    if bound != "category":
+        made["category"].category.data = report.category.service_code
+    if bound != "due" and report.due_at:
+        from bpt311.templating import local_time
+
+        made["due"].due.data = local_time(report.due_at, "%Y-%m-%dT%H:%M")
+    if template_id.isdigit() and bound != "status":
+        chosen = db.session.get(ResponseTemplate, int(template_id))
+        if chosen is not None:
+            made["status"].public_note.data = service.fill_template(chosen, report)
+            made["status"].action.data = {"acknowledged": "acknowledge", "closed": "close",
+                                          "open": "reopen"}.get(chosen.status, "note")
+    return made
+
+
+def _inspector(report, status: int = 200, bound: str | None = None, notice: str = "",
+               announce: str = "", bound_form=None):
+    require_may_act_on(current_user, report)
+    context = dict(
+        report=report,
+        forms=_inspector_forms(report, bound, request.args.get("template", ""), bound_form),
+        audit=queries.audit_trail(report), templates=queries.templates_for(report),
+        nearby=possible_duplicates(report.category_id, report.latitude, report.longitude),
+        response_time=sla_in_words(report.category.sla_hours), notice=notice,
+        announce=announce,
+    )
+    template = "staff/_inspector.html" if wants_partial() else "staff/inspector.html"
+    response = _vary(render_template(template, **context))
+    response.status_code = status
+    return response
+
+
+@bp.get("/reports/<tracking_number>")
+@staff_required
+def inspect(tracking_number: str):
+    return _inspector(_report(tracking_number))
+
+
+@bp.post("/reports/<tracking_number>/<action>")
+@staff_required
+def act(tracking_number: str, action: str):
+    if action not in ACTION_FORMS:
+        abort(404)
+    report = _report(tracking_number)
+    require_may_act_on(current_user, report)
+    form = ACTION_FORMS[action]()
+    version = form.version_number
+    try:
+        if not form.validate():
+            raise service.InvalidInput("version", "The form had expired: send it again.")
+        message = _perform(action, report, form, version)
+    except (service.StaleReport, StaleDataError):
+        db.session.rollback()
+        return _inspector(_report(tracking_number), 409, bound=action, bound_form=form,
+                          notice=str(service.StaleReport()))
+    except service.InvalidInput as exc:
+        db.session.rollback()
+        target = form._fields.get(exc.field) or next(
+            f for f in form if f.name not in ("csrf_token", "version"))
+        target.errors = [str(exc)]
+        return _inspector(_report(tracking_number), 422, bound=action, bound_form=form)
+    except service.NotAllowed as exc:
+        abort(403, str(exc))
+    if wants_partial():
+        return _inspector(_report(tracking_number), announce=message)
+    flash(message, "success")
+    return redirect(url_for(".inspect", tracking_number=tracking_number), 303)
+
+
+def _perform(action: str, report, form, version) -> str:
+    user = current_user._get_current_object()
+    if action == "status":
+        from bpt311.community.views import _photo_from
+
+        photo = _photo_from(form.photo, "after")
+        if form.photo.errors:
+            raise service.InvalidInput("photo", form.photo.errors[0])
+        service.change_status(report, user, version, form.action.data or "",
+                              form.public_note.data, form.internal_note.data, photo)
+        return f"Saved: the report is {report.status_label.lower()}."
+    if action == "assign":
+        service.assign(report, user, version, int(form.assignee.data or 0) or None)
+        return "Saved: " + (f"assigned to {report.assignee.display_name or report.assignee.email}"
+                            if report.assignee else "no one is assigned") + "."
+    if action == "department":
+        service.reassign_department(report, user, version, int(form.department.data or 0),
+                                    form.internal_note.data)
+        return f"Passed to {report.department.name}."
+    if action == "due":
+        service.set_due(report, user, version, form.due.data)
+        return "The due date was changed."
+    if action == "category":
+        service.recategorise(report, user, version, form.category.data or "")
+        return f"Now filed as {report.category.name}."
+    if action == "duplicate":
+        original = service.mark_duplicate(report, user, version, form.original.data)
+        return f"Closed as the same problem as {original.tracking_number}."
+    service.edit_details(report, user, version, form.description.data, form.address.data,
+                         form.latitude.data, form.longitude.data)
+    return "The details were corrected."
+
+
+# ---- staff intake: a report for a caller -----------------------------------------------------
+
+
+@bp.get("/intake")
+@staff_required
+def intake():
+    from bpt311.reports.views import new_report_page
+
+    return new_report_page(staff=True)
+
+
+@bp.post("/intake")
+@staff_required
+def intake_create():
+    from bpt311.reports.views import create_report
+
+    return create_report(staff=True)
+
+
+# ---- response templates (admins) -------------------------------------------------------------
+
+
+def _template_form(template=None):
+    form = forms.TemplateForm(obj=template)
+    form.department.choices = forms.choices(
+        [("", "Every department")] + [(d.id, d.name) for d in queries.departments()])
+    if template is not None and request.method == "GET":
+        form.department.data = str(template.department_id or "")
+    return form
+
+
+@bp.get("/templates")
+@admin_required
+def templates():
+    rows = db.session.scalars(
+        db.select(ResponseTemplate).order_by(ResponseTemplate.status, ResponseTemplate.title)
+    ).all()
+    return render_template("staff/templates.html", rows=rows,
+                           departments={d.id: d.name for d in queries.departments()})
+
+
+@bp.route("/templates/new", methods=["GET", "POST"])
+@bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
+@admin_required
+def edit_template(template_id: int | None = None):
+    template = db.session.get(ResponseTemplate, template_id) if template_id else None
+    if template_id and template is None:
+        abort(404)
+    form = _template_form(template)
+    if form.validate_on_submit():
+        from bpt311.staff.audit import record
+
+        template = template or ResponseTemplate()
+        template.department_id = int(form.department.data) if form.department.data else None
+        template.status, template.title = form.status.data, form.title.data.strip()
+        template.body = form.body.data.strip()
+        db.session.add(template)
+        db.session.flush()
+        record(current_user, "template.save", target_type="response_template",
+               target_id=template.id, title=template.title)
+        db.session.commit()
+        flash("The reply was saved.", "success")
+        return redirect(url_for(".templates"), 303)
+    status = 422 if form.errors else 200
+    return render_template("staff/template_form.html", form=form, template=template), status
+
+
+@bp.post("/templates/<int:template_id>/delete")
+@admin_required
+def delete_template(template_id: int):
+    from bpt311.staff.audit import record
+
+    template = db.session.get(ResponseTemplate, template_id)
+    if template is None:
+        abort(404)
+    record(current_user, "template.delete", target_type="response_template",
+           target_id=template.id, title=template.title)
+    db.session.delete(template)
+    db.session.commit()
+    flash("The reply was deleted.", "success")
+    return redirect(url_for(".templates"), 303)

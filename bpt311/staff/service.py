@@ -1,0 +1,401 @@
+"""What staff do to a report. Each action is one transaction with one timeline event, one
+audit row and the emails it causes; a form drawn from an older version of the report is
+refused rather than allowed to overwrite someone else's change."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from bpt311.community.service import public_name, tell_followers
+from bpt311.extensions import db
+from bpt311.models import (
+    Category,
+    Department,
+    Follow,
+    Media,
+    Report,
+    ResponseTemplate,
+    TimelineEvent,
+    User,
+    Vote,
+    report_id_from_tracking_number,
+    utcnow,
+)
+from bpt311.notify import enqueue_email, site_link
+from bpt311.staff.access import may_act_on
+from bpt311.staff.audit import record
+from bpt311.watch.events import announce
+
+NOTE_MAX = 4000
+STATUS_ACTIONS = {
+    "acknowledge": "Acknowledge",
+    "close": "Close",
+    "reopen": "Reopen",
+    "note": "Add a note only",
+}
+
+
+class StaffError(Exception):
+    """Something the staff member can be told and can fix."""
+
+
+class NotAllowed(StaffError):
+    pass
+
+
+class InvalidInput(StaffError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class StaleReport(StaffError):
+    def __init__(self):
+        super().__init__(
+            "Someone else changed this report while you were looking at it. Its new state "
+            "is shown below; check it, then send your change again."
+        )
+
+
+def _text(value: str | None, field: str, what: str, required: bool = False) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(field, f"Write {what}")
+    if len(text) > NOTE_MAX:
+        raise InvalidInput(field, f"Keep {what} to {NOTE_MAX} characters or fewer")
+    return text
+
+
+def _check(report: Report, actor: User, version: int | None) -> None:
+    if not may_act_on(actor, report):
+        raise NotAllowed("This report belongs to another department.")
+    if version is not None and report.version != version:
+        raise StaleReport()
+
+
+def _event(report: Report, actor: User, kind: str, public_note: str = "",
+           internal_note: str = "") -> TimelineEvent:
+    event = TimelineEvent(kind=kind, actor=actor, actor_label=public_name(actor),
+                          public_note=public_note, internal_note=internal_note,
+                          created_at=utcnow())
+    report.events.append(event)
+    report.updated_at = event.created_at
+    return event
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError as exc:  # saved at the same moment as someone else
+        db.session.rollback()
+        raise StaleReport() from exc
+
+
+def fill_template(template: ResponseTemplate, report: Report) -> str:
+    """A response template with its placeholders filled in for this report."""
+    values = {
+        "tracking_number": report.tracking_number,
+        "category": report.category.name,
+        "address": report.place_label,
+        "department": report.department.name,
+    }
+    text = template.body
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+# ---- status -------------------------------------------------------------------------------
+
+
+def change_status(report: Report, actor: User, version: int | None, action: str,
+                  public_note: str = "", internal_note: str = "", photo=None,
+                  commit: bool = True) -> None:
+    """Acknowledge, close, reopen, or only add notes. Closing needs a public note."""
+    _check(report, actor, version)
+    if action not in STATUS_ACTIONS:
+        raise InvalidInput("action", "Choose what to do")
+    public = _text(public_note, "public_note", "a note for the public",
+                   required=action == "close")
+    internal = _text(internal_note, "internal_note", "an internal note")
+    now = utcnow()
+    if action == "acknowledge":
+        if report.status != "open":
+            raise InvalidInput("action", f"It is already {report.status_label.lower()}")
+        report.status, report.acknowledged_at = "acknowledged", now
+        kind, headline = "acknowledged", f"{report.department.name} acknowledged it"
+    elif action == "close":
+        if report.is_closed:
+            raise InvalidInput("action", "It is already closed")
+        report.status, report.closed_at = "closed", now
+        report.acknowledged_at = report.acknowledged_at or now
+        kind, headline = "closed", f"{report.department.name} closed it"
+    elif action == "reopen":
+        if report.status != "closed":
+            raise InvalidInput("action", "Only a closed report can be reopened")
+        report.status, report.closed_at = "open", None
+        report.due_at = now + timedelta(hours=report.category.sla_hours)
+        kind, headline = "reopened", f"{report.department.name} reopened it"
+    else:
+        if not (public or internal):
+            raise InvalidInput("public_note", "Write a note for the public or an internal note")
+        kind, headline = "note", f"{report.department.name} added a note"
+    _event(report, actor, kind, public, internal)
+    if photo is not None:
+        _attach_after_photo(report, photo)
+    record(actor, f"status.{action}", report, status=report.status,
+           public_note=public, internal_note=internal)
+    if kind != "note" or public:
+        tell_followers(report, headline, public, actor=actor)
+        announce(report, "status", actor=actor, note=public)
+    if commit:
+        _commit()
+
+
+def _attach_after_photo(report: Report, photo) -> None:
+    from bpt311.reports.service import place_stashed
+
+    name, thumb = place_stashed(photo)
+    db.session.info.setdefault("placed_files", []).extend([name, thumb])
+    report.media.append(Media(kind="photo", file_name=name, thumb_name=thumb,
+                              content_type=photo.content_type, size_bytes=photo.size,
+                              width=photo.width, height=photo.height,
+                              alt_text=f"Photo after the work on the {report.category.name}",
+                              position=50))
+
+
+# ---- assignment, department, due date, category -------------------------------------------
+
+
+def assign(report: Report, actor: User, version: int | None, assignee_id: int | None,
+           commit: bool = True) -> None:
+    _check(report, actor, version)
+    assignee = db.session.get(User, assignee_id) if assignee_id else None
+    if assignee_id and (assignee is None or not assignee.is_staff or not assignee.active
+                        or assignee.department_id != report.department_id):
+        raise InvalidInput("assignee", "Choose someone from this report's department")
+    previous = report.assignee
+    report.assignee = assignee
+    _event(report, actor, "assigned",
+           internal_note=f"Assigned to {assignee.display_name or assignee.email}"
+           if assignee else "Unassigned")
+    record(actor, "assign", report, assignee=assignee.email if assignee else "",
+           previous=previous.email if previous else "")
+    if assignee and assignee.id != actor.id:
+        enqueue_email(assignee.email, "staff_assigned",
+                      f"{report.tracking_number} is assigned to you", report_id=report.id,
+                      report=report, by=public_name(actor),
+                      inspector_url=site_link("staff.inspect",
+                                              tracking_number=report.tracking_number))
+    if commit:
+        _commit()
+
+
+def reassign_department(report: Report, actor: User, version: int | None,
+                        department_id: int, internal_note: str = "") -> None:
+    _check(report, actor, version)
+    department = db.session.get(Department, department_id)
+    if department is None:
+        raise InvalidInput("department", "Choose a department")
+    if department.id == report.department_id:
+        raise InvalidInput("department", "It is already with that department")
+    note = _text(internal_note, "internal_note", "an internal note")
+    old = report.department.name
+    report.department, report.assignee = department, None
+    _event(report, actor, "assigned", public_note=f"Passed to {department.name}",
+           internal_note=note)
+    record(actor, "reassign_department", report, department=department.name, previous=old)
+    if department.email:
+        enqueue_email(department.email, "staff_assigned",
+                      f"{report.tracking_number} was passed to {department.name}",
+                      report_id=report.id, report=report, by=public_name(actor),
+                      inspector_url=site_link("staff.inspect",
+                                              tracking_number=report.tracking_number))
+    _commit()
+
+
+def set_due(report: Report, actor: User, version: int | None, due_local: str) -> None:
+    """A new due date and time, typed in the city's own clock time."""
+    _check(report, actor, version)
+    try:
+        moment = datetime.fromisoformat((due_local or "").strip())
+    except ValueError as exc:
+        raise InvalidInput("due", "Enter a date and time like 2026-12-01 17:00") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
+    previous = report.due_at
+    report.due_at = moment
+    _event(report, actor, "note", internal_note=f"Due date set to {moment.isoformat()}")
+    record(actor, "set_due", report, due=moment.isoformat(),
+           previous=previous.isoformat() if previous else "")
+    _commit()
+
+
+def recategorise(report: Report, actor: User, version: int | None, service_code: str,
+                 commit: bool = True) -> None:
+    _check(report, actor, version)
+    category = db.session.scalars(
+        select(Category).where(Category.service_code == service_code, Category.active)
+    ).one_or_none()
+    if category is None:
+        raise InvalidInput("category", "Choose a category from the list")
+    if category.id == report.category_id:
+        raise InvalidInput("category", "It is already in that category")
+    old = report.category.name
+    report.category = category
+    report.due_at = report.created_at + timedelta(hours=category.sla_hours)
+    moved = category.department_id != report.department_id
+    if moved:
+        report.department_id, report.assignee = category.department_id, None
+    _event(report, actor, "recategorised", public_note=f"Changed from {old} to {category.name}")
+    record(actor, "recategorise", report, category=category.service_code, previous=old)
+    tell_followers(report, f"Now filed as {category.name}", f"It was filed as {old}.",
+                   actor=actor)
+    announce(report, "status", actor=actor)
+    if commit:
+        _commit()
+
+
+# ---- duplicates -------------------------------------------------------------------------
+
+
+def mark_duplicate(report: Report, actor: User, version: int | None,
+                   original_number: str) -> Report:
+    """Close ``report`` as the same problem as another; its followers and votes move over."""
+    _check(report, actor, version)
+    original_id = report_id_from_tracking_number(original_number or "")
+    original = db.session.get(Report, original_id) if original_id else None
+    if original is None:
+        raise InvalidInput("original", "No report has that tracking number")
+    if original.id == report.id:
+        raise InvalidInput("original", "A report cannot be a duplicate of itself")
+    if original.duplicate_of_id:
+        raise InvalidInput("original", f"{original.tracking_number} is itself a duplicate: "
+                                       "choose the report it points to")
+    now = utcnow()
+    # Followers and votes move: inserted where the person has none on the original, then
+    # removed here, so each counts exactly once.
+    db.session.execute(insert(Follow).from_select(
+        ["report_id", "user_id", "created_at"],
+        select(literal(original.id), Follow.user_id, Follow.created_at)
+        .where(Follow.report_id == report.id)
+        .where(~Follow.user_id.in_(select(Follow.user_id).where(
+            Follow.report_id == original.id))),
+    ))
+    def votes_on_original() -> int:
+        return db.session.scalar(select(func.count(Vote.id)).where(Vote.report_id == original.id))
+
+    before = votes_on_original()
+    db.session.execute(insert(Vote).from_select(
+        ["report_id", "user_id", "created_at"],
+        select(literal(original.id), Vote.user_id, Vote.created_at)
+        .where(Vote.report_id == report.id)
+        .where(~Vote.user_id.in_(select(Vote.user_id).where(Vote.report_id == original.id))),
+    ))
+    moved_votes = votes_on_original() - before  # rowcount is not reliable on every driver
+    db.session.execute(delete(Vote).where(Vote.report_id == report.id))
+    db.session.execute(delete(Follow).where(Follow.report_id == report.id))
+    original.vote_count = original.vote_count + moved_votes
+    report.vote_count = 0
+    report.duplicate_of = original
+    report.status, report.closed_at = "closed", now
+    report.acknowledged_at = report.acknowledged_at or now
+    _event(report, actor, "duplicate",
+           public_note=f"The same problem as {original.tracking_number}: follow that report.")
+    _event(original, actor, "note", public_note=f"{report.tracking_number} was the same "
+                                                "problem and has been merged into this one.")
+    record(actor, "mark_duplicate", report, original=original.tracking_number,
+           moved_votes=moved_votes)
+    tell_followers(report, f"Merged into {original.tracking_number}",
+                   "Follow the original report for updates.", actor=actor)
+    announce(report, "status", actor=actor)
+    _commit()
+    return original
+
+
+# ---- details ------------------------------------------------------------------------------
+
+
+def edit_details(report: Report, actor: User, version: int | None, description: str,
+                 address: str, latitude: str, longitude: str) -> None:
+    from bpt311.reports.service import DESCRIPTION_MIN, InvalidReport, check_location
+
+    _check(report, actor, version)
+    text = _text(description, "description", "a description", required=True)
+    if len(text) < DESCRIPTION_MIN:
+        raise InvalidInput("description", f"Describe it in at least {DESCRIPTION_MIN} "
+                                          "characters")
+    try:
+        lat, lon = check_location(float(latitude), float(longitude))
+    except ValueError as exc:
+        raise InvalidInput("latitude", "Latitude and longitude must be numbers") from exc
+    except InvalidReport as exc:
+        raise InvalidInput("latitude", next(iter(exc.errors.values()))) from exc
+    before = {"description": report.description, "address": report.address,
+              "latitude": report.latitude, "longitude": report.longitude}
+    report.description, report.address = text, " ".join((address or "").split())[:300]
+    moved = (lat, lon) != (report.latitude, report.longitude)
+    report.latitude, report.longitude = lat, lon
+    if moved:
+        from bpt311.reports.service import neighbourhood_at
+
+        report.neighbourhood_id = neighbourhood_at(lat, lon)
+    _event(report, actor, "edited", public_note="The city corrected the details.")
+    # The original text is kept here, in the audit trail.
+    record(actor, "edit_details", report, before=before,
+           after={"description": text, "address": report.address, "latitude": lat,
+                  "longitude": lon})
+    _commit()
+
+
+# ---- many at once ------------------------------------------------------------------------
+
+BULK_ACTIONS = {
+    "acknowledge": "Acknowledge",
+    "assign": "Assign to",
+    "recategorise": "Change category to",
+    "close": "Close with the note",
+}
+
+
+def bulk(actor: User, selections: list[tuple[int, int]], action: str, assignee_id=None,
+         service_code: str = "", public_note: str = "") -> int:
+    """Apply one action to many reports: all of them, or (on any problem) none."""
+    if action not in BULK_ACTIONS:
+        raise InvalidInput("action", "Choose what to do with the chosen reports")
+    if not selections:
+        raise InvalidInput("ids", "Choose at least one report")
+    versions = dict(selections)
+    reports = db.session.scalars(select(Report).where(Report.id.in_(versions))).all()
+    if len(reports) != len(versions):
+        raise InvalidInput("ids", "Some of the chosen reports no longer exist")
+    current = ""
+    try:
+        for report in reports:
+            current, version = report.tracking_number, versions[report.id]
+            if action == "acknowledge":
+                change_status(report, actor, version, "acknowledge", commit=False)
+            elif action == "close":
+                change_status(report, actor, version, "close", public_note, commit=False)
+            elif action == "assign":
+                assign(report, actor, version, int(assignee_id or 0) or None, commit=False)
+            else:
+                recategorise(report, actor, version, service_code, commit=False)
+        _commit()
+    except StaleReport as exc:
+        db.session.rollback()
+        raise InvalidInput("ids", f"{current or 'A report'} was changed by someone else "
+                                  "meanwhile. Nothing was changed: look again, then repeat."
+                           ) from exc
+    except InvalidInput as exc:
+        db.session.rollback()
+        raise InvalidInput(exc.field, f"{current}: {exc} Nothing was changed.") from exc
+    except NotAllowed as exc:
+        db.session.rollback()
+        raise NotAllowed(f"{current}: {exc} Nothing was changed.") from exc
+    return len(reports)
