@@ -63,6 +63,7 @@ def live(database_url, _schema, tmp_path_factory, geocoder):
         wipe_tables()
         load_city()
         make_demo_reports(40)
+        _people()
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -73,6 +74,36 @@ def live(database_url, _schema, tmp_path_factory, geocoder):
     with app.app_context():
         wipe_tables()
         db.engine.dispose()
+
+
+PASSWORD = "correct horse battery"
+
+
+def _people() -> None:
+    """A resident and a Roadway Maintenance clerk who can sign in with PASSWORD."""
+    from sqlalchemy import select
+
+    from bpt311.accounts.service import hash_password
+    from bpt311.models import Department, User, utcnow
+
+    roads = db.session.scalars(
+        select(Department).where(Department.name == "Roadway Maintenance")
+    ).one()
+    for email, role, department in (("maria@example.org", "resident", None),
+                                    ("clerk@bridgeport.example", "staff", roads)):
+        db.session.add(User(email=email, role=role, department=department,
+                            display_name=email.split("@")[0].title(), show_name=True,
+                            password_hash=hash_password(PASSWORD),
+                            email_verified_at=utcnow()))
+    db.session.commit()
+
+
+def sign_in(page, base_url: str, email: str) -> None:
+    page.goto(base_url + "/sign-in")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: "/sign-in" not in url)
 
 
 @pytest.fixture(scope="session")
