@@ -60,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     from bpt311.home.views import bp as home_bp
     from bpt311.reports import listing  # noqa: F401  (adds the list, map and exports)
     from bpt311.reports.views import bp as reports_bp
+    from bpt311.staff import audit_pages, moderation  # noqa: F401  (staff pages on staff.bp)
     from bpt311.staff.views import bp as staff_bp
     from bpt311.watch.views import bp as watch_bp
 

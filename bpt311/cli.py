@@ -71,11 +71,42 @@ def notify_run(once: bool, interval: float) -> None:
     run_worker(current_app._get_current_object(), stop, interval)
 
 
+@notify_cli.command("overdue")
+def notify_overdue() -> None:
+    """Email each department its overdue reports: once per city day, however often run."""
+    from bpt311.staff.housekeeping import send_overdue_emails
+
+    run = send_overdue_emails()
+    click.echo(
+        f"Queued overdue emails for {run.sent} department{'s' if run.sent != 1 else ''}; "
+        f"{run.already_sent} already had today's, {run.no_address} have no email address."
+    )
+
+
+@click.command("archive")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Archive reports closed more than this many days ago.",
+)
+def archive_command(days: int) -> None:
+    """Move long-closed reports to "archived" (idempotent; safe to run from cron)."""
+    from bpt311.staff.housekeeping import archive_closed
+
+    count = archive_closed(days)
+    click.echo(
+        f"Archived {count} report{'s' if count != 1 else ''} closed more than {days} days ago."
+    )
+
+
 def register_cli(app: Flask) -> None:
     from bpt311.accounts.cli import users_cli
     from bpt311.api.cli import api_keys_cli
 
     app.cli.add_command(seed_command)
+    app.cli.add_command(archive_command)
     app.cli.add_command(notify_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(api_keys_cli)

@@ -502,3 +502,29 @@ def test_a_saved_reply_fills_the_note(site, clerk, admin):
     assert f"We filled the pothole at 525 Water St ({report.tracking_number})." in page
     assert db.session.scalar(select(func.count(AuditLog.id)).where(
         AuditLog.action == "template.save")) == 1
+
+
+def test_hidden_things_are_not_reachable_by_the_public(site, clerk):
+    report = make_report(description="Spam with a photo")
+    from bpt311.models import Media
+
+    db.session.add(Media(report=report, kind="photo", file_name="p.jpg", thumb_name="p.t.jpg",
+                         content_type="image/jpeg", size_bytes=3))
+    report.hidden_at, report.hidden_reason = utcnow(), "Spam"
+    db.session.commit()
+    import pathlib
+
+    root = pathlib.Path(site.config["MEDIA_ROOT"])
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "p.jpg").write_bytes(b"jpg")
+    guest = client_for(site)
+    assert report.tracking_number not in guest.get("/").get_data(as_text=True)
+    assert guest.get("/media/p.jpg").status_code == 404
+    assert guest.get(f"/reports/{report.tracking_number}/submitted").status_code == 404
+    resident = make_user("resident@example.org")
+    assert post(client_for(site, resident), f"/reports/{report.tracking_number}/vote",
+                {"wanted": "1"}).status_code == 404
+    assert client_for(site, clerk).get("/media/p.jpg").status_code == 200
+    # staff still find it in their queue
+    assert report.tracking_number in client_for(site, clerk).get("/staff").get_data(
+        as_text=True)

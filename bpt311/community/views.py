@@ -30,7 +30,7 @@ bp = Blueprint("community", __name__)
 
 def _report(tracking_number: str) -> Report:
     report = queries.report_by_tracking_number(tracking_number)
-    if report is None:
+    if report is None or report.hidden_at is not None:  # hidden by moderators: not here
         abort(404)
     return report
 

@@ -187,6 +187,8 @@ EVENT_KINDS = (
     "note",
     "edited",
     "withdrawn",
+    "hidden",
+    "restored",
 )
 
 

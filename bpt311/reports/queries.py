@@ -15,7 +15,7 @@ def latest_reports(limit: int = 10) -> list[Report]:
     from bpt311.reports.browse import with_list_details
 
     return db.session.scalars(
-        with_list_details(select(Report))
+        with_list_details(select(Report).where(Report.hidden_at.is_(None)))
         .order_by(Report.created_at.desc(), Report.id.desc())
         .limit(limit)
     ).all()

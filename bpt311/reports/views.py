@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from bpt311 import storage
 from bpt311.errors import wants_partial
@@ -154,7 +155,7 @@ def nearby():
 @bp.get("/reports/<tracking_number>/submitted")
 def submitted(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
-    if report is None:
+    if report is None or report.hidden_at is not None:
         abort(404)
     link = report_url(report)
     qr = segno.make(link, error="m").svg_inline(
@@ -192,12 +193,13 @@ def detail(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
     if report is None:
         abort(404)
-    if report.hidden_at is not None:  # moderators hid it: gone for the public, kept for staff
-        if not getattr(current_user, "is_staff", False):
-            abort(404)
-        flash(f"Hidden from the public by the moderators: {report.hidden_reason}", "info")
+    hidden = report.hidden_at is not None  # moderators hid it: gone for the public, not staff
+    if hidden and not getattr(current_user, "is_staff", False):
+        abort(404)
     if tracking_number != report.tracking_number:
         return redirect(url_for(".detail", tracking_number=report.tracking_number), 301)
+    if hidden:
+        flash(f"Hidden from the public by the moderators: {report.hidden_reason}", "info")
     return render_template("reports/detail.html", **detail_context(report))
 
 
@@ -212,10 +214,15 @@ def media_file(name: str):
         content_type = "image/jpeg" if name == item.thumb_name else item.content_type
     else:
         media = db.session.scalars(
-            select(Media).where(or_(Media.file_name == name, Media.thumb_name == name))
+            select(Media)
+            .where(or_(Media.file_name == name, Media.thumb_name == name))
+            .options(selectinload(Media.report))
         ).first()
         if media is None:
             abort(404)
+        hidden = media.hidden_at is not None or media.report.hidden_at is not None
+        if hidden and not (current_user.is_authenticated and current_user.is_staff):
+            abort(404)  # hidden by moderators: only staff still see it
         content_type = "image/jpeg" if name == media.thumb_name else media.content_type
     path = storage.file_path(name)
     if not path.is_file():

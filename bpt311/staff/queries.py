@@ -35,7 +35,7 @@ def scoped(query: Select, user: User, department_id: int | None = None) -> Selec
 
 def queue_query(filters: browse.Filters, user: User, department_id: int | None,
                 assignee: str, overdue: bool, source: str) -> Select:
-    query = scoped(browse.filtered(filters), user, department_id)
+    query = scoped(browse.filtered(filters, include_hidden=True), user, department_id)
     if assignee == "me":
         query = query.where(Report.assignee_id == user.id)
     elif assignee == "none":

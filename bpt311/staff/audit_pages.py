@@ -1,0 +1,186 @@
+"""The audit log, read-only: who did what, to which report, and when.
+
+Staff see the rows about their own department's reports (and its daily overdue email)
+plus their own actions; admins see everything. A GET form filters by action, the actor's
+email, tracking number and date range. Nothing here writes: the log has no route that
+could change or remove a row, and a test keeps it so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from flask import make_response, render_template, request
+from flask_login import current_user
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import selectinload
+from wtforms import DateField, Form, SelectField, StringField
+from wtforms.validators import Optional as OptionalValue
+
+from bpt311.errors import wants_partial
+from bpt311.extensions import db
+from bpt311.models import AuditLog, Department, Report, User, report_id_from_tracking_number
+from bpt311.staff.access import staff_required
+from bpt311.staff.views import bp
+from bpt311.templating import city_zone
+
+PAGE_SIZE = 50
+MAX_PAGE = 2000
+
+
+class AuditFilterForm(Form):
+    """The GET form above the log; no CSRF (it changes nothing)."""
+
+    action = SelectField("Action", validate_choice=False)
+    actor = StringField("Done by (email address, or part of it)")
+    tracking_number = StringField("Tracking number")
+    date_from = DateField("From", [OptionalValue()])
+    date_to = DateField("Until", [OptionalValue()])
+
+
+@dataclass
+class AuditFilters:
+    action: str = ""
+    actor: str = ""
+    report_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+
+@dataclass
+class AuditPage:
+    rows: list[AuditLog]
+    total: int
+    number: int
+    departments: dict[int, str]
+    size: int = PAGE_SIZE
+
+    @property
+    def count(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < min(self.count, MAX_PAGE)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def action_names() -> list[str]:
+    return list(db.session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)))
+
+
+def audit_filters(args) -> tuple[AuditFilterForm, AuditFilters, list[str]]:
+    """The form bound to ``args``, what it asks for, and messages about what was left out."""
+    form = AuditFilterForm(args)
+    form.action.choices = [("", "Every action"), *((name, name) for name in action_names())]
+    form.validate()
+    problems = []
+    for name in ("date_from", "date_to"):
+        if form[name].errors:
+            form[name].errors = ["Enter a date like 2026-11-25"]
+            problems.append(f"{form[name].label.text}: enter a date like 2026-11-25")
+    filters = AuditFilters(
+        action=(form.action.data or "").strip()[:60],
+        actor=(form.actor.data or "").strip()[:254],
+        date_from=None if form.date_from.errors else form.date_from.data,
+        date_to=None if form.date_to.errors else form.date_to.data,
+    )
+    number = (form.tracking_number.data or "").strip()
+    if number:
+        filters.report_id = report_id_from_tracking_number(number)
+        if filters.report_id is None:
+            form.tracking_number.errors = ["Enter a tracking number like BPT-000123"]
+            problems.append("Tracking number: enter one like BPT-000123")
+    page = args.get("page", "")
+    filters.page = max(1, min(int(page), MAX_PAGE)) if page.isdigit() else 1
+    return form, filters, problems
+
+
+def visible_to(user: User) -> Select:
+    """The rows ``user`` may read: all for admins; for staff, their department's reports,
+    its overdue emails, and whatever they did themselves."""
+    query = select(AuditLog)
+    if user.is_admin:
+        return query
+    department_reports = select(Report.id).where(Report.department_id == user.department_id)
+    return query.where(
+        or_(
+            AuditLog.actor_id == user.id,
+            AuditLog.report_id.in_(department_reports),
+            and_(AuditLog.target_type == "department", AuditLog.target_id == user.department_id),
+        )
+    )
+
+
+def _city_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=city_zone())
+
+
+def filtered(user: User, filters: AuditFilters) -> Select:
+    query = visible_to(user)
+    if filters.action:
+        query = query.where(AuditLog.action == filters.action)
+    if filters.actor:
+        query = query.where(
+            AuditLog.actor_id.in_(
+                select(User.id).where(User.email.icontains(filters.actor, autoescape=True))
+            )
+        )
+    if filters.report_id is not None:
+        query = query.where(AuditLog.report_id == filters.report_id)
+    if filters.date_from:
+        query = query.where(AuditLog.created_at >= _city_midnight(filters.date_from))
+    if filters.date_to:
+        query = query.where(
+            AuditLog.created_at < _city_midnight(filters.date_to + timedelta(days=1))
+        )
+    return query
+
+
+def audit_page(user: User, filters: AuditFilters) -> AuditPage:
+    """One page, newest first, in four queries whatever its length: the count, the rows,
+    their actors, and the department names."""
+    query = filtered(user, filters)
+    total = db.session.scalar(
+        select(func.count()).select_from(query.with_only_columns(AuditLog.id).subquery())
+    )
+    rows = db.session.scalars(
+        query.options(selectinload(AuditLog.actor))
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((filters.page - 1) * PAGE_SIZE)
+    ).all()
+    departments = {
+        row.id: row.name for row in db.session.execute(select(Department.id, Department.name))
+    }
+    return AuditPage(list(rows), total, filters.page, departments)
+
+
+@bp.get("/audit")
+@staff_required
+def audit():
+    form, filters, problems = audit_filters(request.args)
+    page = audit_page(current_user, filters)
+    query_string = urlencode(
+        [(k, v) for k, v in request.args.items(multi=True) if k != "page" and v != ""]
+    )
+    template = "staff/audit_results.html" if wants_partial() else "staff/audit.html"
+    response = make_response(
+        render_template(
+            template,
+            form=form,
+            filters=filters,
+            problems=problems,
+            page=page,
+            query_string=query_string,
+        )
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
