@@ -104,6 +104,10 @@ def archive_command(days: int) -> None:
 def register_cli(app: Flask) -> None:
     from bpt311.accounts.cli import users_cli
     from bpt311.api.cli import api_keys_cli
+    from bpt311.watch.cli import digest_command
+
+    if "digest" not in notify_cli.commands:
+        notify_cli.add_command(digest_command)
 
     app.cli.add_command(seed_command)
     app.cli.add_command(archive_command)

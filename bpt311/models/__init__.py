@@ -23,6 +23,16 @@ from bpt311.models.reports import (
     TimelineEvent,
     report_id_from_tracking_number,
 )
+from bpt311.models.watching import (
+    AREA_SHAPES,
+    DELIVERIES,
+    NOTICE_KINDS,
+    Notice,
+    WatchArea,
+    WatchAreaCategory,
+    WatchAreaFollow,
+    WatchEvent,
+)
 
 __all__ = [
     "ApiKey",
@@ -51,6 +61,14 @@ __all__ = [
     "SavedFilter",
     "TimelineEvent",
     "User",
+    "AREA_SHAPES",
+    "DELIVERIES",
+    "NOTICE_KINDS",
+    "Notice",
+    "WatchArea",
+    "WatchAreaCategory",
+    "WatchAreaFollow",
+    "WatchEvent",
     "report_id_from_tracking_number",
     "utcnow",
 ]

@@ -45,9 +45,10 @@ def geocoder():
         yield fake
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(database_url, _schema, tmp_path_factory, geocoder):
-    """The site on a free loopback port, with the city and a few dozen demo reports."""
+    """The site on a free loopback port, with the city and a few dozen demo reports.
+    Package-scoped: its data is wiped before the rest of the suite runs."""
     app = create_app(
         app_settings(
             database_url,

@@ -45,7 +45,9 @@ def test_commenting_swaps_the_conversation_and_is_announced(live, page_with_js, 
 
 
 @pytest.mark.parametrize("path", ["/staff", "/staff/intake", "/staff/intake?category=pothole",
-                                  "INSPECT", "/me"])
+                                  "INSPECT", "/me", "/staff/moderation", "/staff/audit",
+                                  "/watch", "/watch/new", "/feeds", "/me/notifications",
+                                  "/me/settings"])
 def test_staff_pages_pass_axe_with_and_without_javascript(live, page_with_js, page_without_js,
                                                           pothole, path):
     target = live.base_url + path.replace("INSPECT", f"/staff/reports/{pothole}")
