@@ -75,6 +75,7 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
         "PROXY_COUNT": _int("PROXY_COUNT", 0),
+        "EMBED_ANCESTORS": os.environ.get("EMBED_ANCESTORS", "").strip(),
     }
     return settings
 
@@ -95,7 +96,6 @@ DEFAULTS = {
     "CITY_CONTACT": "the Bridgeport 311 call centre on (203) 576-1311",
     "OUTBOX_LEASE_SECONDS": 120,
     "OUTBOX_THREAD": False,
-    "EMBED_ANCESTORS": "",
 }
 
 

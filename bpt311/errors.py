@@ -22,8 +22,10 @@ MESSAGES = {
         "a tracking number looks like BPT-000123.",
     ),
     405: ("Not allowed here", "That kind of request cannot be made to this address."),
-    409: ("Changed meanwhile", "Someone else changed this at the same moment. Reload and "
-                               "try again."),
+    409: (
+        "Changed meanwhile",
+        "Someone else changed this at the same moment. Reload and try again.",
+    ),
     413: (
         "Too large",
         "What you sent is larger than we can accept. Try fewer or smaller photos or videos.",
@@ -117,8 +119,11 @@ def _handle_unexpected(exc: Exception):
         return _handle_http(exc)
     if isinstance(exc, StaleDataError):  # two people changed the same report at once
         db.session.rollback()
-        return error_response(409, "Someone else changed this at the same moment, so your "
-                                   "change was not saved. Reload the page and try again.")
+        return error_response(
+            409,
+            "Someone else changed this at the same moment, so your "
+            "change was not saved. Reload the page and try again.",
+        )
     db.session.rollback()
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return error_response(500)

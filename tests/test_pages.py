@@ -65,7 +65,7 @@ def test_report_page_accepts_a_loosely_typed_tracking_number(client, city):
     assert response.headers["Location"].endswith(f"/reports/{report.tracking_number}")
 
 
-@pytest.mark.parametrize("number", ["BPT-999999", "nonsense", "BPT-", "123"])
+@pytest.mark.parametrize("number", ["BPT-999999", "nonsense", "BPT-", "123", "BPT-3000000000"])
 def test_unknown_report_is_404(client, city, number):
     assert client.get(f"/reports/{number}").status_code == 404
 

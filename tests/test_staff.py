@@ -53,20 +53,23 @@ def roads(site):
 
 @pytest.fixture
 def clerk(roads):
-    return make_user("clerk@bridgeport.example", role="staff", department=roads,
-                     display_name="Pat Clerk")
+    return make_user(
+        "clerk@bridgeport.example", role="staff", department=roads, display_name="Pat Clerk"
+    )
 
 
 @pytest.fixture
 def colleague(roads):
-    return make_user("crew@bridgeport.example", role="staff", department=roads,
-                     display_name="Sam Crew")
+    return make_user(
+        "crew@bridgeport.example", role="staff", department=roads, display_name="Sam Crew"
+    )
 
 
 @pytest.fixture
 def parks_clerk(site):
-    return make_user("parks@bridgeport.example", role="staff",
-                     department=department("Parks and Recreation"))
+    return make_user(
+        "parks@bridgeport.example", role="staff", department=department("Parks and Recreation")
+    )
 
 
 @pytest.fixture
@@ -83,8 +86,9 @@ def client_for(site, user=None):
 
 def post(client, path, data=None, headers=None, **kwargs):
     token = csrf_token_from(client)
-    return client.post(path, data={"csrf_token": token, **(data or {})}, headers=headers or {},
-                       **kwargs)
+    return client.post(
+        path, data={"csrf_token": token, **(data or {})}, headers=headers or {}, **kwargs
+    )
 
 
 def act(client, report, action, data=None, headers=None, version=None):
@@ -101,8 +105,12 @@ def fresh(report):
 
 
 def audit_actions(report):
-    return [row.action for row in db.session.scalars(
-        select(AuditLog).where(AuditLog.report_id == report.id).order_by(AuditLog.id))]
+    return [
+        row.action
+        for row in db.session.scalars(
+            select(AuditLog).where(AuditLog.report_id == report.id).order_by(AuditLog.id)
+        )
+    ]
 
 
 # ---- who may enter ---------------------------------------------------------------------------
@@ -119,15 +127,18 @@ def test_guests_are_sent_to_sign_in_and_residents_refused(site, path):
     assert client_for(site, resident).get(path).status_code == 403
 
 
-@pytest.mark.parametrize("action", ["status", "assign", "department", "due", "category",
-                                    "duplicate", "details"])
+@pytest.mark.parametrize(
+    "action", ["status", "assign", "department", "due", "category", "duplicate", "details"]
+)
 def test_every_action_refuses_residents_and_other_departments(site, parks_clerk, action):
     report = make_report()
     resident = make_user("resident@example.org")
     assert act(client_for(site, resident), report, action).status_code == 403
     assert act(client_for(site, parks_clerk), report, action).status_code == 403
-    assert client_for(site, parks_clerk).get(
-        f"/staff/reports/{report.tracking_number}").status_code == 403
+    assert (
+        client_for(site, parks_clerk).get(f"/staff/reports/{report.tracking_number}").status_code
+        == 403
+    )
 
 
 def test_admin_pages_refuse_staff(site, clerk):
@@ -178,8 +189,7 @@ def test_queue_through_htmx_returns_only_the_results(site, clerk):
 def test_a_filter_can_be_saved_and_deleted(site, clerk):
     client = client_for(site, clerk)
     response = post(client, "/staff/filters", {"name": "Late ones", "query": "overdue=y"})
-    assert response.status_code == 303 and response.headers["Location"].endswith(
-        "?overdue=y")
+    assert response.status_code == 303 and response.headers["Location"].endswith("?overdue=y")
     saved = db.session.scalars(select(SavedFilter)).one()
     assert '?overdue=y">Late ones</a>' in client.get("/staff").get_data(as_text=True)
     assert post(client, f"/staff/filters/{saved.id}/delete").status_code == 303
@@ -204,8 +214,7 @@ def test_the_queue_runs_a_fixed_number_of_queries(site, clerk, count_queries):
 def test_bulk_acknowledge_changes_all(site, clerk):
     reports = [make_report() for _ in range(3)]
     ids = [f"{r.id}:{r.version}" for r in reports]
-    response = post(client_for(site, clerk), "/staff/bulk",
-                    {"ids": ids, "action": "acknowledge"})
+    response = post(client_for(site, clerk), "/staff/bulk", {"ids": ids, "action": "acknowledge"})
     assert response.status_code == 303
     assert {fresh(r).status for r in reports} == {"acknowledged"}
     assert all(audit_actions(r) == ["status.acknowledge"] for r in reports)
@@ -215,14 +224,20 @@ def test_bulk_is_all_or_nothing(site, clerk):
     good = make_report()
     already = make_report(status="acknowledged", acknowledged_at=utcnow())
     client = client_for(site, clerk)
-    post(client, "/staff/bulk", {"ids": [f"{good.id}:{good.version}",
-                                         f"{already.id}:{already.version}"],
-                                 "action": "acknowledge"})
+    post(
+        client,
+        "/staff/bulk",
+        {
+            "ids": [f"{good.id}:{good.version}", f"{already.id}:{already.version}"],
+            "action": "acknowledge",
+        },
+    )
     assert fresh(good).status == "open"  # nothing changed
     page = client.get("/staff").get_data(as_text=True)
     assert "Nothing was changed" in page
-    stale = post(client, "/staff/bulk", {"ids": [f"{good.id}:{good.version + 5}"],
-                                         "action": "acknowledge"})
+    stale = post(
+        client, "/staff/bulk", {"ids": [f"{good.id}:{good.version + 5}"], "action": "acknowledge"}
+    )
     assert stale.status_code == 303 and fresh(good).status == "open"
 
 
@@ -231,8 +246,15 @@ def test_bulk_close_needs_a_note_and_recategorise_moves(site, clerk):
     client = client_for(site, clerk)
     post(client, "/staff/bulk", {"ids": [f"{report.id}:{report.version}"], "action": "close"})
     assert fresh(report).status == "open"
-    post(client, "/staff/bulk", {"ids": [f"{report.id}:{report.version}"],
-                                 "action": "recategorise", "category": "sidewalk"})
+    post(
+        client,
+        "/staff/bulk",
+        {
+            "ids": [f"{report.id}:{report.version}"],
+            "action": "recategorise",
+            "category": "sidewalk",
+        },
+    )
     assert fresh(report).category.service_code == "sidewalk"
 
 
@@ -240,14 +262,30 @@ def test_bulk_close_needs_a_note_and_recategorise_moves(site, clerk):
 
 
 def test_inspector_shows_private_details_and_internal_notes(site, clerk):
-    report = make_report(contact_name="Maria Private", contact_email="maria@example.org",
-                         contact_phone="203 555 0100", anonymous=True)
-    act(client_for(site, clerk), report, "status",
-        {"action": "note", "internal_note": "Crew says it needs a steel plate"})
-    page = client_for(site, clerk).get(f"/staff/reports/{report.tracking_number}").get_data(
-        as_text=True)
-    for text in ("Maria Private", "maria@example.org", "203 555 0100",
-                 "Crew says it needs a steel plate", "status.note"):
+    report = make_report(
+        contact_name="Maria Private",
+        contact_email="maria@example.org",
+        contact_phone="203 555 0100",
+        anonymous=True,
+    )
+    act(
+        client_for(site, clerk),
+        report,
+        "status",
+        {"action": "note", "internal_note": "Crew says it needs a steel plate"},
+    )
+    page = (
+        client_for(site, clerk)
+        .get(f"/staff/reports/{report.tracking_number}")
+        .get_data(as_text=True)
+    )
+    for text in (
+        "Maria Private",
+        "maria@example.org",
+        "203 555 0100",
+        "Crew says it needs a steel plate",
+        "status.note",
+    ):
         assert text in page
     public = client_for(site).get(f"/reports/{report.tracking_number}").get_data(as_text=True)
     assert "steel plate" not in public and "Maria Private" not in public
@@ -258,8 +296,12 @@ def test_acknowledge_full_page_and_followers_are_told(site, smtp, clerk):
     follower = make_user("luis@example.org")
     db.session.add(Follow(report_id=report.id, user_id=follower.id))
     db.session.commit()
-    response = act(client_for(site, clerk), report, "status",
-                   {"action": "acknowledge", "public_note": "Crew booked for Monday"})
+    response = act(
+        client_for(site, clerk),
+        report,
+        "status",
+        {"action": "acknowledge", "public_note": "Crew booked for Monday"},
+    )
     assert response.status_code == 303
     report = fresh(report)
     assert report.status == "acknowledged" and report.acknowledged_at is not None
@@ -273,8 +315,9 @@ def test_acknowledge_full_page_and_followers_are_told(site, smtp, clerk):
 
 def test_actions_through_htmx_return_the_inspector_and_announce(site, clerk):
     report = make_report()
-    response = act(client_for(site, clerk), report, "status", {"action": "acknowledge"},
-                   headers=HTMX)
+    response = act(
+        client_for(site, clerk), report, "status", {"action": "acknowledge"}, headers=HTMX
+    )
     fragment = response.get_data(as_text=True)
     assert response.status_code == 200 and fragment.startswith('<div id="inspector"')
     assert 'data-announce="Saved: the report is acknowledged."' in fragment
@@ -282,8 +325,12 @@ def test_actions_through_htmx_return_the_inspector_and_announce(site, clerk):
 
 def test_closing_needs_a_public_note_and_keeps_what_was_typed(site, clerk):
     report = make_report()
-    response = act(client_for(site, clerk), report, "status",
-                   {"action": "close", "internal_note": "Checked on site"})
+    response = act(
+        client_for(site, clerk),
+        report,
+        "status",
+        {"action": "close", "internal_note": "Checked on site"},
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Write a note for the public" in page and "Checked on site" in page
@@ -303,9 +350,15 @@ def test_close_with_an_after_photo(site, clerk):
     token = csrf_token_from(client)
     response = client.post(
         f"/staff/reports/{report.tracking_number}/status",
-        data={"csrf_token": token, "version": str(report.version), "action": "close",
-              "public_note": "Filled and sealed", "photo": (buffer, "after.jpg")},
-        content_type="multipart/form-data")
+        data={
+            "csrf_token": token,
+            "version": str(report.version),
+            "action": "close",
+            "public_note": "Filled and sealed",
+            "photo": (buffer, "after.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 303
     report = fresh(report)
     assert report.status == "closed" and len(report.media) == 1
@@ -316,8 +369,13 @@ def test_a_stale_form_is_refused_showing_the_new_state(site, clerk, colleague):
     report = make_report()
     seen = report.version
     act(client_for(site, colleague), report, "status", {"action": "acknowledge"})
-    response = act(client_for(site, clerk), report, "status",
-                   {"action": "close", "public_note": "My careful note"}, version=seen)
+    response = act(
+        client_for(site, clerk),
+        report,
+        "status",
+        {"action": "close", "public_note": "My careful note"},
+        version=seen,
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "Someone else changed this report" in page and "Acknowledged" in page
@@ -336,12 +394,21 @@ def test_two_staff_saving_at_once_one_wins(site, clerk, colleague):
 
     def save(client, token, note):
         barrier.wait()
-        response = client.post(url, data={"csrf_token": token, "version": str(version),
-                                          "action": "note", "public_note": note})
+        response = client.post(
+            url,
+            data={
+                "csrf_token": token,
+                "version": str(version),
+                "action": "note",
+                "public_note": note,
+            },
+        )
         codes.append(response.status_code)
 
-    threads = [threading.Thread(target=save, args=(c, t, f"note {n}"))
-               for n, (c, t) in enumerate(zip(clients, tokens, strict=True))]
+    threads = [
+        threading.Thread(target=save, args=(c, t, f"note {n}"))
+        for n, (c, t) in enumerate(zip(clients, tokens, strict=True))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -365,15 +432,20 @@ def test_assign_to_a_colleague_emails_them(site, smtp, clerk, colleague, parks_c
 def test_reassign_to_another_department(site, clerk):
     report = make_report()
     parks = department("Parks and Recreation")
-    response = act(client_for(site, clerk), report, "department",
-                   {"department": str(parks.id), "internal_note": "A tree root, not a hole"})
+    response = act(
+        client_for(site, clerk),
+        report,
+        "department",
+        {"department": str(parks.id), "internal_note": "A tree root, not a hole"},
+    )
     assert response.status_code == 303
     report = fresh(report)
     assert report.department_id == parks.id
     assert audit_actions(report) == ["reassign_department"]
     # the clerk no longer may act on it
-    assert client_for(site, clerk).get(f"/staff/reports/{report.tracking_number}"
-                                       ).status_code == 403
+    assert (
+        client_for(site, clerk).get(f"/staff/reports/{report.tracking_number}").status_code == 403
+    )
 
 
 def test_set_the_due_date_in_city_time_across_daylight_saving(site, clerk):
@@ -407,14 +479,15 @@ def test_recategorise_tells_followers_and_moves_department(site, smtp, clerk):
     follower = make_user("luis@example.org")
     db.session.add(Follow(report_id=report.id, user_id=follower.id))
     db.session.commit()
-    assert act(client_for(site, clerk), report, "category",
-               {"category": "fallen_tree"}).status_code == 303
+    assert (
+        act(client_for(site, clerk), report, "category", {"category": "fallen_tree"}).status_code
+        == 303
+    )
     report = fresh(report)
     assert report.category.service_code == "fallen_tree"
     assert report.department.name == "Parks and Recreation"
     deliver_due()
-    assert "Now filed as Fallen tree or limb" in smtp.mailbox.to("luis@example.org")[0][
-        "Subject"]
+    assert "Now filed as Fallen tree or limb" in smtp.mailbox.to("luis@example.org")[0]["Subject"]
 
 
 def test_mark_duplicate_moves_followers_and_votes_exactly_once(site, clerk):
@@ -422,50 +495,70 @@ def test_mark_duplicate_moves_followers_and_votes_exactly_once(site, clerk):
     copy = make_report(description="The same hole again")
     both, only_copy = make_user("both@example.org"), make_user("copy@example.org")
     for user in (both, only_copy):
-        db.session.add_all([Follow(report_id=copy.id, user_id=user.id),
-                            Vote(report_id=copy.id, user_id=user.id)])
-    db.session.add_all([Follow(report_id=original.id, user_id=both.id),
-                        Vote(report_id=original.id, user_id=both.id)])
+        db.session.add_all(
+            [Follow(report_id=copy.id, user_id=user.id), Vote(report_id=copy.id, user_id=user.id)]
+        )
+    db.session.add_all(
+        [
+            Follow(report_id=original.id, user_id=both.id),
+            Vote(report_id=original.id, user_id=both.id),
+        ]
+    )
     original.vote_count, copy.vote_count = 1, 2
     db.session.commit()
-    response = act(client_for(site, clerk), copy, "duplicate",
-                   {"original": original.tracking_number})
+    response = act(
+        client_for(site, clerk), copy, "duplicate", {"original": original.tracking_number}
+    )
     assert response.status_code == 303
     original, copy = fresh(original), fresh(copy)
     assert copy.status == "closed" and copy.duplicate_of_id == original.id
     assert original.vote_count == 2 and copy.vote_count == 0
     votes = db.session.scalars(select(Vote.user_id).where(Vote.report_id == original.id)).all()
     assert sorted(votes) == sorted([both.id, only_copy.id])
-    follows = db.session.scalars(select(Follow.user_id).where(
-        Follow.report_id == original.id)).all()
+    follows = db.session.scalars(
+        select(Follow.user_id).where(Follow.report_id == original.id)
+    ).all()
     assert sorted(follows) == sorted([both.id, only_copy.id])
     assert db.session.scalar(select(func.count(Vote.id)).where(Vote.report_id == copy.id)) == 0
     public = client_for(site).get(f"/reports/{copy.tracking_number}").get_data(as_text=True)
-    assert f"same problem as <a href=\"/reports/{original.tracking_number}\"" in public
+    assert f'same problem as <a href="/reports/{original.tracking_number}"' in public
 
 
 def test_a_duplicate_needs_a_real_other_report(site, clerk):
     report = make_report()
     client = client_for(site, clerk)
-    for number, message in (("BPT-999999", "No report has that"),
-                            (report.tracking_number, "duplicate of itself")):
+    for number, message in (
+        ("BPT-999999", "No report has that"),
+        (report.tracking_number, "duplicate of itself"),
+    ):
         response = act(client, report, "duplicate", {"original": number})
         assert response.status_code == 422 and message in response.get_data(as_text=True)
 
 
 def test_editing_details_keeps_the_original_in_the_audit_trail(site, clerk):
     report = make_report(description="Pothole by the stattion")
-    response = act(client_for(site, clerk), report, "details", {
-        "description": "Pothole by the station", "address": "525 Water St",
-        "latitude": "41.17790", "longitude": "-73.18720"})
+    response = act(
+        client_for(site, clerk),
+        report,
+        "details",
+        {
+            "description": "Pothole by the station",
+            "address": "525 Water St",
+            "latitude": "41.17790",
+            "longitude": "-73.18720",
+        },
+    )
     assert response.status_code == 303
     report = fresh(report)
     assert report.description == "Pothole by the station"
     row = db.session.scalars(select(AuditLog).where(AuditLog.report_id == report.id)).one()
     assert row.detail["before"]["description"] == "Pothole by the stattion"
-    outside = act(client_for(site, clerk), report, "details", {
-        "description": "Pothole by the station", "latitude": "41.1415",
-        "longitude": "-73.2637"})
+    outside = act(
+        client_for(site, clerk),
+        report,
+        "details",
+        {"description": "Pothole by the station", "latitude": "41.1415", "longitude": "-73.2637"},
+    )
     assert outside.status_code == 422 and "outside the City" in outside.get_data(as_text=True)
 
 
@@ -478,11 +571,21 @@ def test_staff_intake_files_a_report_for_a_caller(site, clerk):
     assert "For a caller: Report a noise complaint" in page
     assert "The caller's contact details" in page and 'action="/staff/intake"' in page
     key = re.search(r'name="submission_key"[^>]*value="([^"]+)"', page).group(1)
-    response = post(client, "/staff/intake", {
-        "category": "noise", "submission_key": key, "answer_source": "music",
-        "description": "Caller says a party every night until 3 AM",
-        "latitude": "41.1792", "longitude": "-73.1894", "address": "45 Lyon Terrace",
-        "contact_name": "Caller Person", "contact_phone": "203 555 0199"})
+    response = post(
+        client,
+        "/staff/intake",
+        {
+            "category": "noise",
+            "submission_key": key,
+            "answer_source": "music",
+            "description": "Caller says a party every night until 3 AM",
+            "latitude": "41.1792",
+            "longitude": "-73.1894",
+            "address": "45 Lyon Terrace",
+            "contact_name": "Caller Person",
+            "contact_phone": "203 555 0199",
+        },
+    )
     assert response.status_code == 303
     report = db.session.scalars(select(Report)).one()
     assert report.source == "staff" and report.reporter_id is None
@@ -491,25 +594,45 @@ def test_staff_intake_files_a_report_for_a_caller(site, clerk):
 
 def test_a_saved_reply_fills_the_note(site, clerk, admin):
     client = client_for(site, admin)
-    response = post(client, "/staff/templates/new", {
-        "title": "Pothole filled", "status": "closed", "department": "",
-        "body": "We filled the pothole at {address} ({tracking_number})."})
+    response = post(
+        client,
+        "/staff/templates/new",
+        {
+            "title": "Pothole filled",
+            "status": "closed",
+            "department": "",
+            "body": "We filled the pothole at {address} ({tracking_number}).",
+        },
+    )
     assert response.status_code == 303
     template = db.session.scalars(select(ResponseTemplate)).one()
     report = make_report(address="525 Water St")
-    page = client_for(site, clerk).get(
-        f"/staff/reports/{report.tracking_number}?template={template.id}").get_data(as_text=True)
+    page = (
+        client_for(site, clerk)
+        .get(f"/staff/reports/{report.tracking_number}?template={template.id}")
+        .get_data(as_text=True)
+    )
     assert f"We filled the pothole at 525 Water St ({report.tracking_number})." in page
-    assert db.session.scalar(select(func.count(AuditLog.id)).where(
-        AuditLog.action == "template.save")) == 1
+    assert (
+        db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "template.save"))
+        == 1
+    )
 
 
 def test_hidden_things_are_not_reachable_by_the_public(site, clerk):
     report = make_report(description="Spam with a photo")
     from bpt311.models import Media
 
-    db.session.add(Media(report=report, kind="photo", file_name="p.jpg", thumb_name="p.t.jpg",
-                         content_type="image/jpeg", size_bytes=3))
+    db.session.add(
+        Media(
+            report=report,
+            kind="photo",
+            file_name="p.jpg",
+            thumb_name="p.t.jpg",
+            content_type="image/jpeg",
+            size_bytes=3,
+        )
+    )
     report.hidden_at, report.hidden_reason = utcnow(), "Spam"
     db.session.commit()
     import pathlib
@@ -522,9 +645,12 @@ def test_hidden_things_are_not_reachable_by_the_public(site, clerk):
     assert guest.get("/media/p.jpg").status_code == 404
     assert guest.get(f"/reports/{report.tracking_number}/submitted").status_code == 404
     resident = make_user("resident@example.org")
-    assert post(client_for(site, resident), f"/reports/{report.tracking_number}/vote",
-                {"wanted": "1"}).status_code == 404
+    assert (
+        post(
+            client_for(site, resident), f"/reports/{report.tracking_number}/vote", {"wanted": "1"}
+        ).status_code
+        == 404
+    )
     assert client_for(site, clerk).get("/media/p.jpg").status_code == 200
     # staff still find it in their queue
-    assert report.tracking_number in client_for(site, clerk).get("/staff").get_data(
-        as_text=True)
+    assert report.tracking_number in client_for(site, clerk).get("/staff").get_data(as_text=True)

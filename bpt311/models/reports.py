@@ -23,7 +23,7 @@ STATUS_LABELS = {
 }
 SOURCES = ("web", "kiosk", "api", "staff")
 TRACKING_PREFIX = "BPT-"
-_TRACKING_RE = re.compile(r"^\s*BPT[-\s]?0*(\d{1,12})\s*$", re.IGNORECASE)
+_TRACKING_RE = re.compile(r"^\s*BPT[-\s]?0*(\d{1,9})\s*$", re.IGNORECASE)
 
 
 def report_id_from_tracking_number(text: str) -> int | None:
@@ -44,7 +44,6 @@ class Report(Base):
         # AUTOINCREMENT on SQLite so a tracking number is never handed out twice.
         {"sqlite_autoincrement": True},
     )
-
 
     id: Mapped[int] = mapped_column(primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))

@@ -108,8 +108,7 @@ def create_report(staff: bool = False):
     """Send the form: for a resident, or (``staff``) for a caller, with source "staff"."""
     category = active_category(request.form.get("category", ""))
     if category is None:
-        return _category_step(error="Choose what kind of problem it is.", status=422,
-                              staff=staff)
+        return _category_step(error="Choose what kind of problem it is.", status=422, staff=staff)
     form = report_form_class(category)()
     reporter = current_user if current_user.is_authenticated and not staff else None
     intake = take_report(form, category, reporter=reporter, source="staff" if staff else "web")

@@ -43,5 +43,8 @@ def may_act_on(user: User, report: Report) -> bool:
 
 def require_may_act_on(user: User, report: Report) -> None:
     if not may_act_on(user, report):
-        abort(403, "This report belongs to another department. Ask an administrator to move "
-                   "it, or reassign it from its own department.")
+        abort(
+            403,
+            "This report belongs to another department. Ask an administrator to move "
+            "it, or reassign it from its own department.",
+        )

@@ -8,8 +8,14 @@ from bpt311.extensions import db
 from bpt311.models import AuditLog, Report, User
 
 
-def record(actor: User | None, action: str, report: Report | None = None,
-           target_type: str = "", target_id: int | None = None, **detail: Any) -> AuditLog:
+def record(
+    actor: User | None,
+    action: str,
+    report: Report | None = None,
+    target_type: str = "",
+    target_id: int | None = None,
+    **detail: Any,
+) -> AuditLog:
     """Add an audit row to the session; the caller commits it with the change itself."""
     row = AuditLog(
         actor_id=actor.id if actor else None,

@@ -20,8 +20,13 @@ from wtforms.validators import InputRequired, Length, Optional
 from bpt311.reports.forms import Marked
 from bpt311.staff.service import BULK_ACTIONS, STATUS_ACTIONS
 
-SOURCES = [("", "Any source"), ("web", "Web"), ("kiosk", "Kiosk"), ("api", "Open311 API"),
-           ("staff", "Staff intake")]
+SOURCES = [
+    ("", "Any source"),
+    ("web", "Web"),
+    ("kiosk", "Kiosk"),
+    ("api", "Open311 API"),
+    ("staff", "Staff intake"),
+]
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -49,11 +54,16 @@ class VersionedForm(FlaskForm):
 
 
 class StatusForm(VersionedForm):
-    action = RadioField("What do you want to do?", [Marked(True)],
-                        choices=choices(STATUS_ACTIONS.items()), validate_choice=False)
-    public_note = TextAreaField("Note for the public",
-                                description="Shown on the report's page and emailed to "
-                                            "its followers. Needed when closing.")
+    action = RadioField(
+        "What do you want to do?",
+        [Marked(True)],
+        choices=choices(STATUS_ACTIONS.items()),
+        validate_choice=False,
+    )
+    public_note = TextAreaField(
+        "Note for the public",
+        description="Shown on the report's page and emailed to its followers. Needed when closing.",
+    )
     internal_note = TextAreaField("Internal note", description="Only staff see this.")
     photo = FileField("Photo after the work")
 
@@ -68,8 +78,12 @@ class DepartmentForm(VersionedForm):
 
 
 class DueForm(VersionedForm):
-    due = StringField("Due", [Marked(True)], render_kw={"type": "datetime-local"},
-                      description="In Bridgeport time.")
+    due = StringField(
+        "Due",
+        [Marked(True)],
+        render_kw={"type": "datetime-local"},
+        description="In Bridgeport time.",
+    )
 
 
 class CategoryForm(VersionedForm):
@@ -77,9 +91,12 @@ class CategoryForm(VersionedForm):
 
 
 class DuplicateForm(VersionedForm):
-    original = StringField("Tracking number of the original report", [Marked(True)],
-                           description="For example BPT-000123. Nearby open reports of the "
-                                       "same kind are listed below.")
+    original = StringField(
+        "Tracking number of the original report",
+        [Marked(True)],
+        description="For example BPT-000123. Nearby open reports of the "
+        "same kind are listed below.",
+    )
 
 
 class DetailsForm(VersionedForm):
@@ -91,28 +108,40 @@ class DetailsForm(VersionedForm):
 
 class BulkForm(FlaskForm):
     ids = SelectMultipleField("Reports", validate_choice=False)
-    action = SelectField("With the chosen reports",
-                         choices=choices([("", "Choose…"), *BULK_ACTIONS.items()]),
-                         validate_choice=False)
+    action = SelectField(
+        "With the chosen reports",
+        choices=choices([("", "Choose…"), *BULK_ACTIONS.items()]),
+        validate_choice=False,
+    )
     assignee = SelectField("Assignee", validate_choice=False)
     category = SelectField("Category", validate_choice=False)
     public_note = TextAreaField("Note for the public (for closing)")
 
 
 class SaveFilterForm(FlaskForm):
-    name = StringField("Name this filter", [InputRequired("Give the filter a name"),
-                                            Length(max=80)])
+    name = StringField(
+        "Name this filter", [InputRequired("Give the filter a name"), Length(max=80)]
+    )
     query = HiddenField()
 
 
 class TemplateForm(FlaskForm):
     department = SelectField("Department", validate_choice=False)
-    status = SelectField("Goes with", choices=choices([
-        ("acknowledged", "Acknowledging"), ("closed", "Closing"), ("open", "Reopening"),
-        ("note", "A note")]), validate_choice=False)
+    status = SelectField(
+        "Goes with",
+        choices=choices(
+            [
+                ("acknowledged", "Acknowledging"),
+                ("closed", "Closing"),
+                ("open", "Reopening"),
+                ("note", "A note"),
+            ]
+        ),
+        validate_choice=False,
+    )
     title = StringField("Title", [InputRequired("Give the reply a title"), Length(max=120)])
-    body = TextAreaField("Text", [InputRequired("Write the reply"), Length(max=4000)],
-                         description="You may use {tracking_number}, {category}, {address} "
-                                     "and {department}.")
-
-
+    body = TextAreaField(
+        "Text",
+        [InputRequired("Write the reply"), Length(max=4000)],
+        description="You may use {tracking_number}, {category}, {address} and {department}.",
+    )

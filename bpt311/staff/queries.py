@@ -33,8 +33,14 @@ def scoped(query: Select, user: User, department_id: int | None = None) -> Selec
     return query
 
 
-def queue_query(filters: browse.Filters, user: User, department_id: int | None,
-                assignee: str, overdue: bool, source: str) -> Select:
+def queue_query(
+    filters: browse.Filters,
+    user: User,
+    department_id: int | None,
+    assignee: str,
+    overdue: bool,
+    source: str,
+) -> Select:
     query = scoped(browse.filtered(filters, include_hidden=True), user, department_id)
     if assignee == "me":
         query = query.where(Report.assignee_id == user.id)
@@ -52,22 +58,24 @@ def queue_query(filters: browse.Filters, user: User, department_id: int | None,
 def queue_counts(user: User, department_id: int | None) -> dict[str, int]:
     """Open, acknowledged, overdue and closed this week: one query."""
     now = utcnow()
-    query = scoped(select(
-        func.count(case((Report.status == "open", 1))),
-        func.count(case((Report.status == "acknowledged", 1))),
-        func.count(case(((Report.status.in_(OPEN)) & (Report.due_at < now), 1))),
-        func.count(case((Report.closed_at >= now - timedelta(days=7), 1))),
-    ), user, department_id)
+    query = scoped(
+        select(
+            func.count(case((Report.status == "open", 1))),
+            func.count(case((Report.status == "acknowledged", 1))),
+            func.count(case(((Report.status.in_(OPEN)) & (Report.due_at < now), 1))),
+            func.count(case((Report.closed_at >= now - timedelta(days=7), 1))),
+        ),
+        user,
+        department_id,
+    )
     opened, acknowledged, overdue, closed = db.session.execute(query).one()
-    return {"open": opened, "acknowledged": acknowledged, "overdue": overdue,
-            "closed_week": closed}
+    return {"open": opened, "acknowledged": acknowledged, "overdue": overdue, "closed_week": closed}
 
 
 def colleagues(department_id: int | None) -> list[User]:
     return db.session.scalars(
         select(User)
-        .where(User.department_id == department_id, User.role.in_(("staff", "admin")),
-               User.active)
+        .where(User.department_id == department_id, User.role.in_(("staff", "admin")), User.active)
         .order_by(User.display_name, User.email)
     ).all()
 
@@ -91,8 +99,10 @@ def saved_filters(user: User) -> list[SavedFilter]:
 def templates_for(report: Report) -> list[ResponseTemplate]:
     return db.session.scalars(
         select(ResponseTemplate)
-        .where((ResponseTemplate.department_id == report.department_id)
-               | ResponseTemplate.department_id.is_(None))
+        .where(
+            (ResponseTemplate.department_id == report.department_id)
+            | ResponseTemplate.department_id.is_(None)
+        )
         .order_by(ResponseTemplate.status, ResponseTemplate.title)
     ).all()
 

@@ -78,11 +78,17 @@ def _check(report: Report, actor: User, version: int | None) -> None:
         raise StaleReport()
 
 
-def _event(report: Report, actor: User, kind: str, public_note: str = "",
-           internal_note: str = "") -> TimelineEvent:
-    event = TimelineEvent(kind=kind, actor=actor, actor_label=public_name(actor),
-                          public_note=public_note, internal_note=internal_note,
-                          created_at=utcnow())
+def _event(
+    report: Report, actor: User, kind: str, public_note: str = "", internal_note: str = ""
+) -> TimelineEvent:
+    event = TimelineEvent(
+        kind=kind,
+        actor=actor,
+        actor_label=public_name(actor),
+        public_note=public_note,
+        internal_note=internal_note,
+        created_at=utcnow(),
+    )
     report.events.append(event)
     report.updated_at = event.created_at
     return event
@@ -113,15 +119,21 @@ def fill_template(template: ResponseTemplate, report: Report) -> str:
 # ---- status -------------------------------------------------------------------------------
 
 
-def change_status(report: Report, actor: User, version: int | None, action: str,
-                  public_note: str = "", internal_note: str = "", photo=None,
-                  commit: bool = True) -> None:
+def change_status(
+    report: Report,
+    actor: User,
+    version: int | None,
+    action: str,
+    public_note: str = "",
+    internal_note: str = "",
+    photo=None,
+    commit: bool = True,
+) -> None:
     """Acknowledge, close, reopen, or only add notes. Closing needs a public note."""
     _check(report, actor, version)
     if action not in STATUS_ACTIONS:
         raise InvalidInput("action", "Choose what to do")
-    public = _text(public_note, "public_note", "a note for the public",
-                   required=action == "close")
+    public = _text(public_note, "public_note", "a note for the public", required=action == "close")
     internal = _text(internal_note, "internal_note", "an internal note")
     now = utcnow()
     if action == "acknowledge":
@@ -148,8 +160,14 @@ def change_status(report: Report, actor: User, version: int | None, action: str,
     _event(report, actor, kind, public, internal)
     if photo is not None:
         _attach_after_photo(report, photo)
-    record(actor, f"status.{action}", report, status=report.status,
-           public_note=public, internal_note=internal)
+    record(
+        actor,
+        f"status.{action}",
+        report,
+        status=report.status,
+        public_note=public,
+        internal_note=internal,
+    )
     if kind != "note" or public:
         tell_followers(report, headline, public, actor=actor)
         announce(report, "status", actor=actor, note=public)
@@ -162,42 +180,70 @@ def _attach_after_photo(report: Report, photo) -> None:
 
     name, thumb = place_stashed(photo)
     db.session.info.setdefault("placed_files", []).extend([name, thumb])
-    report.media.append(Media(kind="photo", file_name=name, thumb_name=thumb,
-                              content_type=photo.content_type, size_bytes=photo.size,
-                              width=photo.width, height=photo.height,
-                              alt_text=f"Photo after the work on the {report.category.name}",
-                              position=50))
+    report.media.append(
+        Media(
+            kind="photo",
+            file_name=name,
+            thumb_name=thumb,
+            content_type=photo.content_type,
+            size_bytes=photo.size,
+            width=photo.width,
+            height=photo.height,
+            alt_text=f"Photo after the work on the {report.category.name}",
+            position=50,
+        )
+    )
 
 
 # ---- assignment, department, due date, category -------------------------------------------
 
 
-def assign(report: Report, actor: User, version: int | None, assignee_id: int | None,
-           commit: bool = True) -> None:
+def assign(
+    report: Report, actor: User, version: int | None, assignee_id: int | None, commit: bool = True
+) -> None:
     _check(report, actor, version)
     assignee = db.session.get(User, assignee_id) if assignee_id else None
-    if assignee_id and (assignee is None or not assignee.is_staff or not assignee.active
-                        or assignee.department_id != report.department_id):
+    if assignee_id and (
+        assignee is None
+        or not assignee.is_staff
+        or not assignee.active
+        or assignee.department_id != report.department_id
+    ):
         raise InvalidInput("assignee", "Choose someone from this report's department")
     previous = report.assignee
     report.assignee = assignee
-    _event(report, actor, "assigned",
-           internal_note=f"Assigned to {assignee.display_name or assignee.email}"
-           if assignee else "Unassigned")
-    record(actor, "assign", report, assignee=assignee.email if assignee else "",
-           previous=previous.email if previous else "")
+    _event(
+        report,
+        actor,
+        "assigned",
+        internal_note=f"Assigned to {assignee.display_name or assignee.email}"
+        if assignee
+        else "Unassigned",
+    )
+    record(
+        actor,
+        "assign",
+        report,
+        assignee=assignee.email if assignee else "",
+        previous=previous.email if previous else "",
+    )
     if assignee and assignee.id != actor.id:
-        enqueue_email(assignee.email, "staff_assigned",
-                      f"{report.tracking_number} is assigned to you", report_id=report.id,
-                      report=report, by=public_name(actor),
-                      inspector_url=site_link("staff.inspect",
-                                              tracking_number=report.tracking_number))
+        enqueue_email(
+            assignee.email,
+            "staff_assigned",
+            f"{report.tracking_number} is assigned to you",
+            report_id=report.id,
+            report=report,
+            by=public_name(actor),
+            inspector_url=site_link("staff.inspect", tracking_number=report.tracking_number),
+        )
     if commit:
         _commit()
 
 
-def reassign_department(report: Report, actor: User, version: int | None,
-                        department_id: int, internal_note: str = "") -> None:
+def reassign_department(
+    report: Report, actor: User, version: int | None, department_id: int, internal_note: str = ""
+) -> None:
     _check(report, actor, version)
     department = db.session.get(Department, department_id)
     if department is None:
@@ -207,15 +253,20 @@ def reassign_department(report: Report, actor: User, version: int | None,
     note = _text(internal_note, "internal_note", "an internal note")
     old = report.department.name
     report.department, report.assignee = department, None
-    _event(report, actor, "assigned", public_note=f"Passed to {department.name}",
-           internal_note=note)
+    _event(
+        report, actor, "assigned", public_note=f"Passed to {department.name}", internal_note=note
+    )
     record(actor, "reassign_department", report, department=department.name, previous=old)
     if department.email:
-        enqueue_email(department.email, "staff_assigned",
-                      f"{report.tracking_number} was passed to {department.name}",
-                      report_id=report.id, report=report, by=public_name(actor),
-                      inspector_url=site_link("staff.inspect",
-                                              tracking_number=report.tracking_number))
+        enqueue_email(
+            department.email,
+            "staff_assigned",
+            f"{report.tracking_number} was passed to {department.name}",
+            report_id=report.id,
+            report=report,
+            by=public_name(actor),
+            inspector_url=site_link("staff.inspect", tracking_number=report.tracking_number),
+        )
     _commit()
 
 
@@ -231,13 +282,19 @@ def set_due(report: Report, actor: User, version: int | None, due_local: str) ->
     previous = report.due_at
     report.due_at = moment
     _event(report, actor, "note", internal_note=f"Due date set to {moment.isoformat()}")
-    record(actor, "set_due", report, due=moment.isoformat(),
-           previous=previous.isoformat() if previous else "")
+    record(
+        actor,
+        "set_due",
+        report,
+        due=moment.isoformat(),
+        previous=previous.isoformat() if previous else "",
+    )
     _commit()
 
 
-def recategorise(report: Report, actor: User, version: int | None, service_code: str,
-                 commit: bool = True) -> None:
+def recategorise(
+    report: Report, actor: User, version: int | None, service_code: str, commit: bool = True
+) -> None:
     _check(report, actor, version)
     category = db.session.scalars(
         select(Category).where(Category.service_code == service_code, Category.active)
@@ -254,8 +311,7 @@ def recategorise(report: Report, actor: User, version: int | None, service_code:
         report.department_id, report.assignee = category.department_id, None
     _event(report, actor, "recategorised", public_note=f"Changed from {old} to {category.name}")
     record(actor, "recategorise", report, category=category.service_code, previous=old)
-    tell_followers(report, f"Now filed as {category.name}", f"It was filed as {old}.",
-                   actor=actor)
+    tell_followers(report, f"Now filed as {category.name}", f"It was filed as {old}.", actor=actor)
     announce(report, "status", actor=actor)
     if commit:
         _commit()
@@ -264,8 +320,9 @@ def recategorise(report: Report, actor: User, version: int | None, service_code:
 # ---- duplicates -------------------------------------------------------------------------
 
 
-def mark_duplicate(report: Report, actor: User, version: int | None,
-                   original_number: str) -> Report:
+def mark_duplicate(
+    report: Report, actor: User, version: int | None, original_number: str
+) -> Report:
     """Close ``report`` as the same problem as another; its followers and votes move over."""
     _check(report, actor, version)
     original_id = report_id_from_tracking_number(original_number or "")
@@ -275,28 +332,36 @@ def mark_duplicate(report: Report, actor: User, version: int | None,
     if original.id == report.id:
         raise InvalidInput("original", "A report cannot be a duplicate of itself")
     if original.duplicate_of_id:
-        raise InvalidInput("original", f"{original.tracking_number} is itself a duplicate: "
-                                       "choose the report it points to")
+        raise InvalidInput(
+            "original",
+            f"{original.tracking_number} is itself a duplicate: choose the report it points to",
+        )
     now = utcnow()
     # Followers and votes move: inserted where the person has none on the original, then
     # removed here, so each counts exactly once.
-    db.session.execute(insert(Follow).from_select(
-        ["report_id", "user_id", "created_at"],
-        select(literal(original.id), Follow.user_id, Follow.created_at)
-        .where(Follow.report_id == report.id)
-        .where(~Follow.user_id.in_(select(Follow.user_id).where(
-            Follow.report_id == original.id))),
-    ))
+    db.session.execute(
+        insert(Follow).from_select(
+            ["report_id", "user_id", "created_at"],
+            select(literal(original.id), Follow.user_id, Follow.created_at)
+            .where(Follow.report_id == report.id)
+            .where(
+                ~Follow.user_id.in_(select(Follow.user_id).where(Follow.report_id == original.id))
+            ),
+        )
+    )
+
     def votes_on_original() -> int:
         return db.session.scalar(select(func.count(Vote.id)).where(Vote.report_id == original.id))
 
     before = votes_on_original()
-    db.session.execute(insert(Vote).from_select(
-        ["report_id", "user_id", "created_at"],
-        select(literal(original.id), Vote.user_id, Vote.created_at)
-        .where(Vote.report_id == report.id)
-        .where(~Vote.user_id.in_(select(Vote.user_id).where(Vote.report_id == original.id))),
-    ))
+    db.session.execute(
+        insert(Vote).from_select(
+            ["report_id", "user_id", "created_at"],
+            select(literal(original.id), Vote.user_id, Vote.created_at)
+            .where(Vote.report_id == report.id)
+            .where(~Vote.user_id.in_(select(Vote.user_id).where(Vote.report_id == original.id))),
+        )
+    )
     moved_votes = votes_on_original() - before  # rowcount is not reliable on every driver
     db.session.execute(delete(Vote).where(Vote.report_id == report.id))
     db.session.execute(delete(Follow).where(Follow.report_id == report.id))
@@ -305,14 +370,28 @@ def mark_duplicate(report: Report, actor: User, version: int | None,
     report.duplicate_of = original
     report.status, report.closed_at = "closed", now
     report.acknowledged_at = report.acknowledged_at or now
-    _event(report, actor, "duplicate",
-           public_note=f"The same problem as {original.tracking_number}: follow that report.")
-    _event(original, actor, "note", public_note=f"{report.tracking_number} was the same "
-                                                "problem and has been merged into this one.")
-    record(actor, "mark_duplicate", report, original=original.tracking_number,
-           moved_votes=moved_votes)
-    tell_followers(report, f"Merged into {original.tracking_number}",
-                   "Follow the original report for updates.", actor=actor)
+    _event(
+        report,
+        actor,
+        "duplicate",
+        public_note=f"The same problem as {original.tracking_number}: follow that report.",
+    )
+    _event(
+        original,
+        actor,
+        "note",
+        public_note=f"{report.tracking_number} was the same "
+        "problem and has been merged into this one.",
+    )
+    record(
+        actor, "mark_duplicate", report, original=original.tracking_number, moved_votes=moved_votes
+    )
+    tell_followers(
+        report,
+        f"Merged into {original.tracking_number}",
+        "Follow the original report for updates.",
+        actor=actor,
+    )
     announce(report, "status", actor=actor)
     _commit()
     return original
@@ -321,23 +400,33 @@ def mark_duplicate(report: Report, actor: User, version: int | None,
 # ---- details ------------------------------------------------------------------------------
 
 
-def edit_details(report: Report, actor: User, version: int | None, description: str,
-                 address: str, latitude: str, longitude: str) -> None:
+def edit_details(
+    report: Report,
+    actor: User,
+    version: int | None,
+    description: str,
+    address: str,
+    latitude: str,
+    longitude: str,
+) -> None:
     from bpt311.reports.service import DESCRIPTION_MIN, InvalidReport, check_location
 
     _check(report, actor, version)
     text = _text(description, "description", "a description", required=True)
     if len(text) < DESCRIPTION_MIN:
-        raise InvalidInput("description", f"Describe it in at least {DESCRIPTION_MIN} "
-                                          "characters")
+        raise InvalidInput("description", f"Describe it in at least {DESCRIPTION_MIN} characters")
     try:
         lat, lon = check_location(float(latitude), float(longitude))
     except ValueError as exc:
         raise InvalidInput("latitude", "Latitude and longitude must be numbers") from exc
     except InvalidReport as exc:
         raise InvalidInput("latitude", next(iter(exc.errors.values()))) from exc
-    before = {"description": report.description, "address": report.address,
-              "latitude": report.latitude, "longitude": report.longitude}
+    before = {
+        "description": report.description,
+        "address": report.address,
+        "latitude": report.latitude,
+        "longitude": report.longitude,
+    }
     report.description, report.address = text, " ".join((address or "").split())[:300]
     moved = (lat, lon) != (report.latitude, report.longitude)
     report.latitude, report.longitude = lat, lon
@@ -347,9 +436,13 @@ def edit_details(report: Report, actor: User, version: int | None, description: 
         report.neighbourhood_id = neighbourhood_at(lat, lon)
     _event(report, actor, "edited", public_note="The city corrected the details.")
     # The original text is kept here, in the audit trail.
-    record(actor, "edit_details", report, before=before,
-           after={"description": text, "address": report.address, "latitude": lat,
-                  "longitude": lon})
+    record(
+        actor,
+        "edit_details",
+        report,
+        before=before,
+        after={"description": text, "address": report.address, "latitude": lat, "longitude": lon},
+    )
     _commit()
 
 
@@ -363,8 +456,14 @@ BULK_ACTIONS = {
 }
 
 
-def bulk(actor: User, selections: list[tuple[int, int]], action: str, assignee_id=None,
-         service_code: str = "", public_note: str = "") -> int:
+def bulk(
+    actor: User,
+    selections: list[tuple[int, int]],
+    action: str,
+    assignee_id=None,
+    service_code: str = "",
+    public_note: str = "",
+) -> int:
     """Apply one action to many reports: all of them, or (on any problem) none."""
     if action not in BULK_ACTIONS:
         raise InvalidInput("action", "Choose what to do with the chosen reports")
@@ -389,9 +488,11 @@ def bulk(actor: User, selections: list[tuple[int, int]], action: str, assignee_i
         _commit()
     except StaleReport as exc:
         db.session.rollback()
-        raise InvalidInput("ids", f"{current or 'A report'} was changed by someone else "
-                                  "meanwhile. Nothing was changed: look again, then repeat."
-                           ) from exc
+        raise InvalidInput(
+            "ids",
+            f"{current or 'A report'} was changed by someone else "
+            "meanwhile. Nothing was changed: look again, then repeat.",
+        ) from exc
     except InvalidInput as exc:
         db.session.rollback()
         raise InvalidInput(exc.field, f"{current}: {exc} Nothing was changed.") from exc

@@ -40,20 +40,24 @@ def _vary(response):
 def _queue_form(args):
     form = forms.QueueForm(args)
     form.department.choices = forms.choices(
-        [("", "All departments")] + [(d.id, d.name) for d in queries.departments()])
+        [("", "All departments")] + [(d.id, d.name) for d in queries.departments()]
+    )
     people = queries.colleagues(current_user.department_id)
     form.assignee.choices = forms.choices(
         [("", "Anyone or no one"), ("me", "Me"), ("none", "No one yet")]
-        + [(p.id, p.display_name or p.email) for p in people])
+        + [(p.id, p.display_name or p.email) for p in people]
+    )
     return form, people
 
 
 def _bulk_form(people):
     form = forms.BulkForm()
-    form.assignee.choices = forms.choices([("", "No one")] + [
-        (p.id, p.display_name or p.email) for p in people])
-    form.category.choices = forms.choices([(c.service_code, c.name)
-                                           for c in queries.active_categories()])
+    form.assignee.choices = forms.choices(
+        [("", "No one")] + [(p.id, p.display_name or p.email) for p in people]
+    )
+    form.category.choices = forms.choices(
+        [(c.service_code, c.name) for c in queries.active_categories()]
+    )
     return form
 
 
@@ -66,19 +70,30 @@ def queue():
         args.setlist("status", ["open", "acknowledged"])  # the queue is about open work
     filter_form, filters, problems = browse.filter_form(args)
     extra, people = _queue_form(request.args)
-    department_id = int(extra.department.data) if (extra.department.data or "").isdigit() \
-        else None
-    query = queries.queue_query(filters, current_user, department_id,
-                                extra.assignee.data or "", bool(extra.overdue.data),
-                                extra.source.data or "")
+    department_id = int(extra.department.data) if (extra.department.data or "").isdigit() else None
+    query = queries.queue_query(
+        filters,
+        current_user,
+        department_id,
+        extra.assignee.data or "",
+        bool(extra.overdue.data),
+        extra.source.data or "",
+    )
     page = browse.page_of(query, filters.page)
-    query_string = urlencode([(k, v) for k, v in request.args.items(multi=True)
-                              if k != "page" and v != ""])
+    query_string = urlencode(
+        [(k, v) for k, v in request.args.items(multi=True) if k != "page" and v != ""]
+    )
     context = dict(
-        form=filter_form, extra=extra, filters=filters, problems=problems, page=page,
+        form=filter_form,
+        extra=extra,
+        filters=filters,
+        problems=problems,
+        page=page,
         counts=queries.queue_counts(current_user, department_id),
-        saved=queries.saved_filters(current_user), bulk=_bulk_form(people),
-        save_form=forms.SaveFilterForm(query=query_string), query_string=query_string,
+        saved=queries.saved_filters(current_user),
+        bulk=_bulk_form(people),
+        save_form=forms.SaveFilterForm(query=query_string),
+        query_string=query_string,
     )
     template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
     return _vary(render_template(template, **context))
@@ -96,15 +111,19 @@ def bulk_action():
     try:
         if not form.validate():
             abort(400)
-        done = service.bulk(current_user, selections, form.action.data or "",
-                            assignee_id=form.assignee.data, service_code=form.category.data,
-                            public_note=form.public_note.data or "")
+        done = service.bulk(
+            current_user,
+            selections,
+            form.action.data or "",
+            assignee_id=form.assignee.data,
+            service_code=form.category.data,
+            public_note=form.public_note.data or "",
+        )
     except service.StaffError as exc:
         flash(str(exc), "error")
     else:
         flash(f"Done: {done} report{'s' if done != 1 else ''} changed.", "success")
-    return redirect(request.referrer if _same_site(request.referrer) else url_for(".queue"),
-                    303)
+    return redirect(request.referrer if _same_site(request.referrer) else url_for(".queue"), 303)
 
 
 def _same_site(url: str | None) -> bool:
@@ -116,8 +135,13 @@ def _same_site(url: str | None) -> bool:
 def save_filter():
     form = forms.SaveFilterForm()
     if form.validate_on_submit():
-        db.session.add(SavedFilter(user_id=current_user.id, name=form.name.data.strip(),
-                                   query=(form.query.data or "")[:2000]))
+        db.session.add(
+            SavedFilter(
+                user_id=current_user.id,
+                name=form.name.data.strip(),
+                query=(form.query.data or "")[:2000],
+            )
+        )
         db.session.commit()
         flash(f"Saved the filter “{form.name.data.strip()}”.", "success")
     else:
@@ -157,8 +181,7 @@ def _report(tracking_number: str):
     return report
 
 
-def _inspector_forms(report, bound: str | None = None, template_id: str = "",
-                     bound_form=None):
+def _inspector_forms(report, bound: str | None = None, template_id: str = "", bound_form=None):
     """The action forms, drawn from the report's current version; ``bound`` is the one the
     request filled in (``bound_form``, with its errors), so nothing typed is lost."""
     made = {}
@@ -172,15 +195,18 @@ def _inspector_forms(report, bound: str | None = None, template_id: str = "",
         made[name] = form
     people = queries.colleagues(report.department_id)
     made["assign"].assignee.choices = forms.choices(
-        [("", "No one")] + [(p.id, p.display_name or p.email) for p in people])
+        [("", "No one")] + [(p.id, p.display_name or p.email) for p in people]
+    )
     if bound != "assign":
         made["assign"].assignee.data = str(report.assignee_id or "")
     made["department"].department.choices = forms.choices(
-        [(d.id, d.name) for d in queries.departments()])
+        [(d.id, d.name) for d in queries.departments()]
+    )
     if bound != "department":
         made["department"].department.data = str(report.department_id)
     made["category"].category.choices = forms.choices(
-        [(c.service_code, c.name) for c in queries.active_categories()])
+        [(c.service_code, c.name) for c in queries.active_categories()]
+    )
     if bound != "category":
         made["category"].category.data = report.category.service_code
     if bound != "due" and report.due_at:
@@ -191,20 +217,31 @@ def _inspector_forms(report, bound: str | None = None, template_id: str = "",
         chosen = db.session.get(ResponseTemplate, int(template_id))
         if chosen is not None:
             made["status"].public_note.data = service.fill_template(chosen, report)
-            made["status"].action.data = {"acknowledged": "acknowledge", "closed": "close",
-                                          "open": "reopen"}.get(chosen.status, "note")
+            made["status"].action.data = {
+                "acknowledged": "acknowledge",
+                "closed": "close",
+                "open": "reopen",
+            }.get(chosen.status, "note")
     return made
 
 
-def _inspector(report, status: int = 200, bound: str | None = None, notice: str = "",
-               announce: str = "", bound_form=None):
+def _inspector(
+    report,
+    status: int = 200,
+    bound: str | None = None,
+    notice: str = "",
+    announce: str = "",
+    bound_form=None,
+):
     require_may_act_on(current_user, report)
     context = dict(
         report=report,
         forms=_inspector_forms(report, bound, request.args.get("template", ""), bound_form),
-        audit=queries.audit_trail(report), templates=queries.templates_for(report),
+        audit=queries.audit_trail(report),
+        templates=queries.templates_for(report),
         nearby=possible_duplicates(report.category_id, report.latitude, report.longitude),
-        response_time=sla_in_words(report.category.sla_hours), notice=notice,
+        response_time=sla_in_words(report.category.sla_hours),
+        notice=notice,
         announce=announce,
     )
     template = "staff/_inspector.html" if wants_partial() else "staff/inspector.html"
@@ -234,12 +271,18 @@ def act(tracking_number: str, action: str):
         message = _perform(action, report, form, version)
     except (service.StaleReport, StaleDataError):
         db.session.rollback()
-        return _inspector(_report(tracking_number), 409, bound=action, bound_form=form,
-                          notice=str(service.StaleReport()))
+        return _inspector(
+            _report(tracking_number),
+            409,
+            bound=action,
+            bound_form=form,
+            notice=str(service.StaleReport()),
+        )
     except service.InvalidInput as exc:
         db.session.rollback()
         target = form._fields.get(exc.field) or next(
-            f for f in form if f.name not in ("csrf_token", "version"))
+            f for f in form if f.name not in ("csrf_token", "version")
+        )
         target.errors = [str(exc)]
         return _inspector(_report(tracking_number), 422, bound=action, bound_form=form)
     except service.NotAllowed as exc:
@@ -258,16 +301,31 @@ def _perform(action: str, report, form, version) -> str:
         photo = _photo_from(form.photo, "after")
         if form.photo.errors:
             raise service.InvalidInput("photo", form.photo.errors[0])
-        service.change_status(report, user, version, form.action.data or "",
-                              form.public_note.data, form.internal_note.data, photo)
+        service.change_status(
+            report,
+            user,
+            version,
+            form.action.data or "",
+            form.public_note.data,
+            form.internal_note.data,
+            photo,
+        )
         return f"Saved: the report is {report.status_label.lower()}."
     if action == "assign":
         service.assign(report, user, version, int(form.assignee.data or 0) or None)
-        return "Saved: " + (f"assigned to {report.assignee.display_name or report.assignee.email}"
-                            if report.assignee else "no one is assigned") + "."
+        return (
+            "Saved: "
+            + (
+                f"assigned to {report.assignee.display_name or report.assignee.email}"
+                if report.assignee
+                else "no one is assigned"
+            )
+            + "."
+        )
     if action == "department":
-        service.reassign_department(report, user, version, int(form.department.data or 0),
-                                    form.internal_note.data)
+        service.reassign_department(
+            report, user, version, int(form.department.data or 0), form.internal_note.data
+        )
         return f"Passed to {report.department.name}."
     if action == "due":
         service.set_due(report, user, version, form.due.data)
@@ -278,8 +336,15 @@ def _perform(action: str, report, form, version) -> str:
     if action == "duplicate":
         original = service.mark_duplicate(report, user, version, form.original.data)
         return f"Closed as the same problem as {original.tracking_number}."
-    service.edit_details(report, user, version, form.description.data, form.address.data,
-                         form.latitude.data, form.longitude.data)
+    service.edit_details(
+        report,
+        user,
+        version,
+        form.description.data,
+        form.address.data,
+        form.latitude.data,
+        form.longitude.data,
+    )
     return "The details were corrected."
 
 
@@ -308,7 +373,8 @@ def intake_create():
 def _template_form(template=None):
     form = forms.TemplateForm(obj=template)
     form.department.choices = forms.choices(
-        [("", "Every department")] + [(d.id, d.name) for d in queries.departments()])
+        [("", "Every department")] + [(d.id, d.name) for d in queries.departments()]
+    )
     if template is not None and request.method == "GET":
         form.department.data = str(template.department_id or "")
     return form
@@ -320,8 +386,9 @@ def templates():
     rows = db.session.scalars(
         db.select(ResponseTemplate).order_by(ResponseTemplate.status, ResponseTemplate.title)
     ).all()
-    return render_template("staff/templates.html", rows=rows,
-                           departments={d.id: d.name for d in queries.departments()})
+    return render_template(
+        "staff/templates.html", rows=rows, departments={d.id: d.name for d in queries.departments()}
+    )
 
 
 @bp.route("/templates/new", methods=["GET", "POST"])
@@ -341,8 +408,13 @@ def edit_template(template_id: int | None = None):
         template.body = form.body.data.strip()
         db.session.add(template)
         db.session.flush()
-        record(current_user, "template.save", target_type="response_template",
-               target_id=template.id, title=template.title)
+        record(
+            current_user,
+            "template.save",
+            target_type="response_template",
+            target_id=template.id,
+            title=template.title,
+        )
         db.session.commit()
         flash("The reply was saved.", "success")
         return redirect(url_for(".templates"), 303)
@@ -358,8 +430,13 @@ def delete_template(template_id: int):
     template = db.session.get(ResponseTemplate, template_id)
     if template is None:
         abort(404)
-    record(current_user, "template.delete", target_type="response_template",
-           target_id=template.id, title=template.title)
+    record(
+        current_user,
+        "template.delete",
+        target_type="response_template",
+        target_id=template.id,
+        title=template.title,
+    )
     db.session.delete(template)
     db.session.commit()
     flash("The reply was deleted.", "success")

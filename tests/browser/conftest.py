@@ -90,12 +90,21 @@ def _people() -> None:
     roads = db.session.scalars(
         select(Department).where(Department.name == "Roadway Maintenance")
     ).one()
-    for email, role, department in (("maria@example.org", "resident", None),
-                                    ("clerk@bridgeport.example", "staff", roads)):
-        db.session.add(User(email=email, role=role, department=department,
-                            display_name=email.split("@")[0].title(), show_name=True,
-                            password_hash=hash_password(PASSWORD),
-                            email_verified_at=utcnow()))
+    for email, role, department in (
+        ("maria@example.org", "resident", None),
+        ("clerk@bridgeport.example", "staff", roads),
+    ):
+        db.session.add(
+            User(
+                email=email,
+                role=role,
+                department=department,
+                display_name=email.split("@")[0].title(),
+                show_name=True,
+                password_hash=hash_password(PASSWORD),
+                email_verified_at=utcnow(),
+            )
+        )
     db.session.commit()
 
 

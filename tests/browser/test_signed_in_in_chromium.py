@@ -21,14 +21,14 @@ def test_voting_swaps_in_place_and_is_announced(live, page_with_js, pothole):
     sign_in(page, live.base_url, "maria@example.org")
     page.goto(f"{live.base_url}/reports/{pothole}")
     page.click("#vote-button")
-    page.wait_for_function(
-        "() => document.getElementById('live').textContent.includes('want')")
+    page.wait_for_function("() => document.getElementById('live').textContent.includes('want')")
     assert page.get_attribute("#vote-button", "aria-pressed") == "true"
     assert page.evaluate("() => document.activeElement.id") == "vote-button"
     assert axe_violations(page) == []
     page.click("#vote-button")  # and back
     page.wait_for_function(
-        "() => document.getElementById('vote-button').getAttribute('aria-pressed') === 'false'")
+        "() => document.getElementById('vote-button').getAttribute('aria-pressed') === 'false'"
+    )
 
 
 def test_commenting_swaps_the_conversation_and_is_announced(live, page_with_js, pothole):
@@ -38,18 +38,33 @@ def test_commenting_swaps_the_conversation_and_is_announced(live, page_with_js, 
     page.fill("#body", "Still there this morning, and deeper")
     page.click("button:has-text('Add comment')")
     page.wait_for_function(
-        "() => document.getElementById('live').textContent.includes('comment was added')")
+        "() => document.getElementById('live').textContent.includes('comment was added')"
+    )
     assert "Still there this morning" in page.locator("#conversation").inner_text()
     assert axe_violations(page) == []
     assert page.js_errors == []
 
 
-@pytest.mark.parametrize("path", ["/staff", "/staff/intake", "/staff/intake?category=pothole",
-                                  "INSPECT", "/me", "/staff/moderation", "/staff/audit",
-                                  "/watch", "/watch/new", "/feeds", "/me/notifications",
-                                  "/me/settings"])
-def test_staff_pages_pass_axe_with_and_without_javascript(live, page_with_js, page_without_js,
-                                                          pothole, path):
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/staff",
+        "/staff/intake",
+        "/staff/intake?category=pothole",
+        "INSPECT",
+        "/me",
+        "/staff/moderation",
+        "/staff/audit",
+        "/watch",
+        "/watch/new",
+        "/feeds",
+        "/me/notifications",
+        "/me/settings",
+    ],
+)
+def test_staff_pages_pass_axe_with_and_without_javascript(
+    live, page_with_js, page_without_js, pothole, path
+):
     target = live.base_url + path.replace("INSPECT", f"/staff/reports/{pothole}")
     for page in (page_with_js, page_without_js):
         sign_in(page, live.base_url, "clerk@bridgeport.example")
@@ -65,7 +80,6 @@ def test_an_inspector_action_swaps_in_place(live, page_with_js, pothole):
     page.check("input[name=action][value=note]")
     page.fill("#internal_note", "Checked from the office")
     page.click("#status-title ~ form button[type=submit]")
-    page.wait_for_function(
-        "() => document.getElementById('live').textContent.includes('Saved')")
+    page.wait_for_function("() => document.getElementById('live').textContent.includes('Saved')")
     assert "Checked from the office" in page.locator("#inspector").inner_text()
     assert axe_violations(page) == []

@@ -1,0 +1,292 @@
+"""Reports as GeoReport service requests: the query parameters, and one SELECT for any number.
+
+Only public fields leave here: never a contact's name, email or phone, never an
+internal note, and nothing of a report a moderator has hidden. Every request is read
+by a single Core SELECT (the latest public note and the first photo are correlated
+subqueries on indexed columns), so 1 or 1,000 results cost one query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Select, select
+
+from bpt311.api.georeport import city_zone, w3c_datetime
+from bpt311.extensions import db
+from bpt311.models import (
+    STATUSES,
+    Category,
+    Department,
+    Media,
+    Report,
+    TimelineEvent,
+    report_id_from_tracking_number,
+    utcnow,
+)
+from bpt311.models.reports import TRACKING_PREFIX
+from bpt311.reports.service import sla_in_words
+
+MAX_RESULTS = 1000
+DEFAULT_DAYS = 90
+OPEN311_STATUSES = ("open", "closed")
+SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A "+" left unencoded in a query string arrives as a space: "...T09:05:00 05:00".
+_SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+_LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60")
+DATE_EXAMPLE = "like 2026-11-25T00:00:00Z or 2026-11-25T00:00:00-05:00"
+EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+MAX_REPORT_ID = 2**31 - 1  # report.id is a 32-bit integer
+
+
+class BadQuery(Exception):
+    """A query parameter that cannot be understood; str() says which and why."""
+
+
+@dataclass
+class RequestQuery:
+    """What ``GET requests`` was asked for. ``None`` means "not asked", ``[]`` "nothing"."""
+
+    report_ids: list[int] | None = None
+    service_codes: list[str] | None = None
+    statuses: list[str] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@cache
+def _open311_status_of() -> dict[str, str]:
+    """Our four statuses mapped to GeoReport's two, as the model decides them."""
+    return {status: Report(status=status).open311_status for status in STATUSES}
+
+
+def report_id(text: str) -> int | None:
+    """The report a tracking number names; None if it is not one, or names a number too large
+    for the id column (PostgreSQL refuses to compare an integer column with one)."""
+    number = report_id_from_tracking_number(text)
+    return number if number is not None and number <= MAX_REPORT_ID else None
+
+
+def clean(text: str | None) -> str:
+    """Free text from a client, without the NUL characters no database column can hold.
+    (Names and numbers are checked against a pattern instead, which refuses them.)"""
+    return (text or "").replace("\x00", "").strip()
+
+
+def listed(args: Mapping, name: str) -> list[str]:
+    """A parameter's values, repeated or comma-separated; empty ones count as absent."""
+    values = args.getlist(name) if hasattr(args, "getlist") else [args.get(name, "")]
+    return [part for value in values for part in (p.strip() for p in value.split(",")) if part]
+
+
+def parse_moment(text: str, name: str) -> datetime:
+    """A W3C date-time (``Z`` or an offset; none means the city's clock) as aware UTC.
+
+    Lenient where RFC 3339 is: lower-case ``t``/``z``, a leap second (read as :59), and a
+    ``+`` that arrived as a space. Moments beyond the calendar's ends are clamped to them.
+    """
+    cleaned = _SPACED_OFFSET.sub(r"\1+\2", text.strip().upper())
+    cleaned = _LEAP_SECOND.sub(r"\1:59", cleaned)
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError as exc:
+        raise BadQuery(f"{name} must be a W3C date and time, {DATE_EXAMPLE}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first representable moment
+        return EARLIEST if moment.year == 1 else LATEST
+
+
+def parse_query(args: Mapping) -> RequestQuery:
+    """The filters of ``GET requests``; BadQuery for a value that makes no sense (even one
+    that ``service_request_id`` then overrides: a client should hear of its mistake)."""
+    query = RequestQuery()
+    codes = listed(args, "service_code")
+    if codes:  # a code that cannot exist matches nothing, like any unknown code
+        query.service_codes = [code for code in codes if SERVICE_CODE_RE.match(code)]
+    statuses = listed(args, "status")
+    if statuses:
+        unknown = [status for status in statuses if status.lower() not in OPEN311_STATUSES]
+        if unknown:
+            raise BadQuery(f"status must be open or closed (or open,closed), not {unknown[0]!r}")
+        wanted = {status.lower() for status in statuses}
+        query.statuses = [s for s, mapped in _open311_status_of().items() if mapped in wanted]
+    start_text = (args.get("start_date") or "").strip()
+    end_text = (args.get("end_date") or "").strip()
+    query.start = parse_moment(start_text, "start_date") if start_text else None
+    query.end = parse_moment(end_text, "end_date") if end_text else None
+    if query.start and query.end and query.start > query.end:
+        raise BadQuery("start_date is after end_date, so nothing can match")
+
+    ids = listed(args, "service_request_id")
+    if ids:  # overrides every other filter
+        if len(ids) > MAX_RESULTS:
+            raise BadQuery(f"Ask for at most {MAX_RESULTS} service_request_id values at once")
+        wrong = [text for text in ids if report_id_from_tracking_number(text) is None]
+        if wrong:
+            raise BadQuery(
+                f"service_request_id {wrong[0]!r} is not one of ours: they look like BPT-000123"
+            )
+        numbers = [report_id(text) for text in ids]  # None: too large to exist
+        return RequestQuery(report_ids=[n for n in dict.fromkeys(numbers) if n is not None])
+
+    if query.start is None:  # the spec's default: the most recent 90 days
+        end = query.end or utcnow()
+        window = timedelta(days=DEFAULT_DAYS)
+        query.start = end - window if end - EARLIEST > window else EARLIEST
+    return query
+
+
+# ---- reading ---------------------------------------------------------------------
+
+
+def _public_columns() -> Select:
+    latest_note = (
+        select(TimelineEvent.public_note)
+        .where(
+            TimelineEvent.report_id == Report.id,
+            TimelineEvent.public_note != "",
+            TimelineEvent.kind != "comment",  # residents' words are not the city's status
+        )
+        .order_by(TimelineEvent.created_at.desc(), TimelineEvent.id.desc())
+        .limit(1)
+        .correlate(Report)
+        .scalar_subquery()
+    )
+    first_photo = (
+        select(Media.file_name)
+        .where(
+            Media.report_id == Report.id,
+            Media.kind == "photo",
+            Media.hidden_at.is_(None),
+            Media.comment_id.is_(None),
+        )
+        .order_by(Media.position, Media.id)
+        .limit(1)
+        .correlate(Report)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Report.id,
+            Report.status,
+            Report.description,
+            Report.address,
+            Report.latitude,
+            Report.longitude,
+            Report.created_at,
+            Report.updated_at,
+            Report.due_at,
+            Category.service_code,
+            Category.name.label("service_name"),
+            Category.sla_hours,
+            Department.name.label("agency"),
+            latest_note.label("status_notes"),
+            first_photo.label("photo"),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .join(Department, Department.id == Report.department_id)
+        .where(Report.hidden_at.is_(None))
+    )
+
+
+def matching(query: RequestQuery) -> Select:
+    """The SELECT of public rows for ``query``, newest first, at most 1,000."""
+    rows = _public_columns()
+    if query.report_ids is not None:
+        rows = rows.where(Report.id.in_(query.report_ids))
+    else:
+        if query.service_codes is not None:
+            rows = rows.where(Category.service_code.in_(query.service_codes))
+        if query.statuses is not None:
+            rows = rows.where(Report.status.in_(query.statuses))
+        if query.start is not None:
+            rows = rows.where(Report.created_at >= query.start)
+        if query.end is not None:
+            rows = rows.where(Report.created_at <= query.end)
+    return rows.order_by(Report.created_at.desc(), Report.id.desc()).limit(MAX_RESULTS)
+
+
+@cache
+def service_notice(sla_hours: int) -> str:
+    return f"Expected response time: {sla_in_words(sla_hours)}."
+
+
+def tracking_number(number: int) -> str:
+    return f"{TRACKING_PREFIX}{number:06d}"
+
+
+def record(row, site_url: str, zone: ZoneInfo) -> dict:
+    """One row of :func:`_public_columns` as a GeoReport request, keys in the spec's order,
+    ``None`` for empty. (Unpacked by position: a thousand rows a request make it count.)"""
+    (
+        number,
+        status,
+        description,
+        address,
+        latitude,
+        longitude,
+        created_at,
+        updated_at,
+        due_at,
+        service_code,
+        service_name,
+        sla_hours,
+        agency,
+        status_notes,
+        photo,
+    ) = row
+    return {
+        "service_request_id": f"{TRACKING_PREFIX}{number:06d}",
+        "status": _open311_status_of().get(status, "open"),
+        "status_notes": status_notes or None,
+        "service_name": service_name,
+        "service_code": service_code,
+        "description": description or None,
+        "agency_responsible": agency,
+        "service_notice": service_notice(sla_hours),
+        "requested_datetime": w3c_datetime(created_at, zone),
+        "updated_datetime": w3c_datetime(updated_at, zone),
+        "expected_datetime": w3c_datetime(due_at, zone),
+        "address": address or None,
+        "address_id": None,
+        "zipcode": None,
+        "lat": latitude,
+        "long": longitude,
+        "media_url": f"{site_url}/media/{quote(photo)}" if photo else None,
+    }
+
+
+def requests_matching(query: RequestQuery) -> Iterator[dict]:
+    site_url, zone = current_app.config["SITE_URL"], city_zone()
+    for row in db.session.connection().execute(matching(query)):
+        yield record(row, site_url, zone)
+
+
+def one_request(text: str) -> dict | None:
+    """The request a tracking number names, or None (unknown, malformed or hidden)."""
+    number = report_id(text)
+    if number is None:
+        return None
+    row = db.session.execute(_public_columns().where(Report.id == number)).first()
+    return record(row, current_app.config["SITE_URL"], city_zone()) if row else None
+
+
+def id_for_token(token: str) -> str | None:
+    """Requests are made at once, so a token is the tracking number itself."""
+    number = report_id(token)
+    if number is None:
+        return None
+    found = db.session.scalar(
+        select(Report.id).where(Report.id == number, Report.hidden_at.is_(None))
+    )
+    return tracking_number(found) if found else None
