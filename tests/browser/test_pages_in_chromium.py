@@ -32,6 +32,13 @@ PAGES = [
     "/neighbourhoods",
     "/neighbourhoods/downtown",
     "/no-such-page",
+    "/developers",
+    "/embed/recent",
+    "/embed/report-button",
+    "/feeds",
+    "/sign-in",
+    "/register",
+    "/reset",
     "REPORT",
     "REPORT/submitted",
 ]
