@@ -23,7 +23,12 @@ from bpt311.models import ResponseTemplate, SavedFilter
 from bpt311.reports import browse
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.staff import forms, queries, service
-from bpt311.staff.access import admin_required, require_may_act_on, staff_required
+from bpt311.staff.access import (
+    admin_required,
+    may_act_on,
+    require_may_act_on,
+    staff_required,
+)
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -287,8 +292,17 @@ def act(tracking_number: str, action: str):
         return _inspector(_report(tracking_number), 422, bound=action, bound_form=form)
     except service.NotAllowed as exc:
         abort(403, str(exc))
+    report = _report(tracking_number)
+    if not may_act_on(current_user, report):
+        # Passed to another department: it is theirs now, so back to the queue.
+        flash(f"{tracking_number}: {message}", "success")
+        if request.htmx:
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = url_for(".queue")
+            return response
+        return redirect(url_for(".queue"), 303)
     if wants_partial():
-        return _inspector(_report(tracking_number), announce=message)
+        return _inspector(report, announce=message)
     flash(message, "success")
     return redirect(url_for(".inspect", tracking_number=tracking_number), 303)
 
