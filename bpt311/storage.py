@@ -112,6 +112,30 @@ def stash(
     return item
 
 
+def stash_photo(upload) -> StashedMedia:
+    """Check, re-encode and stash an uploaded photo; raises media.UploadRefused with a
+    message naming the file when it is not one we keep."""
+    from bpt311.media import process_photo
+
+    photo = process_photo(
+        upload.stream, upload.filename, max_bytes=current_app.config["PHOTO_MAX_MB"] * 1024 * 1024
+    )
+    return stash(
+        "photo",
+        upload.filename,
+        photo.content_type,
+        ".jpg",
+        len(photo.data),
+        data=photo.data,
+        thumb=photo.thumb,
+        width=photo.width,
+        height=photo.height,
+        thumb_width=photo.thumb_width,
+        thumb_height=photo.thumb_height,
+        gps=photo.gps,
+    )
+
+
 def load_stashed(token: str) -> StashedMedia | None:
     """The stashed upload for a token from a form, or None if it is unknown or expired."""
     if not TOKEN_RE.match(token or ""):

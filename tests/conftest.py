@@ -167,3 +167,49 @@ class QueryCounter:
 @pytest.fixture
 def count_queries(app):
     return lambda: QueryCounter(db.engine)
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback that collects what the app sends."""
+    from tests.smtp import SMTPServer
+
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def site(make_app, smtp):
+    """The app with Bridgeport's catalogue, sending email to the loopback server."""
+    app = make_app(**smtp.settings)
+    with app.app_context():
+        from bpt311.seed import load_city
+
+        load_city()
+        yield app
+
+
+def client_for(site, user=None):
+    """A browser of ``site``, signed in as ``user`` when one is given."""
+    from tests.factories import sign_in_as
+
+    client = site.test_client()
+    if user is not None:
+        sign_in_as(client, user)
+    return client
+
+
+def post_form(client, path, data=None, headers=None, **kwargs):
+    """POST as a page's form would: with the CSRF token the page gave."""
+    token = csrf_token_from(client)
+    return client.post(
+        path, data={"csrf_token": token, **(data or {})}, headers=headers or {}, **kwargs
+    )
+
+
+def department(name: str):
+    from sqlalchemy import select
+
+    from bpt311.models import Department
+
+    return db.session.scalars(select(Department).where(Department.name == name)).one()

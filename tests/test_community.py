@@ -12,27 +12,11 @@ from sqlalchemy import func, select
 from bpt311.extensions import db
 from bpt311.models import Comment, Flag, Follow, Media, Report, Vote, utcnow
 from bpt311.notify import deliver_due
-from tests.conftest import csrf_token_from
+from tests.conftest import client_for, csrf_token_from
+from tests.conftest import post_form as post
 from tests.factories import make_report, make_user, sign_in_as
-from tests.smtp import SMTPServer
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def smtp():
-    with SMTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def site(make_app, smtp):
-    app = make_app(**smtp.settings)
-    with app.app_context():
-        from bpt311.seed import load_city
-
-        load_city()
-        yield app
 
 
 @pytest.fixture
@@ -43,20 +27,6 @@ def maria(site):
 @pytest.fixture
 def luis(site):
     return make_user("luis@example.org", display_name="Luis")
-
-
-def client_for(site, user=None):
-    client = site.test_client()
-    if user is not None:
-        sign_in_as(client, user)
-    return client
-
-
-def post(client, path, data=None, headers=None, **kwargs):
-    token = csrf_token_from(client)
-    return client.post(
-        path, data={"csrf_token": token, **(data or {})}, headers=headers or {}, **kwargs
-    )
 
 
 def fresh(report):

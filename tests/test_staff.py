@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from bpt311.extensions import db
 from bpt311.models import (
     AuditLog,
-    Department,
     Follow,
     Report,
     ResponseTemplate,
@@ -19,31 +18,11 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import deliver_due
-from tests.conftest import csrf_token_from
-from tests.factories import make_report, make_user, sign_in_as
-from tests.smtp import SMTPServer
+from tests.conftest import client_for, csrf_token_from, department
+from tests.conftest import post_form as post
+from tests.factories import make_report, make_user
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def smtp():
-    with SMTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def site(make_app, smtp):
-    app = make_app(**smtp.settings)
-    with app.app_context():
-        from bpt311.seed import load_city
-
-        load_city()
-        yield app
-
-
-def department(name):
-    return db.session.scalars(select(Department).where(Department.name == name)).one()
 
 
 @pytest.fixture
@@ -75,20 +54,6 @@ def parks_clerk(site):
 @pytest.fixture
 def admin(site):
     return make_user("admin@bridgeport.example", role="admin")
-
-
-def client_for(site, user=None):
-    client = site.test_client()
-    if user is not None:
-        sign_in_as(client, user)
-    return client
-
-
-def post(client, path, data=None, headers=None, **kwargs):
-    token = csrf_token_from(client)
-    return client.post(
-        path, data={"csrf_token": token, **(data or {})}, headers=headers or {}, **kwargs
-    )
 
 
 def act(client, report, action, data=None, headers=None, version=None):

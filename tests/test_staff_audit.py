@@ -3,28 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from bpt311.extensions import db
-from bpt311.models import AuditLog, Department
+from bpt311.models import AuditLog
 from bpt311.staff.audit import record
-from tests.factories import make_report, make_user, sign_in_as
+from tests.conftest import client_for, department
+from tests.factories import make_report, make_user
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def site(make_app):
-    app = make_app()
-    with app.app_context():
-        from bpt311.seed import load_city
-
-        load_city()
-        yield app
-
-
-def department(name: str) -> Department:
-    return db.session.scalars(select(Department).where(Department.name == name)).one()
 
 
 @pytest.fixture
@@ -44,13 +30,6 @@ def blight(site):
 @pytest.fixture
 def admin(site):
     return make_user("admin@bridgeport.example", "admin")
-
-
-def client_for(site, user=None):
-    client = site.test_client()
-    if user is not None:
-        sign_in_as(client, user)
-    return client
 
 
 def audit_row(actor, action, report=None, when=None, **fields) -> AuditLog:

@@ -7,33 +7,13 @@ from sqlalchemy import func, select
 
 from bpt311.community.service import add_comment, flag
 from bpt311.extensions import db
-from bpt311.models import AuditLog, Comment, Department, Flag, Media, Report, TimelineEvent, User
+from bpt311.models import AuditLog, Comment, Flag, Media, Report, TimelineEvent, User
 from bpt311.notify import deliver_due
-from tests.conftest import csrf_token_from
-from tests.factories import make_report, make_user, sign_in_as
-from tests.smtp import SMTPServer
+from tests.conftest import client_for, department
+from tests.conftest import post_form as post
+from tests.factories import make_report, make_user
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def smtp():
-    with SMTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def site(make_app, smtp):
-    app = make_app(**smtp.settings)
-    with app.app_context():
-        from bpt311.seed import load_city
-
-        load_city()
-        yield app
-
-
-def department(name: str) -> Department:
-    return db.session.scalars(select(Department).where(Department.name == name)).one()
 
 
 @pytest.fixture
@@ -70,18 +50,6 @@ def luis(site):
 @pytest.fixture
 def ana(site):
     return make_user("ana@example.org")
-
-
-def client_for(site, user=None):
-    client = site.test_client()
-    if user is not None:
-        sign_in_as(client, user)
-    return client
-
-
-def post(client, path, data=None, headers=None):
-    token = csrf_token_from(client)
-    return client.post(path, data={"csrf_token": token, **(data or {})}, headers=headers or {})
 
 
 def page_text(client, path):

@@ -20,10 +20,10 @@ from bpt311.community import forms, service
 from bpt311.community.page import conversation_context
 from bpt311.errors import wants_partial
 from bpt311.extensions import csrf, db, limiter, person_or_address
-from bpt311.media import UploadRefused, process_photo
+from bpt311.media import UploadRefused
 from bpt311.models import Comment, Report
 from bpt311.reports import queries
-from bpt311.storage import stash
+from bpt311.storage import stash_photo
 
 bp = Blueprint("community", __name__)
 
@@ -60,35 +60,16 @@ def _sign_in_first(report: Report, pending: dict | None = None):
     return redirect(target, 303)
 
 
-def _photo_from(field, what: str):
+def photo_from(field):
     """A photo sent with a form, checked and stashed; the form field gets the error."""
     upload = field.data
     if not getattr(upload, "filename", ""):
         return None
     try:
-        from flask import current_app
-
-        photo = process_photo(
-            upload.stream,
-            upload.filename,
-            max_bytes=current_app.config["PHOTO_MAX_MB"] * 1024 * 1024,
-        )
+        return stash_photo(upload)
     except UploadRefused as exc:
         field.errors = [str(exc)]
         return None
-    return stash(
-        "photo",
-        upload.filename,
-        photo.content_type,
-        ".jpg",
-        len(photo.data),
-        data=photo.data,
-        thumb=photo.thumb,
-        width=photo.width,
-        height=photo.height,
-        thumb_width=photo.thumb_width,
-        thumb_height=photo.thumb_height,
-    )
 
 
 # ---- votes and follows ------------------------------------------------------------------
@@ -172,7 +153,7 @@ def comment(tracking_number: str):
         return _sign_in_first(report, {"action": "comment", "draft": form.body.data or ""})
     status = 200
     if form.validate_on_submit():
-        photo = _photo_from(form.photo, "comment")
+        photo = photo_from(form.photo)
         if not form.photo.errors:
             try:
                 service.add_comment(report, current_user, form.body.data, photo)
@@ -288,7 +269,7 @@ def flag(target_type: str, target_id: int):
 
 def _note_page(template: str, report: Report, form, action):
     if form.validate_on_submit():
-        photo = _photo_from(form.photo, "note") if hasattr(form, "photo") else None
+        photo = photo_from(form.photo) if hasattr(form, "photo") else None
         if not (hasattr(form, "photo") and form.photo.errors):
             try:
                 action(photo)

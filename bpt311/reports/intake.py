@@ -14,7 +14,7 @@ from flask import current_app, request
 from wtforms import SelectChoice
 
 from bpt311 import storage
-from bpt311.media import UploadRefused, check_video, process_photo
+from bpt311.media import UploadRefused, check_video
 from bpt311.models import Category, Report
 from bpt311.reports.forms import ReportForm
 from bpt311.reports.service import (
@@ -74,28 +74,9 @@ def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
             )
             continue
         try:
-            photo = process_photo(
-                upload.stream, upload.filename, max_bytes=config["PHOTO_MAX_MB"] * 1024 * 1024
-            )
+            media.append(storage.stash_photo(upload))
         except UploadRefused as exc:
             refused.append(str(exc))
-            continue
-        media.append(
-            storage.stash(
-                "photo",
-                upload.filename,
-                photo.content_type,
-                ".jpg",
-                len(photo.data),
-                data=photo.data,
-                thumb=photo.thumb,
-                width=photo.width,
-                height=photo.height,
-                thumb_width=photo.thumb_width,
-                thumb_height=photo.thumb_height,
-                gps=photo.gps,
-            )
-        )
     if refused:
         form.photos.errors = [" ".join(refused)]
     video = form.video.data

@@ -310,9 +310,9 @@ def act(tracking_number: str, action: str):
 def _perform(action: str, report, form, version) -> str:
     user = current_user._get_current_object()
     if action == "status":
-        from bpt311.community.views import _photo_from
+        from bpt311.community.views import photo_from
 
-        photo = _photo_from(form.photo, "after")
+        photo = photo_from(form.photo)
         if form.photo.errors:
             raise service.InvalidInput("photo", form.photo.errors[0])
         service.change_status(
