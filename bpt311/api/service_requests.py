@@ -28,6 +28,7 @@ from bpt311.models import (
     Media,
     Report,
     TimelineEvent,
+    looks_like_tracking_number,
     report_id_from_tracking_number,
     utcnow,
 )
@@ -131,7 +132,7 @@ def parse_query(args: Mapping) -> RequestQuery:
     if ids:  # overrides every other filter
         if len(ids) > MAX_RESULTS:
             raise BadQuery(f"Ask for at most {MAX_RESULTS} service_request_id values at once")
-        wrong = [text for text in ids if report_id_from_tracking_number(text) is None]
+        wrong = [text for text in ids if not looks_like_tracking_number(text)]
         if wrong:
             raise BadQuery(
                 f"service_request_id {wrong[0]!r} is not one of ours: they look like BPT-000123"

@@ -21,6 +21,7 @@ from bpt311.models.reports import (
     Media,
     Report,
     TimelineEvent,
+    looks_like_tracking_number,
     report_id_from_tracking_number,
 )
 from bpt311.models.watching import (
@@ -69,6 +70,7 @@ __all__ = [
     "WatchAreaCategory",
     "WatchAreaFollow",
     "WatchEvent",
+    "looks_like_tracking_number",
     "report_id_from_tracking_number",
     "utcnow",
 ]

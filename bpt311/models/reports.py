@@ -23,13 +23,23 @@ STATUS_LABELS = {
 }
 SOURCES = ("web", "kiosk", "api", "staff")
 TRACKING_PREFIX = "BPT-"
-_TRACKING_RE = re.compile(r"^\s*BPT[-\s]?0*(\d{1,9})\s*$", re.IGNORECASE)
+_TRACKING_RE = re.compile(r"^\s*BPT[-\s]?0*(\d{1,12})\s*$", re.IGNORECASE)
+_LARGEST_ID = 2**31 - 1  # the integer primary key's range on PostgreSQL
+
+
+def looks_like_tracking_number(text: str) -> bool:
+    """Whether the text has the form of a tracking number (whether or not one exists)."""
+    return bool(_TRACKING_RE.match(text or ""))
 
 
 def report_id_from_tracking_number(text: str) -> int | None:
-    """``BPT-000123`` (or ``bpt 123``, ``BPT123``) gives 123; anything else gives None."""
+    """``BPT-000123`` (or ``bpt 123``, ``BPT123``) gives 123; anything else, or a number no
+    report can have, gives None."""
     match = _TRACKING_RE.match(text or "")
-    return int(match.group(1)) if match else None
+    if not match:
+        return None
+    number = int(match.group(1))
+    return number if number <= _LARGEST_ID else None
 
 
 class Report(Base):
