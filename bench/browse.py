@@ -8,20 +8,19 @@ server time without the network) and the ratio between the largest and smallest 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import database, seeded_app, timings  # noqa: E402
+from bench.common import compare_sizes, database, seeded_app, timings  # noqa: E402
 
 PAGES = {
     "/reports": "/reports",
     "/reports filtered+searched": "/reports?q=pothole&status=open&group=Streets+and+sidewalks"
     "&sort=votes",
     "/reports.geojson?bbox": "/reports.geojson?bbox=-73.21,41.17,-73.17,41.20",
-    "report page": "/reports/BPT-000500",
+    "report page": "/reports/MIDDLE",
 }
 
 
@@ -32,6 +31,7 @@ def run(engine: str, size: int, repeat: int) -> dict[str, dict[str, float]]:
         client = app.test_client()
         results = {}
         for name, path in PAGES.items():
+            path = path.replace("MIDDLE", f"BPT-{max(size // 2, 1):06d}")
 
             def fetch(path=path):
                 response = client.get(path)
@@ -47,24 +47,7 @@ def run(engine: str, size: int, repeat: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
-    parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--repeat", type=int, default=30)
-    args = parser.parse_args()
-    for engine in args.engines:
-        by_size = {size: run(engine, size, args.repeat) for size in args.sizes}
-        print(f"\n{engine}: milliseconds of server time (p50 / p95)")
-        header = "".join(f"{size:>22,}" for size in args.sizes)
-        print(f"{'page':32}{header}{'ratio p50':>12}")
-        for name in PAGES:
-            cells = "".join(
-                f"{by_size[s][name]['p50']:>12.1f} /{by_size[s][name]['p95']:>7.1f}"
-                for s in args.sizes
-            )
-            ratio = by_size[args.sizes[-1]][name]["p50"] / by_size[args.sizes[0]][name]["p50"]
-            print(f"{name:32}{cells}{ratio:>12.2f}")
-        print(flush=True)
+    compare_sizes(__doc__.splitlines()[0], PAGES, run, label="page")
 
 
 if __name__ == "__main__":

@@ -79,3 +79,29 @@ def timings(call, repeat: int) -> dict[str, float]:
         "p50": statistics.median(samples),
         "p95": samples[min(len(samples) - 1, int(len(samples) * 0.95))],
     }
+
+
+def compare_sizes(description: str, names, run, label: str = "page") -> None:
+    """The shared command line and table of the benchmarks: ``run(engine, size, repeat)``
+    returns {name: {"p50": ms, "p95": ms}}; prints each engine's table and the ratio of
+    the largest size to the smallest."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    for engine in args.engines:
+        by_size = {size: run(engine, size, args.repeat) for size in args.sizes}
+        print(f"\n{engine}: milliseconds of server time (p50 / p95)")
+        header = "".join(f"{size:>22,}" for size in args.sizes)
+        print(f"{label:34}{header}{'ratio p50':>12}")
+        for name in names:
+            cells = "".join(
+                f"{by_size[s][name]['p50']:>12.1f} /{by_size[s][name]['p95']:>7.1f}"
+                for s in args.sizes
+            )
+            ratio = by_size[args.sizes[-1]][name]["p50"] / by_size[args.sizes[0]][name]["p50"]
+            print(f"{name:34}{cells}{ratio:>12.2f}")
+        print(flush=True)

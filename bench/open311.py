@@ -9,13 +9,12 @@ XML, one request, and filing a request; and the ratio between the largest and sm
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import database, seeded_app, timings  # noqa: E402
+from bench.common import compare_sizes, database, seeded_app, timings  # noqa: E402
 
 ALL_DATES = "start_date=2000-01-01T00:00:00Z"
 CALLS = [
@@ -78,24 +77,7 @@ def run(engine: str, size: int, repeat: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
-    parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--repeat", type=int, default=30)
-    args = parser.parse_args()
-    for engine in args.engines:
-        by_size = {size: run(engine, size, args.repeat) for size in args.sizes}
-        print(f"\n{engine}: milliseconds of server time (p50 / p95)")
-        header = "".join(f"{size:>22,}" for size in args.sizes)
-        print(f"{'call':34}{header}{'ratio p50':>12}")
-        for name in CALLS:
-            cells = "".join(
-                f"{by_size[s][name]['p50']:>12.1f} /{by_size[s][name]['p95']:>7.1f}"
-                for s in args.sizes
-            )
-            ratio = by_size[args.sizes[-1]][name]["p50"] / by_size[args.sizes[0]][name]["p50"]
-            print(f"{name:34}{cells}{ratio:>12.2f}")
-        print(flush=True)
+    compare_sizes(__doc__.splitlines()[0], CALLS, run, label="call")
 
 
 if __name__ == "__main__":
