@@ -44,7 +44,6 @@ _SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{
 _LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60")
 DATE_EXAMPLE = "like 2026-11-25T00:00:00Z or 2026-11-25T00:00:00-05:00"
 EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
-MAX_REPORT_ID = 2**31 - 1  # report.id is a 32-bit integer
 
 
 class BadQuery(Exception):
@@ -68,11 +67,8 @@ def _open311_status_of() -> dict[str, str]:
     return {status: Report(status=status).open311_status for status in STATUSES}
 
 
-def report_id(text: str) -> int | None:
-    """The report a tracking number names; None if it is not one, or names a number too large
-    for the id column (PostgreSQL refuses to compare an integer column with one)."""
-    number = report_id_from_tracking_number(text)
-    return number if number is not None and number <= MAX_REPORT_ID else None
+# The report a tracking number names; None if it is not one or is too large to exist.
+report_id = report_id_from_tracking_number
 
 
 def clean(text: str | None) -> str:
