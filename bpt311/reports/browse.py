@@ -368,21 +368,3 @@ def page_of(query: Select, number: int) -> Page:
 
 def page_of_reports(filters: Filters) -> Page:
     return page_of(filtered(filters), filters.page)
-
-
-def active_filter_labels(filters: Filters) -> list[str]:
-    """The filters in words, for the results summary a screen reader hears."""
-    labels = []
-    if filters.q:
-        labels.append(f"matching “{filters.q}”")
-    if filters.category:
-        labels.append("of one kind")
-    if filters.group:
-        labels.append(f"in {filters.group}")
-    if filters.statuses:
-        labels.append(" or ".join(filters.statuses))
-    if filters.neighbourhood:
-        labels.append("in one neighbourhood")
-    if filters.has_point:
-        labels.append(f"within {filters.radius} m")
-    return labels

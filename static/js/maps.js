@@ -4,31 +4,8 @@
 (function () {
   "use strict";
   var CITY_HALL = [41.1792, -73.1894];
-  var loading = null;
-
-  function loadLeaflet(el) {
-    if (window.L) return Promise.resolve();
-    if (loading) return loading;
-    loading = new Promise(function (resolve, reject) {
-      var css = document.createElement("link");
-      css.rel = "stylesheet";
-      css.href = el.getAttribute("data-leaflet-css");
-      document.head.appendChild(css);
-      var script = document.createElement("script");
-      script.src = el.getAttribute("data-leaflet");
-      script.onload = resolve;
-      script.onerror = reject;
-      document.head.appendChild(script);
-    });
-    return loading;
-  }
-
-  function tiles(el) {
-    return L.tileLayer(el.getAttribute("data-tiles"), {
-      maxZoom: 19,
-      attribution: "&copy; OpenStreetMap contributors"
-    });
-  }
+  var loadLeaflet = window.bpt311Maps.load;  // site.js
+  var tiles = window.bpt311Maps.tiles;
 
   function say(text) {
     var region = document.getElementById("live");

@@ -118,3 +118,32 @@
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
   document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
 })();
+
+/* Leaflet, loaded once and only when a page has a map (used by maps.js and watch.js). */
+(function () {
+  "use strict";
+  var loading = null;
+  function load(el) {
+    if (window.L) return Promise.resolve();
+    if (loading) return loading;
+    loading = new Promise(function (resolve, reject) {
+      var css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = el.getAttribute("data-leaflet-css");
+      document.head.appendChild(css);
+      var script = document.createElement("script");
+      script.src = el.getAttribute("data-leaflet");
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+    return loading;
+  }
+  function tiles(el) {
+    return L.tileLayer(el.getAttribute("data-tiles"), {
+      maxZoom: 19,
+      attribution: "&copy; OpenStreetMap contributors"
+    });
+  }
+  window.bpt311Maps = { load: load, tiles: tiles };
+})();
