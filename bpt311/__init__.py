@@ -52,16 +52,26 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         _tune_sqlite(db.engine)
 
-    from bpt311 import errors, security, templating
+    from bpt311 import assets, errors, security, templating
     from bpt311.accounts.views import bp as accounts_bp
     from bpt311.api.views import bp as api_bp
     from bpt311.cli import register_cli
     from bpt311.community.views import bp as community_bp
     from bpt311.home.views import bp as home_bp
+    from bpt311.kiosk.views import bp as kiosk_bp
+    from bpt311.ops import views as ops
+    from bpt311.privacy.views import bp as privacy_bp
+    from bpt311.pwa.views import bp as pwa_bp
     from bpt311.reports import listing  # noqa: F401  (adds the list, map and exports)
     from bpt311.reports.views import bp as reports_bp
-    from bpt311.staff import audit_pages, moderation  # noqa: F401  (staff pages on staff.bp)
+    from bpt311.staff import (  # noqa: F401  (staff pages on staff.bp)
+        admin,
+        audit_pages,
+        dashboard,
+        moderation,
+    )
     from bpt311.staff.views import bp as staff_bp
+    from bpt311.stats.views import bp as stats_bp
     from bpt311.watch.views import bp as watch_bp
 
     app.register_blueprint(home_bp)
@@ -71,6 +81,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(community_bp)
     app.register_blueprint(watch_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(stats_bp)
+    app.register_blueprint(kiosk_bp)
+    app.register_blueprint(pwa_bp)
+    app.register_blueprint(privacy_bp)
+    app.register_blueprint(ops.bp)
+    ops.register(app)
+    assets.register(app)
     errors.register(app)
     security.register(app)
     templating.register(app)

@@ -1,0 +1,1 @@
+"""Kiosk mode: the city-hall touch screen that keeps nothing personal."""

@@ -1,0 +1,1 @@
+"""Running in production: health checks, metrics and structured logs."""

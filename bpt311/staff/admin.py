@@ -1,0 +1,1 @@
+"""Administration under /staff/admin, on the staff blueprint (admin work)."""

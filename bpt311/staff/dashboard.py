@@ -1,0 +1,1 @@
+"""The staff dashboard and staff exports, on the staff blueprint (dashboard work)."""

@@ -1,0 +1,24 @@
+"""admin settings and service area
+
+Revision ID: 5e1f0a9b2c01
+Revises: 4bda90bec775
+Create Date: 2026-11-25 05:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '5e1f0a9b2c01'
+down_revision = '4bda90bec775'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
