@@ -1,7 +1,7 @@
-"""media processing and jobs
+"""indexes for figures
 
-Revision ID: 5e1f0a9b2c02
-Revises: 5e1f0a9b2c01
+Revision ID: 5e1f0a9b2c05
+Revises: 5e1f0a9b2c04
 Create Date: 2026-11-25 05:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '5e1f0a9b2c02'
-down_revision = '5e1f0a9b2c01'
+revision = '5e1f0a9b2c05'
+down_revision = '5e1f0a9b2c04'
 branch_labels = None
 depends_on = None
 
