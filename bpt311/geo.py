@@ -73,19 +73,66 @@ class ServiceArea:
     """The city boundary, with a buffer so piers and shoreline roads still count."""
 
     def __init__(self, geometry: dict, buffer_m: float):
-        self._shape_m = project(geometry).buffer(buffer_m)
-        self._prepared = prep(self._shape_m)
+        self.shape_m = project(geometry).buffer(buffer_m)  # in local metres
+        self._prepared = prep(self.shape_m)
+        self._margins: dict[float, object] = {}
         self.bounds = shape(geometry).bounds  # (min_lon, min_lat, max_lon, max_lat)
+
+    def with_margin(self, margin_m: float):
+        """The area grown by ``margin_m`` metres (in local metres), computed once."""
+        if margin_m not in self._margins:
+            self._margins[margin_m] = self.shape_m.buffer(margin_m)
+        return self._margins[margin_m]
 
     def contains(self, lat: float, lon: float) -> bool:
         return self._prepared.contains(Point(to_metres(lon, lat)))
 
 
-@lru_cache(maxsize=4)
 def service_area_from_file(path: str, buffer_m: float) -> ServiceArea:
-    """The service area of a boundary file, parsed once per process (the file never changes)."""
+    """The service area: the boundary an administrator uploaded when there is one (the
+    newest ``service_boundary`` row), otherwise the boundary file at ``path``.
+
+    Each upload is a new row, so (id, time) is a version: one indexed query per call tells
+    every process which shape is current, and each shape is parsed once per process.
+    """
+    uploaded = uploaded_boundary_version()
+    if uploaded is None:
+        return _service_area_of_file(path, buffer_m)
+    return _service_area_of_upload(uploaded, buffer_m)
+
+
+def uploaded_boundary_version() -> tuple | None:
+    """The newest uploaded boundary's (id, created_at); None without one (or outside an app)."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return None
+    from sqlalchemy import select
+
+    from bpt311.extensions import db
+    from bpt311.models import ServiceBoundary
+
+    row = db.session.execute(
+        select(ServiceBoundary.id, ServiceBoundary.created_at)
+        .order_by(ServiceBoundary.id.desc())
+        .limit(1)
+    ).first()
+    return tuple(row) if row else None
+
+
+@lru_cache(maxsize=4)
+def _service_area_of_file(path: str, buffer_m: float) -> ServiceArea:
     areas = read_areas(path)
     return ServiceArea(areas[0].geometry, buffer_m)
+
+
+@lru_cache(maxsize=4)
+def _service_area_of_upload(version: tuple, buffer_m: float) -> ServiceArea:
+    from bpt311.extensions import db
+    from bpt311.models import ServiceBoundary
+
+    row = db.session.get(ServiceBoundary, version[0])
+    return ServiceArea(json.loads(row.geometry_json), buffer_m)
 
 
 class NeighbourhoodFinder:

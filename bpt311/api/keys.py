@@ -38,12 +38,22 @@ def key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(name: str, created_by: User | None = None) -> NewKey:
-    """Make a key for ``name`` (who will use it); only its hash and prefix are kept."""
+def new_secret() -> str:
+    """A fresh key. Never one that starts with "-", which a command line reads as an option
+    (``api-keys revoke -Xy…`` would fail)."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if not secret.startswith("-"):
+            return secret
+
+
+def add_key(name: str, created_by: User | None = None) -> NewKey:
+    """Add a key for ``name`` to the session without committing, so a caller can commit it
+    with its audit row; only its hash and prefix are kept."""
     name = " ".join((name or "").split())[:120]
     if not name:
         raise KeyProblem("Give the key a name: who or what will use it")
-    secret = secrets.token_urlsafe(32)
+    secret = new_secret()
     record = ApiKey(
         name=name,
         key_hash=key_hash(secret),
@@ -52,8 +62,15 @@ def create_key(name: str, created_by: User | None = None) -> NewKey:
         created_at=utcnow(),
     )
     db.session.add(record)
-    db.session.commit()
+    db.session.flush()
     return NewKey(record, secret)
+
+
+def create_key(name: str, created_by: User | None = None) -> NewKey:
+    """Make and commit a key for ``name`` (who will use it)."""
+    made = add_key(name, created_by)
+    db.session.commit()
+    return made
 
 
 def all_keys() -> list[ApiKey]:

@@ -2,6 +2,7 @@
 
 from bpt311.models import search  # noqa: F401  (attaches the full-text DDL)
 from bpt311.models.base import Base, utcnow
+from bpt311.models.boundary import ServiceBoundary
 from bpt311.models.community import FLAG_TARGETS, Comment, Flag, Follow, Vote
 from bpt311.models.people import ROLES, User
 from bpt311.models.places import (
@@ -12,6 +13,7 @@ from bpt311.models.places import (
     GeocodeCache,
     Neighbourhood,
 )
+from bpt311.models.push import PushMessage, PushSubscription
 from bpt311.models.records import ApiKey, AuditLog, Outbox, ResponseTemplate, SavedFilter
 from bpt311.models.reports import (
     EVENT_KINDS,
@@ -57,9 +59,12 @@ __all__ = [
     "Media",
     "Neighbourhood",
     "Outbox",
+    "PushMessage",
+    "PushSubscription",
     "Report",
     "ResponseTemplate",
     "SavedFilter",
+    "ServiceBoundary",
     "TimelineEvent",
     "User",
     "AREA_SHAPES",

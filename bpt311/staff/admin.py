@@ -1,1 +1,444 @@
-"""Administration under /staff/admin, on the staff blueprint (admin work)."""
+"""Administration under /staff/admin, on the staff blueprint: departments, categories and
+their questions, people and roles, Open311 keys, and the city's boundary and neighbourhoods.
+Views read the form, call one function of :mod:`bpt311.staff.administration` (or
+:mod:`bpt311.staff.admin_geo`) and render; a refusal comes back as form errors, 422."""
+
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from bpt311.api import keys
+from bpt311.extensions import db
+from bpt311.models import ApiKey, Category, CategoryQuestion, Department, User
+from bpt311.staff import admin_forms, admin_geo, administration, queries
+from bpt311.staff.access import admin_required
+from bpt311.staff.administration import Refused
+from bpt311.staff.views import bp
+
+
+def _found(model, key: int):
+    row = db.session.get(model, key)
+    if row is None:
+        abort(404)
+    return row
+
+
+def _form_page(template: str, form, status: int | None = None, **context):
+    """A form page: 422 when it carries errors (htmx swaps those), 200 otherwise."""
+    status = status or (422 if form.errors or context.get("problem") else 200)
+    return render_template(template, form=form, **context), status
+
+
+def _show_refusal(form, refusal: Refused) -> str:
+    """Put a service's refusal on the form's fields; what no field owns is returned."""
+    loose = []
+    for name, message in refusal.errors.items():
+        target = getattr(form, name, None) if name else None
+        if target is None:
+            loose.append(message)
+        else:
+            target.errors = [*target.errors, message]
+    return " ".join(loose)
+
+
+def _number(value) -> int | None:
+    return int(value) if str(value or "").isdigit() else None
+
+
+@bp.get("/admin")
+@admin_required
+def admin_home():
+    return render_template("staff/admin/home.html")
+
+
+# ---- departments -------------------------------------------------------------------------
+
+
+@bp.get("/admin/departments")
+@admin_required
+def admin_departments():
+    return render_template(
+        "staff/admin/departments.html", departments=administration.departments_with_staff()
+    )
+
+
+@bp.route("/admin/departments/new", methods=["GET", "POST"])
+@bp.route("/admin/departments/<int:department_id>", methods=["GET", "POST"])
+@admin_required
+def admin_department(department_id: int | None = None):
+    department = _found(Department, department_id) if department_id else None
+    form = admin_forms.DepartmentForm(obj=department)
+    if form.validate_on_submit():
+        try:
+            administration.save_department(
+                current_user,
+                form.name.data,
+                form.email.data or "",
+                form.phone.data or "",
+                department,
+            )
+        except Refused as refusal:
+            _show_refusal(form, refusal)
+        else:
+            flash(f"{form.name.data.strip()} was saved.", "success")
+            return redirect(url_for(".admin_departments"), 303)
+    return _form_page("staff/admin/department_form.html", form, department=department)
+
+
+# ---- categories --------------------------------------------------------------------------
+
+
+@bp.get("/admin/categories")
+@admin_required
+def admin_categories():
+    return render_template(
+        "staff/admin/categories.html", categories=administration.categories_with_counts()
+    )
+
+
+def _category_form(category: Category | None):
+    form = admin_forms.CategoryForm(obj=category)
+    form.department_id.choices = admin_forms.department_choices(
+        queries.departments(), "Choose a department"
+    )
+    if request.method == "GET" and category is not None:
+        form.department_id.data = str(category.department_id)
+    return form
+
+
+@bp.route("/admin/categories/new", methods=["GET", "POST"])
+@bp.route("/admin/categories/<int:category_id>", methods=["GET", "POST"])
+@admin_required
+def admin_category(category_id: int | None = None):
+    category = _found(Category, category_id) if category_id else None
+    form = _category_form(category)
+    if form.validate_on_submit():
+        values = administration.CategoryValues(
+            service_code=form.service_code.data,
+            name=form.name.data,
+            group=form.group.data,
+            description=form.description.data or "",
+            keywords=form.keywords.data or "",
+            department_id=_number(form.department_id.data),
+            sla_hours=form.sla_hours.data,
+            active=form.active.data,
+            position=form.position.data,
+        )
+        try:
+            category = administration.save_category(current_user, values, category)
+        except Refused as refusal:
+            _show_refusal(form, refusal)
+        else:
+            flash(f"{category.name} was saved.", "success")
+            return redirect(url_for(".admin_category", category_id=category.id), 303)
+    reports = administration.report_count(category) if category else 0
+    return _form_page(
+        "staff/admin/category_form.html",
+        form,
+        category=category,
+        reports=reports,
+        confirm=admin_forms.ConfirmForm(),
+    )
+
+
+@bp.post("/admin/categories/<int:category_id>/active")
+@admin_required
+def admin_category_active(category_id: int):
+    category = _found(Category, category_id)
+    if admin_forms.ConfirmForm().validate_on_submit():
+        active = request.form.get("active") == "1"
+        administration.set_category_active(current_user, category, active)
+        state = "now offered to residents" if active else "deactivated: residents no longer see it"
+        flash(f"{category.name} is {state}.", "success")
+    return redirect(url_for(".admin_category", category_id=category.id), 303)
+
+
+@bp.post("/admin/categories/<int:category_id>/delete")
+@admin_required
+def admin_category_delete(category_id: int):
+    category = _found(Category, category_id)
+    if not admin_forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        administration.delete_category(current_user, category)
+    except Refused as refusal:
+        flash(str(refusal), "error")
+        return redirect(url_for(".admin_category", category_id=category.id), 303)
+    flash(f"{category.name} was deleted.", "success")
+    return redirect(url_for(".admin_categories"), 303)
+
+
+# ---- questions ---------------------------------------------------------------------------
+
+
+def _question_values(form) -> administration.QuestionValues:
+    return administration.QuestionValues(
+        datatype=form.datatype.data or "",
+        code=form.code.data or "",
+        label=form.label.data or "",
+        hint=form.hint.data or "",
+        required=bool(form.required.data),
+        options=form.options.data or "",
+        position=form.position.data,
+    )
+
+
+@bp.route("/admin/categories/<int:category_id>/questions/new", methods=["GET", "POST"])
+@bp.route(
+    "/admin/categories/<int:category_id>/questions/<int:question_id>", methods=["GET", "POST"]
+)
+@admin_required
+def admin_question(category_id: int, question_id: int | None = None):
+    category = _found(Category, category_id)
+    question = _found(CategoryQuestion, question_id) if question_id else None
+    if question is not None and question.category_id != category.id:
+        abort(404)
+    form = admin_forms.QuestionForm(obj=question)
+    if question is not None and "options" not in request.form:
+        # The stored options are a list; the form edits them as lines of text. (A POST that
+        # leaves the field out keeps the stored options rather than meeting a list.)
+        form.options.data = administration.options_text(question.options)
+    previewing = request.method == "POST" and "preview" in request.form
+    if request.method == "POST" and not previewing and form.validate_on_submit():
+        try:
+            administration.save_question(current_user, category, _question_values(form), question)
+        except Refused as refusal:
+            _show_refusal(form, refusal)
+        else:
+            flash(f"The question “{form.label.data.strip()}” was saved.", "success")
+            return redirect(url_for(".admin_category", category_id=category.id), 303)
+    preview = administration.preview_questions(category, _question_values(form), question)
+    if previewing and request.htmx and not request.htmx.history_restore_request:
+        response = make_response(
+            render_template(
+                "staff/admin/_question_preview.html", preview=preview, category=category
+            )
+        )
+        response.headers["Vary"] = "HX-Request"
+        return response
+    response = make_response(
+        _form_page(
+            "staff/admin/question_form.html",
+            form,
+            status=200 if previewing else None,
+            category=category,
+            question=question,
+            preview=preview,
+            confirm=admin_forms.ConfirmForm(),
+        )
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.post("/admin/categories/<int:category_id>/questions/<int:question_id>/delete")
+@admin_required
+def admin_question_delete(category_id: int, question_id: int):
+    question = _found(CategoryQuestion, question_id)
+    if question.category_id != category_id:
+        abort(404)
+    if not admin_forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    administration.delete_question(current_user, question)
+    flash(f"The question “{question.label}” was removed.", "success")
+    return redirect(url_for(".admin_category", category_id=category_id), 303)
+
+
+# ---- people ------------------------------------------------------------------------------
+
+
+@bp.get("/admin/users")
+@admin_required
+def admin_users():
+    form = admin_forms.UserSearchForm(request.args)
+    people = administration.users_matching(form.q.data or "", form.role.data or "")
+    return render_template("staff/admin/users.html", form=form, people=people)
+
+
+@bp.route("/admin/users/invite", methods=["GET", "POST"])
+@admin_required
+def admin_invite():
+    form = admin_forms.InviteForm()
+    form.department_id.choices = admin_forms.department_choices(
+        queries.departments(), "No department"
+    )
+    if form.validate_on_submit():
+        try:
+            person = administration.invite_staff(
+                current_user,
+                form.email.data,
+                form.display_name.data or "",
+                form.role.data,
+                _number(form.department_id.data),
+            )
+        except Refused as refusal:
+            _show_refusal(form, refusal)
+        else:
+            flash(f"{person.email} was invited: they have an email to set a password.", "success")
+            return redirect(url_for(".admin_users"), 303)
+    return _form_page("staff/admin/invite.html", form)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def admin_user(user_id: int):
+    person = _found(User, user_id)
+    form = admin_forms.AccessForm(obj=person)
+    form.department_id.choices = admin_forms.department_choices(
+        queries.departments(), "No department"
+    )
+    if request.method == "GET":
+        form.department_id.data = str(person.department_id or "")
+    problem = ""
+    if form.validate_on_submit():
+        try:
+            administration.change_access(
+                current_user, person, form.role.data, _number(form.department_id.data)
+            )
+        except Refused as refusal:
+            db.session.rollback()
+            problem = _show_refusal(form, refusal)
+        else:
+            flash(f"{person.email}'s access was saved.", "success")
+            return redirect(url_for(".admin_user", user_id=person.id), 303)
+    return _form_page(
+        "staff/admin/user.html",
+        form,
+        person=person,
+        problem=problem,
+        confirm=admin_forms.ConfirmForm(),
+    )
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@admin_required
+def admin_user_active(user_id: int):
+    person = _found(User, user_id)
+    if not admin_forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    active = request.form.get("active") == "1"
+    try:
+        administration.set_user_active(current_user, person, active)
+    except Refused as refusal:
+        db.session.rollback()
+        flash(str(refusal), "error")
+    else:
+        state = "reactivated" if active else "deactivated: they can no longer sign in"
+        flash(f"{person.email} was {state}.", "success")
+    return redirect(url_for(".admin_user", user_id=user_id), 303)
+
+
+# ---- Open311 API keys --------------------------------------------------------------------
+
+
+@bp.route("/admin/api-keys", methods=["GET", "POST"])
+@admin_required
+def admin_api_keys():
+    form = admin_forms.ApiKeyForm()
+    made = None
+    if form.validate_on_submit():
+        try:
+            made = administration.create_api_key(current_user, form.name.data)
+        except Refused as refusal:
+            _show_refusal(form, refusal)
+        else:
+            form = admin_forms.ApiKeyForm(formdata=None)
+    response = make_response(
+        _form_page(
+            "staff/admin/api_keys.html",
+            form,
+            status=201 if made else None,
+            made=made,
+            rows=keys.all_keys(),
+            confirm=admin_forms.ConfirmForm(),
+        )
+    )
+    # The new key is in this page only: no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/admin/api-keys/<int:key_id>/revoke")
+@admin_required
+def admin_api_key_revoke(key_id: int):
+    key = _found(ApiKey, key_id)
+    if not admin_forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    administration.revoke_api_key(current_user, key)
+    flash(f"The key {key.prefix}… ({key.name}) was revoked.", "success")
+    return redirect(url_for(".admin_api_keys"), 303)
+
+
+# ---- the boundary and neighbourhoods -----------------------------------------------------
+
+
+@bp.get("/admin/places")
+@admin_required
+def admin_places():
+    shapes = admin_geo.current_shapes("neighbourhoods")
+    return render_template(
+        "staff/admin/places.html",
+        form=admin_forms.GeoUploadForm(),
+        shapes=shapes,
+        drawing=admin_geo.drawing(shapes) if shapes else None,
+    )
+
+
+@bp.post("/admin/places/preview")
+@admin_required
+def admin_places_preview():
+    form = admin_forms.GeoUploadForm()
+    upload = None
+    if form.validate_on_submit():
+        sent = request.files.get("file")
+        if sent is None or not sent.filename:
+            form.file.errors = ["Choose a GeoJSON file to upload"]
+        else:
+            text = sent.read(admin_geo.MAX_UPLOAD_BYTES + 1).decode("utf-8", "replace")
+            try:
+                upload = admin_geo.check_upload(text, form.kind.data)
+            except Refused as refusal:
+                _show_refusal(form, refusal)
+    if upload is None:
+        shapes = admin_geo.current_shapes("neighbourhoods")
+        return _form_page(
+            "staff/admin/places.html",
+            form,
+            shapes=shapes,
+            drawing=admin_geo.drawing(shapes) if shapes else None,
+        )
+    confirm = admin_forms.GeoConfirmForm(
+        formdata=None, kind=upload.kind, source_name=sent.filename[:200], geojson=upload.text
+    )
+    return render_template(
+        "staff/admin/places_preview.html",
+        upload=upload,
+        form=confirm,
+        drawing=admin_geo.drawing(upload.shapes),
+    )
+
+
+@bp.post("/admin/places/apply")
+@admin_required
+def admin_places_apply():
+    form = admin_forms.GeoConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        upload = admin_geo.apply_upload(
+            current_user, form.geojson.data or "", form.kind.data, form.source_name.data or ""
+        )
+    except Refused as refusal:
+        db.session.rollback()
+        flash(f"Nothing was changed: {refusal}", "error")
+        return redirect(url_for(".admin_places"), 303)
+    if upload.kind == "boundary":
+        flash("The new service-area boundary is in use.", "success")
+    else:
+        flash(
+            f"{len(upload.shapes)} neighbourhoods were saved; "
+            f"{upload.open_reports_moving} open reports moved to their new neighbourhood.",
+            "success",
+        )
+    return redirect(url_for(".admin_places"), 303)

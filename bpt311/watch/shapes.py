@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import shapely
-from flask import current_app
 from shapely.geometry import shape as to_shape
 
-from bpt311.geo import bounding_box, distance_metres, project, read_areas
+from bpt311.geo import bounding_box, distance_metres, project
 from bpt311.models import Neighbourhood
 
 MAX_VERTICES = 500
@@ -48,18 +47,13 @@ class Outline:
     place_label: str = ""
 
 
-@lru_cache(maxsize=4)
-def _city_in_metres(path: str, buffer_m: float, margin_m: float):
-    city = project(read_areas(path)[0].geometry).buffer(buffer_m)
-    return city, city.buffer(margin_m)
-
-
 def city_shapes():
-    """(the service area, the service area with the margin) in local metres."""
-    config = current_app.config
-    return _city_in_metres(
-        config["SERVICE_AREA_FILE"], config["SERVICE_AREA_BUFFER_METRES"], CITY_MARGIN_M
-    )
+    """(the service area, the service area with the margin) in local metres: the boundary
+    an administrator uploaded when there is one, else the boundary file."""
+    from bpt311.reports.service import service_area
+
+    area = service_area()
+    return area.shape_m, area.with_margin(CITY_MARGIN_M)
 
 
 def _in_city(latitude: float, longitude: float) -> bool:
