@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Float, Select, Subquery, case, cast, func, literal, select
 
 from bpt311.extensions import db
 from bpt311.models import Report, utcnow
@@ -22,19 +22,38 @@ def seconds_between(start, end) -> ColumnElement:
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
+def ranked_seconds(durations: Select, group: tuple[str, ...] = ()) -> Subquery:
+    """A SELECT of seconds (its column labelled ``seconds``, or its only column) as a
+    subquery with each row's 0-based ``rank`` within its ``group`` columns and the group's
+    ``total``, ready for :func:`percentile`."""
+    inner = durations.subquery()
+    seconds = inner.c.seconds if "seconds" in inner.c else list(inner.c)[-1]
+    partition = [inner.c[name] for name in group]
+    return select(
+        *inner.c,
+        seconds.label("_seconds"),
+        (func.row_number().over(partition_by=partition, order_by=seconds) - 1).label("rank"),
+        # The same window as the rank's, framed to the whole group: one sort serves both.
+        func.count()
+        .over(partition_by=partition, order_by=seconds, rows=(None, None))
+        .label("total"),
+    ).subquery()
+
+
+def percentile(fraction: float, ranked: Subquery) -> ColumnElement:
+    """The ``fraction`` percentile of a group of :func:`ranked_seconds`, interpolated as
+    PostgreSQL's ``percentile_cont`` does, in plain window SQL that SQLite runs too: the
+    two rows either side of rank ``fraction * (total - 1)`` share it by their distance."""
+    seconds = cast(ranked.c._seconds, Float)
+    distance = func.abs(ranked.c.rank - literal(fraction, Float) * (ranked.c.total - 1))
+    return func.sum(case((distance < 1, seconds * (1 - distance)), else_=0.0))
+
+
 def median_days(durations: Select) -> float | None:
     """The median of a one-column SELECT of seconds, in days (None when there are none)."""
-    column = durations.subquery().c[0]
-    if db.engine.dialect.name == "postgresql":
-        value = db.session.scalar(select(func.percentile_cont(0.5).within_group(column)))
-        return None if value is None else float(value) / 86400
-    count = db.session.scalar(select(func.count()).select_from(column.table))
-    if not count:
-        return None
-    middle = db.session.scalars(
-        select(column).order_by(column).limit(2 - count % 2).offset((count - 1) // 2)
-    ).all()
-    return sum(middle) / len(middle) / 86400
+    ranked = ranked_seconds(durations)
+    value = db.session.scalar(select(percentile(0.5, ranked)))
+    return None if value is None else float(value) / 86400
 
 
 def month_start() -> datetime:
@@ -46,13 +65,17 @@ def month_start() -> datetime:
 def city_figures() -> dict:
     """The home page's figures: the last seven days, open now, median days to acknowledge."""
     week_ago = utcnow() - timedelta(days=7)
-    reported, closed, open_now = db.session.execute(
-        select(
-            func.count(Report.id).filter(Report.created_at >= week_ago),
-            func.count(Report.id).filter(Report.closed_at >= week_ago),
-            func.count(Report.id).filter(Report.status.in_(OPEN)),
+    # Three counts in one round trip, each on its own index (created_at, closed_at,
+    # status): one pass over the whole table with FILTER took seconds at 100,000 reports.
+    counted = [
+        select(func.count(Report.id)).where(condition).scalar_subquery()
+        for condition in (
+            Report.created_at >= week_ago,
+            Report.closed_at >= week_ago,
+            Report.status.in_(OPEN),
         )
-    ).one()
+    ]
+    reported, closed, open_now = db.session.execute(select(*counted)).one()
     acknowledge = median_days(
         select(seconds_between(Report.created_at, Report.acknowledged_at)).where(
             Report.acknowledged_at >= utcnow() - timedelta(days=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Select, case, func, select
@@ -31,6 +32,38 @@ def scoped(query: Select, user: User, department_id: int | None = None) -> Selec
     if department_id:
         return query.where(Report.department_id == department_id)
     return query
+
+
+@dataclass
+class QueueSelection:
+    """What the queue's GET parameters select: the query (every page) and the forms read."""
+
+    query: Select
+    filters: browse.Filters
+    filter_form: object
+    problems: dict
+    department_id: int | None
+
+
+def queue_selection(args, extra, user: User) -> QueueSelection:
+    """The reports the queue lists for ``args`` (its query string), with ``extra`` its
+    staff-only filter form (department, assignee, overdue, source) already bound to them.
+    One reading for the queue page and its exports, so they can never disagree."""
+    args = args.copy()
+    if "status" not in args and not args.get("all"):
+        args.setlist("status", ["open", "acknowledged"])  # the queue is about open work
+    filter_form, filters, problems = browse.filter_form(args)
+    department = extra.department.data or ""
+    department_id = int(department) if department.isdigit() else None
+    query = queue_query(
+        filters,
+        user,
+        department_id,
+        extra.assignee.data or "",
+        bool(extra.overdue.data),
+        extra.source.data or "",
+    )
+    return QueueSelection(query, filters, filter_form, problems, department_id)
 
 
 def queue_query(

@@ -70,29 +70,18 @@ def _bulk_form(people):
 @bp.get("/")
 @staff_required
 def queue():
-    args = request.args.copy()
-    if "status" not in args and not request.args.get("all"):
-        args.setlist("status", ["open", "acknowledged"])  # the queue is about open work
-    filter_form, filters, problems = browse.filter_form(args)
     extra, people = _queue_form(request.args)
-    department_id = int(extra.department.data) if (extra.department.data or "").isdigit() else None
-    query = queries.queue_query(
-        filters,
-        current_user,
-        department_id,
-        extra.assignee.data or "",
-        bool(extra.overdue.data),
-        extra.source.data or "",
-    )
-    page = browse.page_of(query, filters.page)
+    selection = queries.queue_selection(request.args, extra, current_user)
+    filters, department_id = selection.filters, selection.department_id
+    page = browse.page_of(selection.query, filters.page)
     query_string = urlencode(
         [(k, v) for k, v in request.args.items(multi=True) if k != "page" and v != ""]
     )
     context = dict(
-        form=filter_form,
+        form=selection.filter_form,
         extra=extra,
         filters=filters,
-        problems=problems,
+        problems=selection.problems,
         page=page,
         counts=queries.queue_counts(current_user, department_id),
         saved=queries.saved_filters(current_user),

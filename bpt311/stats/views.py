@@ -1,5 +1,46 @@
-"""The public statistics page (filled in by the dashboard work)."""
+"""The public statistics page: how the city is doing, without anything private (hidden
+reports are left out; no contact details, notes or staff names are ever read)."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+
+from bpt311.stats import figures, page
 
 bp = Blueprint("stats", __name__)
+bp.add_app_template_filter(page.duration, "response_time")
+bp.add_app_template_filter(page.share, "share")
+bp.add_app_template_filter(page.days, "days")
+
+
+@bp.get("/stats")
+def index():
+    known = figures.names()
+    form, selection, problems = page.read_selection(request.args, known, public=True)
+    dashboard = figures.dashboard(selection, known)
+    return render_template(
+        "stats/index.html",
+        form=form,
+        problems=problems,
+        figures=dashboard,
+        charts=page.build_charts(dashboard),
+        csv_endpoint="stats.table_csv",
+    )
+
+
+@bp.get("/stats/<table>.csv")
+def table_csv(table: str):
+    if table not in page.TABLES:
+        abort(404)
+    known = figures.names()
+    _, selection, _ = page.read_selection(request.args, known, public=True)
+    return csv_response(
+        page.table_rows(figures.dashboard(selection, known, weeks_only=table == "weeks"), table),
+        table,
+    )
+
+
+def csv_response(rows, table: str) -> Response:
+    response = Response(stream_with_context(page.csv_lines(rows)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="bpt311-{table}.csv"'
+    return response

@@ -1,0 +1,461 @@
+"""The dashboard's figures for a period: weekly counts, the backlog, response times and
+the share closed within the SLA, overall and by department, category and neighbourhood.
+
+Every figure is a SQL aggregate (window functions for the backlog and percentiles, which
+SQLite and PostgreSQL both run), so the page costs the same dozen queries whether the
+city has a thousand reports or a hundred thousand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+
+from bpt311.extensions import db
+from bpt311.models import Category, Department, Neighbourhood, Report, User, utcnow
+from bpt311.models.base import UTCDateTime
+from bpt311.reports.figures import OPEN, percentile, ranked_seconds, seconds_between
+
+MAX_WEEKS = 105  # two years and a bit: the chart stays legible and the SQL bounded
+DEFAULT_WEEKS = 12
+ACKNOWLEDGE, CLOSE = 0, 1
+DIMENSIONS = {
+    "department": Report.department_id,
+    "category": Report.category_id,
+    "neighbourhood": Report.neighbourhood_id,
+}
+
+
+@dataclass
+class Selection:
+    """Which reports the figures are about: a period of city days and optional filters.
+    ``public`` leaves out the reports moderators hid."""
+
+    first_day: date
+    last_day: date
+    department_id: int | None = None
+    category_id: int | None = None
+    neighbourhood_id: int | None = None
+    public: bool = True
+
+    def conditions(self) -> list[ColumnElement]:
+        wanted = []
+        if self.public:
+            wanted.append(Report.hidden_at.is_(None))
+        if self.department_id:
+            wanted.append(Report.department_id == self.department_id)
+        if self.category_id:
+            wanted.append(Report.category_id == self.category_id)
+        if self.neighbourhood_id:
+            wanted.append(Report.neighbourhood_id == self.neighbourhood_id)
+        return wanted
+
+    @property
+    def starts(self) -> datetime:
+        return city_midnight(self.first_day)
+
+    @property
+    def ends(self) -> datetime:
+        return city_midnight(self.last_day + timedelta(days=1))
+
+
+def city_today() -> date:
+    return utcnow().astimezone(ZoneInfo(current_app.config["CITY_TIMEZONE"])).date()
+
+
+def city_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
+
+
+def default_period() -> tuple[date, date]:
+    """The last twelve weeks: from a Monday eleven weeks back to today."""
+    today = city_today()
+    monday = today - timedelta(days=today.weekday())
+    return monday - timedelta(weeks=DEFAULT_WEEKS - 1), today
+
+
+@dataclass
+class Week:
+    monday: date  # the week's label; the first and last week may be cut by the period
+    starts: datetime
+    ends: datetime
+
+
+def weeks_of(selection: Selection) -> list[Week]:
+    """Monday-to-Sunday city weeks covering the period, the ends cut to it."""
+    weeks = []
+    monday = selection.first_day - timedelta(days=selection.first_day.weekday())
+    while monday <= selection.last_day:
+        first = max(monday, selection.first_day)
+        last = min(monday + timedelta(days=6), selection.last_day)
+        weeks.append(Week(monday, city_midnight(first), city_midnight(last + timedelta(days=1))))
+        monday += timedelta(weeks=1)
+    return weeks
+
+
+@dataclass
+class WeekFigures:
+    monday: date
+    received: int
+    closed: int
+    open_at_end: int
+
+
+def weekly(selection: Selection) -> list[WeekFigures]:
+    """Received and closed in each week, and the open backlog at each week's end: one query.
+
+    The backlog at a week's end is the backlog before the period plus the running sum of
+    (received - closed), a window sum, so no week rescans the whole table."""
+    weeks = weeks_of(selection)
+    when = UTCDateTime()
+    table = union_all(
+        *(
+            select(
+                literal(n).label("n"),
+                literal(week.starts, when).label("starts"),
+                literal(week.ends, when).label("ends"),
+            )
+            for n, week in enumerate(weeks)
+        )
+    ).cte("weeks")
+    conditions = selection.conditions()
+
+    def per_week(column):
+        return (
+            select(table.c.n, func.count(Report.id).label("count"))
+            .select_from(table)
+            .outerjoin(
+                Report, (column >= table.c.starts) & (column < table.c.ends) & _all(conditions)
+            )
+            .group_by(table.c.n)
+            .subquery()
+        )
+
+    def before_period(column):
+        return (
+            select(func.count(Report.id))
+            .where(column < selection.starts, *conditions)
+            .scalar_subquery()
+        )
+
+    received, closed = per_week(Report.created_at), per_week(Report.closed_at)
+    backlog_before = before_period(Report.created_at) - before_period(Report.closed_at)
+    rows = db.session.execute(
+        select(
+            received.c.n,
+            received.c.count,
+            closed.c.count,
+            backlog_before
+            + func.sum(received.c.count - closed.c.count).over(order_by=received.c.n),
+        )
+        .join(closed, closed.c.n == received.c.n)
+        .order_by(received.c.n)
+    ).all()
+    return [
+        WeekFigures(weeks[n].monday, received_count, closed_count, int(backlog))
+        for n, received_count, closed_count, backlog in rows
+    ]
+
+
+def _all(conditions: list[ColumnElement]) -> ColumnElement:
+    return and_(true(), *conditions)
+
+
+@dataclass
+class Outcome:
+    """How one group of reports fared in the period. Times are in seconds."""
+
+    key: int | None = None
+    name: str = ""
+    received: int = 0
+    acknowledged: int = 0
+    closed: int = 0
+    closed_in_time: int = 0
+    acknowledge_median: float | None = None
+    acknowledge_p90: float | None = None
+    close_median: float | None = None
+    close_p90: float | None = None
+
+    @property
+    def share_in_time(self) -> float | None:
+        return self.closed_in_time / self.closed if self.closed else None
+
+
+LEVELS = (None, "department", "category", "neighbourhood")
+
+
+def outcomes(selection: Selection) -> dict[str | None, dict[int | None, Outcome]]:
+    """Received, acknowledged and closed in the period, the median and 90th percentile
+    times to acknowledge and to close, and how many closed within their SLA: overall
+    (``[None][None]``) and for each department, category and neighbourhood. Two queries.
+
+    Response times are those of the reports acknowledged (or closed) in the period,
+    measured from when each was reported. A report closed in time is one closed by its
+    ``due_at`` (set from the category's SLA when it arrived, and movable by staff), or
+    within the category's ``sla_hours`` when it has no due time."""
+    conditions = selection.conditions()
+    starts, ends = selection.starts, selection.ends
+    allowed = func.coalesce(
+        seconds_between(Report.created_at, Report.due_at), Category.sla_hours * 3600.0
+    )
+    took = seconds_between(Report.created_at, Report.closed_at)
+    keys = [column.label(name) for name, column in DIMENSIONS.items()]
+    events = union_all(
+        select(
+            *keys,
+            literal_column(str(ACKNOWLEDGE)).label("kind"),
+            literal_column("0").label("in_time"),
+            cast(seconds_between(Report.created_at, Report.acknowledged_at), Float).label(
+                "seconds"
+            ),
+        ).where(Report.acknowledged_at >= starts, Report.acknowledged_at < ends, *conditions),
+        select(
+            *keys,
+            literal_column(str(CLOSE)).label("kind"),
+            case((took <= allowed, 1), else_=0).label("in_time"),
+            cast(took, Float).label("seconds"),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(Report.closed_at >= starts, Report.closed_at < ends, *conditions),
+    )
+    received = select(*keys).where(
+        Report.created_at >= starts, Report.created_at < ends, *conditions
+    )
+    if db.engine.dialect.name == "postgresql":
+        counts, times = _grouping_sets(received.subquery(), events.subquery())
+    else:
+        counts, times = _ranked_levels(received.cte("received"), events.cte("events"))
+    found: dict[str | None, dict[int | None, Outcome]] = {name: {} for name in LEVELS}
+
+    def outcome(level: int, key) -> Outcome:
+        return found[LEVELS[level]].setdefault(key, Outcome(key=key))
+
+    for level, key, count in db.session.execute(counts):
+        outcome(level, key).received = count
+    for level, key, kind, count, in_time, median, p90 in db.session.execute(times):
+        row = outcome(level, key)
+        if kind == ACKNOWLEDGE:
+            row.acknowledged, row.acknowledge_median, row.acknowledge_p90 = count, median, p90
+        else:
+            row.closed, row.closed_in_time = count, int(in_time or 0)
+            row.close_median, row.close_p90 = median, p90
+    return found
+
+
+def _grouping_sets(received: Subquery, events: Subquery) -> tuple[Select, Select]:
+    """PostgreSQL: every level in one pass with GROUPING SETS and its own percentile_cont,
+    which sorts each group alone (far cheaper than four window sorts of every row)."""
+
+    def by_level(source: Subquery, *wanted):
+        dims = [source.c[name] for name in LEVELS[1:]]
+        # GROUPING() sets a bit for each column a row is not grouped by: 7 overall,
+        # 3 by department, 5 by category, 6 by neighbourhood.
+        level = case({7: 0, 3: 1, 5: 2, 6: 3}, value=func.grouping(*dims), else_=-1).label("level")
+        key = func.coalesce(*dims).label("key")  # the one grouped column, or NULL
+        extra = [source.c[name] for name in wanted]
+        sets = func.grouping_sets(
+            tuple_(*extra) if extra else tuple_(),
+            *(tuple_(dim, *extra) for dim in dims),
+        )
+        return level, key, extra, sets
+
+    level, key, _, sets = by_level(received)
+    counts = select(level, key, func.count()).group_by(sets)
+    level, key, (kind,), sets = by_level(events, "kind")
+    times = select(
+        level,
+        key,
+        kind,
+        func.count(),
+        func.sum(events.c.in_time),
+        func.percentile_cont(0.5).within_group(events.c.seconds),
+        func.percentile_cont(0.9).within_group(events.c.seconds),
+    ).group_by(sets)
+    return counts, times
+
+
+def _ranked_levels(received: CTE, events: CTE) -> tuple[Select, Select]:
+    """SQLite (no GROUPING SETS, no percentile_cont): each level ranked by window
+    functions over the response times, computed once, and the levels put together."""
+    times, counts = [], []
+    for level, name in enumerate(LEVELS):
+        # Overall there is no key to group by (a constant GROUP BY means a column number
+        # to SQLite), so it groups by kind alone.
+        key = events.c[name] if name else literal_column("NULL")
+        group = ("key", "kind") if name else ("kind",)
+        ranked = ranked_seconds(
+            select(key.label("key"), events.c.kind, events.c.in_time, events.c.seconds),
+            group=group,
+        )
+        times.append(
+            select(
+                literal_column(str(level)).label("level"),
+                ranked.c.key if name else literal_column("NULL"),
+                ranked.c.kind,
+                func.count(),
+                func.sum(ranked.c.in_time),
+                percentile(0.5, ranked),
+                percentile(0.9, ranked),
+            ).group_by(*(ranked.c[column] for column in group))
+        )
+        by = received.c[name] if name else literal_column("NULL")
+        counted = select(literal_column(str(level)).label("level"), by, func.count())
+        counts.append(counted.group_by(by) if name else counted.select_from(received))
+    return union_all(*counts), union_all(*times)
+
+
+@dataclass
+class Place:
+    id: int
+    name: str
+    slug: str
+    geometry: dict
+
+
+@dataclass
+class Names:
+    """Everything the filters and tables name: one query each."""
+
+    departments: dict[int, str] = field(default_factory=dict)
+    categories: dict[int, tuple[str, str]] = field(default_factory=dict)  # id: (code, name)
+    places: list[Place] = field(default_factory=list)
+
+
+def names() -> Names:
+    departments = db.session.execute(select(Department.id, Department.name)).all()
+    categories = db.session.execute(
+        select(Category.id, Category.service_code, Category.name).order_by(Category.position)
+    ).all()
+    places = db.session.execute(
+        select(
+            Neighbourhood.id, Neighbourhood.name, Neighbourhood.slug, Neighbourhood.geometry_json
+        ).order_by(Neighbourhood.name)
+    ).all()
+    return Names(
+        departments={row.id: row.name for row in departments},
+        categories={row.id: (row.service_code, row.name) for row in categories},
+        places=[Place(p.id, p.name, p.slug, json.loads(p.geometry_json)) for p in places],
+    )
+
+
+def named_breakdown(
+    found: dict[int | None, Outcome], dimension: str, known: Names
+) -> list[Outcome]:
+    """One level of :func:`outcomes` with each group's name, busiest first."""
+    if dimension == "department":
+        label = known.departments
+    elif dimension == "category":
+        label = {key: name for key, (_, name) in known.categories.items()}
+    else:
+        label = {place.id: place.name for place in known.places}
+    for key, row in found.items():
+        row.name = label.get(key, "No neighbourhood" if key is None else "Unknown")
+    if dimension == "neighbourhood":  # every neighbourhood, so the map has no holes
+        for place in known.places:
+            found.setdefault(place.id, Outcome(key=place.id, name=place.name))
+    return sorted(found.values(), key=lambda row: (-row.received, row.name))
+
+
+@dataclass
+class Workload:
+    """What is on a department's (or a person's) desk now: staff only."""
+
+    name: str
+    open: int
+    overdue: int
+
+
+def workload_by_department(selection: Selection, known: Names) -> list[Workload]:
+    now = utcnow()
+    rows = db.session.execute(
+        select(
+            Report.department_id,
+            func.count(Report.id),
+            func.count(case((Report.due_at < now, 1))),
+        )
+        .where(Report.status.in_(OPEN), *selection.conditions())
+        .group_by(Report.department_id)
+    ).all()
+    return sorted(
+        (Workload(known.departments.get(key, "Unknown"), count, late) for key, count, late in rows),
+        key=lambda row: (-row.overdue, -row.open, row.name),
+    )
+
+
+def workload_by_assignee(selection: Selection, department_id: int | None) -> list[Workload]:
+    """Open and overdue reports per assignee (and "No one yet"), in one department when
+    given (a staff member sees their own)."""
+    now = utcnow()
+    conditions = selection.conditions()
+    if department_id:
+        conditions.append(Report.department_id == department_id)
+    rows = db.session.execute(
+        select(
+            func.coalesce(User.display_name, User.email),
+            User.email,
+            func.count(Report.id),
+            func.count(case((Report.due_at < now, 1))),
+        )
+        .select_from(Report)
+        .outerjoin(User, User.id == Report.assignee_id)
+        .where(Report.status.in_(OPEN), *conditions)
+        .group_by(User.id, User.display_name, User.email)
+    ).all()
+    return sorted(
+        (
+            Workload((name or email) if email else "No one yet", count, late)
+            for name, email, count, late in rows
+        ),
+        key=lambda row: (-row.overdue, -row.open, row.name),
+    )
+
+
+@dataclass
+class Dashboard:
+    selection: Selection
+    weeks: list[WeekFigures]
+    overall: Outcome
+    by_department: list[Outcome]
+    by_category: list[Outcome]
+    by_neighbourhood: list[Outcome]
+    places: list[Place]
+
+    @property
+    def open_at_end(self) -> int:
+        return self.weeks[-1].open_at_end if self.weeks else 0
+
+
+def dashboard(selection: Selection, known: Names, weeks_only: bool = False) -> Dashboard:
+    """Every figure the public page shows, in a fixed number of queries (only the weekly
+    ones when ``weeks_only``: the weekly CSV needs no response times)."""
+    found = {name: {} for name in LEVELS} if weeks_only else outcomes(selection)
+    return Dashboard(
+        selection=selection,
+        weeks=weekly(selection),
+        overall=found[None].get(None, Outcome()),
+        by_department=named_breakdown(found["department"], "department", known),
+        by_category=named_breakdown(found["category"], "category", known),
+        by_neighbourhood=named_breakdown(found["neighbourhood"], "neighbourhood", known),
+        places=known.places,
+    )
