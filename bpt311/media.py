@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass
 from io import BytesIO
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, features
 
 try:
     from PIL import ImageCms
@@ -26,6 +26,7 @@ except ImportError:  # without pillow-heif, HEIC photos are simply refused
 
 __all__ = [
     "CheckedVideo",
+    "PhotoVariant",
     "ProcessedPhoto",
     "UploadRefused",
     "check_video",
@@ -44,6 +45,18 @@ THUMB_QUALITY = 75
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
 ACCEPTED_FORMATS = frozenset(PHOTO_FORMATS) | {"MPO"}
 GPS_IFD = 0x8825
+# Smaller copies for srcset (longest side, like the thumbnail), in the formats this
+# Pillow can write: AVIF and WebP are about half a JPEG's size at the same look.
+VARIANT_SIDES = (240, 480, 960)
+VARIANT_FORMATS = tuple(
+    (fmt, content_type, options)
+    for fmt, content_type, options, available in (
+        ("AVIF", "image/avif", {"quality": 50, "speed": 8}, features.check("avif")),
+        ("WEBP", "image/webp", {"quality": 72, "method": 4}, features.check("webp")),
+        ("JPEG", "image/jpeg", {"quality": THUMB_QUALITY, "progressive": True}, True),
+    )
+    if available
+)
 NAME_LIMIT = 80
 CHUNK = MB
 
@@ -51,6 +64,16 @@ CHUNK = MB
 class UploadRefused(Exception):
     """An upload we will not keep; str(exc) is a message for the resident that names the file
     and says why."""
+
+
+@dataclass(frozen=True)
+class PhotoVariant:
+    """A smaller copy of a photo in one format, for a ``<picture>``'s srcset."""
+
+    content_type: str
+    width: int
+    height: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,7 @@ class ProcessedPhoto:
     thumb_height: int
     gps: tuple[float, float] | None
     content_type: str = "image/jpeg"
+    variants: tuple[PhotoVariant, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,7 +180,29 @@ def _reencode(image: Image.Image, max_side: int) -> ProcessedPhoto:
         thumb_width=thumb.width,
         thumb_height=thumb.height,
         gps=gps,
+        variants=make_variants(picture),
     )
+
+
+def make_variants(picture: Image.Image) -> tuple[PhotoVariant, ...]:
+    """The photo at each of VARIANT_SIDES no larger than itself, in every modern format,
+    plus JPEG at the sides the thumbnail (always a 480 px JPEG) does not cover."""
+    longest = max(picture.size)
+    sides = [side for side in VARIANT_SIDES if side < longest] or [longest]
+    if longest < VARIANT_SIDES[-1] and longest not in sides:
+        sides.append(longest)  # the photo's own size is the sharpest copy there is
+    variants = []
+    for side in sides:
+        copy = picture.copy()
+        copy.thumbnail((side, side))
+        copy.info.clear()
+        for fmt, content_type, options in VARIANT_FORMATS:
+            if fmt == "JPEG" and side == min(THUMB_SIDE, longest):  # the thumbnail
+                continue
+            out = BytesIO()
+            copy.save(out, format=fmt, **options)
+            variants.append(PhotoVariant(content_type, copy.width, copy.height, out.getvalue()))
+    return tuple(variants)
 
 
 def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:

@@ -3,20 +3,27 @@ uploads whose report has not been sent yet (so a form with an error keeps them).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session, object_session
 
+log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 STASH_MAX_AGE_SECONDS = 24 * 3600
+VARIANT_EXTENSIONS = {"image/avif": ".avif", "image/webp": ".webp", "image/jpeg": ".jpg"}
+VARIANT_RE = re.compile(r"^(?P<key>[0-9a-f]{32})-(?P<width>\d+)x(?P<height>\d+)\.(avif|webp|jpg)$")
 
 
 def media_root() -> Path:
@@ -32,8 +39,12 @@ def write_bytes(name: str, data: bytes) -> Path:
     path = media_root() / name
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # readers never see half a file
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # readers never see half a file
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
     return path
 
 
@@ -41,9 +52,13 @@ def write_stream(name: str, stream: IO[bytes]) -> Path:
     path = media_root() / name
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as out:
-        shutil.copyfileobj(stream, out, 1024 * 1024)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -72,6 +87,7 @@ class StashedMedia:
     thumb_width: int | None = None
     thumb_height: int | None = None
     gps: tuple[float, float] | None = None
+    variant_files: list[str] = field(default_factory=list)
 
     @property
     def file_name(self) -> str:
@@ -91,6 +107,7 @@ def stash(
     data: bytes | None = None,
     thumb: bytes | None = None,
     stream: IO[bytes] | None = None,
+    variants=(),
     **dimensions,
 ) -> StashedMedia:
     item = StashedMedia(
@@ -102,13 +119,27 @@ def stash(
         size=size,
         **dimensions,
     )
-    if stream is not None:
-        write_stream(item.file_name, stream)
-    else:
-        write_bytes(item.file_name, data or b"")
-    if thumb is not None:
-        write_bytes(item.thumb_name, thumb)
-    write_bytes(f"pending/{item.token}.json", json.dumps(asdict(item)).encode())
+    try:
+        if stream is not None:
+            write_stream(item.file_name, stream)
+        else:
+            write_bytes(item.file_name, data or b"")
+        if thumb is not None:
+            write_bytes(item.thumb_name, thumb)
+            for variant in variants:
+                name = "pending/v-" + variant_name(variant_key(thumb), variant).removeprefix("v/")
+                write_bytes(name, variant.data)
+                item.variant_files.append(name)
+        write_bytes(f"pending/{item.token}.json", json.dumps(asdict(item)).encode())
+    except OSError as exc:  # the disk is full (or failing): keep nothing of this upload
+        from bpt311.media import UploadRefused
+
+        delete(item.file_name, item.thumb_name, *item.variant_files)
+        log.error("Could not store an upload: %s", exc)
+        raise UploadRefused(
+            f"{original_name or 'Your file'} could not be saved just now. Send the report "
+            "without it, or try again later."
+        ) from exc
     return item
 
 
@@ -133,6 +164,7 @@ def stash_photo(upload) -> StashedMedia:
         thumb_width=photo.thumb_width,
         thumb_height=photo.thumb_height,
         gps=photo.gps,
+        variants=photo.variants,
     )
 
 
@@ -152,7 +184,7 @@ def load_stashed(token: str) -> StashedMedia | None:
 
 
 def discard_stashed(item: StashedMedia) -> None:
-    delete(item.file_name, item.thumb_name, f"pending/{item.token}.json")
+    delete(item.file_name, item.thumb_name, f"pending/{item.token}.json", *item.variant_files)
 
 
 def clean_stash(max_age_seconds: int = STASH_MAX_AGE_SECONDS) -> int:
@@ -170,3 +202,87 @@ def clean_stash(max_age_seconds: int = STASH_MAX_AGE_SECONDS) -> int:
         except FileNotFoundError:
             continue
     return removed
+
+
+# ---- smaller copies of photos, for srcset -------------------------------------------------
+#
+# Copies are made with the photo at upload and named after a hash of its thumbnail
+# (``v/<key>-<width>x<height>.<ext>``). Every caller that turns a stashed photo into a
+# Media row gives it the thumbnail's bytes under a new name; the hash leads from that
+# row back to its copies, so no caller has to carry them along.
+
+
+def variant_key(thumb: bytes) -> str:
+    return hashlib.sha256(thumb).hexdigest()[:32]
+
+
+def variant_name(key: str, variant) -> str:
+    extension = VARIANT_EXTENSIONS[variant.content_type]
+    return f"v/{key}-{variant.width}x{variant.height}{extension}"
+
+
+def attach_variants(media) -> None:
+    """Give a new photo's Media row the copies stashed with it (called before its INSERT);
+    a photo without any (older, or made elsewhere) simply has none."""
+    if media.variants or not media.thumb_name or media.kind != "photo":
+        return
+    try:
+        key = variant_key(file_path(media.thumb_name).read_bytes())
+    except OSError:
+        return
+    pending = media_root() / "pending"
+    found, created = [], []
+    for path in sorted(pending.glob(f"v-{key}-*")):
+        final = path.name.removeprefix("v-")
+        match = VARIANT_RE.match(final)
+        content_type = next(
+            (kind for kind, ext in VARIANT_EXTENSIONS.items() if final.endswith(ext)), None
+        )
+        if match is None or content_type is None:
+            continue
+        target = media_root() / "v" / final
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+            except FileExistsError:
+                pass
+            except OSError:
+                shutil.copyfile(path, target)
+                created.append(f"v/{final}")
+            else:
+                created.append(f"v/{final}")
+        found.append([content_type, int(match["width"]), int(match["height"])])
+    if found:
+        media.variant_key = key
+        media.variants = found
+        session = object_session(media)
+        if session is not None and created:
+            session.info.setdefault("new_variant_files", []).extend(created)
+
+
+def variant_files(media) -> list[str]:
+    """The names of a Media row's copies, to delete with its file and thumbnail."""
+    return [
+        f"v/{media.variant_key}-{width}x{height}{VARIANT_EXTENSIONS[kind]}"
+        for kind, width, height in media.variants or []
+        if kind in VARIANT_EXTENSIONS
+    ]
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_new_variants(session) -> None:
+    session.info.pop("new_variant_files", None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_new_variants(session) -> None:
+    """Copies linked for a photo whose transaction failed go with it: a form never sent
+    must leave no copy of the photo behind."""
+    names = session.info.pop("new_variant_files", None)
+    if names:
+        for name in names:
+            try:
+                (media_root() / name).unlink(missing_ok=True)
+            except RuntimeError:  # outside an app context: nothing to do
+                return

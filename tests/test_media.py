@@ -557,3 +557,30 @@ def test_stream_is_back_at_the_start_after_check_video(content):
         pass
     assert stream.tell() == 0
     assert stream.read() == content
+
+
+# --- smaller copies for srcset (the performance issue) ---------------------------------
+
+
+def test_photo_gets_modern_copies_at_each_width_without_metadata():
+    from PIL import features
+
+    data = photo_jpeg(size=(1600, 1200), exif=exif_with(gps=BRIDGEPORT_GPS))
+    photo = process_photo(BytesIO(data), "big.jpg")
+    by_type = {}
+    for variant in photo.variants:
+        by_type.setdefault(variant.content_type, []).append(variant.width)
+        picture = Image.open(BytesIO(variant.data))
+        assert picture.size == (variant.width, variant.height)
+        assert variant.width * 3 == variant.height * 4  # the photo's shape
+        assert len(picture.getexif()) == 0
+    assert sorted(by_type["image/webp"]) == [240, 480, 960]
+    assert sorted(by_type["image/jpeg"]) == [240, 960]  # the thumbnail is the 480 JPEG
+    if features.check("avif"):
+        assert sorted(by_type["image/avif"]) == [240, 480, 960]
+
+
+def test_copies_are_never_larger_than_the_photo():
+    photo = process_photo(BytesIO(photo_jpeg(size=(150, 100))), "small.jpg")
+    assert {variant.width for variant in photo.variants} == {150}
+    assert "image/jpeg" not in {v.content_type for v in photo.variants}  # the thumbnail is it

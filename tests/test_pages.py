@@ -17,8 +17,9 @@ def test_layout_has_language_landmarks_skip_link_and_one_live_region(client, cit
         assert landmark in page
     assert page.count("aria-live=") == 1
     assert 'aria-live="polite"' in page
-    assert re.search(r'<script src="/static/vendor/htmx-2\.0\.\d+/htmx\.min\.js"', page)
-    assert '<link rel="stylesheet" href="/static/css/site.css">' in page
+    # static names carry a content hash (bpt311/assets.py)
+    assert re.search(r'<script src="/static/vendor/htmx-2\.0\.\d+/htmx\.min\.\w{10}\.js"', page)
+    assert re.search(r'<link rel="stylesheet" href="/static/css/site\.[0-9a-f]{10}\.css">', page)
 
 
 def test_every_htmx_request_will_carry_the_csrf_token(client, city):
@@ -76,12 +77,15 @@ def test_healthz_answers_ok_when_the_database_answers(client):
     assert response.json == {"status": "ok"}
 
 
-def test_healthz_answers_503_when_the_database_does_not(tmp_path, database_url):
+def test_readyz_answers_503_and_healthz_stays_alive_when_the_database_does_not(
+    tmp_path, database_url
+):
     if database_url.startswith("sqlite"):
         broken = "sqlite:///" + str(tmp_path / "missing-dir" / "nested" / "db.sqlite")
     else:
         broken = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
     app = create_app(app_settings(broken, tmp_path))
-    response = app.test_client().get("/healthz")
+    response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["status"] == "unavailable"
+    assert app.test_client().get("/healthz").status_code == 200  # alive: do not restart it

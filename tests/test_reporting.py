@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from bpt311 import storage
 from bpt311.extensions import db
 from bpt311.models import Media, Outbox, Report
 from tests.factories import CITY_HALL, make_report
@@ -304,10 +305,13 @@ def test_photo_is_kept_stripped_of_metadata_and_served_as_an_image(client, city,
     report = db.session.scalars(select(Report)).one()
     page = client.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
     assert f'alt="{media.alt_text}"' in page and 'loading="lazy"' in page
-    # nothing but the final files is left: the stash was cleared
+    # nothing but the final files (and the photo's smaller copies) is left: the stash
+    # was cleared
     media_root = Path(app.config["MEDIA_ROOT"])
+    copies = [name.removeprefix("v/") for name in storage.variant_files(media)]
+    assert copies
     assert sorted(p.name for p in media_root.rglob("*") if p.is_file()) == sorted(
-        [media.file_name, media.thumb_name]
+        [media.file_name, media.thumb_name, *copies]
     )
 
 
@@ -618,9 +622,11 @@ def test_uploads_of_abandoned_forms_are_forgotten_after_a_day(client, city, app)
 
     page = post(client, form_data(client, description="", photos=[jpeg()])).get_data(as_text=True)
     token = hidden(page, "pending_media")
-    assert storage.load_stashed(token) is not None
+    stashed = storage.load_stashed(token)
+    assert stashed is not None
     day_ago = time.time() - 25 * 3600
     for path in (Path(app.config["MEDIA_ROOT"]) / "pending").iterdir():
         os.utime(path, (day_ago, day_ago))
-    assert storage.clean_stash() == 3  # photo, thumbnail and its description
+    # photo, thumbnail, its description and the smaller copies for srcset
+    assert storage.clean_stash() == 3 + len(stashed.variant_files)
     assert storage.load_stashed(token) is None

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, event, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
@@ -51,6 +51,9 @@ class Report(Base):
         Index("ix_report_department_status", "department_id", "status"),
         Index("ix_report_lat_lon", "latitude", "longitude"),
         Index("ix_report_votes", "vote_count", "id"),
+        # The dashboard's counts and response times by when reports were acknowledged or closed.
+        Index("ix_report_acknowledged_at", "acknowledged_at"),
+        Index("ix_report_closed_at", "closed_at"),
         # AUTOINCREMENT on SQLite so a tracking number is never handed out twice.
         {"sqlite_autoincrement": True},
     )
@@ -83,6 +86,8 @@ class Report(Base):
     contact_name: Mapped[str] = mapped_column(String(120), default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    # When the contact details above were erased (retention, or the person's own request).
+    contact_erased_at: Mapped[datetime | None]
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     # A guest reporter with an email hears of changes until they unsubscribe.
     notify_contact: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -179,8 +184,39 @@ class Media(Base):
     hidden_at: Mapped[datetime | None]
     hidden_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Smaller AVIF/WebP/JPEG copies for srcset, as [content type, width, height], stored
+    # as v/<variant_key>-<width>x<height>.<ext> (storage.attach_variants). Photos from
+    # before they existed have none and show their thumbnail alone.
+    variant_key: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
+    variants: Mapped[list | None] = mapped_column(JSON)
 
     report: Mapped[Report] = relationship(back_populates="media")
+
+    @property
+    def thumb_size(self) -> tuple[int, int] | None:
+        """The thumbnail's width and height: the photo scaled to fit 480 px (media.THUMB_SIDE)."""
+        if not self.width or not self.height:
+            return None
+        scale = min(1.0, 480 / max(self.width, self.height))
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+
+    def srcset(self, content_type: str) -> list[tuple[str, int, int]]:
+        """(file name, width, height) of each copy in one format, narrowest first."""
+        from bpt311.storage import VARIANT_EXTENSIONS
+
+        extension = VARIANT_EXTENSIONS.get(content_type)
+        return sorted(
+            (f"v/{self.variant_key}-{width}x{height}{extension}", width, height)
+            for kind, width, height in self.variants or []
+            if kind == content_type and extension
+        )
+
+
+@event.listens_for(Media, "before_insert")
+def _attach_variants(_mapper, _connection, media: Media) -> None:
+    from bpt311.storage import attach_variants
+
+    attach_variants(media)
 
 
 EVENT_KINDS = (

@@ -17,8 +17,15 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # Added columns only: SQLite adds them in place, without rebuilding the table.
+    with op.batch_alter_table('media', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('variant_key', sa.String(length=32), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('variants', sa.JSON(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_media_variant_key'), ['variant_key'], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('media', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_media_variant_key'))
+        batch_op.drop_column('variants')
+        batch_op.drop_column('variant_key')

@@ -15,6 +15,19 @@
   function initSmallMap(el) {
     if (el.getAttribute("data-ready")) return;
     el.setAttribute("data-ready", "1");
+    // Decoration only: Leaflet (40 KB) is fetched when the place for the map comes near
+    // the screen. The hidden map has no box, so the element after it is watched.
+    var spot = el.nextElementSibling || el.parentNode;
+    if (!window.IntersectionObserver || !spot) { showSmallMap(el); return; }
+    var watcher = new IntersectionObserver(function (entries) {
+      if (!entries.some(function (entry) { return entry.isIntersecting; })) return;
+      watcher.disconnect();
+      showSmallMap(el);
+    }, { rootMargin: "300px" });
+    watcher.observe(spot);
+  }
+
+  function showSmallMap(el) {
     loadLeaflet(el).then(function () {
       var point = [parseFloat(el.getAttribute("data-lat")), parseFloat(el.getAttribute("data-lon"))];
       var map = L.map(el, { scrollWheelZoom: false }).setView(point, 16);

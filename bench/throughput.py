@@ -1,0 +1,381 @@
+"""Requests per second and latency of the site served for real, over loopback.
+
+    python bench/throughput.py [--sizes 1000 100000] [--setups gunicorn-postgresql
+        default-sqlite ceiling-gunicorn ceiling-default] [--seconds 10] [--count 5000]
+        [--clients 8] [--workers 4] [--quick]
+
+Setups: the app as in production (gunicorn with ``gunicorn.conf.py`` and several
+workers, on PostgreSQL: a database ``bpt_bench_tp`` created and dropped here), the app
+as it runs by default (``python app.py``'s threaded Werkzeug server on SQLite), and the
+ceiling: a minimal Flask page rendered by Jinja under the same two servers. A separate
+load process (``--load``) drives each target with ``--clients`` threads, each with its
+own connection, for at most ``--seconds`` and ``--count`` requests, and prints requests
+per second and p50/p95/p99 milliseconds as seen by the client. The vote is a signed-in
+HTMX POST with the CSRF token, alternating vote and take-back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_DATABASE = "bpt_bench_tp"
+BENCH_EMAIL = "bench@example.org"
+BENCH_PASSWORD = "bench-password-311"
+TARGETS = ["/", "/reports", "report page", "/reports.geojson", "vote POST"]
+CEILING_TARGETS = ["minimal Jinja page"]
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+CEILING_APP = textwrap.dedent(
+    """
+    from flask import Flask, render_template_string
+
+    app = Flask(__name__)
+    PAGE = (
+        "<!doctype html><title>{{ title }}</title>"
+        "<ul>{% for i in items %}<li>{{ i }}</li>{% endfor %}</ul>"
+    )
+
+
+    @app.get("/")
+    def index():
+        return render_template_string(PAGE, title="Ceiling", items=range(20))
+
+
+    if __name__ == "__main__":
+        import sys
+
+        app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True, use_reloader=False)
+    """
+)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---- the load process -------------------------------------------------------------------
+
+
+def load(base: str, path: str, seconds: float, count: int, clients: int, vote: bool) -> dict:
+    """Drive one URL from ``clients`` threads; the answer is what the clients measured."""
+    import requests
+
+    samples: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    issued = [0]
+
+    def session_for_vote() -> tuple[requests.Session, str]:
+        session = requests.Session()
+        page = session.get(f"{base}/sign-in").text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        session.post(
+            f"{base}/sign-in",
+            data={"csrf_token": token, "email": BENCH_EMAIL, "password": BENCH_PASSWORD},
+        )
+        token = CSRF_RE.search(session.get(f"{base}/").text).group(1)
+        return session, token
+
+    # Signing in (an argon2 check each) happens before the clock starts.
+    prepared = [session_for_vote() if vote else (requests.Session(), "") for _ in range(clients)]
+    deadline = time.perf_counter() + seconds
+
+    def worker(session: requests.Session, token: str) -> None:
+        wanted = 1
+        while time.perf_counter() < deadline:
+            with lock:
+                if issued[0] >= count:
+                    return
+                issued[0] += 1
+            started = time.perf_counter()
+            try:
+                if vote:
+                    response = session.post(
+                        f"{base}{path}",
+                        data={"wanted": str(wanted), "csrf_token": token},
+                        headers={"HX-Request": "true", "X-CSRFToken": token},
+                    )
+                    wanted = 1 - wanted
+                else:
+                    response = session.get(f"{base}{path}", headers={"Accept-Encoding": "gzip, br"})
+                ok = response.status_code == 200
+            except requests.RequestException:
+                ok = False
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                if ok:
+                    samples.append(elapsed)
+                else:
+                    errors[0] += 1
+
+    threads = [threading.Thread(target=worker, args=pair) for pair in prepared]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    samples.sort()
+
+    def pick(q: float) -> float:
+        return samples[min(len(samples) - 1, int(len(samples) * q))] if samples else 0.0
+
+    return {
+        "requests": len(samples),
+        "errors": errors[0],
+        "rps": len(samples) / wall if wall else 0.0,
+        "p50": statistics.median(samples) if samples else 0.0,
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+    }
+
+
+def run_load(base: str, path: str, args, vote: bool = False) -> dict:
+    """The load runs in its own process, so the client's work never shares a GIL with the
+    server's (the default server is one process)."""
+    command = [
+        sys.executable,
+        __file__,
+        "--load",
+        json.dumps(
+            {
+                "base": base,
+                "path": path,
+                "seconds": args.seconds,
+                "count": args.count,
+                "clients": args.clients,
+                "vote": vote,
+            }
+        ),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=args.seconds * 3 + 120)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- the servers ----------------------------------------------------------------------
+
+
+def wait_until_up(url: str, process: subprocess.Popen, limit: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server stopped with code {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {limit} s")
+
+
+@contextmanager
+def serving(command: list[str], env: dict, port: int, cwd: Path = ROOT):
+    log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
+    )
+    try:
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/", process)
+        except RuntimeError:
+            log.seek(0)
+            print(log.read()[-3000:].decode(errors="replace"), file=sys.stderr)
+            raise
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        log.close()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def app_env(url: str, media: str, port: int) -> dict:
+    return {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": url,
+        "SECRET_KEY": "bench-throughput",
+        "BPT311_ENV": "development",  # production cookies are Secure: not sent over http
+        "BPT311_DEMO": "0",
+        "MEDIA_ROOT": media,
+        "RATELIMIT_ENABLED": "0",  # the load is one person voting thousands of times
+        "GEOCODER_URL": "http://127.0.0.1:9",
+        "MAIL_SERVER": "",
+        "LOG_FORMAT": "text",
+        "GUNICORN_LOGLEVEL": "warning",
+    }
+
+
+def server_command(kind: str, port: int, args, script: Path | None = None) -> list[str]:
+    if kind == "gunicorn":
+        module = "ceiling:app" if script else "app:app"
+        command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+        command += ["--workers", str(args.workers), "--bind", f"127.0.0.1:{port}"]
+        command += ["--access-logfile", "/dev/null"] if args.no_access_log else []
+        return [*command, "--chdir", str(script.parent if script else ROOT), module]
+    if script:
+        return [sys.executable, str(script), str(port)]
+    return [sys.executable, str(ROOT / "app.py")]  # HOST and PORT come from app_env
+
+
+# ---- the data -------------------------------------------------------------------------
+
+
+@contextmanager
+def bench_database(engine: str):
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench.sqlite"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from bench.common import PG_URL
+
+    admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+    try:
+        yield make_url(PG_URL).set(database=PG_DATABASE).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def seed(url: str, size: int) -> tuple[str, str]:
+    """The city, ``size`` reports, the alembic stamp and a verified resident who votes;
+    returns (a middle report's tracking number, the media folder)."""
+    from flask_migrate import stamp
+
+    from bench.common import seeded_app
+    from bpt311.accounts.service import hash_password
+    from bpt311.extensions import db
+    from bpt311.models import User, utcnow
+
+    app, seconds = seeded_app(url, size)
+    with app.app_context():
+        stamp()  # the tables are current: the server's start-up must not migrate
+        db.session.add(
+            User(
+                email=BENCH_EMAIL,
+                password_hash=hash_password(BENCH_PASSWORD),
+                email_verified_at=utcnow(),
+            )
+        )
+        db.session.commit()
+        db.engine.dispose()
+    print(f"  {size:,} reports seeded in {seconds:.1f} s", flush=True)
+    return f"BPT-{max(size // 2, 1):06d}", app.config["MEDIA_ROOT"]
+
+
+def paths_for(tracking_number: str) -> dict[str, tuple[str, bool]]:
+    return {
+        "/": ("/", False),
+        "/reports": ("/reports", False),
+        "report page": (f"/reports/{tracking_number}", False),
+        "/reports.geojson": ("/reports.geojson?bbox=-73.21,41.17,-73.17,41.20", False),
+        "vote POST": (f"/reports/{tracking_number}/vote", True),
+    }
+
+
+def print_row(setup: str, size, name: str, result: dict) -> None:
+    size_label = f"{size:,}" if size else "-"
+    errors = f"  ({result['errors']} errors)" if result["errors"] else ""
+    print(
+        f"{setup:22}{size_label:>9}  {name:20}{result['rps']:>9.1f}{result['p50']:>9.1f}"
+        f"{result['p95']:>9.1f}{result['p99']:>9.1f}{result['requests']:>8}{errors}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument(
+        "--setups",
+        nargs="+",
+        default=["gunicorn-postgresql", "default-sqlite", "ceiling-gunicorn", "ceiling-default"],
+    )
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="300 reports, 3 s per target")
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        spec = json.loads(args.load)
+        print(json.dumps(load(**spec)))
+        return
+    if args.quick:
+        args.sizes, args.seconds, args.count = [300], 3, 1000
+
+    print(
+        f"{args.clients} client threads in a separate process, at most {args.seconds:g} s and "
+        f"{args.count:,} requests per target; gunicorn with {args.workers} workers"
+    )
+    print(
+        f"{'setup':22}{'reports':>9}  {'target':20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'n':>8}"
+    )
+    for setup in args.setups:
+        if setup.startswith("ceiling"):
+            kind = "gunicorn" if setup.endswith("gunicorn") else "default"
+            with tempfile.TemporaryDirectory() as folder:
+                script = Path(folder) / "ceiling.py"
+                script.write_text(CEILING_APP)
+                port = free_port()
+                env = {"LOG_FORMAT": "text", "GUNICORN_LOGLEVEL": "warning"}
+                with serving(server_command(kind, port, args, script), env, port) as base:
+                    print_row(setup, None, CEILING_TARGETS[0], run_load(base, "/", args))
+            continue
+        kind, engine = setup.split("-")
+        for size in args.sizes:
+            with bench_database(engine) as url:
+                print(f"{setup}: seeding", flush=True)
+                tracking_number, media = seed(url, size)
+                port = free_port()
+                command = server_command(
+                    "gunicorn" if kind == "gunicorn" else "default", port, args
+                )
+                with serving(command, app_env(url, media, port), port) as base:
+                    for name, (path, vote) in paths_for(tracking_number).items():
+                        print_row(setup, size, name, run_load(base, path, args, vote=vote))
+
+
+if __name__ == "__main__":
+    main()
