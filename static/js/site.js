@@ -29,7 +29,34 @@
     });
   });
 
-  // After a swap: move focus to an error summary, announce what the server asked us to.
+  // A swap that removes the focused element would drop focus to <body>: remember where it was.
+  var lostFocus = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    var target = event.detail.target;
+    lostFocus = active && active !== document.body && target && target.contains(active)
+      ? { id: active.id, parent: target.parentElement } : null;
+  });
+  function focusOnPurpose(root) {
+    var was = lostFocus;
+    lostFocus = null;
+    var active = document.activeElement;
+    if (!was || (active && active !== document.body && document.contains(active))) return;
+    var same = was.id && document.getElementById(was.id);
+    if (same && same.getClientRects().length) { same.focus(); return; }
+    var region = root && root !== document && document.contains(root) ? root : was.parent;
+    if (!region || !document.contains(region)) region = document.getElementById("main");
+    // The element the server marked, else the region itself if focusable, else its heading.
+    var target = region.querySelector("[data-focus-after-swap]")
+      || (region.hasAttribute("tabindex") ? region : region.querySelector("h1, h2, h3")) || region;
+    if (!target.hasAttribute("tabindex") && !target.matches("a[href], button, input, select, textarea")) {
+      target.setAttribute("tabindex", "-1");
+    }
+    target.focus();
+  }
+
+  // After a swap: move focus to an error summary (announcing how many problems it lists),
+  // announce what the server asked us to, and never leave focus lost.
   document.addEventListener("htmx:afterSettle", function (event) {
     var root = event.detail.elt || document;
     var find = function (selector) {
@@ -37,9 +64,19 @@
       return root.querySelector ? root.querySelector(selector) : null;
     };
     var summary = find(".error-summary");
-    if (summary) { summary.focus(); return; }
+    if (summary) {
+      lostFocus = null;
+      summary.focus();
+      live(summary.getAttribute("data-announce"));
+      return;
+    }
     var announce = find("[data-announce]");
     if (announce) live(announce.getAttribute("data-announce"));
+    focusOnPurpose(root);
+  });
+  // A response with nothing to swap may still speak: HX-Trigger: {"announce": "..."}.
+  document.addEventListener("announce", function (event) {
+    live(event.detail && event.detail.value);
   });
 
   // htmx does not swap errors: show the server's message in the flash area.
@@ -53,7 +90,9 @@
     }
     flash.focus();
   });
-  document.addEventListener("htmx:sendError", function () {
+  document.addEventListener("htmx:sendError", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
+    if (form && form.hasAttribute("data-offline-drafts")) return;  // pwa.js saves it on the phone
     live("No connection. Nothing was sent; please try again when you are back online.");
   });
 })();

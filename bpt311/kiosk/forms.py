@@ -1,0 +1,35 @@
+"""The kiosk's own small forms: look up a number, send the receipt by email or text."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, StringField, TelField
+from wtforms.validators import Email, InputRequired, Length
+
+
+class LookupForm(FlaskForm):
+    class Meta:
+        csrf = False  # a plain GET search
+
+    number = StringField(
+        "Tracking number",
+        [InputRequired("Enter the tracking number from your receipt, like BPT-000123")],
+    )
+
+
+class EmailReceiptForm(FlaskForm):
+    email = EmailField(
+        "Email address",
+        [
+            InputRequired("Enter the email address to send the receipt to"),
+            Length(max=254),
+            Email("Enter an email address like name@example.com", check_deliverability=False),
+        ],
+    )
+
+
+class TextReceiptForm(FlaskForm):
+    phone = TelField(
+        "Mobile phone number",
+        [InputRequired("Enter the mobile number to text"), Length(max=40)],
+    )
