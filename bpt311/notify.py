@@ -94,21 +94,39 @@ def backoff(attempts: int, base_seconds: int) -> timedelta:
     return min(timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _claim(row_id: int, worker: str, now: datetime) -> bool:
+def _claim(row_id: int, worker: str, now: datetime, model=Outbox) -> bool:
+    """Lease one due row of ``model`` (Outbox, or any table with the same delivery
+    columns, such as PushMessage) to ``worker``; only one worker can win it."""
     lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
     result = db.session.execute(
-        update(Outbox)
+        update(model)
         .where(
-            Outbox.id == row_id,
-            Outbox.status == "pending",
-            Outbox.next_attempt_at <= now,
-            or_(Outbox.lease_until.is_(None), Outbox.lease_until < now),
+            model.id == row_id,
+            model.status == "pending",
+            model.next_attempt_at <= now,
+            or_(model.lease_until.is_(None), model.lease_until < now),
         )
-        .values(lease_owner=worker, lease_until=now + lease, attempts=Outbox.attempts + 1)
+        .values(lease_owner=worker, lease_until=now + lease, attempts=model.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
     return result.rowcount == 1
+
+
+def due_ids(model, now: datetime, limit: int) -> list[int]:
+    """Ids of rows of ``model`` that are due and not leased; ends the read transaction."""
+    ids = db.session.scalars(
+        select(model.id)
+        .where(
+            model.status == "pending",
+            model.next_attempt_at <= now,
+            or_(model.lease_until.is_(None), model.lease_until < now),
+        )
+        .order_by(model.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()  # end the read transaction before claiming
+    return list(ids)
 
 
 def deliver_due(worker: str | None = None, limit: int = 100, now: datetime | None = None) -> int:
@@ -116,19 +134,8 @@ def deliver_due(worker: str | None = None, limit: int = 100, now: datetime | Non
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     now = now or utcnow()
     config = current_app.config
-    due_ids = db.session.scalars(
-        select(Outbox.id)
-        .where(
-            Outbox.status == "pending",
-            Outbox.next_attempt_at <= now,
-            or_(Outbox.lease_until.is_(None), Outbox.lease_until < now),
-        )
-        .order_by(Outbox.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()  # end the read transaction before claiming
     sent = 0
-    for row_id in due_ids:
+    for row_id in due_ids(Outbox, now, limit):
         if not _claim(row_id, worker, now):
             continue  # another worker won it
         row = db.session.get(Outbox, row_id)
@@ -159,14 +166,21 @@ def _record_failure(row: Outbox, worker: str, exc: Exception, now: datetime) -> 
         ", giving up" if dead else "",
         exc,
     )
+    retry_later(Outbox, row, worker, f"{type(exc).__name__}: {exc}", now)
+
+
+def retry_later(model, row, worker: str, error: str, now: datetime) -> None:
+    """Release a failed row for another attempt after the backoff, or give up on it."""
+    config = current_app.config
+    dead = row.attempts >= config["OUTBOX_MAX_ATTEMPTS"]
     db.session.execute(
-        update(Outbox)
-        .where(Outbox.id == row.id, Outbox.lease_owner == worker)
+        update(model)
+        .where(model.id == row.id, model.lease_owner == worker)
         .values(
             status="dead" if dead else "pending",
             lease_until=None,
             next_attempt_at=now + backoff(row.attempts, config["OUTBOX_BACKOFF_SECONDS"]),
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            last_error=error[:2000],
         )
         .execution_options(synchronize_session=False)
     )
@@ -180,6 +194,9 @@ def run_worker(app: Flask, stop: threading.Event, interval: float = 5.0) -> None
         with app.app_context():
             try:
                 deliver_due(worker)
+                from bpt311.pwa.push import deliver_push_due
+
+                deliver_push_due(worker)  # Web Push, the third channel (a no-op without keys)
             except Exception:  # a database outage must not kill the worker
                 log.exception("Outbox pass failed; trying again in %s s", interval)
                 db.session.rollback()

@@ -186,6 +186,16 @@ def tell_followers(report: Report, headline: str, note: str = "", actor: User | 
             unsubscribe_url=unsubscribe,
             settings_url=site_link("accounts.me") if user_id else "",
         )
+    from bpt311.pwa import push  # the third channel: devices that turned notifications on
+
+    push.queue(
+        [user_id for user_id, _ in audience.values()],
+        "reports",
+        f"{report.tracking_number}: {headline}",
+        note or report.place_label,
+        push.report_path(report),
+        report_id=report.id,
+    )
     return len(audience)
 
 

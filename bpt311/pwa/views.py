@@ -1,5 +1,232 @@
-"""PWA endpoints (filled in by the PWA work)."""
+"""The installable app: the manifest, the service worker, the offline page, the share
+target and the push settings. No url_prefix: the worker must sit at /sw.js so its
+scope is the whole site."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("pwa", __name__)
+import hashlib
+import json
+from pathlib import Path
+
+import click
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from bpt311.extensions import csrf, limiter, person_or_address
+from bpt311.pwa import push, share
+
+bp = Blueprint("pwa", __name__, cli_group="pwa")
+
+NAME = "Bridgeport 311"
+THEME_COLOUR = "#0b3d91"  # --brand in site.css
+BACKGROUND_COLOUR = "#ffffff"
+ICON_SIZES = (192, 512)
+# Files every page needs, so the app opens with no connection (names are fingerprinted).
+SHELL_FILES = (
+    "css/site.css",
+    "js/site.js",
+    "js/pwa.js",
+    "js/offline-drafts.js",
+    "vendor/htmx-2.0.11/htmx.min.js",
+    "icons/icon-192.png",
+)
+
+
+def manifest() -> dict:
+    icons = [
+        {
+            "src": url_for("static", filename=f"icons/icon-{size}.png"),
+            "sizes": f"{size}x{size}",
+            "type": "image/png",
+            "purpose": "any",
+        }
+        for size in ICON_SIZES
+    ] + [
+        {
+            "src": url_for("static", filename=f"icons/maskable-{size}.png"),
+            "sizes": f"{size}x{size}",
+            "type": "image/png",
+            "purpose": "maskable",
+        }
+        for size in ICON_SIZES
+    ]
+    return {
+        "id": "/",
+        "name": NAME,
+        "short_name": "BPT 311",
+        "description": "Report non-emergency problems to the City of Bridgeport and follow them.",
+        "lang": "en-US",
+        "dir": "ltr",
+        "start_url": "/?source=app",
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "any",
+        "theme_color": THEME_COLOUR,
+        "background_color": BACKGROUND_COLOUR,
+        "categories": ["government", "utilities"],
+        "icons": icons,
+        "shortcuts": [
+            {"name": "Report a problem", "url": url_for("reports.new")},
+            {"name": "Reports on this phone", "url": url_for("pwa.offline")},
+        ],
+        "share_target": {
+            "action": url_for("pwa.share_target"),
+            "method": "POST",
+            "enctype": "multipart/form-data",
+            "params": {
+                "title": "title",
+                "text": "text",
+                "url": "url",
+                "files": [{"name": "photos", "accept": ["image/*"]}],
+            },
+        },
+    }
+
+
+@bp.get("/manifest.webmanifest")
+def manifest_file():
+    response = make_response(json.dumps(manifest(), indent=1))
+    response.mimetype = "application/manifest+json"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def shell_urls() -> list[str]:
+    return [url_for("pwa.offline")] + [url_for("static", filename=name) for name in SHELL_FILES]
+
+
+@bp.get("/sw.js")
+def service_worker():
+    body = render_template(
+        "pwa/sw.js",
+        shell=shell_urls(),
+        drafts_script=url_for("static", filename="js/offline-drafts.js"),
+        offline_url=url_for("pwa.offline"),
+        static_prefix=current_app.static_url_path + "/",
+        icon=url_for("static", filename="icons/icon-192.png"),
+    )
+    # The version changes with the worker or any static file, so browsers install the new
+    # worker and drop the old caches even where static names are not fingerprinted.
+    version = hashlib.sha256((body + _static_state()).encode()).hexdigest()[:12]
+    body = body.replace('const VERSION = "";', f'const VERSION = "{version}";', 1)
+    response = make_response(body)
+    response.mimetype = "text/javascript"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _static_state() -> str:
+    folder = Path(current_app.static_folder)
+    return "".join(
+        f"{path.relative_to(folder)}:{path.stat().st_size}:{path.stat().st_mtime_ns};"
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    )
+
+
+@bp.after_app_request
+def _private_when_signed_in(response):
+    """Pages drawn for a signed-in person are theirs: no shared cache, and the service
+    worker never keeps them for offline reading."""
+    if (
+        response.mimetype == "text/html"
+        and getattr(current_user, "is_authenticated", False)
+        and "Cache-Control" not in response.headers
+    ):
+        response.headers["Cache-Control"] = "private"
+    return response
+
+
+@bp.get("/offline")
+def offline():
+    return render_template("pwa/offline.html")
+
+
+@bp.post("/share")
+@csrf.exempt  # the phone's share sheet posts here, not our form: see share.accept
+@limiter.limit("20/hour;5/minute", methods=["POST"])
+def share_target():
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        # A share comes from the browser itself ("none") or our own pages, never another site.
+        abort(403)
+    outcome = share.accept(
+        request.files.getlist("photos"),
+        text=" ".join(request.form.get(k, "") for k in ("title", "text", "url")).strip(),
+    )
+    for message in outcome.messages:
+        flash(message, "error" if outcome.refused else "info")
+    return redirect(url_for("reports.new"), 303)
+
+
+# ---- push settings ----------------------------------------------------------------------
+
+
+def _push_or_404() -> None:
+    if not push.enabled():
+        abort(404)
+
+
+@bp.get("/me/settings/push")
+@login_required
+def push_settings():
+    _push_or_404()
+    return render_template(
+        "pwa/push.html",
+        devices=push.devices_of(current_user),
+        public_key=current_app.config["VAPID_PUBLIC_KEY"],
+    )
+
+
+@bp.post("/me/settings/push/subscribe")
+@login_required
+@limiter.limit("30/hour", methods=["POST"], key_func=person_or_address)
+def push_subscribe():
+    _push_or_404()
+    body = request.get_json(silent=True) or {}
+    try:
+        device = push.subscribe(
+            current_user,
+            body.get("subscription"),
+            reports=bool(body.get("reports", True)),
+            areas=bool(body.get("areas", True)),
+            label=str(body.get("label") or "")[:120],
+        )
+    except push.InvalidSubscription as exc:
+        return jsonify(ok=False, message=str(exc)), 422
+    return jsonify(ok=True, id=device.id, message="Notifications are on for this device.")
+
+
+@bp.post("/me/settings/push/unsubscribe")
+@login_required
+def push_unsubscribe():
+    """From the page's script (JSON with the endpoint) or a plain form (a device's id)."""
+    _push_or_404()
+    body = request.get_json(silent=True)
+    if body is not None:
+        removed = push.unsubscribe(current_user, str(body.get("endpoint") or ""))
+        return jsonify(ok=removed, message="Notifications are off for this device.")
+    device_id = request.form.get("device", type=int)
+    device = next((d for d in push.devices_of(current_user) if d.id == device_id), None)
+    if device is not None:
+        push.unsubscribe(current_user, device.endpoint)
+        flash("Notifications are off for that device.", "success")
+    return redirect(url_for(".push_settings"), 303)
+
+
+@bp.cli.command("vapid-keys")
+def vapid_keys_command() -> None:
+    """Print a new VAPID key pair for Web Push, as environment settings."""
+    public, private = push.new_vapid_keys()
+    click.echo(f"VAPID_PUBLIC_KEY={public}")
+    click.echo(f"VAPID_PRIVATE_KEY={private}")

@@ -23,8 +23,9 @@ from sqlalchemy.orm import selectinload
 
 from bpt311 import storage
 from bpt311.errors import wants_partial
-from bpt311.extensions import db
+from bpt311.extensions import db, limiter, person_or_address
 from bpt311.models import Media
+from bpt311.pwa import share
 from bpt311.reports import queries
 from bpt311.reports.forms import report_form_class
 from bpt311.reports.intake import take_report
@@ -89,6 +90,8 @@ def new_report_page(staff: bool = False):
     category = active_category(code) if code else None
     if category is None:
         error = "That kind of problem is not on our list. Choose one below." if code else ""
+        if not staff:  # a deep link's point waits while the category is chosen
+            share.remember_point(request.args.get("lat", ""), request.args.get("lon", ""))
         return _category_step(request.args.get("q", "").strip()[:100], error, staff=staff)
     form = report_form_class(category)(formdata=None)
     form.category.data = category.service_code
@@ -101,7 +104,13 @@ def new_report_page(staff: bool = False):
         value = request.args.get(name, "")
         target = form.latitude if name == "lat" else form.longitude
         target.data = value[:20]
-    return _form_page(form, category, staff=staff)
+    intake = None
+    if not staff:  # a point kept from the category step, photos shared from the phone
+        point = share.pending_point()
+        if point and not (form.latitude.data or form.longitude.data):
+            form.latitude.data, form.longitude.data = point
+        intake = share.take_pending(form)
+    return _form_page(form, category, intake, staff=staff)
 
 
 def create_report(staff: bool = False):
@@ -117,6 +126,7 @@ def create_report(staff: bool = False):
         return _form_page(form, category, intake, status, staff=staff)
     session.setdefault("my_reports", [])
     session["my_reports"] = [*session["my_reports"][-19:], intake.report.id]
+    share.forget()
     target = url_for("reports.submitted", tracking_number=intake.report.tracking_number)
     if request.htmx:
         response = make_response("", 204)
@@ -131,11 +141,13 @@ def new():
 
 
 @bp.post("/reports/new")
+@limiter.limit("20/minute;200/hour", key_func=person_or_address)
 def create():
     return create_report()
 
 
 @bp.get("/reports/nearby")
+@limiter.limit("60/minute")
 def nearby():
     """Open reports like the one being written, near its point (the duplicate check)."""
     category = active_category(request.args.get("category", ""))
@@ -202,6 +214,19 @@ def detail(tracking_number: str):
     return render_template("reports/detail.html", **detail_context(report))
 
 
+SERVABLE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/avif",
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+    }
+)
+
+
 @bp.get("/media/<path:name>")
 def media_file(name: str):
     """A stored photo or video, as an image or video and never as anything a browser runs."""
@@ -226,8 +251,11 @@ def media_file(name: str):
     path = storage.file_path(name)
     if not path.is_file():
         abort(404)
+    inline = content_type in SERVABLE_TYPES  # whatever a row says, never serve markup
+    if not inline:
+        content_type = "application/octet-stream"
     response = send_file(path, mimetype=content_type, conditional=True, max_age=86400)
-    response.headers["Content-Disposition"] = "inline"
+    response.headers["Content-Disposition"] = "inline" if inline else "attachment"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response

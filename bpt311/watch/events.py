@@ -78,6 +78,16 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
     # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT ("insertmanyvalues")
     # instead of a statement per row: about ten times faster on PostgreSQL for a busy point.
     db.session.execute(insert(Notice).returning(Notice.id), rows)
+    from bpt311.pwa import push  # devices that turned notifications on for watch areas
+
+    push.queue(
+        [w.user_id for w in watchers if w.delivery != "none"],
+        "areas",
+        event.headline,
+        report.place_label,
+        push.report_path(report),
+        report_id=report.id,
+    )
 
 
 # What a status change was, from the timeline step it wrote.

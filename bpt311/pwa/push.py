@@ -1,0 +1,284 @@
+"""Web Push, the third channel beside email and feeds.
+
+A signed-in resident turns notifications on per device; the browser gives us a
+subscription (an endpoint URL at their push service and two keys). Changes queue a
+``PushMessage`` per device in the caller's transaction, as emails queue ``Outbox``
+rows, and the notify worker encrypts and sends them with pywebpush (RFC 8291,
+aes128gcm, VAPID), reusing the outbox's claim and backoff. A push service that
+answers 404 or 410 has forgotten the subscription, so we forget it too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from bpt311.extensions import db
+from bpt311.models import PushMessage, PushSubscription, User, utcnow
+from bpt311.notify import _claim, due_ids, retry_later
+
+log = logging.getLogger(__name__)
+SCOPES = ("reports", "areas")
+MAX_ENDPOINT = 2000
+TTL_SECONDS = 24 * 3600  # a notification a day late is no longer news
+
+
+class InvalidSubscription(ValueError):
+    """What the browser sent is not a push subscription we can use."""
+
+
+def enabled() -> bool:
+    config = current_app.config
+    return bool(config.get("VAPID_PUBLIC_KEY") and config.get("VAPID_PRIVATE_KEY"))
+
+
+def _b64url(text: str) -> bytes:
+    if not isinstance(text, str) or not text or len(text) > 200:
+        raise InvalidSubscription("The subscription's keys are missing or malformed.")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidSubscription("The subscription's keys are not valid base64.") from exc
+
+
+def _allowed_host(host: str, scheme: str) -> bool:
+    """Only the push services we know: a subscription is a URL the server will POST to,
+    so an arbitrary one would let anyone aim our worker at any address."""
+    allowed = [h.strip().lower() for h in current_app.config["PUSH_SERVICE_HOSTS"].split(",")]
+    host = host.lower()
+    if scheme != "https" and not (host in ("127.0.0.1", "localhost") and host in allowed):
+        return False
+    return any(h and (host == h or host.endswith("." + h)) for h in allowed)
+
+
+@dataclass
+class Subscription:
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+def parse_subscription(raw) -> Subscription:
+    """A browser's ``PushSubscription.toJSON()``, checked; raises InvalidSubscription."""
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidSubscription("That is not a push subscription.") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("keys"), dict):
+        raise InvalidSubscription("That is not a push subscription.")
+    endpoint = raw.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint or len(endpoint) > MAX_ENDPOINT:
+        raise InvalidSubscription("The subscription has no usable address.")
+    parts = urlsplit(endpoint)
+    if not parts.hostname or parts.username or not _allowed_host(parts.hostname, parts.scheme):
+        raise InvalidSubscription("That push service is not one we send to.")
+    p256dh, auth = raw["keys"].get("p256dh"), raw["keys"].get("auth")
+    point = _b64url(p256dh)
+    if len(point) != 65 or point[0] != 4:
+        raise InvalidSubscription("The subscription's public key is not a P-256 key.")
+    try:  # a point not on the curve cannot be encrypted to
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError as exc:
+        raise InvalidSubscription("The subscription's public key is not a P-256 key.") from exc
+    if len(_b64url(auth)) != 16:
+        raise InvalidSubscription("The subscription's secret is the wrong length.")
+    return Subscription(endpoint=endpoint, p256dh=p256dh.rstrip("="), auth=auth.rstrip("="))
+
+
+def endpoint_hash(endpoint: str) -> str:
+    return hashlib.sha256(endpoint.encode()).hexdigest()
+
+
+def subscribe(
+    user: User, raw, reports: bool = True, areas: bool = True, label: str = ""
+) -> PushSubscription:
+    """Store (or update) this device's subscription for ``user``; commits."""
+    parsed = parse_subscription(raw)
+    key = endpoint_hash(parsed.endpoint)
+    row = db.session.scalars(
+        select(PushSubscription).where(PushSubscription.endpoint_hash == key)
+    ).one_or_none()
+    if row is None:
+        row = PushSubscription(endpoint=parsed.endpoint, endpoint_hash=key, user_id=user.id)
+        db.session.add(row)
+    # A device that changes hands (another account signs in) follows its new owner.
+    row.user_id = user.id
+    row.p256dh, row.auth = parsed.p256dh, parsed.auth
+    row.reports, row.areas = bool(reports), bool(areas)
+    row.device_label = label.strip()[:120]
+    db.session.commit()
+    return row
+
+
+def unsubscribe(user: User, endpoint: str) -> bool:
+    """Forget one device of ``user``'s; commits. False when it was not theirs."""
+    result = db.session.execute(
+        delete(PushSubscription).where(
+            PushSubscription.endpoint_hash == endpoint_hash(endpoint or ""),
+            PushSubscription.user_id == user.id,
+        )
+    )
+    db.session.commit()
+    return result.rowcount > 0
+
+
+def devices_of(user: User) -> list[PushSubscription]:
+    return list(
+        db.session.scalars(
+            select(PushSubscription)
+            .where(PushSubscription.user_id == user.id)
+            .order_by(PushSubscription.created_at)
+        )
+    )
+
+
+# ---- queueing, in the caller's transaction ------------------------------------------
+
+
+def report_path(report) -> str:
+    """Where a tap on the notification goes: a path on our own origin."""
+    return current_app.url_map.bind("localhost").build(
+        "reports.detail", {"tracking_number": report.tracking_number}
+    )
+
+
+QUEUED = "bpt311.pwa.pushed"
+
+
+def queue(user_ids, scope: str, title: str, body: str, url: str, report_id=None) -> int:
+    """Queue a notification to every device of these people that wants ``scope``.
+
+    Added to the caller's session and committed with the change it announces; a person
+    already pushed about the same report in this transaction is not pushed twice (a
+    follower whose watch area also holds the report).
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown push scope {scope!r}")
+    if not enabled():
+        return 0
+    told = db.session.info.setdefault(QUEUED, set())
+    wanted = {uid for uid in user_ids if uid is not None and (uid, report_id) not in told}
+    if not wanted:
+        return 0
+    devices = db.session.execute(
+        select(PushSubscription.id, PushSubscription.user_id).where(
+            PushSubscription.user_id.in_(wanted), getattr(PushSubscription, scope).is_(True)
+        )
+    ).all()
+    payload = {"title": title[:120], "body": body[:300], "url": url, "tag": str(report_id or "")}
+    for device_id, user_id in devices:
+        db.session.add(PushMessage(subscription_id=device_id, payload=payload, report_id=report_id))
+        told.add((user_id, report_id))
+    return len(devices)
+
+
+def _forget_queued(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(QUEUED, None)
+
+
+def register_session_hook() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    if not event.contains(Session, "after_transaction_end", _forget_queued):
+        event.listen(Session, "after_transaction_end", _forget_queued)
+
+
+register_session_hook()
+
+
+# ---- delivery, by the notify worker ---------------------------------------------------
+
+
+def send(subscription: PushSubscription, payload: dict) -> None:
+    """Encrypt and POST one notification; raises pywebpush.WebPushException."""
+    from pywebpush import webpush
+
+    config = current_app.config
+    webpush(
+        subscription.info,
+        data=json.dumps(payload),
+        vapid_private_key=config["VAPID_PRIVATE_KEY"],
+        vapid_claims={"sub": config["VAPID_SUBJECT"]},
+        ttl=TTL_SECONDS,
+        timeout=10,
+    )
+
+
+def deliver_push_due(worker: str | None = None, limit: int = 100, now: datetime | None = None):
+    """One pass: send every due push; returns how many were accepted by push services."""
+    import requests
+    from pywebpush import WebPushException
+
+    if not enabled():
+        return 0
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    now = now or utcnow()
+    sent = 0
+    for row_id in due_ids(PushMessage, now, limit):
+        if not _claim(row_id, worker, now, model=PushMessage):
+            continue
+        row = db.session.get(PushMessage, row_id)
+        if row is None:  # its device was removed meanwhile
+            continue
+        subscription = row.subscription
+        try:
+            send(subscription, row.payload)
+        except WebPushException as exc:
+            status = getattr(exc.response, "status_code", None)
+            if status in (404, 410):  # the push service forgot it: so do we
+                log.info("Push subscription %s is gone (%s): removed", subscription.id, status)
+                db.session.execute(
+                    delete(PushSubscription).where(PushSubscription.id == subscription.id)
+                )
+                db.session.commit()
+                continue
+            retry_later(PushMessage, row, worker, f"push failed: {status} {exc}", now)
+            continue
+        except (requests.RequestException, OSError, ValueError) as exc:
+            retry_later(PushMessage, row, worker, f"{type(exc).__name__}: {exc}", now)
+            continue
+        db.session.execute(
+            update(PushMessage)
+            .where(PushMessage.id == row_id, PushMessage.lease_owner == worker)
+            .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            update(PushSubscription)
+            .where(PushSubscription.id == subscription.id)
+            .values(last_sent_at=utcnow())
+        )
+        db.session.commit()
+        sent += 1
+    return sent
+
+
+def new_vapid_keys() -> tuple[str, str]:
+    """A fresh VAPID pair: (public key as the browser wants it, private key), base64url."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_numbers().private_value.to_bytes(32, "big")
+    public = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+    def encode(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return encode(public), encode(private)
