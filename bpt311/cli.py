@@ -58,11 +58,12 @@ def seed_command(report_count: int) -> None:
     "--interval", type=click.FloatRange(min=0.5), default=5.0, help="Seconds between passes."
 )
 def notify_run(once: bool, interval: float) -> None:
-    """Deliver queued emails, retrying failures with backoff, until stopped."""
+    """Deliver queued emails and push messages, retrying failures with backoff, until stopped."""
     from bpt311.notify import deliver_due, run_worker
+    from bpt311.pwa.push import deliver_push_due
 
     if once:
-        click.echo(f"Sent {deliver_due()} emails.")
+        click.echo(f"Sent {deliver_due()} emails and {deliver_push_due()} push messages.")
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,6 +105,8 @@ def archive_command(days: int) -> None:
 def register_cli(app: Flask) -> None:
     from bpt311.accounts.cli import users_cli
     from bpt311.api.cli import api_keys_cli
+    from bpt311.backup import backup_command, restore_command
+    from bpt311.privacy.cli import privacy_cli
     from bpt311.watch.cli import digest_command
 
     if "digest" not in notify_cli.commands:
@@ -114,3 +117,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(notify_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(api_keys_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+    app.cli.add_command(privacy_cli)

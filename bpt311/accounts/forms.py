@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from bpt311.accounts.passwords import NotCommon
 from bpt311.accounts.service import PASSWORD_MAX, PASSWORD_MIN
 
 
@@ -32,6 +33,7 @@ def _new_password_fields(label: str = "Create a password") -> tuple[PasswordFiel
                 message=f"Your password must be between {PASSWORD_MIN} and {PASSWORD_MAX} "
                 "characters",
             ),
+            NotCommon(),
         ],
     )
     confirm = PasswordField(

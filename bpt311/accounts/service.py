@@ -12,12 +12,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpt311.accounts import tokens
+from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
 from bpt311.extensions import db
-from bpt311.models import ROLES, AuditLog, Department, Report, TimelineEvent, User, utcnow
+from bpt311.models import ROLES, Department, Report, User, utcnow
 from bpt311.notify import enqueue_email, site_link
 
 PASSWORD_MIN = 10
@@ -367,30 +368,16 @@ def claim_reports(user: User, token: str) -> int:
 
 
 def delete_account(user: User, password: str) -> None:
-    """Remove the account. Its reports stay public but no longer lead back to the person."""
+    """Remove the account and the person's data everywhere, in one transaction. Reports
+    stay public but no longer lead back to the person (see bpt311.privacy.erasure)."""
     if not password_matches(user, password):
         raise WrongPassword()
-    user_id = user.id
-    from bpt311.community.service import forget_votes_of
+    from bpt311 import storage
+    from bpt311.privacy.erasure import erase_person
 
-    forget_votes_of(user_id)
-    db.session.execute(
-        update(Report)
-        .where(Report.reporter_id == user_id)
-        .values(
-            reporter_id=None, anonymous=True, contact_name="", contact_email="", contact_phone=""
-        )
-        .execution_options(synchronize_session=False)
-    )
-    for model in (TimelineEvent, AuditLog):
-        db.session.execute(
-            update(model)
-            .where(model.actor_id == user_id)
-            .values(actor_id=None)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.execute(delete(User).where(User.id == user_id))
+    files = erase_person(user)
     db.session.commit()
+    storage.delete(*files)  # only once the rows naming them are gone for good
 
 
 # ---- the command line ------------------------------------------------------------------
@@ -412,6 +399,8 @@ def create_account(
         raise InvalidAccount(f"{email!r} is not an email address: {exc}") from exc
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise InvalidAccount(f"The password must be at least {PASSWORD_MIN} characters")
+    if is_common(password):
+        raise InvalidAccount(f"{COMMON_MESSAGE}.")
     department = None
     if department_name:
         department = db.session.scalars(

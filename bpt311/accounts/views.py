@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from bpt311.accounts import forms, queries, service
-from bpt311.extensions import limiter
+from bpt311.extensions import limiter, person_or_address
 
 bp = Blueprint("accounts", __name__)
 
@@ -96,8 +96,20 @@ def verify_email(token: str):
 # ---- signing in and out ------------------------------------------------------------
 
 
+def _account_signing_in() -> str:
+    """Rate-limit key for sign-in per account: the email typed, whatever address it comes
+    from, so guesses spread over many machines still run out."""
+    return "sign-in:" + service.normalise_email(request.form.get("email", ""))[:254]
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 @limiter.limit("10/minute;50/hour", methods=["POST"])
+@limiter.limit(
+    "10/minute;30/hour",
+    methods=["POST"],
+    key_func=_account_signing_in,
+    deduct_when=lambda response: response.status_code != 303,  # failed attempts only
+)
 def sign_in():
     form = forms.SignInForm()
     if request.method == "GET":
@@ -143,6 +155,7 @@ def reset_sent():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10/hour", methods=["POST"])
 def reset_password(token: str):
     form = forms.NewPasswordForm()
     try:
@@ -172,6 +185,7 @@ def me():
 
 @bp.post("/me/verify")
 @login_required
+@limiter.limit("5/hour", methods=["POST"], key_func=person_or_address)
 def resend_verification():
     service.resend_verification(current_user)
     flash(f"We have sent a new confirmation link to {current_user.email}.", "success")
@@ -180,6 +194,7 @@ def resend_verification():
 
 @bp.post("/me/claim")
 @login_required
+@limiter.limit("5/hour", methods=["POST"], key_func=person_or_address)
 def claim():
     try:
         service.request_claim(current_user)
@@ -209,6 +224,7 @@ def claim_confirm(token: str):
 
 @bp.route("/me/settings", methods=["GET", "POST"])
 @login_required
+@limiter.limit("30/hour", methods=["POST"], key_func=person_or_address)
 def settings():
     form = forms.ProfileForm(obj=current_user)
     if form.validate_on_submit():
@@ -220,6 +236,7 @@ def settings():
 
 @bp.route("/me/settings/password", methods=["GET", "POST"])
 @login_required
+@limiter.limit("10/hour", methods=["POST"], key_func=person_or_address)
 def change_password():
     form = forms.ChangePasswordForm()
     if form.validate_on_submit():
@@ -238,6 +255,7 @@ def change_password():
 
 @bp.route("/me/settings/email", methods=["GET", "POST"])
 @login_required
+@limiter.limit("5/hour", methods=["POST"], key_func=person_or_address)
 def change_email():
     form = forms.ChangeEmailForm()
     if form.validate_on_submit():
@@ -274,6 +292,7 @@ def confirm_email(token: str):
 
 @bp.route("/me/settings/delete", methods=["GET", "POST"])
 @login_required
+@limiter.limit("5/hour", methods=["POST"], key_func=person_or_address)
 def delete_account():
     form = forms.DeleteAccountForm()
     if form.validate_on_submit():

@@ -1,0 +1,25 @@
+"""``flask --app app privacy purge``: the retention settings, applied."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+privacy_cli = AppGroup("privacy", help="Personal data: retention.")
+
+
+@privacy_cli.command("purge")
+def purge_command() -> None:
+    """Erase contact details of long-closed reports and old sent emails (idempotent)."""
+    from bpt311.privacy.retention import purge
+
+    done = purge()
+    config = current_app.config
+    click.echo(
+        f"Erased the contact details of {done.contacts} report"
+        f"{'s' if done.contacts != 1 else ''} closed more than "
+        f"{config['RETENTION_CONTACT_DAYS']} days ago and deleted {done.emails} email"
+        f"{'s' if done.emails != 1 else ''} sent more than {config['RETENTION_OUTBOX_DAYS']} "
+        "days ago."
+    )

@@ -1,0 +1,61 @@
+"""Erasing personal data the city no longer needs: contact details of long-closed reports
+and emails long since sent. Run daily by cron or the worker; running it twice changes
+nothing the second time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, or_, update
+
+from bpt311.extensions import db
+from bpt311.models import Outbox, Report, utcnow
+from bpt311.staff.audit import record
+
+
+@dataclass
+class Purged:
+    contacts: int
+    emails: int
+
+
+def purge(now=None) -> Purged:
+    """Erase what the retention settings say has been kept long enough; one transaction,
+    one audit row when anything went."""
+    now = now or utcnow()
+    contact_days = current_app.config["RETENTION_CONTACT_DAYS"]
+    outbox_days = current_app.config["RETENTION_OUTBOX_DAYS"]
+    contacts = db.session.execute(
+        update(Report)
+        .where(
+            Report.status.in_(("closed", "archived")),
+            Report.closed_at < now - timedelta(days=contact_days),
+            or_(Report.contact_name != "", Report.contact_email != "", Report.contact_phone != ""),
+        )
+        .values(contact_name="", contact_email="", contact_phone="", contact_erased_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # Sent and undeliverable emails hold an address and what we told them; pending ones
+    # are still on their way and stay.
+    emails = db.session.execute(
+        delete(Outbox)
+        .where(
+            Outbox.status.in_(("sent", "dead")),
+            Outbox.created_at < now - timedelta(days=outbox_days),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if contacts or emails:
+        record(
+            None,
+            "privacy_purge",
+            target_type="retention",
+            contacts_erased=contacts,
+            emails_deleted=emails,
+            contact_days=contact_days,
+            outbox_days=outbox_days,
+        )
+    db.session.commit()
+    return Purged(contacts=contacts, emails=emails)
