@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -34,6 +35,11 @@ MESSAGES = {
     429: (
         "Too many requests",
         "You have made too many requests in a short time. Please wait a minute and try again.",
+    ),
+    503: (
+        "Briefly unavailable",
+        "We cannot reach our records just now, so nothing was saved. Please try again in a "
+        "minute; what you typed is still in the form if you go back.",
     ),
     500: (
         "Something went wrong",
@@ -124,9 +130,28 @@ def _handle_unexpected(exc: Exception):
             "Someone else changed this at the same moment, so your "
             "change was not saved. Reload the page and try again.",
         )
+    if _database_unreachable(exc):
+        _rollback_quietly()
+        log.error("Database unreachable on %s %s: %s", request.method, request.path, exc)
+        return error_response(503, headers={"Retry-After": "30"})
     db.session.rollback()
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return error_response(500)
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    """A lost or refused database connection (or SQLite busy past its timeout): the
+    request did nothing and may simply be sent again, so 503, not a 500."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the pool discards it
+        log.warning("Rollback failed on a lost database connection")
 
 
 def register(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g
+from flask import Flask, abort, current_app, g, request
 
 
 def embeddable(view):
@@ -66,5 +66,13 @@ def _add_headers(response):
     return response
 
 
+def _refuse_nul_in_query() -> None:
+    """No text column can hold NUL (PostgreSQL refuses it outright), so a query string
+    carrying one is malformed: a 400 here rather than a database error in any view."""
+    if any("\x00" in value for values in request.args.listvalues() for value in values):
+        abort(400, "The address of this page has a character in it that cannot be used.")
+
+
 def register(app: Flask) -> None:
+    app.before_request(_refuse_nul_in_query)
     app.after_request(_add_headers)

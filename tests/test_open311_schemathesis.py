@@ -45,8 +45,8 @@ BOUNDED = settings(
 
 def _start_after_end(start: str, end: str) -> bool:
     try:
-        return datetime.fromisoformat(start.upper()) > datetime.fromisoformat(end.upper())
-    except (TypeError, ValueError):
+        return datetime.fromisoformat(str(start).upper()) > datetime.fromisoformat(str(end).upper())
+    except (TypeError, ValueError):  # negative cases send numbers, nulls, nonsense
         return False
 
 
@@ -97,6 +97,11 @@ def test_operation_answers_as_described(described, operation_id, mode):
                 # Empty filters are documented as allowed (allowEmptyValue: GeoReport counts
                 # them as not sent), but schemathesis still generates them as invalid.
                 assume("" not in query.values())
-            case.call_and_validate(excluded_checks=EXCLUDED.get((operation_id, mode), []))
+            # The WSGI transport does not undo the compression the site applies to any
+            # client that accepts it, so ask for plain bodies.
+            case.call_and_validate(
+                headers={"Accept-Encoding": "identity"},
+                excluded_checks=EXCLUDED.get((operation_id, mode), []),
+            )
 
         check()

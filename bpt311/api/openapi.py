@@ -262,7 +262,16 @@ POST_FIELDS = {
 
 
 def openapi_document() -> dict:
-    site = current_app.config["SITE_URL"]
+    document = _document(current_app.config["SITE_URL"])
+    # Any address can arrive malformed (a NUL in its query string is refused before the
+    # API sees it), so every operation may answer 400 in the error shape.
+    for path in document["paths"].values():
+        for operation in path.values():
+            operation["responses"].setdefault("400", ERRORS["400"])
+    return document
+
+
+def _document(site: str) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {

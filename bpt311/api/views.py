@@ -18,7 +18,7 @@ from bpt311.api import georeport, intake, keys, service_requests, services
 from bpt311.api.discovery import discovery as discovery_document
 from bpt311.api.openapi import openapi_document
 from bpt311.errors import error_response
-from bpt311.extensions import csrf, db
+from bpt311.extensions import csrf, db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,15 @@ V2 = "/open311/v2"
 FMT = "<any(json, xml):fmt>"
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 CACHE_A_WHILE = "public, max-age=300"
+# The catalogue changes whenever an administrator edits it: clients revalidate each time
+# (a cheap 304 by ETag) instead of keeping a stale list for minutes.
+REVALIDATE = "public, no-cache"
+
+
+def _revalidated(response: Response) -> Response:
+    response.headers["Cache-Control"] = REVALIDATE
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def _is_open311() -> bool:
@@ -48,9 +57,7 @@ def _open_to_other_sites(response: Response) -> Response:
 
 @bp.get(f"{V2}/services.{FMT}")
 def services_list(fmt: str):
-    response = georeport.document(fmt, "services", services.service_list())
-    response.headers["Cache-Control"] = CACHE_A_WHILE
-    return response
+    return _revalidated(georeport.document(fmt, "services", services.service_list()))
 
 
 @bp.get(f"{V2}/services/<service_code>.{FMT}")
@@ -62,9 +69,7 @@ def service_definition(service_code: str, fmt: str):
     )
     if definition is None:
         return georeport.errors(fmt, 404, f"service_code {service_code!r} was not found")
-    response = georeport.document(fmt, "service_definition", definition)
-    response.headers["Cache-Control"] = CACHE_A_WHILE
-    return response
+    return _revalidated(georeport.document(fmt, "service_definition", definition))
 
 
 # ---- requests --------------------------------------------------------------------
@@ -95,6 +100,7 @@ def one_request(service_request_id: str, fmt: str):
 
 
 @bp.post(f"{V2}/requests.{FMT}")
+@limiter.limit("60/minute;1000/hour")
 def create_request(fmt: str):
     values = request.values
     secret = service_requests.clean(values.get("api_key"))

@@ -97,6 +97,7 @@ def vote(tracking_number: str):
 
 
 @bp.post("/reports/<tracking_number>/follow")
+@limiter.limit("30/minute", key_func=person_or_address)
 def follow(tracking_number: str):
     report = _report(tracking_number)
     wanted = request.form.get("wanted", "1") == "1"
@@ -197,6 +198,7 @@ def _own_comment(comment_id: int) -> Comment:
 
 @bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
 @login_required
+@limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def edit_comment(comment_id: int):
     comment = _own_comment(comment_id)
     if not service.can_edit(comment, current_user):
@@ -219,6 +221,7 @@ def edit_comment(comment_id: int):
 
 @bp.route("/comments/<int:comment_id>/delete", methods=["GET", "POST"])
 @login_required
+@limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def delete_comment(comment_id: int):
     comment = _own_comment(comment_id)
     if comment.author_id != current_user.id and not current_user.is_staff:
@@ -285,6 +288,7 @@ def _note_page(template: str, report: Report, form, action):
 
 @bp.route("/reports/<tracking_number>/close", methods=["GET", "POST"])
 @login_required
+@limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def close(tracking_number: str):
     report = _report(tracking_number)
     if report.reporter_id != current_user.id:
@@ -300,6 +304,7 @@ def close(tracking_number: str):
 
 @bp.route("/reports/<tracking_number>/reopen", methods=["GET", "POST"])
 @login_required
+@limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def reopen(tracking_number: str):
     report = _report(tracking_number)
 
@@ -313,6 +318,7 @@ def reopen(tracking_number: str):
 
 @bp.route("/reports/<tracking_number>/edit", methods=["GET", "POST"])
 @login_required
+@limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def edit_report(tracking_number: str):
     report = _report(tracking_number)
     form = forms.EditReportForm(obj=report)
@@ -328,6 +334,7 @@ def edit_report(tracking_number: str):
 
 @bp.route("/reports/<tracking_number>/withdraw", methods=["GET", "POST"])
 @login_required
+@limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def withdraw(tracking_number: str):
     report = _report(tracking_number)
     if report.reporter_id != current_user.id:

@@ -88,11 +88,7 @@ def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
             checked = check_video(
                 video.stream, video.filename, max_bytes=config["VIDEO_MAX_MB"] * 1024 * 1024
             )
-        except UploadRefused as exc:
-            form.video.errors = [str(exc)]
-            return
-        media.append(
-            storage.stash(
+            stashed = storage.stash(
                 "video",
                 video.filename,
                 checked.content_type,
@@ -100,7 +96,10 @@ def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
                 checked.size,
                 stream=video.stream,
             )
-        )
+        except UploadRefused as exc:
+            form.video.errors = [str(exc)]
+            return
+        media.append(stashed)
 
 
 def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, float | None]:
@@ -205,5 +204,13 @@ def take_report(form: ReportForm, category: Category, reporter=None, source: str
         intake.duplicates = possible_duplicates(category.id, latitude, longitude)
         if intake.duplicates:
             return intake
-    intake.report = submit_report(new, reporter=reporter)
+    try:
+        intake.report = submit_report(new, reporter=reporter)
+    except OSError:  # no room to give the photos their final names: nothing was saved
+        _add_error(
+            form,
+            "photos",
+            "Your photos could not be saved just now, so the report was not sent. "
+            "Try again in a few minutes, or send it without them.",
+        )
     return intake

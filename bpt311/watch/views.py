@@ -173,6 +173,7 @@ def edit(area_id: int):
 
 
 @bp.post("/watch/<int:area_id>/pause")
+@limiter.limit("60/minute", methods=["POST"], key_func=person_or_address)
 @login_required
 def pause(area_id: int):
     area = _owned(area_id)
@@ -190,6 +191,7 @@ def pause(area_id: int):
 
 
 @bp.route("/watch/<int:area_id>/delete", methods=["GET", "POST"])
+@limiter.limit("60/minute", methods=["POST"], key_func=person_or_address)
 @login_required
 def delete(area_id: int):
     area = _owned(area_id)
@@ -230,6 +232,7 @@ def _area_feed_url(area: WatchArea) -> str:
 
 
 @bp.post("/watch/<int:area_id>/follow")
+@limiter.limit("60/minute", methods=["POST"], key_func=person_or_address)
 def follow(area_id: int):
     area = _viewable(area_id)
     if not current_user.is_authenticated:
@@ -368,6 +371,7 @@ def notices():
 
 
 @bp.post("/me/notifications/<int:notice_id>/read")
+@limiter.limit("60/minute", methods=["POST"], key_func=person_or_address)
 @login_required
 def mark_read(notice_id: int):
     notice = service.mark_read(current_user, notice_id)
@@ -387,6 +391,7 @@ def mark_read(notice_id: int):
 
 
 @bp.post("/me/notifications/read")
+@limiter.limit("60/minute", methods=["POST"], key_func=person_or_address)
 @login_required
 def mark_all_read():
     count = service.mark_all_read(current_user)

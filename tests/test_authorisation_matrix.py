@@ -1,0 +1,534 @@
+"""Who may do what: every route in the app, called as six kinds of visitor.
+
+The table below is keyed by the route as Flask knows it (``rule.rule``) or by a prefix
+ending in ``*``; the longest match wins. A route that matches nothing fails
+``test_every_route_has_a_rule``, so a new page cannot ship without deciding who may
+use it: adding it is one line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bpt311.community.service import add_comment
+from bpt311.extensions import db
+from bpt311.models import (
+    ApiKey,
+    Comment,
+    Media,
+    Notice,
+    ResponseTemplate,
+    SavedFilter,
+    WatchArea,
+    WatchEvent,
+    utcnow,
+)
+from tests.conftest import client_for, csrf_token_from, department
+from tests.factories import make_report, make_user
+
+ROLES = ("guest", "resident", "other", "parks", "staff", "admin")
+
+# What a visitor may get back.
+OK = "ok"  # 2xx, or a redirect that is not to sign-in
+SIGN_IN = "sign-in"  # a redirect to /sign-in
+DENY = "403"
+GONE = "404"
+ANY = "any"  # allowed in, so anything but 403, sign-in or a 5xx (an empty form may be a 4xx)
+NO_5XX = "no-5xx"  # the route decides by something else (an API key): never a 5xx
+
+
+def _who(guest, resident, other, parks, staff, admin) -> dict[str, str]:
+    return dict(zip(ROLES, (guest, resident, other, parks, staff, admin), strict=True))
+
+
+PUBLIC = _who(OK, OK, OK, OK, OK, OK)
+PUBLIC_ANY = _who(ANY, ANY, ANY, ANY, ANY, ANY)  # signed links with a bad token, forms
+API = _who(NO_5XX, NO_5XX, NO_5XX, NO_5XX, NO_5XX, NO_5XX)  # api_key, not the session, decides
+SIGNED_IN = _who(SIGN_IN, OK, OK, OK, OK, OK)
+SIGNED_IN_ANY = _who(SIGN_IN, ANY, ANY, ANY, ANY, ANY)
+OWNER = _who(SIGN_IN, OK, DENY, DENY, DENY, DENY)  # the resident who made the thing
+OWNER_ANY = _who(SIGN_IN, ANY, DENY, DENY, DENY, DENY)
+OWNER_404 = _who(SIGN_IN, OK, GONE, GONE, GONE, GONE)  # others are not told it exists
+OWNER_404_ANY = _who(SIGN_IN, ANY, GONE, GONE, GONE, GONE)
+STAFF = _who(SIGN_IN, DENY, DENY, OK, OK, OK)
+STAFF_ANY = _who(SIGN_IN, DENY, DENY, ANY, ANY, ANY)
+DEPARTMENT = _who(SIGN_IN, DENY, DENY, DENY, OK, OK)  # the report's department, or admin
+DEPARTMENT_ANY = _who(SIGN_IN, DENY, DENY, DENY, ANY, ANY)
+ADMIN = _who(SIGN_IN, DENY, DENY, DENY, DENY, OK)
+ADMIN_ANY = _who(SIGN_IN, DENY, DENY, DENY, DENY, ANY)
+# Community actions: a guest is sent to sign in (and brought back); anyone signed in may.
+COMMUNITY_ANY = _who(SIGN_IN, ANY, ANY, ANY, ANY, ANY)
+
+# (method, rule or prefix*) -> who gets what. GET rules also cover HEAD.
+RULES: dict[tuple[str, str], dict[str, str]] = {
+    # public pages and machine-readable outputs
+    ("GET", "/"): PUBLIC,
+    ("GET", "/static/*"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC_ANY,  # may be limited to loopback by the ops helper
+    ("GET", "/manifest.webmanifest"): PUBLIC,
+    ("GET", "/sw.js"): PUBLIC,
+    ("GET", "/offline"): PUBLIC,
+    ("GET", "/privacy"): PUBLIC,
+    ("GET", "/stats*"): PUBLIC,
+    ("GET", "/kiosk*"): PUBLIC_ANY,
+    ("POST", "/kiosk*"): PUBLIC_ANY,
+    ("GET", "/share"): PUBLIC_ANY,
+    ("POST", "/share"): PUBLIC_ANY,
+    ("GET", "/developers"): PUBLIC,
+    ("GET", "/embed/*"): PUBLIC,
+    ("GET", "/map"): PUBLIC,
+    ("GET", "/feeds"): PUBLIC,
+    ("GET", "/neighbourhoods*"): PUBLIC,
+    ("GET", "/categories/*"): PUBLIC,
+    ("GET", "/reports"): PUBLIC,
+    ("GET", "/reports.csv"): PUBLIC,
+    ("GET", "/reports.geojson"): PUBLIC,
+    ("GET", "/reports/nearby"): PUBLIC_ANY,
+    ("GET", "/reports/new"): PUBLIC,
+    ("POST", "/reports/new"): PUBLIC_ANY,
+    ("GET", "/reports/<tracking_number>"): PUBLIC,
+    ("GET", "/reports/<tracking_number>/submitted"): PUBLIC,
+    ("GET", "/reports/<tracking_number>/feed.atom"): PUBLIC,
+    ("GET", "/media/<path:name>"): PUBLIC,
+    ("GET", "/media/*"): PUBLIC_ANY,  # variants of a photo: 404 until they are made
+    ("GET", "/open311/*"): PUBLIC_ANY,  # GeoReport errors for bad ids are the API's business
+    ("POST", "/open311/*"): API,  # api_key decides, tested in test_open311_keys.py
+    ("PUT", "/open311/*"): API,
+    ("PATCH", "/open311/*"): API,
+    ("DELETE", "/open311/*"): API,
+    ("GET", "/open311/v2/services.<any(json, xml):fmt>"): PUBLIC,
+    ("GET", "/open311/v2/requests.<any(json, xml):fmt>"): PUBLIC,
+    ("GET", "/open311/v2/requests/<service_request_id>.<any(json, xml):fmt>"): PUBLIC,
+    # accounts
+    ("GET", "/register"): PUBLIC,
+    ("POST", "/register"): PUBLIC_ANY,
+    ("GET", "/register/check-email"): PUBLIC,
+    ("GET", "/sign-in"): PUBLIC,
+    ("POST", "/sign-in"): PUBLIC_ANY,
+    ("POST", "/sign-out"): PUBLIC_ANY,
+    ("GET", "/reset"): PUBLIC,
+    ("POST", "/reset"): PUBLIC_ANY,
+    ("GET", "/reset/*"): PUBLIC_ANY,
+    ("POST", "/reset/*"): PUBLIC_ANY,
+    ("GET", "/verify/<token>"): PUBLIC_ANY,
+    ("GET", "/confirm-email/<token>"): PUBLIC_ANY,
+    ("GET", "/unfollow/<token>"): PUBLIC_ANY,
+    ("POST", "/unfollow/<token>"): PUBLIC_ANY,
+    ("GET", "/watch/unsubscribe/<token>"): PUBLIC_ANY,
+    ("POST", "/watch/unsubscribe/<token>"): PUBLIC_ANY,
+    ("GET", "/me*"): SIGNED_IN,
+    ("POST", "/me*"): SIGNED_IN_ANY,
+    ("GET", "/me/claim/<token>"): SIGNED_IN_ANY,
+    ("GET", "/me/settings/push"): SIGNED_IN_ANY,  # 404 when web push is not configured
+    ("GET", "/me/export*"): SIGNED_IN_ANY,
+    ("POST", "/me/notifications/<int:notice_id>/read"): OWNER_404_ANY,
+    # community
+    ("POST", "/reports/<tracking_number>/vote"): COMMUNITY_ANY,
+    ("POST", "/reports/<tracking_number>/follow"): COMMUNITY_ANY,
+    ("POST", "/reports/<tracking_number>/comments"): COMMUNITY_ANY,
+    ("GET", "/reports/<tracking_number>/resume"): SIGNED_IN,
+    ("GET", "/reports/<tracking_number>/reopen"): SIGNED_IN,
+    # anyone signed in may ask; reopening a report that is still open is refused (403)
+    ("POST", "/reports/<tracking_number>/reopen"): _who(SIGN_IN, *[NO_5XX] * 5),
+    ("GET", "/reports/<tracking_number>/close"): OWNER,
+    ("POST", "/reports/<tracking_number>/close"): OWNER_ANY,
+    ("GET", "/reports/<tracking_number>/edit"): OWNER,
+    ("POST", "/reports/<tracking_number>/edit"): OWNER_ANY,
+    ("GET", "/reports/<tracking_number>/withdraw"): OWNER,
+    # runs after close (see ENDINGS), and a closed report cannot be withdrawn: 403
+    ("POST", "/reports/<tracking_number>/withdraw"): _who(SIGN_IN, NO_5XX, DENY, DENY, DENY, DENY),
+    ("GET", "/comments/<int:comment_id>/edit"): OWNER,
+    ("POST", "/comments/<int:comment_id>/edit"): OWNER_ANY,
+    # staff may delete any comment (moderation); other residents may not
+    ("GET", "/comments/<int:comment_id>/delete"): _who(SIGN_IN, OK, DENY, OK, OK, OK),
+    ("POST", "/comments/<int:comment_id>/delete"): _who(SIGN_IN, ANY, DENY, ANY, ANY, ANY),
+    ("GET", "/flag/*"): SIGNED_IN,
+    ("POST", "/flag/*"): SIGNED_IN_ANY,
+    # watch areas: the owner's, private by default
+    ("GET", "/watch"): PUBLIC,
+    ("GET", "/watch/new"): SIGNED_IN,
+    ("POST", "/watch/new"): SIGNED_IN_ANY,
+    ("GET", "/watch/<int:area_id>"): _who(GONE, OK, GONE, GONE, GONE, GONE),
+    ("GET", "/watch/<int:area_id>/feed.atom"): _who(GONE, GONE, GONE, GONE, GONE, GONE),
+    ("GET", "/watch/<int:area_id>/edit"): OWNER_404,
+    ("POST", "/watch/<int:area_id>/edit"): OWNER_404_ANY,
+    ("GET", "/watch/<int:area_id>/delete"): OWNER_404,
+    ("POST", "/watch/<int:area_id>/delete"): OWNER_404_ANY,
+    ("POST", "/watch/<int:area_id>/pause"): OWNER_404_ANY,
+    # the owner hears about their own area already; following it is refused
+    ("POST", "/watch/<int:area_id>/follow"): _who(GONE, DENY, GONE, GONE, GONE, GONE),
+    # the back office
+    ("GET", "/staff*"): STAFF,
+    ("POST", "/staff*"): STAFF_ANY,
+    ("GET", "/staff/reports/<tracking_number>"): DEPARTMENT,
+    ("POST", "/staff/reports/<tracking_number>/<action>"): DEPARTMENT_ANY,
+    ("POST", "/staff/filters/<int:filter_id>/delete"): _who(SIGN_IN, DENY, DENY, GONE, ANY, GONE),
+    ("GET", "/staff/templates*"): ADMIN,
+    ("POST", "/staff/templates*"): ADMIN_ANY,
+    ("GET", "/staff/admin*"): ADMIN,
+    ("POST", "/staff/admin*"): ADMIN_ANY,
+    ("POST", "/staff/moderation/<target_type>/*"): DEPARTMENT_ANY,
+    ("POST", "/staff/moderation/users/*"): ADMIN_ANY,
+}
+
+# Routes whose parameters cannot be filled from the world below, with the reason.
+SKIPPED: dict[str, str] = {}
+
+
+def rule_for(method: str, rule: str) -> dict[str, str] | None:
+    exact = RULES.get((method, rule))
+    if exact is not None:
+        return exact
+    prefixes = [
+        (len(pattern), expected)
+        for (rule_method, pattern), expected in RULES.items()
+        if rule_method == method and pattern.endswith("*") and rule.startswith(pattern[:-1])
+    ]
+    return max(prefixes, key=lambda found: found[0])[1] if prefixes else None
+
+
+def routes(app) -> list[tuple[str, str, str]]:
+    """(method, rule, endpoint) for every route, HEAD and OPTIONS left to Werkzeug."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, rule.rule, rule.endpoint))
+    return sorted(found)
+
+
+def test_every_route_has_a_rule(app):
+    missing = [
+        f"{method} {rule}"
+        for method, rule, _ in routes(app)
+        if rule_for(method, rule) is None and rule not in SKIPPED
+    ]
+    assert missing == [], "add these routes to RULES in tests/test_authorisation_matrix.py"
+
+
+# ---- the world every call runs against ------------------------------------------------------
+
+
+@pytest.fixture
+def world(site):
+    roads = department("Roadway Maintenance")
+    people = {
+        "resident": make_user("owner@example.org", display_name="Owner"),
+        "other": make_user("other@example.org", display_name="Other"),
+        "parks": make_user(
+            "parks@bridgeport.example", role="staff", department=department("Parks and Recreation")
+        ),
+        "staff": make_user("roads@bridgeport.example", role="staff", department=roads),
+        "admin": make_user("admin@bridgeport.example", role="admin"),
+    }
+    owner = people["resident"]
+    report = make_report(
+        reporter_id=owner.id,
+        contact_name="Private Person",
+        contact_email="private.person@example.org",
+        contact_phone="203-555-0199",
+    )
+    comment = add_comment(report, owner, "A comment by the owner.")
+    media_root = Path(site.config["MEDIA_ROOT"])
+    media_root.mkdir(parents=True, exist_ok=True)
+    (media_root / "matrixphoto.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    db.session.add(
+        Media(
+            report=report,
+            kind="photo",
+            file_name="matrixphoto.jpg",
+            thumb_name="",
+            content_type="image/jpeg",
+            size_bytes=10,
+        )
+    )
+    area = WatchArea(
+        owner=owner,
+        name="Near home",
+        shape="circle",
+        geometry_json=json.dumps({"type": "Point", "coordinates": [-73.1894, 41.1792]}),
+        place_label="45 Lyon Terrace",
+        radius_m=300,
+        min_lat=41.17,
+        min_lon=-73.2,
+        max_lat=41.19,
+        max_lon=-73.18,
+    )
+    db.session.add(area)
+    template = ResponseTemplate(status="closed", title="Filled", body="We filled it.")
+    key = ApiKey(name="Matrix app", key_hash="0" * 64, prefix="matrix")
+    db.session.add(key)
+    saved = SavedFilter(user_id=people["staff"].id, name="Mine", query="status=open")
+    db.session.add_all([template, saved])
+    db.session.commit()
+    event = WatchEvent(report=report, kind="new", headline="A new report near you")
+    notice = Notice(event=event, user_id=owner.id, area=area, delivery="email")
+    db.session.add_all([event, notice])
+    db.session.commit()
+    values = {
+        "tracking_number": report.tracking_number,
+        "service_request_id": report.tracking_number,
+        "comment_id": comment.id,
+        "area_id": area.id,
+        "notice_id": notice.id,
+        "template_id": template.id,
+        "filter_id": saved.id,
+        "user_id": people["other"].id,
+        "target_type": "report",
+        "target_id": report.id,
+        "action": "status",
+        "service_code": "pothole",
+        "slug": "downtown",
+        "fmt": "json",
+        "name": "matrixphoto.jpg",
+        "filename": "css/site.css",
+        "token": "not-a-real-token",
+        "rest": "nothing-here",
+        "table": "departments",
+        "category_id": report.category_id,
+        "question_id": report.category.questions[0].id if report.category.questions else 1,
+        "department_id": roads.id,
+        "key_id": key.id,
+    }
+    return {"site": site, "people": people, "report": report, "values": values}
+
+
+PARAM = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)(?:\([^)]*\))?>")
+
+
+def fill(rule: str, values: dict) -> str:
+    rule = re.sub(r"<any\([^)]*\):fmt>", "json", rule)
+
+    def value(match):
+        name = match.group(1)
+        assert name in values, f"no value for <{name}> in {rule}: add one to world()"
+        return str(values[name])
+
+    return PARAM.sub(value, rule)
+
+
+def answer_class(response) -> str:
+    code = response.status_code
+    location = response.headers.get("Location", "") or response.headers.get("HX-Redirect", "")
+    if code in (301, 302, 303, 307, 308) and "/sign-in" in location:
+        return SIGN_IN
+    if code == 403:
+        return DENY
+    if code == 404:
+        return GONE
+    if code >= 500:
+        return "5xx"
+    if 200 <= code < 400:
+        return OK
+    return f"{code}"
+
+
+def fits(got: str, expected: str) -> bool:
+    if expected == ANY:
+        return got not in (DENY, SIGN_IN, "5xx")
+    if expected == NO_5XX:
+        return got != "5xx"
+    return got == expected
+
+
+def call(client, method: str, path: str, token: str):
+    if method == "GET":
+        return client.get(path)
+    data = {"csrf_token": token}
+    return client.open(path, method=method, data=data, headers={"X-CSRFToken": token})
+
+
+# Writes that end something run last, so they do not change the answer to the others.
+ENDINGS = ("/close", "/withdraw", "/delete", "/hide", "/dismiss", "/ban", "/sign-out")
+
+
+def _ending(rule: str) -> int:
+    return next((i for i, end in enumerate(ENDINGS) if rule.endswith(end)), -1)
+
+
+def run_matrix(world, methods: set[str], roles=ROLES) -> list[str]:
+    site = world["site"]
+    wrong = []
+    app_routes = sorted(
+        (r for r in routes(site) if r[0] in methods and r[1] not in SKIPPED),
+        key=lambda r: (_ending(r[1]), r[1], r[0]),
+    )
+    for role in roles:
+        user = world["people"].get(role)
+        for method, rule, _endpoint in app_routes:
+            expected = rule_for(method, rule)[role]
+            # A fresh browser each call: one call's sign-out must not decide the next answer.
+            client = client_for(site, user)
+            token = csrf_token_from(client) if method != "GET" else ""
+            path = fill(rule, world["values"])
+            response = call(client, method, path, token)
+            got = answer_class(response)
+            if not fits(got, expected):
+                wrong.append(f"{role:8} {method:6} {path}: got {got}, expected {expected}")
+            db.session.rollback()
+    return wrong
+
+
+def test_every_page_answers_each_kind_of_visitor_as_expected(world):
+    wrong = run_matrix(world, {"GET"})
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_write_answers_each_kind_of_visitor_as_expected(world, role):
+    """POSTs with a valid CSRF token but no form: who gets in, not whether it succeeds.
+    Each role starts from a fresh world, since an allowed write changes it."""
+    wrong = run_matrix(world, {"POST", "PUT", "PATCH", "DELETE"}, roles=(role,))
+    assert wrong == [], "\n".join(wrong)
+
+
+# ---- what IDs in URLs may reveal -----------------------------------------------------------
+
+PRIVATE = ("Private Person", "private.person@example.org", "203-555-0199", "5550199")
+PUBLIC_OUTPUTS = [
+    "/",
+    "/reports",
+    "/reports?q=pothole",
+    "/map",
+    "/reports.csv",
+    "/reports.geojson",
+    "/open311/v2/requests.json",
+    "/open311/v2/requests.xml",
+    "/open311/v2/requests/{n}.json",
+    "/open311/v2/requests/{n}.xml",
+    "/reports/{n}",
+    "/reports/{n}/submitted",
+    "/reports/{n}/feed.atom",
+    "/categories/pothole/feed.atom",
+    "/embed/recent",
+]
+
+
+def test_contact_details_never_reach_a_public_output(world):
+    site, report = world["site"], world["report"]
+    number = report.tracking_number
+    for role in ("guest", "other"):
+        client = client_for(site, world["people"].get(role))
+        for path in PUBLIC_OUTPUTS:
+            response = client.get(path.format(n=number))
+            assert response.status_code == 200, path
+            body = response.get_data(as_text=True)
+            assert number in body or "BPT-" in body or path == "/map", path
+            leaked = [value for value in PRIVATE if value in body]
+            assert leaked == [], f"{role} sees {leaked} on {path}"
+
+
+def test_staff_of_the_department_do_see_the_contact(world):
+    site, report = world["site"], world["report"]
+    page = client_for(site, world["people"]["staff"]).get(
+        f"/staff/reports/{report.tracking_number}"
+    )
+    assert "private.person@example.org" in page.get_data(as_text=True)
+
+
+def test_a_hidden_report_is_not_found_by_anyone_outside_the_city(world):
+    site, report = world["site"], world["report"]
+    report.hidden_at, report.hidden_reason = utcnow(), "Abusive"
+    db.session.commit()
+    number = report.tracking_number
+    paths = [
+        f"/reports/{number}",
+        f"/reports/{number}/submitted",
+        f"/reports/{number}/feed.atom",
+        f"/open311/v2/requests/{number}.json",
+        "/media/matrixphoto.jpg",
+    ]
+    for role in ("guest", "resident", "other"):
+        client = client_for(site, world["people"].get(role))
+        for path in paths:
+            assert client.get(path).status_code == 404, (role, path)
+        for path in ("/reports", "/reports.csv", "/reports.geojson", "/open311/v2/requests.json"):
+            assert number not in client.get(path).get_data(as_text=True), (role, path)
+    staff = client_for(site, world["people"]["staff"])
+    assert staff.get(f"/staff/reports/{number}").status_code == 200
+
+
+def test_guessing_ids_reveals_nothing(world):
+    """Numbers next to a real one answer 404, never someone's data or a 500."""
+    site = world["site"]
+    client = client_for(site, world["people"]["other"])
+    report_id = world["report"].id
+    for number in (0, report_id + 1, report_id + 1000, 999999999):
+        for path in (
+            f"/reports/BPT-{number:06d}",
+            f"/comments/{number}/edit",
+            f"/watch/{number}",
+            f"/watch/{number}/feed.atom",
+            f"/open311/v2/requests/BPT-{number:06d}.json",
+        ):
+            if number == 0 and path.startswith("/reports/"):
+                continue
+            assert client.get(path).status_code == 404, path
+
+
+def test_a_withdrawn_or_deleted_comment_is_not_editable(world):
+    site = world["site"]
+    comment = db.session.scalars(select(Comment)).one()
+    comment.deleted_at = utcnow()
+    db.session.commit()
+    owner = client_for(site, world["people"]["resident"])
+    assert owner.get(f"/comments/{comment.id}/edit").status_code == 404
+
+
+# ---- how uploaded files are served ---------------------------------------------------------
+
+
+def _add_media(site, report, file_name, content_type, content: bytes):
+    root = Path(site.config["MEDIA_ROOT"])
+    (root / file_name).write_bytes(content)
+    db.session.add(
+        Media(
+            report=report,
+            kind="photo",
+            file_name=file_name,
+            content_type=content_type,
+            size_bytes=len(content),
+        )
+    )
+    db.session.commit()
+
+
+@pytest.mark.parametrize(
+    "file_name, content_type",
+    [
+        ("evil.html", "image/jpeg"),
+        ("evil.svg", "image/jpeg"),
+        ("evil.jpg", "text/html"),  # a row that somehow says HTML is still not served as HTML
+    ],
+)
+def test_uploads_are_never_served_as_html(world, file_name, content_type):
+    site, report = world["site"], world["report"]
+    _add_media(site, report, file_name, content_type, b"<html><script>alert(1)</script></html>")
+    response = client_for(site).get(f"/media/{file_name}")
+    assert response.status_code in (200, 404)
+    if response.status_code == 200:
+        served = response.headers["Content-Type"]
+        assert "html" not in served and "svg" not in served and "xml" not in served, served
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response.headers["Content-Security-Policy"]
+
+
+def test_photos_are_served_with_their_type_and_nosniff(world):
+    response = client_for(world["site"]).get("/media/matrixphoto.jpg")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Disposition"].startswith("inline")
+
+
+@pytest.mark.parametrize(
+    "path", ["/media/../bpt311.sqlite", "/media/%2e%2e/x", "/media/pending", "/media/nothing.jpg"]
+)
+def test_media_route_serves_only_named_files(world, path):
+    assert client_for(world["site"]).get(path).status_code == 404
