@@ -72,12 +72,55 @@ def from_environment(instance_path: str) -> dict:
         "OUTBOX_BACKOFF_SECONDS": _int("OUTBOX_BACKOFF_SECONDS", 30),
         "SESSION_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_SECURE": env == "production",
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),
+        # Counters shared by every process when Redis is there; RATELIMIT_STORAGE_URI wins if set.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip()
+        or os.environ.get("REDIS_URL", "").strip()
+        or "memory://",
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
         "PROXY_COUNT": _int("PROXY_COUNT", 0),
         "EMBED_ANCESTORS": os.environ.get("EMBED_ANCESTORS", "").strip(),
+        # Personal data kept only as long as needed (flask privacy purge; /privacy says so).
+        "RETENTION_CONTACT_DAYS": _int("RETENTION_CONTACT_DAYS", 365),
+        "RETENTION_OUTBOX_DAYS": _int("RETENTION_OUTBOX_DAYS", 90),
+        "DATABASE_REPLICA_URL": os.environ.get("DATABASE_REPLICA_URL", "").strip(),
+        "METRICS_ALLOWED_IPS": os.environ.get("METRICS_ALLOWED_IPS", "").strip() or "127.0.0.1,::1",
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "").strip().lower()
+        or ("json" if env == "production" else "text"),
+        # Web Push: unset keys hide push (`flask --app app pwa vapid-keys` makes a pair).
+        "VAPID_PUBLIC_KEY": os.environ.get("VAPID_PUBLIC_KEY", "").strip(),
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY", "").strip(),
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT", "").strip()
+        or "mailto:311@bridgeportct.gov",
+        # Only these push services are ever sent to (a subscription is a URL we POST to).
+        "PUSH_SERVICE_HOSTS": os.environ.get("PUSH_SERVICE_HOSTS", "").strip()
+        or (
+            "fcm.googleapis.com,updates.push.services.mozilla.com,push.apple.com,notify.windows.com"
+        ),
+        "KIOSK": _flag("KIOSK", False),
+        "KIOSK_IDLE_SECONDS": _int("KIOSK_IDLE_SECONDS", 120),
+        "KIOSK_COUNTDOWN_SECONDS": _int("KIOSK_COUNTDOWN_SECONDS", 30),
+        "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", "").strip(),
     }
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["SQLALCHEMY_DATABASE_URI"])
     return settings
+
+
+def engine_options(url: str) -> dict:
+    """Connection pool settings; the sizes apply to PostgreSQL (SQLite needs no pool tuning).
+
+    Each gunicorn worker has its own pool, so the database sees up to
+    hosts x workers x (pool size + overflow) connections: see docs/deployment.md.
+    """
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options.update(
+            pool_size=_int("DATABASE_POOL_SIZE", 5),
+            max_overflow=_int("DATABASE_MAX_OVERFLOW", 10),
+            pool_recycle=_int("DATABASE_POOL_RECYCLE", 1800),
+            pool_timeout=_int("DATABASE_POOL_TIMEOUT", 10),
+        )
+    return options
 
 
 DEFAULTS = {
@@ -87,6 +130,10 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Redis down: count in this process's memory instead, and never fail a request over it.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session; a kiosk left open all day keeps working
     "SERVICE_AREA_FILE": str(DATA_DIR / "bridgeport-boundary.geojson"),
     "NEIGHBOURHOODS_FILE": str(DATA_DIR / "bridgeport-neighbourhoods.geojson"),

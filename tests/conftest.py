@@ -17,7 +17,42 @@ from bpt311 import create_app
 from bpt311.extensions import db
 from bpt311.models import Base
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+
+def _database_for_this_worker(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database, made fresh here
+    beside the one TEST_DATABASE_URL names (SQLite files are per worker already)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker or not url.startswith("postgresql"):
+        return url
+    from sqlalchemy import create_engine, make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_worker_database(url: str) -> None:
+    if url == os.environ.get("TEST_DATABASE_URL", "").strip() or not url:
+        return
+    from sqlalchemy import create_engine, make_url
+
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+TEST_DATABASE_URL = _database_for_this_worker(os.environ.get("TEST_DATABASE_URL", "").strip())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _drop_worker_database(TEST_DATABASE_URL)
 
 
 def app_settings(database_url: str, tmp_path: Path, **overrides) -> dict:

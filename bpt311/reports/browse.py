@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, func, literal_column, select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.fields import DateField
 from wtforms.validators import Optional as OptionalValue
@@ -33,6 +33,7 @@ from bpt311.models import (
     report_id_from_tracking_number,
 )
 from bpt311.models.search import PG_VECTOR
+from bpt311.ops import replica
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # deeper than 10,000 rows, narrow the search instead
@@ -351,20 +352,23 @@ class Page:
         return self.number > MAX_PAGE
 
 
-def page_of(query: Select, number: int) -> Page:
-    """One page of a filtered, ordered SELECT of reports, and how many match in all."""
-    total = db.session.scalar(
+def page_of(query: Select, number: int, session: Session | None = None) -> Page:
+    """One page of a filtered, ordered SELECT of reports, and how many match in all,
+    read through ``session`` (the primary's unless the caller passes the replica's)."""
+    session = session or db.session
+    total = session.scalar(
         select(func.count()).select_from(
             query.order_by(None).with_only_columns(Report.id).subquery()
         )
     )
     if number > MAX_PAGE:
         return Page([], total, number)
-    reports = db.session.scalars(
+    reports = session.scalars(
         with_list_details(query).limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
     ).all()
     return Page(list(reports), total, number)
 
 
 def page_of_reports(filters: Filters) -> Page:
-    return page_of(filtered(filters), filters.page)
+    """The public list's page: read from the replica when there is one."""
+    return page_of(filtered(filters), filters.page, replica.reader())

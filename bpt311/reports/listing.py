@@ -11,9 +11,10 @@ from flask import Response, abort, current_app, render_template, request, stream
 from sqlalchemy import func, select
 
 from bpt311.errors import error_response, wants_partial
-from bpt311.extensions import db
+from bpt311.extensions import db, limiter
 from bpt311.models import STATUS_LABELS, Category, Neighbourhood, Report
 from bpt311.models.reports import TRACKING_PREFIX
+from bpt311.ops import replica
 from bpt311.reports import browse, figures
 from bpt311.reports.views import bp
 
@@ -44,6 +45,7 @@ def _results(template: str, **context):
 
 
 @bp.get("/reports")
+@limiter.limit("120/minute", exempt_when=lambda: not request.args.get("q"))  # typing: 2/s
 def index():
     return _results("reports/index.html")
 
@@ -55,7 +57,8 @@ def map_page():
 
 @bp.get("/neighbourhoods")
 def neighbourhoods():
-    rows = db.session.execute(
+    reads = replica.reader()
+    rows = reads.execute(
         select(Neighbourhood.name, Neighbourhood.slug, func.count(Report.id))
         .outerjoin(
             Report, (Report.neighbourhood_id == Neighbourhood.id) & Report.status.in_(figures.OPEN)
@@ -105,9 +108,8 @@ def _export_filters():
 def _etag() -> str:
     """Changes whenever any report is added or changed: two index lookups, whatever the
     filter (coarser than the filter itself, so a change elsewhere also renews it)."""
-    newest, last_id = db.session.execute(
-        select(func.max(Report.updated_at), func.max(Report.id))
-    ).one()
+    reads = replica.reader()
+    newest, last_id = reads.execute(select(func.max(Report.updated_at), func.max(Report.id))).one()
     seed = f"{request.query_string.decode()}|{newest}|{last_id}"
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
@@ -142,7 +144,7 @@ def _rows(filters: browse.Filters, limit: int | None):
         .outerjoin(Neighbourhood, Neighbourhood.id == Report.neighbourhood_id)
         .order_by(*browse.ordering(filters))
     )
-    yield from db.session.execute(query.execution_options(yield_per=1000))
+    yield from replica.reader().execute(query.execution_options(yield_per=1000))
 
 
 def _tracking_number(report_id: int) -> str:
@@ -179,6 +181,7 @@ def _feature(row) -> dict:
 
 
 @bp.get("/reports.geojson")
+@limiter.limit("30/minute")
 def geojson():
     """The filtered reports as GeoJSON: capped and cached for the map (with ``bbox``),
     complete and streamed as an export (without)."""
@@ -236,6 +239,7 @@ def _csv_line(values) -> str:
 
 
 @bp.get("/reports.csv")
+@limiter.limit("30/minute")
 def csv_export():
     filters, problem = _export_filters()
     if problem:
