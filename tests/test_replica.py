@@ -130,3 +130,12 @@ def test_without_a_replica_the_list_reads_the_primary(make_app):
         make_report(description=ON_PRIMARY)
         page = app.test_client().get("/reports").get_data(as_text=True)
     assert ON_PRIMARY in page
+
+
+def test_the_figures_read_from_the_replica(primary):
+    make_report(description="A second pothole, on the primary only")
+    client = primary.test_client()
+    rows = client.get("/stats/weeks.csv").get_data(as_text=True).splitlines()
+    header, *weeks = [row.split(",") for row in rows]
+    received = header.index(next(name for name in header if "eceived" in name))
+    assert sum(int(week[received] or 0) for week in weeks) == 1  # the replica's one report

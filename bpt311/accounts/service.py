@@ -208,9 +208,7 @@ def request_password_reset(email: str) -> None:
     user = user_by_email(email)
     if user is None or not user.active:
         return
-    token = tokens.make_token(
-        tokens.RESET_PASSWORD, {"uid": user.id, "pw": tokens.fingerprint(user.password_hash)}
-    )
+    token = tokens.password_reset_token(user)
     enqueue_email(
         user.email,
         "account_reset",

@@ -54,6 +54,11 @@ def make_token(purpose: str, payload: dict[str, Any]) -> str:
     return _serializer(purpose).dumps(payload)
 
 
+def password_reset_token(user) -> str:
+    """A link token that sets ``user``'s password once: it lapses when the password changes."""
+    return make_token(RESET_PASSWORD, {"uid": user.id, "pw": fingerprint(user.password_hash)})
+
+
 def read_token(purpose: str, token: str) -> dict[str, Any]:
     """The payload of a token made for ``purpose`` and younger than its maximum age."""
     try:

@@ -138,6 +138,16 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return min_lon, min_lat, max_lon, max_lat
 
 
+def date_problems(form) -> list[str]:
+    """The from/to date fields' errors, said one way everywhere, for the error summary."""
+    problems = []
+    for name in ("date_from", "date_to"):
+        if form[name].errors:
+            form[name].errors = ["Enter a date like 2026-11-25"]
+            problems.append(f"{form[name].label.text}: enter a date like 2026-11-25")
+    return problems
+
+
 def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
     """The filter form bound to ``args``, the filters it means, and messages about bad input."""
     form = FilterForm(args)
@@ -149,11 +159,7 @@ def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
         *(SelectChoice(slug, name) for slug, name in neighbourhood_choices()),
     ]
     form.validate()
-    problems = []
-    for name in ("date_from", "date_to"):
-        if form[name].errors:
-            form[name].errors = ["Enter a date like 2026-11-25"]
-            problems.append(f"{form[name].label.text}: enter a date like 2026-11-25")
+    problems = date_problems(form)
     filters = Filters(
         q=(form.q.data or "").strip()[:200],
         category=(form.category.data or "").strip()[:64],

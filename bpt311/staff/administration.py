@@ -506,9 +506,7 @@ def invite_staff(
     )
     db.session.add(user)
     db.session.flush()
-    token = tokens.make_token(
-        tokens.RESET_PASSWORD, {"uid": user.id, "pw": tokens.fingerprint(user.password_hash)}
-    )
+    token = tokens.password_reset_token(user)
     enqueue_email(
         user.email,
         "staff_invite",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
@@ -18,7 +18,7 @@ from bpt311.staff import forms, queries
 from bpt311.staff.access import staff_required
 from bpt311.staff.views import bp
 from bpt311.stats import figures, page
-from bpt311.stats.views import csv_response
+from bpt311.stats.views import figures_csv
 
 
 @bp.get("/dashboard")
@@ -45,14 +45,7 @@ def dashboard():
 @bp.get("/dashboard/<table>.csv")
 @staff_required
 def dashboard_csv(table: str):
-    if table not in page.TABLES:
-        abort(404)
-    known = figures.names()
-    _, selection, _ = page.read_selection(request.args, known, public=False)
-    return csv_response(
-        page.table_rows(figures.dashboard(selection, known, weeks_only=table == "weeks"), table),
-        table,
-    )
+    return figures_csv(table, public=False)
 
 
 # ---- exports of the queue --------------------------------------------------------------

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Neighbourhood, Report, User, utcnow
 from bpt311.models.base import UTCDateTime
+from bpt311.ops.replica import reader
 from bpt311.reports.figures import OPEN, percentile, ranked_seconds, seconds_between
 
 MAX_WEEKS = 105  # two years and a bit: the chart stays legible and the SQL bounded
@@ -161,17 +162,21 @@ def weekly(selection: Selection) -> list[WeekFigures]:
 
     received, closed = per_week(Report.created_at), per_week(Report.closed_at)
     backlog_before = before_period(Report.created_at) - before_period(Report.closed_at)
-    rows = db.session.execute(
-        select(
-            received.c.n,
-            received.c.count,
-            closed.c.count,
-            backlog_before
-            + func.sum(received.c.count - closed.c.count).over(order_by=received.c.n),
+    rows = (
+        reader()
+        .execute(
+            select(
+                received.c.n,
+                received.c.count,
+                closed.c.count,
+                backlog_before
+                + func.sum(received.c.count - closed.c.count).over(order_by=received.c.n),
+            )
+            .join(closed, closed.c.n == received.c.n)
+            .order_by(received.c.n)
         )
-        .join(closed, closed.c.n == received.c.n)
-        .order_by(received.c.n)
-    ).all()
+        .all()
+    )
     return [
         WeekFigures(weeks[n].monday, received_count, closed_count, int(backlog))
         for n, received_count, closed_count, backlog in rows
@@ -251,9 +256,9 @@ def outcomes(selection: Selection) -> dict[str | None, dict[int | None, Outcome]
     def outcome(level: int, key) -> Outcome:
         return found[LEVELS[level]].setdefault(key, Outcome(key=key))
 
-    for level, key, count in db.session.execute(counts):
+    for level, key, count in reader().execute(counts):
         outcome(level, key).received = count
-    for level, key, kind, count, in_time, median, p90 in db.session.execute(times):
+    for level, key, kind, count, in_time, median, p90 in reader().execute(times):
         row = outcome(level, key)
         if kind == ACKNOWLEDGE:
             row.acknowledged, row.acknowledge_median, row.acknowledge_p90 = count, median, p90
@@ -343,15 +348,26 @@ class Names:
 
 
 def names() -> Names:
-    departments = db.session.execute(select(Department.id, Department.name)).all()
-    categories = db.session.execute(
-        select(Category.id, Category.service_code, Category.name).order_by(Category.position)
-    ).all()
-    places = db.session.execute(
-        select(
-            Neighbourhood.id, Neighbourhood.name, Neighbourhood.slug, Neighbourhood.geometry_json
-        ).order_by(Neighbourhood.name)
-    ).all()
+    departments = reader().execute(select(Department.id, Department.name)).all()
+    categories = (
+        reader()
+        .execute(
+            select(Category.id, Category.service_code, Category.name).order_by(Category.position)
+        )
+        .all()
+    )
+    places = (
+        reader()
+        .execute(
+            select(
+                Neighbourhood.id,
+                Neighbourhood.name,
+                Neighbourhood.slug,
+                Neighbourhood.geometry_json,
+            ).order_by(Neighbourhood.name)
+        )
+        .all()
+    )
     return Names(
         departments={row.id: row.name for row in departments},
         categories={row.id: (row.service_code, row.name) for row in categories},
@@ -388,15 +404,19 @@ class Workload:
 
 def workload_by_department(selection: Selection, known: Names) -> list[Workload]:
     now = utcnow()
-    rows = db.session.execute(
-        select(
-            Report.department_id,
-            func.count(Report.id),
-            func.count(case((Report.due_at < now, 1))),
+    rows = (
+        reader()
+        .execute(
+            select(
+                Report.department_id,
+                func.count(Report.id),
+                func.count(case((Report.due_at < now, 1))),
+            )
+            .where(Report.status.in_(OPEN), *selection.conditions())
+            .group_by(Report.department_id)
         )
-        .where(Report.status.in_(OPEN), *selection.conditions())
-        .group_by(Report.department_id)
-    ).all()
+        .all()
+    )
     return sorted(
         (Workload(known.departments.get(key, "Unknown"), count, late) for key, count, late in rows),
         key=lambda row: (-row.overdue, -row.open, row.name),
@@ -410,18 +430,22 @@ def workload_by_assignee(selection: Selection, department_id: int | None) -> lis
     conditions = selection.conditions()
     if department_id:
         conditions.append(Report.department_id == department_id)
-    rows = db.session.execute(
-        select(
-            func.coalesce(User.display_name, User.email),
-            User.email,
-            func.count(Report.id),
-            func.count(case((Report.due_at < now, 1))),
+    rows = (
+        reader()
+        .execute(
+            select(
+                func.coalesce(User.display_name, User.email),
+                User.email,
+                func.count(Report.id),
+                func.count(case((Report.due_at < now, 1))),
+            )
+            .select_from(Report)
+            .outerjoin(User, User.id == Report.assignee_id)
+            .where(Report.status.in_(OPEN), *conditions)
+            .group_by(User.id, User.display_name, User.email)
         )
-        .select_from(Report)
-        .outerjoin(User, User.id == Report.assignee_id)
-        .where(Report.status.in_(OPEN), *conditions)
-        .group_by(User.id, User.display_name, User.email)
-    ).all()
+        .all()
+    )
     return sorted(
         (
             Workload((name or email) if email else "No one yet", count, late)

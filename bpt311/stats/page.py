@@ -12,6 +12,7 @@ from wtforms import Form, SelectChoice, SelectField
 from wtforms.fields import DateField
 from wtforms.validators import Optional as OptionalValue
 
+from bpt311.reports import browse
 from bpt311.reports.listing import spreadsheet_safe
 from bpt311.stats import charts
 from bpt311.stats.figures import MAX_WEEKS, Dashboard, Names, Outcome, Selection, default_period
@@ -50,11 +51,7 @@ def read_selection(args, known: Names, public: bool) -> tuple[PeriodForm, Select
         *(SelectChoice(place.slug, place.name) for place in known.places),
     ]
     form.validate()
-    problems = []
-    for name in ("date_from", "date_to"):
-        if form[name].errors:
-            form[name].errors = ["Enter a date like 2026-11-25"]
-            problems.append(f"{form[name].label.text}: enter a date like 2026-11-25")
+    problems = browse.date_problems(form)
     first, last = default_period()
     first = form.date_from.data if form.date_from.data and not form.date_from.errors else first
     last = form.date_to.data if form.date_to.data and not form.date_to.errors else last

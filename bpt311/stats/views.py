@@ -30,10 +30,15 @@ def index():
 
 @bp.get("/stats/<table>.csv")
 def table_csv(table: str):
+    return figures_csv(table, public=True)
+
+
+def figures_csv(table: str, *, public: bool) -> Response:
+    """One table of the figures page (public) or the dashboard, for the period asked."""
     if table not in page.TABLES:
         abort(404)
     known = figures.names()
-    _, selection, _ = page.read_selection(request.args, known, public=True)
+    _, selection, _ = page.read_selection(request.args, known, public=public)
     return csv_response(
         page.table_rows(figures.dashboard(selection, known, weeks_only=table == "weeks"), table),
         table,
