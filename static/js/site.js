@@ -165,17 +165,21 @@
   function load(el) {
     if (window.L) return Promise.resolve();
     if (loading) return loading;
-    loading = new Promise(function (resolve, reject) {
-      var css = document.createElement("link");
-      css.rel = "stylesheet";
-      css.href = el.getAttribute("data-leaflet-css");
-      document.head.appendChild(css);
-      var script = document.createElement("script");
-      script.src = el.getAttribute("data-leaflet");
-      script.onload = resolve;
-      script.onerror = reject;
-      document.head.appendChild(script);
-    });
+    // The map is drawn only once both have arrived: unstyled, its controls would be
+    // tiny unlabelled links for a moment.
+    function fetched(tag, attrs) {
+      return new Promise(function (resolve, reject) {
+        var node = document.createElement(tag);
+        Object.keys(attrs).forEach(function (name) { node[name] = attrs[name]; });
+        node.onload = resolve;
+        node.onerror = reject;
+        document.head.appendChild(node);
+      });
+    }
+    loading = Promise.all([
+      fetched("link", { rel: "stylesheet", href: el.getAttribute("data-leaflet-css") }),
+      fetched("script", { src: el.getAttribute("data-leaflet") })
+    ]);
     return loading;
   }
   function tiles(el) {
