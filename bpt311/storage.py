@@ -35,10 +35,16 @@ def new_name(extension: str) -> str:
     return secrets.token_hex(16) + extension
 
 
+def _temporary_beside(path: Path) -> Path:
+    """A private temporary name next to ``path``: two requests writing the same file at
+    once (the same photo sent twice makes the same copies) never share one."""
+    return path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
+
+
 def write_bytes(name: str, data: bytes) -> Path:
     path = media_root() / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
+    tmp = _temporary_beside(path)
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)  # readers never see half a file
@@ -51,7 +57,7 @@ def write_bytes(name: str, data: bytes) -> Path:
 def write_stream(name: str, stream: IO[bytes]) -> Path:
     path = media_root() / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
+    tmp = _temporary_beside(path)
     try:
         with open(tmp, "wb") as out:
             shutil.copyfileobj(stream, out, 1024 * 1024)
@@ -247,6 +253,8 @@ def attach_variants(media) -> None:
                 os.link(path, target)
             except FileExistsError:
                 pass
+            except FileNotFoundError:  # another request's stash of the same photo went
+                continue
             except OSError:
                 shutil.copyfile(path, target)
                 created.append(f"v/{final}")
