@@ -261,6 +261,24 @@ POST_FIELDS = {
 }
 
 
+def _service_definition(operation_id: str, summary: str) -> dict:
+    """The service-definition operation; the spec's plural and singular paths share it."""
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "parameters": [
+                _path_code("service_code", "From the service list", "pothole"),
+                JURISDICTION,
+            ],
+            "responses": {
+                "200": _answer("The service definition", _ref("ServiceDefinition")),
+                "404": ERRORS["404"],
+            },
+        }
+    }
+
+
 def openapi_document() -> dict:
     document = _document(current_app.config["SITE_URL"])
     # Any address can arrive malformed (a NUL in its query string is refused before the
@@ -300,34 +318,12 @@ def _document(site: str) -> dict:
                     "responses": {"200": _answer("The services", _list_of("Service"))},
                 }
             },
-            "/open311/v2/services/{service_code}.json": {
-                "get": {
-                    "operationId": "serviceDefinition",
-                    "summary": "The questions a service asks",
-                    "parameters": [
-                        _path_code("service_code", "From the service list", "pothole"),
-                        JURISDICTION,
-                    ],
-                    "responses": {
-                        "200": _answer("The service definition", _ref("ServiceDefinition")),
-                        "404": ERRORS["404"],
-                    },
-                }
-            },
-            "/open311/v2/service/{service_code}.json": {
-                "get": {
-                    "operationId": "serviceDefinitionSingular",
-                    "summary": "The same as services/{service_code}.json",
-                    "parameters": [
-                        _path_code("service_code", "From the service list", "pothole"),
-                        JURISDICTION,
-                    ],
-                    "responses": {
-                        "200": _answer("The service definition", _ref("ServiceDefinition")),
-                        "404": ERRORS["404"],
-                    },
-                }
-            },
+            "/open311/v2/services/{service_code}.json": _service_definition(
+                "serviceDefinition", "The questions a service asks"
+            ),
+            "/open311/v2/service/{service_code}.json": _service_definition(
+                "serviceDefinitionSingular", "The same as services/{service_code}.json"
+            ),
             "/open311/v2/requests.json": {
                 "get": {
                     "operationId": "listRequests",
