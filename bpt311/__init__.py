@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from flask_babel import gettext
 from sqlalchemy import event
 
 from bpt311 import config as settings
@@ -39,6 +40,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
+    from bpt311 import storage
+
+    storage.init_app(app)  # local folder or object store: checked now, loudly
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -48,11 +52,12 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_view = "accounts.sign_in"
     login_manager.login_message = "Sign in to do that."
     login_manager.login_message_category = "info"
+    login_manager.localize_callback = gettext
     limiter.init_app(app)
     with app.app_context():
         _tune_sqlite(db.engine)
 
-    from bpt311 import assets, errors, security, templating
+    from bpt311 import assets, errors, i18n, jobs, security, templating
     from bpt311.accounts.views import bp as accounts_bp
     from bpt311.api.views import bp as api_bp
     from bpt311.cli import register_cli
@@ -91,6 +96,8 @@ def create_app(config: dict | None = None) -> Flask:
     errors.register(app)
     security.register(app)
     templating.register(app)
+    i18n.register(app)
+    jobs.init_app(app)  # the job queue: /staff/admin/jobs, flask jobs ..., metrics
     register_cli(app)
     return app
 

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import Flask, Response, abort, current_app, g, request, send_file, session
+from flask import Flask, Response, abort, current_app, g, request, session
 
 try:
     import brotli
@@ -254,11 +254,14 @@ def _media_variant(name: str):
         if f"v/{name}" in storage.variant_files(media)
         and (staff or (media.hidden_at is None and media.report.hidden_at is None))
     ]
-    path = storage.file_path(f"v/{name}")
-    if not shown or not path.is_file():
+    if not shown:
         abort(404)
     mimetype = next(k for k, ext in storage.VARIANT_EXTENSIONS.items() if name.endswith(ext))
-    response = send_file(path, mimetype=mimetype, conditional=True, max_age=86400)
+    response = storage.send(f"v/{name}", mimetype, stream=True)
+    if response is None:
+        abort(404)
+    if response.status_code == 302:  # to the object store's public URL
+        return response
     response.headers["Content-Disposition"] = "inline"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "public, max-age=86400"  # as the photo itself

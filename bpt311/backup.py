@@ -1,4 +1,5 @@
-"""Backing up and restoring everything bpt311 keeps: the database and the media folder.
+"""Backing up and restoring everything bpt311 keeps: the database and the media (the
+media folder, or the object store's bucket with MEDIA_STORAGE=s3).
 
 A backup is one ``.tar.gz`` holding a manifest (schema revision, row counts and a
 sha256 for every file), every table as JSON lines, and every media file. The JSON
@@ -191,6 +192,32 @@ def _media_files(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _object_store():
+    """The object store media live in, or None when they are in the media folder."""
+    from bpt311 import storage
+
+    store = storage.backend()
+    return None if store.kind == "local" else store
+
+
+def _fetch_media(into: Path) -> list[tuple[str, Path]]:
+    """Every medium of an object store (and any still waiting in the spool), as files."""
+    from bpt311 import storage
+
+    found = []
+    for name in storage.stored_media():
+        path = into / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with storage.open_file(name) as source, open(path, "wb") as out:
+                shutil.copyfileobj(source, out, 1024 * 1024)
+        except FileNotFoundError:  # deleted since it was listed: its row is gone too
+            path.unlink(missing_ok=True)
+            continue
+        found.append((name, path))
+    return found
+
+
 def _referenced_media(connection) -> set[str]:
     from bpt311.models import Media
 
@@ -238,7 +265,11 @@ def make_backup(output: Path) -> dict:
                     referenced = _referenced_media(connection)
         # Media files are written before the row naming them commits and removed only
         # after the row is gone, so every file the snapshot names is still here now.
-        files = {name: path for name, path in _media_files(media_root)}
+        store = _object_store()
+        if store is None:
+            files = {name: path for name, path in _media_files(media_root)}
+        else:  # fetched from the object store into the staging folder first
+            files = dict(_fetch_media(staging / "media"))
         media = {
             name: {"size": path.stat().st_size, "sha256": _sha256(path)}
             for name, path in files.items()
@@ -348,6 +379,11 @@ def _row_count(connection) -> int:
 
 
 def _media_is_empty(root: Path) -> bool:
+    store = _object_store()
+    if store is not None:
+        from bpt311 import storage
+
+        return not storage.stored_media()
     return not _media_files(root)
 
 
@@ -503,6 +539,40 @@ class MediaSwap:
         shutil.rmtree(self.old, ignore_errors=True)
 
 
+class ObjectSwap:
+    """MediaSwap for an object store, which cannot rename: the backup's objects are
+    uploaded while the transaction is still open, the objects it does not have are
+    deleted only once it has committed, and ``undo`` deletes what was uploaded that was
+    not there before (names are random or content hashes: one already there is the same)."""
+
+    def __init__(self, store, incoming: Path):
+        self.store, self.incoming = store, incoming
+        self.before: set[str] = set()
+        self.restored: set[str] = set()
+        self.added: list[str] = []
+
+    def run(self) -> None:
+        from bpt311 import storage
+
+        self.before = set(storage.stored_media())
+        for path in sorted(self.incoming.rglob("*")):
+            if path.is_file():
+                name = path.relative_to(self.incoming).as_posix()
+                with open(path, "rb") as handle:
+                    self.store.put_stream(name, handle)
+                self.restored.add(name)
+                if name not in self.before:
+                    self.added.append(name)
+
+    def undo(self) -> None:
+        self.store.delete(self.added)
+
+    def finish(self) -> None:
+        from bpt311 import storage
+
+        storage.delete(*sorted(self.before - self.restored))
+
+
 def restore_backup(archive_path: Path, force: bool = False) -> Restored:
     """Replace the database and media with a backup's: all of it, or nothing."""
     archive_path = Path(archive_path)
@@ -523,7 +593,8 @@ def restore_backup(archive_path: Path, force: bool = False) -> Restored:
             shutil.move(unpacked / "media", incoming)  # same filesystem as the media now
         else:
             incoming.mkdir()
-        swap = MediaSwap(media_root, incoming)
+        store = _object_store()
+        swap = MediaSwap(media_root, incoming) if store is None else ObjectSwap(store, incoming)
         try:
             with db.engine.begin() as connection:
                 current = database_revision(connection)

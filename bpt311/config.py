@@ -63,6 +63,17 @@ def from_environment(instance_path: str) -> dict:
         ),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", "").strip()
         or str(Path(instance_path) / "media"),
+        # Media in the MEDIA_ROOT folder ("local") or an S3-compatible object store ("s3").
+        "MEDIA_STORAGE": os.environ.get("MEDIA_STORAGE", "").strip().lower() or "local",
+        "S3_BUCKET": os.environ.get("S3_BUCKET", "").strip(),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", "").strip(),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", "").strip(),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", "").strip(),
+        "S3_REGION": os.environ.get("S3_REGION", "").strip(),
+        # Set: media are served from URLs under it. Unset: by presigned URLs that live
+        # S3_URL_SECONDS.
+        "S3_PUBLIC_URL": os.environ.get("S3_PUBLIC_URL", "").strip().rstrip("/"),
+        "S3_URL_SECONDS": _int("S3_URL_SECONDS", 600),
         "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/") or "http://127.0.0.1:5000",
         "DEMO_REPORTS": _flag("BPT311_DEMO", True),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 150) * 1024 * 1024,
@@ -83,6 +94,8 @@ def from_environment(instance_path: str) -> dict:
         # Personal data kept only as long as needed (flask privacy purge; /privacy says so).
         "RETENTION_CONTACT_DAYS": _int("RETENTION_CONTACT_DAYS", 365),
         "RETENTION_OUTBOX_DAYS": _int("RETENTION_OUTBOX_DAYS", 90),
+        "RETENTION_NOTICE_DAYS": _int("RETENTION_NOTICE_DAYS", 365),
+        "STATS_CACHE_SECONDS": _int("STATS_CACHE_SECONDS", 60),
         "DATABASE_REPLICA_URL": os.environ.get("DATABASE_REPLICA_URL", "").strip(),
         "METRICS_ALLOWED_IPS": os.environ.get("METRICS_ALLOWED_IPS", "").strip() or "127.0.0.1,::1",
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "").strip().lower()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -15,36 +18,45 @@ from bpt311.extensions import db
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Bad request", "Something in what was sent could not be understood."),
-    403: ("Not allowed", "You do not have permission to do that."),
+    400: (_l("Bad request"), _l("Something in what was sent could not be understood.")),
+    403: (_l("Not allowed"), _l("You do not have permission to do that.")),
     404: (
-        "Page not found",
-        "There is no page at this address. If you typed it, check it; "
-        "a tracking number looks like BPT-000123.",
+        _l("Page not found"),
+        _l(
+            "There is no page at this address. If you typed it, check it; "
+            "a tracking number looks like BPT-000123."
+        ),
     ),
-    405: ("Not allowed here", "That kind of request cannot be made to this address."),
+    405: (_l("Not allowed here"), _l("That kind of request cannot be made to this address.")),
     409: (
-        "Changed meanwhile",
-        "Someone else changed this at the same moment. Reload and try again.",
+        _l("Changed meanwhile"),
+        _l("Someone else changed this at the same moment. Reload and try again."),
     ),
     413: (
-        "Too large",
-        "What you sent is larger than we can accept. Try fewer or smaller photos or videos.",
+        _l("Too large"),
+        _l("What you sent is larger than we can accept. Try fewer or smaller photos or videos."),
     ),
-    422: ("Could not be processed", "What you sent was understood but could not be accepted."),
+    422: (
+        _l("Could not be processed"),
+        _l("What you sent was understood but could not be accepted."),
+    ),
     429: (
-        "Too many requests",
-        "You have made too many requests in a short time. Please wait a minute and try again.",
+        _l("Too many requests"),
+        _l("You have made too many requests in a short time. Please wait a minute and try again."),
     ),
     503: (
-        "Briefly unavailable",
-        "We cannot reach our records just now, so nothing was saved. Please try again in a "
-        "minute; what you typed is still in the form if you go back.",
+        _l("Briefly unavailable"),
+        _l(
+            "We cannot reach our records just now, so nothing was saved. Please try again in a "
+            "minute; what you typed is still in the form if you go back."
+        ),
     ),
     500: (
-        "Something went wrong",
-        "Something went wrong on our side and nothing was saved. Please try again; "
-        "if it keeps happening, call 311.",
+        _l("Something went wrong"),
+        _l(
+            "Something went wrong on our side and nothing was saved. Please try again; "
+            "if it keeps happening, call 311."
+        ),
     ),
 }
 
@@ -65,7 +77,9 @@ def wants_partial() -> bool:
 def error_response(code: int, message: str | None = None, headers: dict | None = None):
     title, default_message = MESSAGES.get(code, MESSAGES[500])
     message = message or default_message
-    if wants_json():
+    if wants_json():  # for programs: the standard wording stays English
+        with force_locale("en"):
+            title, message = str(title), str(message)
         response = jsonify({"status": code, "error": title, "message": message})
     else:
         template = "errors/_error.html" if wants_partial() else "errors/page.html"
@@ -85,15 +99,16 @@ def _handle_http(exc: HTTPException):
     code = exc.code or 500
     message = None
     if isinstance(exc, CSRFError):
-        message = (
+        message = _(
             "This form could not be accepted because its security token was missing or "
             "out of date. Reload the page and send it again."
         )
     elif code == 413:
         limit_mb = (request.max_content_length or 0) // (1024 * 1024)
-        message = (
-            f"What you sent is larger than the {limit_mb} MB we accept in one go. "
-            "Try fewer or smaller photos or videos."
+        message = _(
+            "What you sent is larger than the %(limit)d MB we accept in one go. "
+            "Try fewer or smaller photos or videos.",
+            limit=limit_mb,
         )
     elif (
         code in (400, 403, 422)
@@ -116,8 +131,19 @@ def _too_many_message(exc: HTTPException) -> str:
     seconds = getattr(window, "seconds", None)
     if not seconds:
         return MESSAGES[429][1]
-    wait = "a minute" if seconds <= 60 else ("an hour" if seconds <= 3600 else "a day")
-    return f"You have tried this too many times in a short while. Please wait {wait} and try again."
+    if seconds <= 60:
+        return _(
+            "You have tried this too many times in a short while. "
+            "Please wait a minute and try again."
+        )
+    if seconds <= 3600:
+        return _(
+            "You have tried this too many times in a short while. "
+            "Please wait an hour and try again."
+        )
+    return _(
+        "You have tried this too many times in a short while. Please wait a day and try again."
+    )
 
 
 def _handle_unexpected(exc: Exception):
@@ -127,8 +153,10 @@ def _handle_unexpected(exc: Exception):
         db.session.rollback()
         return error_response(
             409,
-            "Someone else changed this at the same moment, so your "
-            "change was not saved. Reload the page and try again.",
+            _(
+                "Someone else changed this at the same moment, so your "
+                "change was not saved. Reload the page and try again."
+            ),
         )
     if _database_unreachable(exc):
         _rollback_quietly()

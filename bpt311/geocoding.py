@@ -8,6 +8,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext as _
 from geopy.adapters import RequestsAdapter
 from geopy.exc import GeocoderQueryError, GeocoderServiceError
 from geopy.geocoders import Nominatim
@@ -40,14 +41,14 @@ class GeocoderUnavailable(Exception):
     """The geocoder is down, slow or refused; str() is a message for residents saying to
     place a pin or use their location instead, or try again later."""
 
-    def __init__(
-        self,
-        message: str = (
-            "We can't look up addresses right now. Place a pin on the map or use your "
-            "location instead, or try again in a few minutes."
-        ),
-    ):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(
+            message
+            or _(
+                "We can't look up addresses right now. Place a pin on the map or use your "
+                "location instead, or try again in a few minutes."
+            )
+        )
 
 
 def search(text: str, limit: int = 5) -> list[Place]:

@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 from io import BytesIO
 
+from flask_babel import gettext as _
 from PIL import Image, ImageOps, features
 
 try:
@@ -103,25 +104,35 @@ def process_photo(
     max_bytes: int = 20 * MB,
     max_side: int = 2048,
     max_pixels: int = 40_000_000,
+    with_variants: bool = True,
 ) -> ProcessedPhoto:
     """Check an uploaded photo by its content and re-encode it from its pixels alone.
 
     Raises UploadRefused, never anything else, for whatever we will not keep.
+    ``with_variants=False`` leaves the smaller copies to a job (bpt311/jobs/photos.py).
     """
-    name = _display_name(filename, "The photo")
+    name = _display_name(filename, _("The photo"))
     data = _read_at_most(stream, max_bytes + 1)
     if not data:
-        raise UploadRefused(f"{name} is empty. Choose the photo again.")
+        raise UploadRefused(_("%(file)s is empty. Choose the photo again.", file=name))
     if len(data) > max_bytes:
         raise UploadRefused(
-            f"{name} is larger than {_size_words(max_bytes)}. Send a smaller photo."
+            _(
+                "%(file)s is larger than %(size)s. Send a smaller photo.",
+                file=name,
+                size=_size_words(max_bytes),
+            )
         )
 
     not_a_photo = UploadRefused(
-        f"{name} is not a photo we can read. Send a JPEG, PNG, WebP or HEIC picture."
+        _("%(file)s is not a photo we can read. Send a JPEG, PNG, WebP or HEIC picture.", file=name)
     )
-    too_many_pixels = UploadRefused(f"{name} has too many pixels to be a real photo.")
-    damaged = UploadRefused(f"{name} is damaged or incomplete. Try taking or saving it again.")
+    too_many_pixels = UploadRefused(
+        _("%(file)s has too many pixels to be a real photo.", file=name)
+    )
+    damaged = UploadRefused(
+        _("%(file)s is damaged or incomplete. Try taking or saving it again.", file=name)
+    )
 
     # catch_warnings swaps the process-wide filters for the duration; only
     # DecompressionBombWarning is affected, which nothing else relies on.
@@ -144,7 +155,7 @@ def process_photo(
             if width <= 0 or height <= 0 or width * height > max_pixels:
                 raise too_many_pixels
             try:
-                return _reencode(image, max_side)
+                return _reencode(image, max_side, with_variants)
             except (
                 Image.DecompressionBombError,
                 Image.DecompressionBombWarning,
@@ -155,7 +166,7 @@ def process_photo(
                 raise damaged from None
 
 
-def _reencode(image: Image.Image, max_side: int) -> ProcessedPhoto:
+def _reencode(image: Image.Image, max_side: int, with_variants: bool = True) -> ProcessedPhoto:
     # A JPEG can be decoded straight at a reduced scale, which saves most of the
     # memory and time for a large photo; other formats ignore this.
     image.draft(None, (max_side, max_side))
@@ -180,7 +191,7 @@ def _reencode(image: Image.Image, max_side: int) -> ProcessedPhoto:
         thumb_width=thumb.width,
         thumb_height=thumb.height,
         gps=gps,
-        variants=make_variants(picture),
+        variants=make_variants(picture) if with_variants else (),
     )
 
 
@@ -325,7 +336,7 @@ EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 def check_video(stream, filename: str, *, max_bytes: int) -> CheckedVideo:
     """Check an uploaded video by its content and size; the stream is left at position 0."""
-    name = _display_name(filename, "The video")
+    name = _display_name(filename, _("The video"))
     stream.seek(0)
     try:
         head = _read_at_most(stream, 256)
@@ -339,15 +350,22 @@ def check_video(stream, filename: str, *, max_bytes: int) -> CheckedVideo:
         stream.seek(0)
 
     if size == 0:
-        raise UploadRefused(f"{name} is empty. Choose the video again.")
+        raise UploadRefused(_("%(file)s is empty. Choose the video again.", file=name))
     if size > max_bytes:
         raise UploadRefused(
-            f"{name} is larger than {_size_words(max_bytes)}. Send a shorter video."
+            _(
+                "%(file)s is larger than %(size)s. Send a shorter video.",
+                file=name,
+                size=_size_words(max_bytes),
+            )
         )
     kind = _video_kind(head)
     if kind is None:
         raise UploadRefused(
-            f"{name} is not a video we can play. Send an MP4, WebM or QuickTime (.mov) video."
+            _(
+                "%(file)s is not a video we can play. Send an MP4, WebM or QuickTime (.mov) video.",
+                file=name,
+            )
         )
     content_type, extension = kind
     return CheckedVideo(content_type=content_type, extension=extension, size=size)

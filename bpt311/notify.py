@@ -20,8 +20,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from flask import Flask, current_app, render_template
-from sqlalchemy import or_, select, update
+from flask_babel import LazyString, force_locale, get_locale
+from sqlalchemy import or_, select, true, update
 
+from bpt311 import i18n
 from bpt311.extensions import db
 from bpt311.models import Outbox, utcnow
 
@@ -42,18 +44,27 @@ def enqueue_email(
     *,
     report_id: int | None = None,
     headers: dict[str, str] | None = None,
+    locale: str | None = None,
     **context,
 ) -> Outbox:
-    """Render ``emails/<template>.txt`` and ``.html`` and queue them; the caller commits."""
-    context = {"subject": subject, "site_url": current_app.config["SITE_URL"], **context}
-    row = Outbox(
-        recipient=recipient,
-        subject=subject,
-        body_text=render_template(f"emails/{template}.txt", **context),
-        body_html=render_template(f"emails/{template}.html", **context),
-        headers=headers or {},
-        report_id=report_id,
-    )
+    """Render ``emails/<template>.txt`` and ``.html`` and queue them; the caller commits.
+
+    The email is written in ``locale`` (the recipient's language) when given, else in the
+    language of the current page; ``subject`` may be a lazy translation (``lazy_gettext``)."""
+    with force_locale(i18n.known(locale) if locale else str(get_locale() or i18n.DEFAULT)):
+        subject = str(subject)
+        # Lazy translations become text in the recipient's language here (and are escaped
+        # like any text: a LazyString's __html__ would let a name with markup through).
+        context = {k: str(v) if isinstance(v, LazyString) else v for k, v in context.items()}
+        context = {"subject": subject, "site_url": current_app.config["SITE_URL"], **context}
+        row = Outbox(
+            recipient=recipient,
+            subject=subject,
+            body_text=render_template(f"emails/{template}.txt", **context),
+            body_html=render_template(f"emails/{template}.html", **context),
+            headers=headers or {},
+            report_id=report_id,
+        )
     db.session.add(row)
     return row
 
@@ -94,7 +105,7 @@ def backoff(attempts: int, base_seconds: int) -> timedelta:
     return min(timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _claim(row_id: int, worker: str, now: datetime, model=Outbox) -> bool:
+def _claim(row_id: int, worker: str, now: datetime, model=Outbox, on_schedule: bool = True) -> bool:
     """Lease one due row of ``model`` (Outbox, or any table with the same delivery
     columns, such as PushMessage) to ``worker``; only one worker can win it."""
     lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
@@ -103,7 +114,7 @@ def _claim(row_id: int, worker: str, now: datetime, model=Outbox) -> bool:
         .where(
             model.id == row_id,
             model.status == "pending",
-            model.next_attempt_at <= now,
+            model.next_attempt_at <= now if on_schedule else true(),
             or_(model.lease_until.is_(None), model.lease_until < now),
         )
         .values(lease_owner=worker, lease_until=now + lease, attempts=model.attempts + 1)
@@ -133,26 +144,32 @@ def deliver_due(worker: str | None = None, limit: int = 100, now: datetime | Non
     """Send every email that is due; returns how many were sent in this pass."""
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     now = now or utcnow()
-    config = current_app.config
     sent = 0
     for row_id in due_ids(Outbox, now, limit):
-        if not _claim(row_id, worker, now):
-            continue  # another worker won it
-        row = db.session.get(Outbox, row_id)
-        try:
-            send_message(build_message(row, config["MAIL_FROM"]))
-        except (smtplib.SMTPException, OSError) as exc:
-            _record_failure(row, worker, exc, now)
-            continue
-        db.session.execute(
-            update(Outbox)
-            .where(Outbox.id == row_id, Outbox.lease_owner == worker)
-            .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        sent += 1
+        sent += deliver_one(row_id, worker, now) == "sent"
     return sent
+
+
+def deliver_one(row_id: int, worker: str, now: datetime, on_schedule: bool = True) -> str:
+    """Claim and send one email: "sent", "failed" (retried later), or "skipped" when it is
+    not ours to send (sent already, given up, or another worker holds it). A job that says
+    "deliver row N now" passes ``on_schedule=False``: it may go before its next attempt."""
+    if not _claim(row_id, worker, now, on_schedule=on_schedule):
+        return "skipped"  # another worker won it
+    row = db.session.get(Outbox, row_id)
+    try:
+        send_message(build_message(row, current_app.config["MAIL_FROM"]))
+    except (smtplib.SMTPException, OSError) as exc:
+        _record_failure(row, worker, exc, now)
+        return "failed"
+    db.session.execute(
+        update(Outbox)
+        .where(Outbox.id == row_id, Outbox.lease_owner == worker)
+        .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return "sent"
 
 
 def _record_failure(row: Outbox, worker: str, exc: Exception, now: datetime) -> None:
@@ -197,6 +214,9 @@ def run_worker(app: Flask, stop: threading.Event, interval: float = 5.0) -> None
                 from bpt311.pwa.push import deliver_push_due
 
                 deliver_push_due(worker)  # Web Push, the third channel (a no-op without keys)
+                from bpt311.jobs.sweep import sweep_when_due
+
+                sweep_when_due()  # photos whose job was lost (Redis down) get their copies
             except Exception:  # a database outage must not kill the worker
                 log.exception("Outbox pass failed; trying again in %s s", interval)
                 db.session.rollback()

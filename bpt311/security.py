@@ -6,6 +6,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, request
+from flask_babel import gettext as _
 
 
 def embeddable(view):
@@ -70,7 +71,7 @@ def _refuse_nul_in_query() -> None:
     """No text column can hold NUL (PostgreSQL refuses it outright), so a query string
     carrying one is malformed: a 400 here rather than a database error in any view."""
     if any("\x00" in value for values in request.args.listvalues() for value in values):
-        abort(400, "The address of this page has a character in it that cannot be used.")
+        abort(400, _("The address of this page has a character in it that cannot be used."))
 
 
 def register(app: Flask) -> None:

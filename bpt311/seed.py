@@ -28,6 +28,8 @@ def load_city() -> dict[str, int]:
     """Create or update the departments, categories, questions and neighbourhoods. Idempotent."""
     with open(DATA_DIR / "city_services.json", encoding="utf-8") as fh:
         catalogue = json.load(fh)
+    with open(DATA_DIR / "city_services.translations.json", encoding="utf-8") as fh:
+        translations = json.load(fh)["categories"]  # Spanish and Portuguese, by service code
     departments = {d.name: d for d in db.session.scalars(select(Department))}
     for item in catalogue["departments"]:
         department = departments.get(item["name"]) or Department(name=item["name"])
@@ -44,12 +46,17 @@ def load_city() -> dict[str, int]:
         category.description, category.keywords = item["description"], item["keywords"]
         category.department = departments[item["department"]]
         category.sla_hours, category.position, category.active = item["sla_hours"], position, True
+        translated = translations.get(item["service_code"], {})
+        category.translations = {
+            lang: translated[lang] for lang in ("es", "pt") if lang in translated
+        }
         existing = {q.code: q for q in category.questions}
         for order, spec in enumerate(item["questions"]):
             question = existing.get(spec["code"]) or CategoryQuestion(code=spec["code"])
             question.label, question.hint = spec["label"], spec["hint"]
             question.datatype, question.required = spec["datatype"], spec["required"]
             question.options, question.position = spec["options"], order
+            question.translations = translated.get("questions", {}).get(spec["code"], {})
             if question not in category.questions:
                 category.questions.append(question)
         db.session.add(category)

@@ -9,51 +9,37 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from markupsafe import Markup, escape
 
+from bpt311 import i18n
+
 
 def city_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["CITY_TIMEZONE"])
 
 
-def local_time(moment: datetime | None, fmt: str = "%b %-d, %Y, %-I:%M %p") -> str:
-    """A moment as the city's clocks show it: ``Nov 25, 2026, 9:05 AM``."""
+def local_time(moment: datetime | None, fmt: str | None = None) -> str:
+    """A moment as the city's clocks show it, in the page's language (``Nov 25, 2026,
+    9:05 AM``), or in ``fmt`` (strftime) for machine-readable uses."""
     if moment is None:
         return ""
+    if fmt is None:
+        return i18n.local_datetime_words(moment)
     return moment.astimezone(city_zone()).strftime(fmt)
 
 
 def local_date(moment: datetime | None) -> str:
-    return local_time(moment, "%b %-d, %Y")
+    return i18n.local_date_words(moment) if moment is not None else ""
 
 
 def age(moment: datetime | None, now: datetime | None = None) -> str:
     """How long ago, in words a person would say: ``3 days ago``."""
     if moment is None:
         return ""
-    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
-    if seconds < 60:
-        return "just now"
-    for size, unit in (
-        (86400 * 365, "year"),
-        (86400 * 30, "month"),
-        (86400 * 7, "week"),
-        (86400, "day"),
-        (3600, "hour"),
-        (60, "minute"),
-    ):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return "just now"
+    return i18n.age_words(int(((now or datetime.now(UTC)) - moment).total_seconds()))
 
 
 def duration(span) -> str:
     """A length of time in the largest sensible unit: ``2 days``, ``5 hours``, ``10 minutes``."""
-    seconds = int(span.total_seconds())
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return "less than a minute"
+    return i18n.duration_words(span)
 
 
 URL_RE = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)

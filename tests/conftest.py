@@ -49,6 +49,15 @@ def _drop_worker_database(url: str) -> None:
 
 
 TEST_DATABASE_URL = _database_for_this_worker(os.environ.get("TEST_DATABASE_URL", "").strip())
+# The browser suite checks what the browser gets (HTML, CSS, scripts, axe, keyboard), which
+# does not depend on the database engine: it runs in the SQLite pass, and again on
+# PostgreSQL only when asked (BROWSER_TESTS_ON_POSTGRESQL=1), to keep CI well under 30 minutes.
+collect_ignore_glob = (
+    ["browser/*"]
+    if TEST_DATABASE_URL.startswith("postgresql")
+    and not os.environ.get("BROWSER_TESTS_ON_POSTGRESQL")
+    else []
+)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -65,6 +74,7 @@ def app_settings(database_url: str, tmp_path: Path, **overrides) -> dict:
         "MAIL_SERVER": "",
         "GEOCODER_URL": "http://127.0.0.1:9",  # nothing listens: tests never reach the internet
         "DEMO_REPORTS": False,
+        "STATS_CACHE_SECONDS": 0,  # tests change the figures between requests
         **overrides,
     }
 
@@ -222,6 +232,68 @@ def site(make_app, smtp):
 
         load_city()
         yield app
+
+
+class ObjectStore:
+    """A real S3-compatible server (moto's, in a thread) on loopback, with a bucket of
+    its own; ``stop()`` and ``start()`` take it down and bring it back on the same port
+    (moto keeps its buckets in this process meanwhile)."""
+
+    def __init__(self):
+        import uuid
+
+        import boto3
+
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.bucket = f"bpt311-{uuid.uuid4().hex[:12]}"
+        self.server = None
+        self.start()
+        self.client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="test-key",
+            aws_secret_access_key="test-secret",
+            region_name="us-east-1",
+        )
+        self.client.create_bucket(Bucket=self.bucket)
+
+    @property
+    def settings(self) -> dict:
+        """What an app (or, as environment variables, a process) needs to use it."""
+        return {
+            "MEDIA_STORAGE": "s3",
+            "S3_BUCKET": self.bucket,
+            "S3_ENDPOINT_URL": self.endpoint,
+            "S3_ACCESS_KEY_ID": "test-key",
+            "S3_SECRET_ACCESS_KEY": "test-secret",
+            "S3_REGION": "us-east-1",
+        }
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def names(self) -> set[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+    def read(self, name: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=name)["Body"].read()
+
+
+@pytest.fixture
+def object_store():
+    store = ObjectStore()
+    yield store
+    store.stop()
 
 
 def client_for(site, user=None):

@@ -76,6 +76,8 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/sw.js"): PUBLIC,
     ("GET", "/offline"): PUBLIC,
     ("GET", "/privacy"): PUBLIC,
+    ("POST", "/language"): PUBLIC_ANY,
+    ("GET", "/i18n/*"): PUBLIC,  # the scripts' words in Spanish/Portuguese (404 for others)
     ("GET", "/stats*"): PUBLIC,
     ("GET", "/kiosk*"): PUBLIC_ANY,
     ("POST", "/kiosk*"): PUBLIC_ANY,
@@ -96,6 +98,7 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/reports/<tracking_number>"): PUBLIC,
     ("GET", "/reports/<tracking_number>/submitted"): PUBLIC,
     ("GET", "/reports/<tracking_number>/feed.atom"): PUBLIC,
+    ("GET", "/reports/<tracking_number>/photos"): PUBLIC,  # the photos partial (jobs)
     ("GET", "/media/<path:name>"): PUBLIC,
     ("GET", "/media/*"): PUBLIC_ANY,  # variants of a photo: 404 until they are made
     ("GET", "/open311/*"): PUBLIC_ANY,  # GeoReport errors for bad ids are the API's business
@@ -295,6 +298,7 @@ def world(site):
         "question_id": report.category.questions[0].id if report.category.questions else 1,
         "department_id": roads.id,
         "key_id": key.id,
+        "language": "es",
     }
     return {"site": site, "people": people, "report": report, "values": values}
 

@@ -1,5 +1,6 @@
 """Three app processes on one machine, as on three hosts: gunicorn (two workers each) on
-three ports sharing one database, one Redis and one media folder, two outbox workers
+three ports sharing one database, one Redis and one S3-compatible object store for
+media (moto's server on loopback; each process has its own media folder), two outbox workers
 and a loopback SMTP server. Reports with photos, votes and comments go to all three at
 once; every vote counts once, the rate limit holds across processes, every email is
 sent once and every photo is readable from every process."""
@@ -87,10 +88,8 @@ def csrf_token(browser: requests.Session, url: str) -> str:
 
 
 def test_three_processes_share_votes_limits_emails_and_photos(
-    site, smtp, database_url, redis_db, tmp_path
+    site, smtp, database_url, redis_db, object_store, tmp_path
 ):
-    media = tmp_path / "shared-media"
-    media.mkdir()
     report = make_report(description="Street light out on the corner of Main and Fairfield.")
     number = report.tracking_number
     voters = [make_user(f"voter{n}@example.org") for n in range(VOTERS)]
@@ -107,7 +106,7 @@ def test_three_processes_share_votes_limits_emails_and_photos(
         DATABASE_URL=database_url,
         SECRET_KEY=site.config["SECRET_KEY"],  # one key: a cookie from one host works on all
         REDIS_URL=redis_db,
-        MEDIA_ROOT=str(media),
+        **object_store.settings,  # media shared through the object store, not a folder
         INSTANCE_PATH=str(tmp_path / "instance"),
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=str(smtp.port),
@@ -125,7 +124,7 @@ def test_three_processes_share_votes_limits_emails_and_photos(
                 subprocess.Popen(
                     [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
                     cwd=PROJECT,
-                    env={**env, "PORT": str(port)},
+                    env={**env, "PORT": str(port), "MEDIA_ROOT": str(tmp_path / f"media-{port}")},
                     stdout=logs,
                     stderr=subprocess.STDOUT,
                 )
@@ -249,8 +248,11 @@ def test_three_processes_share_votes_limits_emails_and_photos(
         for name in names:
             answers = [requests.get(f"{base}/media/{name}", timeout=30) for base in bases]
             assert [answer.status_code for answer in answers] == [200, 200, 200]
+            assert [len(answer.history) for answer in answers] == [1, 1, 1]  # via the store
             assert answers[0].headers["Content-Type"] == "image/jpeg"
             assert len({hashlib.sha256(answer.content).digest() for answer in answers}) == 1
+            assert answers[0].content == object_store.read(name)
+        assert not [p for p in tmp_path.glob("media-*/**/*") if p.is_file()]
     finally:
         for process in processes:
             process.terminate()

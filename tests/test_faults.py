@@ -304,8 +304,8 @@ def test_disk_full_when_the_report_is_sent_saves_nothing_and_says_so(client, cit
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("bpt311.reports.service.os.link", full)
-    monkeypatch.setattr("bpt311.reports.service.shutil.copyfile", full)
+    monkeypatch.setattr("bpt311.storage.os.link", full)
+    monkeypatch.setattr("bpt311.storage.shutil.copyfile", full)
     response = post(client, form_data(client, photos=[jpeg()]))
     page = response.get_data(as_text=True)
     assert response.status_code == 422

@@ -1022,3 +1022,16 @@ def test_openapi_document_describes_every_json_endpoint(client, city):
     }
     request_schema = document["components"]["schemas"]["ServiceRequest"]["properties"]
     assert list(request_schema) == REQUEST_FIELDS
+
+
+def test_answers_stay_english_whatever_language_the_client_asks_for(client, api_key):
+    """Open311 answers are data for programs: a client whose Accept-Language is Spanish
+    still gets the spec's English messages and names."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    response = post_request(
+        client, api_key, description="Hole", lat=FAIRFIELD[0], long=FAIRFIELD[1]
+    )
+    assert response.status_code == 400
+    messages = " ".join(error_descriptions(response, "json"))
+    assert "at least 10 characters" in messages and "outside the City of Bridgeport" in messages
+    assert '<html lang="es"' in client.get("/developers").get_data(as_text=True)  # pages follow

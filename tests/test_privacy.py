@@ -327,6 +327,28 @@ def test_deleting_an_account_removes_my_personal_data_everywhere(city, maria):
     assert NAME not in page
 
 
+def test_deleting_an_account_keeps_copies_another_report_shares(city, maria):
+    """The same photo sent with someone else's report shares its smaller copies (they are
+    named after the photo's content): deleting my comment's photo leaves theirs whole."""
+    write_bytes("neighbour-photo.jpg", b"comment photo bytes")
+    db.session.add(
+        Media(
+            report_id=maria["others"],
+            kind="photo",
+            file_name="neighbour-photo.jpg",
+            content_type="image/jpeg",
+            size_bytes=19,
+            variant_key=VARIANT_KEY,
+            variants=[["image/webp", 240, 180]],
+        )
+    )
+    db.session.commit()
+    assert delete_account(signed_in(city, maria["user"])).status_code == 303
+    assert not file_path("comment-photo.jpg").exists()  # mine went
+    assert file_path("neighbour-photo.jpg").exists()
+    assert file_path(f"v/{VARIANT_KEY}-240x180.webp").exists()  # still the neighbour's
+
+
 def test_a_deletion_that_fails_changes_nothing(city, maria, monkeypatch):
     import bpt311.privacy.erasure as erasure
 
@@ -343,3 +365,54 @@ def test_a_deletion_that_fails_changes_nothing(city, maria, monkeypatch):
     db.session.rollback()
     assert every_value() == before
     assert file_path("comment-photo.jpg").exists()
+
+
+def test_purge_deletes_old_watch_notices_and_sent_pushes_but_keeps_recent_ones(city):
+    from bpt311.models import PushMessage, PushSubscription
+
+    resident = make_user()
+    report = make_report()
+    year_and_more = utcnow() - timedelta(days=400)
+    old_event = WatchEvent(report=report, kind="new", headline="Old", created_at=year_and_more)
+    new_event = WatchEvent(report=report, kind="new", headline="New")
+    db.session.add_all([old_event, new_event])
+    db.session.flush()
+    db.session.add_all(
+        [
+            Notice(
+                event_id=old_event.id,
+                user_id=resident.id,
+                delivery="site",
+                created_at=year_and_more,
+            ),
+            Notice(event_id=new_event.id, user_id=resident.id, delivery="site"),
+        ]
+    )
+    device = PushSubscription(
+        user_id=resident.id,
+        endpoint="https://push.example/1",
+        endpoint_hash="1" * 64,
+        p256dh="k",
+        auth="a",
+    )
+    db.session.add(device)
+    db.session.flush()
+    long_ago = utcnow() - timedelta(days=120)
+    db.session.add_all(
+        [
+            PushMessage(subscription_id=device.id, status="sent", created_at=long_ago),
+            PushMessage(subscription_id=device.id, status="pending", created_at=long_ago),
+            PushMessage(subscription_id=device.id, status="sent"),
+        ]
+    )
+    db.session.commit()
+
+    done = purge()
+    assert (done.notices, done.pushes) == (1, 1)
+    db.session.expire_all()
+    assert [e.headline for e in db.session.scalars(select(WatchEvent))] == ["New"]
+    assert db.session.scalar(select(func.count(Notice.id))) == 1
+    assert sorted(m.status for m in db.session.scalars(select(PushMessage))) == ["pending", "sent"]
+    audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "privacy_purge")).one()
+    assert audit.detail["notices_deleted"] == 1 and audit.detail["pushes_deleted"] == 1
+    assert purge().notices == 0

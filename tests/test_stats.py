@@ -245,3 +245,31 @@ def test_csv_cells_are_defused_against_formulas(client, city):
 
 def test_footer_links_to_the_figures(client, city):
     assert 'href="/stats"' in client.get("/").get_data(as_text=True)
+
+
+def test_figures_are_remembered_for_the_configured_time(app, client, dataset, monkeypatch):
+    """A busy /stats does not recount 100,000 reports for every visitor: within
+    STATS_CACHE_SECONDS a new report shows only once the figures are recounted."""
+    from bpt311.stats import figures
+
+    clock = [1000.0]
+    monkeypatch.setattr(figures, "monotonic", lambda: clock[0])
+    monkeypatch.setitem(app.config, "STATS_CACHE_SECONDS", 60)
+    before = client.get("/stats/weeks.csv").get_data(as_text=True)
+    make_report(created_at=utcnow() - timedelta(hours=1))
+    clock[0] += 59
+    assert client.get("/stats/weeks.csv").get_data(as_text=True) == before  # remembered
+    clock[0] += 2  # the minute is up
+    assert client.get("/stats/weeks.csv").get_data(as_text=True) != before
+
+
+def test_category_names_follow_the_page_language_where_translated(client, dataset):
+    from bpt311.models import Category
+
+    pothole = db.session.scalars(select(Category).where(Category.service_code == "pothole")).one()
+    pothole.translations = {"es": {"name": "Bache en la calle"}}
+    db.session.commit()
+    spanish = client.get(f"/stats?{PERIOD}", headers={"Accept-Language": "es"})
+    assert "Bache en la calle" in spanish.get_data(as_text=True)
+    english = client.get(f"/stats?{PERIOD}").get_data(as_text=True)
+    assert "Bache en la calle" not in english and pothole.name in english

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -10,37 +11,40 @@ from bpt311.accounts.passwords import NotCommon
 from bpt311.accounts.service import PASSWORD_MAX, PASSWORD_MIN
 
 
-def _email_field(label: str = "Email address") -> EmailField:
+def _email_field(label=None) -> EmailField:
     return EmailField(
-        label,
+        label or _l("Email address"),
         [
-            DataRequired("Enter your email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            Email("Enter an email address like name@example.com", check_deliverability=False),
+            DataRequired(_l("Enter your email address")),
+            Length(max=254, message=_l("Email address must be 254 characters or fewer")),
+            Email(_l("Enter an email address like name@example.com"), check_deliverability=False),
         ],
         filters=[lambda value: value.strip() if value else value],
     )
 
 
-def _new_password_fields(label: str = "Create a password") -> tuple[PasswordField, PasswordField]:
+def _new_password_fields(label=None) -> tuple[PasswordField, PasswordField]:
     password = PasswordField(
-        label,
+        label or _l("Create a password"),
         [
-            DataRequired("Enter a password"),
+            DataRequired(_l("Enter a password")),
             Length(
                 min=PASSWORD_MIN,
                 max=PASSWORD_MAX,
-                message=f"Your password must be between {PASSWORD_MIN} and {PASSWORD_MAX} "
-                "characters",
+                message=_l(
+                    "Your password must be between %(least)s and %(most)s characters",
+                    least=PASSWORD_MIN,
+                    most=PASSWORD_MAX,
+                ),
             ),
             NotCommon(),
         ],
     )
     confirm = PasswordField(
-        "Type the password again",
+        _l("Type the password again"),
         [
-            DataRequired("Type the password again"),
-            EqualTo("password", message="The two passwords are not the same"),
+            DataRequired(_l("Type the password again")),
+            EqualTo("password", message=_l("The two passwords are not the same")),
         ],
     )
     return password, confirm
@@ -48,10 +52,10 @@ def _new_password_fields(label: str = "Create a password") -> tuple[PasswordFiel
 
 def _display_name_field() -> StringField:
     return StringField(
-        "Your name",
+        _l("Your name"),
         [
-            DataRequired("Enter your name"),
-            Length(max=80, message="Your name must be 80 characters or fewer"),
+            DataRequired(_l("Enter your name")),
+            Length(max=80, message=_l("Your name must be 80 characters or fewer")),
         ],
     )
 
@@ -59,14 +63,14 @@ def _display_name_field() -> StringField:
 class RegisterForm(FlaskForm):
     email = _email_field()
     display_name = _display_name_field()
-    show_name = BooleanField("Show my name on the reports I send")
+    show_name = BooleanField(_l("Show my name on the reports I send"))
     password, confirm = _new_password_fields()
 
 
 class SignInForm(FlaskForm):
     email = _email_field()
-    password = PasswordField("Password", [DataRequired("Enter your password")])
-    remember = BooleanField("Keep me signed in on this device")
+    password = PasswordField(_l("Password"), [DataRequired(_l("Enter your password"))])
+    remember = BooleanField(_l("Keep me signed in on this device"))
     next = HiddenField()
 
 
@@ -75,28 +79,28 @@ class ResetRequestForm(FlaskForm):
 
 
 class NewPasswordForm(FlaskForm):
-    password, confirm = _new_password_fields("New password")
+    password, confirm = _new_password_fields(_l("New password"))
 
 
 class ProfileForm(FlaskForm):
     display_name = _display_name_field()
-    show_name = BooleanField("Show my name on the reports I send")
+    show_name = BooleanField(_l("Show my name on the reports I send"))
 
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", [DataRequired("Enter your current password")]
+        _l("Current password"), [DataRequired(_l("Enter your current password"))]
     )
-    password, confirm = _new_password_fields("New password")
+    password, confirm = _new_password_fields(_l("New password"))
 
 
 class ChangeEmailForm(FlaskForm):
-    email = _email_field("New email address")
-    password = PasswordField("Your password", [DataRequired("Enter your password")])
+    email = _email_field(_l("New email address"))
+    password = PasswordField(_l("Your password"), [DataRequired(_l("Enter your password"))])
 
 
 class DeleteAccountForm(FlaskForm):
-    password = PasswordField("Your password", [DataRequired("Enter your password")])
+    password = PasswordField(_l("Your password"), [DataRequired(_l("Enter your password"))])
 
 
 class ConfirmForm(FlaskForm):

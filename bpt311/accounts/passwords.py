@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from functools import cache
 
+from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
-COMMON_MESSAGE = (
+COMMON_MESSAGE = _l(
     "This is one of the most common passwords, so it is among the first that attackers "
     "try. Choose another: three or four unrelated words are strong and easy to remember"
 )
@@ -36,4 +37,4 @@ class NotCommon:
 
     def __call__(self, form, field) -> None:
         if field.data and is_common(field.data):
-            raise ValidationError(COMMON_MESSAGE)
+            raise ValidationError(str(COMMON_MESSAGE))

@@ -12,9 +12,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bpt311 import i18n
 from bpt311.accounts import tokens
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
 from bpt311.extensions import db
@@ -33,28 +36,32 @@ class AccountError(Exception):
 
 class BadCredentials(AccountError):
     def __init__(self):
-        super().__init__("Email or password is not right")
+        super().__init__(_("Email or password is not right"))
 
 
 class AccountClosed(AccountError):
     def __init__(self):
         contact = current_app.config["CITY_CONTACT"]
-        super().__init__(f"This account has been closed. Contact {contact} if that is wrong")
+        super().__init__(
+            _("This account has been closed. Contact %(contact)s if that is wrong", contact=contact)
+        )
 
 
 class WrongPassword(AccountError):
     def __init__(self):
-        super().__init__("Your password is not right")
+        super().__init__(_("Your password is not right"))
 
 
 class SameEmail(AccountError):
     def __init__(self):
-        super().__init__("That is already your email address")
+        super().__init__(_("That is already your email address"))
 
 
 class NotVerified(AccountError):
     def __init__(self):
-        super().__init__("Confirm your email address first: we can only match reports to it then")
+        super().__init__(
+            _("Confirm your email address first: we can only match reports to it then")
+        )
 
 
 class LinkProblem(AccountError):
@@ -107,9 +114,9 @@ def _token_payload(purpose: str, token: str) -> dict:
     try:
         return tokens.read_token(purpose, token)
     except tokens.TokenExpired as exc:
-        raise LinkProblem("This link has expired") from exc
+        raise LinkProblem(_("This link has expired")) from exc
     except tokens.TokenInvalid as exc:
-        raise LinkProblem("This link is not right: it may have been cut short") from exc
+        raise LinkProblem(_("This link is not right: it may have been cut short")) from exc
 
 
 def _queue_verification(user: User) -> None:
@@ -119,17 +126,20 @@ def _queue_verification(user: User) -> None:
     enqueue_email(
         user.email,
         "account_verify",
-        "Confirm your email address for Bridgeport 311",
+        _l("Confirm your email address for Bridgeport 311"),
+        locale=user.locale,
         user=user,
         link=site_link("accounts.verify_email", token=token),
     )
 
 
 def _queue_address_in_use(email: str) -> None:
+    owner = user_by_email(email)  # told in their own language, if they chose one
     enqueue_email(
         email,
         "account_exists",
-        "Someone tried to register with your email address",
+        _l("Someone tried to register with your email address"),
+        locale=owner.locale if owner is not None else None,
         sign_in_link=site_link("accounts.sign_in"),
         reset_link=site_link("accounts.reset_request"),
     )
@@ -153,6 +163,7 @@ def register(email: str, display_name: str, show_name: bool, password: str) -> N
             show_name=show_name,
             password_hash=password_hash,
             role="resident",
+            locale=i18n.current_language(),  # pages and emails stay in the language they used
         )
         db.session.add(user)
         try:
@@ -171,7 +182,7 @@ def verify_email(token: str) -> User:
     payload = _token_payload(tokens.VERIFY_EMAIL, token)
     user = db.session.get(User, payload.get("uid") or 0)
     if user is None or normalise_email(user.email) != payload.get("email"):
-        raise LinkProblem("This link is for an email address your account no longer uses")
+        raise LinkProblem(_("This link is for an email address your account no longer uses"))
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         db.session.commit()
@@ -212,7 +223,8 @@ def request_password_reset(email: str) -> None:
     enqueue_email(
         user.email,
         "account_reset",
-        "Reset your Bridgeport 311 password",
+        _l("Reset your Bridgeport 311 password"),
+        locale=user.locale,
         user=user,
         link=site_link("accounts.reset_password", token=token),
     )
@@ -228,7 +240,7 @@ def user_for_reset(token: str) -> User:
         or not user.active
         or tokens.fingerprint(user.password_hash) != payload.get("pw")
     ):
-        raise LinkProblem("This link has already been used")
+        raise LinkProblem(_("This link has already been used"))
     return user
 
 
@@ -282,7 +294,8 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
         enqueue_email(
             new_email,
             "account_email_confirm",
-            "Confirm your new email address for Bridgeport 311",
+            _l("Confirm your new email address for Bridgeport 311"),
+            locale=user.locale,
             user=user,
             link=site_link("accounts.confirm_email", token=token),
         )
@@ -291,7 +304,8 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
     enqueue_email(
         user.email,
         "account_email_change_notice",
-        "Your Bridgeport 311 email address is being changed",
+        _l("Your Bridgeport 311 email address is being changed"),
+        locale=user.locale,
         user=user,
         new_email=new_email,
         password_link=site_link("accounts.change_password"),
@@ -308,17 +322,17 @@ def confirm_email_change(token: str) -> User:
         or tokens.fingerprint(user.email) != payload.get("old")
         or tokens.fingerprint(user.password_hash) != payload.get("pw")
     ):
-        raise LinkProblem("This link has already been used or was cancelled")
+        raise LinkProblem(_("This link has already been used or was cancelled"))
     new_email = normalise_email(payload.get("new", ""))
     if user_by_email(new_email) is not None:
-        raise LinkProblem("That email address is now used by another account")
+        raise LinkProblem(_("That email address is now used by another account"))
     user.email = new_email
     user.email_verified_at = utcnow()
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise LinkProblem("That email address is now used by another account") from exc
+        raise LinkProblem(_("That email address is now used by another account")) from exc
     return user
 
 
@@ -335,7 +349,8 @@ def request_claim(user: User) -> None:
     enqueue_email(
         user.email,
         "account_claim",
-        "Add your earlier reports to your Bridgeport 311 account",
+        _l("Add your earlier reports to your Bridgeport 311 account"),
+        locale=user.locale,
         user=user,
         link=site_link("accounts.claim_confirm", token=token),
     )
@@ -346,7 +361,7 @@ def claim_reports(user: User, token: str) -> int:
     """Link every unowned report sent from this account's email address; returns how many."""
     payload = _token_payload(tokens.CLAIM_REPORTS, token)
     if payload.get("uid") != user.id or tokens.fingerprint(user.email) != payload.get("email"):
-        raise LinkProblem("This link was made for another account or email address")
+        raise LinkProblem(_("This link was made for another account or email address"))
     if user.email_verified_at is None:
         raise NotVerified()
     result = db.session.execute(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from bpt311.accounts import forms, queries, service
@@ -41,7 +43,7 @@ def _add_error(field, message: str) -> None:
 def _link_problem(message: str, next_step: str, next_url: str):
     page = render_template(
         "accounts/message.html",
-        title="This link cannot be used",
+        title=_("This link cannot be used"),
         message=f"{message}.",
         link_text=next_step,
         link_url=next_url,
@@ -79,16 +81,16 @@ def verify_email(token: str):
     except service.LinkProblem as exc:
         if current_user.is_authenticated:
             return _link_problem(
-                str(exc), "Ask for a new link on your account page", url_for(".me")
+                str(exc), _("Ask for a new link on your account page"), url_for(".me")
             )
         return _link_problem(
-            str(exc), "Sign in to ask for a new link", url_for(".sign_in", next=url_for(".me"))
+            str(exc), _("Sign in to ask for a new link"), url_for(".sign_in", next=url_for(".me"))
         )
     return render_template(
         "accounts/message.html",
-        title="Your email address is confirmed",
-        message="Thank you. You can now add reports you sent before you had an account.",
-        link_text="Go to your account" if current_user.is_authenticated else "Sign in",
+        title=_("Your email address is confirmed"),
+        message=_("Thank you. You can now add reports you sent before you had an account."),
+        link_text=_("Go to your account") if current_user.is_authenticated else _("Sign in"),
         link_url=url_for(".me") if current_user.is_authenticated else url_for(".sign_in"),
     )
 
@@ -131,7 +133,7 @@ def sign_in():
 @bp.post("/sign-out")
 def sign_out():
     logout_user()
-    flash("You have signed out.", "success")
+    flash(_("You have signed out."), "success")
     return redirect(url_for("home.index"), 303)
 
 
@@ -162,10 +164,10 @@ def reset_password(token: str):
         service.user_for_reset(token)
         if form.validate_on_submit():
             service.reset_password(token, form.password.data)
-            flash("Your password has been changed. Sign in with your new password.", "success")
+            flash(_("Your password has been changed. Sign in with your new password."), "success")
             return redirect(url_for(".sign_in"), 303)
     except service.LinkProblem as exc:
-        return _link_problem(str(exc), "Ask for a new link", url_for(".reset_request"))
+        return _link_problem(str(exc), _("Ask for a new link"), url_for(".reset_request"))
     return _form_page("accounts/reset_password.html", form, token=token)
 
 
@@ -188,7 +190,10 @@ def me():
 @limiter.limit("5/hour", methods=["POST"], key_func=person_or_address)
 def resend_verification():
     service.resend_verification(current_user)
-    flash(f"We have sent a new confirmation link to {current_user.email}.", "success")
+    flash(
+        _("We have sent a new confirmation link to %(email)s.", email=current_user.email),
+        "success",
+    )
     return redirect(url_for(".me"), 303)
 
 
@@ -202,7 +207,10 @@ def claim():
         flash(f"{exc}.", "error")
     else:
         flash(
-            f"We have emailed a link to {current_user.email}. Open it to add your reports.",
+            _(
+                "We have emailed a link to %(email)s. Open it to add your reports.",
+                email=current_user.email,
+            ),
             "success",
         )
     return redirect(url_for(".me"), 303)
@@ -214,11 +222,21 @@ def claim_confirm(token: str):
     try:
         count = service.claim_reports(current_user, token)
     except service.AccountError as exc:
-        return _link_problem(str(exc), "Go to your account", url_for(".me"))
+        return _link_problem(str(exc), _("Go to your account"), url_for(".me"))
     if count:
-        flash(f"We added {count} report{'s' if count != 1 else ''} to your account.", "success")
+        flash(
+            ngettext(
+                "We added %(num)d report to your account.",
+                "We added %(num)d reports to your account.",
+                count,
+            ),
+            "success",
+        )
     else:
-        flash(f"There were no other reports sent from {current_user.email}.", "info")
+        flash(
+            _("There were no other reports sent from %(email)s.", email=current_user.email),
+            "info",
+        )
     return redirect(url_for(".me"), 303)
 
 
@@ -229,7 +247,7 @@ def settings():
     form = forms.ProfileForm(obj=current_user)
     if form.validate_on_submit():
         service.update_profile(current_user, form.display_name.data, form.show_name.data)
-        flash("Your name and its setting are saved.", "success")
+        flash(_("Your name and its setting are saved."), "success")
         return redirect(url_for(".settings"), 303)
     return _form_page("accounts/settings.html", form)
 
@@ -248,7 +266,7 @@ def change_password():
         else:
             # The new password ends every other session; this one signs in again.
             login_user(user, remember=bool(request.cookies.get("remember_token")))
-            flash("Your password has been changed. Other browsers were signed out.", "success")
+            flash(_("Your password has been changed. Other browsers were signed out."), "success")
             return redirect(url_for(".settings"), 303)
     return _form_page("accounts/change_password.html", form)
 
@@ -267,8 +285,11 @@ def change_email():
             _add_error(form.email, str(exc))
         else:
             flash(
-                f"We have emailed a link to {service.normalise_email(form.email.data)}. "
-                "Your email address changes when you open it.",
+                _(
+                    "We have emailed a link to %(email)s. "
+                    "Your email address changes when you open it.",
+                    email=service.normalise_email(form.email.data),
+                ),
                 "success",
             )
             return redirect(url_for(".settings"), 303)
@@ -280,12 +301,14 @@ def confirm_email(token: str):
     try:
         user = service.confirm_email_change(token)
     except service.LinkProblem as exc:
-        return _link_problem(str(exc), "Go to your settings", url_for(".settings"))
+        return _link_problem(str(exc), _("Go to your settings"), url_for(".settings"))
     return render_template(
         "accounts/message.html",
-        title="Your email address has changed",
-        message=f"Your account now uses {user.email}. Sign in with it from now on.",
-        link_text="Go to your settings",
+        title=_("Your email address has changed"),
+        message=_(
+            "Your account now uses %(email)s. Sign in with it from now on.", email=user.email
+        ),
+        link_text=_("Go to your settings"),
         link_url=url_for(".settings"),
     )
 
@@ -303,7 +326,7 @@ def delete_account():
         else:
             logout_user()
             flash(
-                "Your account has been deleted. Your reports stay public without your name.",
+                _("Your account has been deleted. Your reports stay public without your name."),
                 "success",
             )
             return redirect(url_for("home.index"), 303)

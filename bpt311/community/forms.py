@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import FileField, HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Length, Optional
@@ -11,33 +12,33 @@ from bpt311.reports.forms import Marked
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField("Add a comment", [Marked(True)])
-    photo = FileField("Add a photo")
+    body = TextAreaField(_l("Add a comment"), [Marked(True)])
+    photo = FileField(_l("Add a photo"))
 
 
 class NoteForm(FlaskForm):
     """Closing ("it's fixed") or reopening ("it's not fixed"), with a note."""
 
-    note = TextAreaField("Note")
-    photo = FileField("Add a photo showing it")
+    note = TextAreaField(_l("Note"))
+    photo = FileField(_l("Add a photo showing it"))
 
 
 class EditReportForm(FlaskForm):
-    description = TextAreaField("Describe the problem", [Marked(True)])
+    description = TextAreaField(_l("Describe the problem"), [Marked(True)])
 
 
 class WithdrawForm(FlaskForm):
-    reason = TextAreaField("Why are you withdrawing it?", [Optional(), Length(max=2000)])
+    reason = TextAreaField(_l("Why are you withdrawing it?"), [Optional(), Length(max=2000)])
 
 
 class FlagForm(FlaskForm):
     reason = RadioField(
-        "What is wrong with it?",
+        _l("What is wrong with it?"),
         [Marked(True)],
         choices=[SelectChoice(key, label) for key, label in FLAG_REASONS.items()],
         validate_choice=False,
     )
-    detail = TextAreaField("Tell us more", [Optional(), Length(max=500)])
+    detail = TextAreaField(_l("Tell us more"), [Optional(), Length(max=500)])
     next = HiddenField()
 
 

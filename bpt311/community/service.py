@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bpt311 import i18n
 from bpt311.accounts.tokens import UNSUBSCRIBE, make_token
 from bpt311.extensions import db
 from bpt311.models import (
@@ -33,11 +37,11 @@ COMMENT_MAX = 2000
 NOTE_MAX = 2000
 EDIT_WINDOW = timedelta(minutes=15)
 FLAG_REASONS = {
-    "offensive": "Offensive, hateful or abusive",
-    "personal": "Shows someone's private details",
-    "spam": "Spam or advertising",
-    "not_real": "Not a real problem, or a joke",
-    "other": "Something else",
+    "offensive": _l("Offensive, hateful or abusive"),
+    "personal": _l("Shows someone's private details"),
+    "spam": _l("Spam or advertising"),
+    "not_real": _l("Not a real problem, or a joke"),
+    "other": _l("Something else"),
 }
 
 
@@ -57,15 +61,42 @@ class InvalidInput(CommunityError):
 
 def _can_post(user: User) -> None:
     if user.banned_at is not None:
-        raise NotAllowed("Your account may not post. Contact the city if you think this is wrong.")
+        raise NotAllowed(
+            _("Your account may not post. Contact the city if you think this is wrong.")
+        )
+
+
+# What to say about each kind of text when it is missing or too long: whole sentences,
+# since word order differs between languages.
+TEXT_MESSAGES = {
+    "a comment": (
+        _l("Write a comment"),
+        _l("Keep a comment to %(limit)s characters or fewer"),
+    ),
+    "what is wrong": (
+        _l("Write what is wrong"),
+        _l("Keep what is wrong to %(limit)s characters or fewer"),
+    ),
+    "a note": (_l("Write a note"), _l("Keep a note to %(limit)s characters or fewer")),
+    "what is still wrong": (
+        _l("Write what is still wrong"),
+        _l("Keep what is still wrong to %(limit)s characters or fewer"),
+    ),
+    "a description": (
+        _l("Write a description"),
+        _l("Keep a description to %(limit)s characters or fewer"),
+    ),
+    "a reason": (_l("Write a reason"), _l("Keep a reason to %(limit)s characters or fewer")),
+}
 
 
 def _text(value: str, field: str, limit: int, required: bool, what: str) -> str:
     text = (value or "").strip()
+    missing, too_long = TEXT_MESSAGES[what]
     if required and not text:
-        raise InvalidInput(field, f"Write {what}")
+        raise InvalidInput(field, str(missing))
     if len(text) > limit:
-        raise InvalidInput(field, f"Keep {what} to {limit} characters or fewer")
+        raise InvalidInput(field, str(too_long) % {"limit": limit})
     return text
 
 
@@ -158,22 +189,28 @@ def tell_followers(report: Report, headline: str, note: str = "", actor: User | 
     """Queue an email about a change to everyone who follows the report (and a guest
     reporter who left an email), except the person who made the change."""
     rows = db.session.execute(
-        select(User.id, User.email)
+        select(User.id, User.email, User.locale)
         .join(Follow, Follow.user_id == User.id)
         .where(Follow.report_id == report.id, User.active)
     ).all()
-    audience = {email.lower(): (user_id, email) for user_id, email in rows}
+    # Each person hears in their own language: ``headline`` may be a lazy translation.
+    audience = {email.lower(): (user_id, email, locale) for user_id, email, locale in rows}
     if report.reporter_id is None and report.notify_contact and report.contact_email:
-        audience.setdefault(report.contact_email.lower(), (None, report.contact_email))
+        audience.setdefault(
+            report.contact_email.lower(),
+            (None, report.contact_email, report.locale),
+        )
     if actor is not None:
         audience = {k: v for k, v in audience.items() if v[0] != actor.id}
-    for user_id, email in audience.values():
+    subject = _l("%(number)s: %(headline)s", number=report.tracking_number, headline=headline)
+    for user_id, email, locale in audience.values():
         token = unsubscribe_token(report, user_id, email)
         unsubscribe = site_link("community.unfollow", token=token)
         enqueue_email(
             email,
             "report_update",
-            f"{report.tracking_number}: {headline}",
+            subject,
+            locale=i18n.known(locale),
             report_id=report.id,
             headers={
                 "List-Unsubscribe": f"<{unsubscribe}>",
@@ -189,9 +226,9 @@ def tell_followers(report: Report, headline: str, note: str = "", actor: User | 
     from bpt311.pwa import push  # the third channel: devices that turned notifications on
 
     push.queue(
-        [user_id for user_id, _ in audience.values()],
+        [user_id for user_id, _email, _locale in audience.values()],
         "reports",
-        f"{report.tracking_number}: {headline}",
+        subject,
         note or report.place_label,
         push.report_path(report),
         report_id=report.id,
@@ -245,7 +282,7 @@ def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
         .execution_options(synchronize_session=False)
     )
     _ensure_follow(report.id, user.id)
-    tell_followers(report, f"{public_name(user)} commented", text, actor=user)
+    tell_followers(report, _l("%(name)s commented", name=public_name(user)), text, actor=user)
     announce(report, "comment", actor=user, note=text)
     _commit_with_files()
     return comment
@@ -253,9 +290,9 @@ def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
 
 def edit_comment(comment: Comment, user: User, body: str) -> Comment:
     if comment.author_id != user.id:
-        raise NotAllowed("Only the person who wrote a comment can change it.")
+        raise NotAllowed(_("Only the person who wrote a comment can change it."))
     if comment.deleted_at or utcnow() - comment.created_at > EDIT_WINDOW:
-        raise NotAllowed("Comments can only be changed in the first 15 minutes.")
+        raise NotAllowed(_("Comments can only be changed in the first 15 minutes."))
     comment.body = _text(body, "body", COMMENT_MAX, True, "a comment")
     comment.edited_at = utcnow()
     db.session.commit()
@@ -264,7 +301,7 @@ def edit_comment(comment: Comment, user: User, body: str) -> Comment:
 
 def delete_comment(comment: Comment, user: User) -> None:
     if comment.author_id != user.id and not user.is_staff:
-        raise NotAllowed("Only the person who wrote a comment can delete it.")
+        raise NotAllowed(_("Only the person who wrote a comment can delete it."))
     if comment.deleted_at:
         return
     comment.deleted_at = utcnow()
@@ -294,13 +331,14 @@ def flag(user: User, target_type: str, target_id: int, reason: str, detail: str 
     Returns True when this flag is new."""
     _can_post(user)
     if target_type not in FLAG_TARGETS:
-        raise InvalidInput("target", "That cannot be flagged")
+        raise InvalidInput("target", _("That cannot be flagged"))
     if reason not in FLAG_REASONS:
-        raise InvalidInput("reason", "Choose why it is inappropriate")
+        raise InvalidInput("reason", _("Choose why it is inappropriate"))
     report_id = _flagged_report_id(target_type, target_id)
     if report_id is None:
-        raise InvalidInput("target", "That is no longer there")
-    text = FLAG_REASONS[reason]
+        raise InvalidInput("target", _("That is no longer there"))
+    with force_locale(i18n.DEFAULT):  # the moderators' record stays in English
+        text = str(FLAG_REASONS[reason])
     extra = _text(detail, "detail", 500, reason == "other", "what is wrong")
     if extra:
         text = f"{text}: {extra}"
@@ -334,9 +372,9 @@ def _flagged_report_id(target_type: str, target_id: int) -> int | None:
 def close_by_reporter(report: Report, user: User, note: str) -> None:
     """The reporter says it is fixed."""
     if report.reporter_id != user.id:
-        raise NotAllowed("Only the person who reported it can close it.")
+        raise NotAllowed(_("Only the person who reported it can close it."))
     if report.is_closed:
-        raise NotAllowed("This report is already closed.")
+        raise NotAllowed(_("This report is already closed."))
     text = _text(note, "note", NOTE_MAX, False, "a note")
     now = utcnow()
     report.status, report.closed_at, report.updated_at = "closed", now, now
@@ -349,7 +387,7 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
             created_at=now,
         )
     )
-    tell_followers(report, "The reporter says it is fixed", text, actor=user)
+    tell_followers(report, _l("The reporter says it is fixed"), text, actor=user)
     announce(report, "status", actor=user, note=text)
     db.session.commit()
 
@@ -358,7 +396,7 @@ def reopen(report: Report, user: User, note: str, photo=None) -> None:
     """Any resident says it is not fixed: back to the department's queue."""
     _can_post(user)
     if report.status != "closed":
-        raise NotAllowed("Only a closed report can be reopened.")
+        raise NotAllowed(_("Only a closed report can be reopened."))
     text = _text(note, "note", NOTE_MAX, True, "what is still wrong")
     now = utcnow()
     report.status, report.closed_at, report.updated_at = "open", None, now
@@ -377,17 +415,18 @@ def reopen(report: Report, user: User, note: str, photo=None) -> None:
             report, comment, photo, f"Photo showing the {report.category.name} is not fixed"
         )
     _ensure_follow(report.id, user.id)
-    tell_followers(report, "Reopened: not fixed yet", text, actor=user)
+    tell_followers(report, _l("Reopened: not fixed yet"), text, actor=user)
     announce(report, "status", actor=user, note=text)
     department = report.department
     if department.email:
         enqueue_email(
             department.email,
             "report_update",
-            f"{report.tracking_number} was reopened",
+            _l("%(number)s was reopened", number=report.tracking_number),
+            locale=i18n.DEFAULT,  # the department's own address: city staff read English
             report_id=report.id,
             report=report,
-            headline=f"Reopened by {label}",
+            headline=_l("Reopened by %(name)s", name=label),
             note=text,
             report_url=site_link("reports.detail", tracking_number=report.tracking_number),
             unsubscribe_url="",
@@ -398,11 +437,13 @@ def reopen(report: Report, user: User, note: str, photo=None) -> None:
 
 def _editable_by_reporter(report: Report, user: User) -> None:
     if report.reporter_id != user.id:
-        raise NotAllowed("Only the person who reported it can change it.")
+        raise NotAllowed(_("Only the person who reported it can change it."))
     if report.status != "open" or report.acknowledged_at is not None:
         raise NotAllowed(
-            "The city is already working on this report, so it can no longer "
-            "be changed. Add a comment instead."
+            _(
+                "The city is already working on this report, so it can no longer "
+                "be changed. Add a comment instead."
+            )
         )
 
 
@@ -413,7 +454,8 @@ def edit_report(report: Report, user: User, description: str) -> None:
     text = _text(description, "description", DESCRIPTION_MAX, True, "a description")
     if len(text) < DESCRIPTION_MIN:
         raise InvalidInput(
-            "description", f"Describe the problem in at least {DESCRIPTION_MIN} characters"
+            "description",
+            _("Describe the problem in at least %(count)s characters", count=DESCRIPTION_MIN),
         )
     if text == report.description:
         return
@@ -445,7 +487,7 @@ def withdraw(report: Report, user: User, reason: str) -> None:
             created_at=now,
         )
     )
-    tell_followers(report, "Withdrawn by the reporter", text, actor=user)
+    tell_followers(report, _l("Withdrawn by the reporter"), text, actor=user)
     announce(report, "status", actor=user, note=text)
     db.session.commit()
 

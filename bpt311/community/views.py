@@ -13,8 +13,11 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from bpt311 import i18n
 from bpt311.accounts.tokens import UNSUBSCRIBE, TokenExpired, TokenInvalid, read_token
 from bpt311.community import forms, service
 from bpt311.community.page import conversation_context
@@ -52,7 +55,7 @@ def _sign_in_first(report: Report, pending: dict | None = None):
         session["pending"] = {**pending, "report": report.id}
     back = url_for(".resume", tracking_number=report.tracking_number)
     target = url_for("accounts.sign_in", next=back)
-    flash("Sign in or create an account to do that. You will come straight back.", "info")
+    flash(_("Sign in or create an account to do that. You will come straight back."), "info")
     if request.htmx:
         response = make_response("", 204)
         response.headers["HX-Redirect"] = target
@@ -88,11 +91,24 @@ def vote(tracking_number: str):
         abort(403, str(exc))
     if wants_partial():
         db.session.refresh(report)
-        message = ("Vote added. " if voted else "Vote taken back. ") + (
-            f"{count} {'person wants' if count == 1 else 'people want'} this fixed."
-        )
+        if voted:
+            message = ngettext(
+                "Vote added. %(people)s person wants this fixed.",
+                "Vote added. %(people)s people want this fixed.",
+                count,
+                people=i18n.number(count),
+            )
+        else:
+            message = ngettext(
+                "Vote taken back. %(people)s person wants this fixed.",
+                "Vote taken back. %(people)s people want this fixed.",
+                count,
+                people=i18n.number(count),
+            )
         return _partial("community/_votes.html", report=report, voted=voted, announce=message)
-    flash("Thank you: your vote was added." if voted else "Your vote was taken back.", "success")
+    flash(
+        _("Thank you: your vote was added.") if voted else _("Your vote was taken back."), "success"
+    )
     return _report_page(report, "votes")
 
 
@@ -106,17 +122,17 @@ def follow(tracking_number: str):
     following = service.set_follow(report, current_user, wanted)
     if wants_partial():
         message = (
-            "You will get an email when this report changes."
+            _("You will get an email when this report changes.")
             if following
-            else "You will no longer get emails about this report."
+            else _("You will no longer get emails about this report.")
         )
         return _partial(
             "community/_follow.html", report=report, following=following, announce=message
         )
     flash(
-        "You are following this report."
+        _("You are following this report.")
         if following
-        else "You are no longer following this report.",
+        else _("You are no longer following this report."),
         "success",
     )
     return _report_page(report, "votes")
@@ -134,10 +150,10 @@ def resume(tracking_number: str):
     if pending.get("report") == report.id:
         if pending.get("action") == "vote":
             service.set_vote(report, current_user, pending.get("wanted", True))
-            flash("Thank you: your vote was added.", "success")
+            flash(_("Thank you: your vote was added."), "success")
         elif pending.get("action") == "follow":
             service.set_follow(report, current_user, pending.get("wanted", True))
-            flash("You are following this report.", "success")
+            flash(_("You are following this report."), "success")
     return _report_page(report, "votes")
 
 
@@ -164,7 +180,7 @@ def comment(tracking_number: str):
                 form.body.errors = [str(exc)]
             else:
                 if not wants_partial():
-                    flash("Your comment was added.", "success")
+                    flash(_("Your comment was added."), "success")
                     return _report_page(report, "conversation")
                 form = forms.CommentForm(formdata=None)
     if any(f.errors for f in form):
@@ -173,7 +189,7 @@ def comment(tracking_number: str):
             return _detail_with(report, comment_form=form, status=status)
     report = _report(tracking_number)  # fresh: the new comment and counters
     context = conversation_context(report, current_user, comment_form=form)
-    context["announce"] = "" if status == 422 else "Your comment was added."
+    context["announce"] = "" if status == 422 else _("Your comment was added.")
     response = _partial("community/_conversation.html", **context)
     response.status_code = status
     return response
@@ -202,7 +218,7 @@ def _own_comment(comment_id: int) -> Comment:
 def edit_comment(comment_id: int):
     comment = _own_comment(comment_id)
     if not service.can_edit(comment, current_user):
-        abort(403, "Comments can only be changed by their writer, in the first 15 minutes.")
+        abort(403, _("Comments can only be changed by their writer, in the first 15 minutes."))
     form = forms.CommentForm(obj=comment)
     if form.validate_on_submit():
         try:
@@ -212,7 +228,7 @@ def edit_comment(comment_id: int):
         except service.NotAllowed as exc:
             abort(403, str(exc))
         else:
-            flash("Your comment was changed.", "success")
+            flash(_("Your comment was changed."), "success")
             report = db.session.get(Report, comment.report_id)
             return _report_page(report, f"comment-{comment.id}")
     status = 422 if form.errors else 200
@@ -225,11 +241,11 @@ def edit_comment(comment_id: int):
 def delete_comment(comment_id: int):
     comment = _own_comment(comment_id)
     if comment.author_id != current_user.id and not current_user.is_staff:
-        abort(403, "Only the person who wrote a comment can delete it.")
+        abort(403, _("Only the person who wrote a comment can delete it."))
     report = db.session.get(Report, comment.report_id)
     if request.method == "POST":
         service.delete_comment(comment, current_user)
-        flash("The comment was deleted.", "success")
+        flash(_("The comment was deleted."), "success")
         return _report_page(report, "conversation")
     return render_template("community/delete_comment.html", comment=comment, report=report)
 
@@ -258,12 +274,11 @@ def flag(target_type: str, target_id: int):
         except service.NotAllowed as exc:
             abort(403, str(exc))
         else:
-            flash("Thank you. City staff will look at it.", "success")
+            flash(_("Thank you. City staff will look at it."), "success")
             return _report_page(report)
     status = 422 if form.errors else 200
-    what = {"report": "this report", "comment": "this comment", "media": "this photo"}
     return render_template(
-        "community/flag.html", form=form, report=report, what=what[target_type]
+        "community/flag.html", form=form, report=report, target_type=target_type
     ), status
 
 
@@ -292,11 +307,11 @@ def _note_page(template: str, report: Report, form, action):
 def close(tracking_number: str):
     report = _report(tracking_number)
     if report.reporter_id != current_user.id:
-        abort(403, "Only the person who reported it can close it.")
+        abort(403, _("Only the person who reported it can close it."))
 
     def act(photo):
         service.close_by_reporter(report, current_user, form.note.data or "")
-        flash("Thank you: the report is closed as fixed.", "success")
+        flash(_("Thank you: the report is closed as fixed."), "success")
 
     form = forms.NoteForm()
     return _note_page("community/close.html", report, form, act)
@@ -310,7 +325,7 @@ def reopen(tracking_number: str):
 
     def act(photo):
         service.reopen(report, current_user, form.note.data or "", photo)
-        flash("The report is open again, back with the department.", "success")
+        flash(_("The report is open again, back with the department."), "success")
 
     form = forms.NoteForm()
     return _note_page("community/reopen.html", report, form, act)
@@ -325,10 +340,10 @@ def edit_report(tracking_number: str):
 
     def act(photo):
         service.edit_report(report, current_user, form.description.data or "")
-        flash("Your report was changed.", "success")
+        flash(_("Your report was changed."), "success")
 
     if report.reporter_id != current_user.id:
-        abort(403, "Only the person who reported it can change it.")
+        abort(403, _("Only the person who reported it can change it."))
     return _note_page("community/edit_report.html", report, form, act)
 
 
@@ -338,12 +353,12 @@ def edit_report(tracking_number: str):
 def withdraw(tracking_number: str):
     report = _report(tracking_number)
     if report.reporter_id != current_user.id:
-        abort(403, "Only the person who reported it can withdraw it.")
+        abort(403, _("Only the person who reported it can withdraw it."))
     form = forms.WithdrawForm()
 
     def act(photo):
         service.withdraw(report, current_user, form.reason.data or "")
-        flash("Your report was withdrawn.", "success")
+        flash(_("Your report was withdrawn."), "success")
 
     return _note_page("community/withdraw.html", report, form, act)
 

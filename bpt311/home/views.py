@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_login import current_user
 
+from bpt311 import i18n
+from bpt311.extensions import db, limiter
+from bpt311.home.script_catalogue import script_catalogue
 from bpt311.reports import figures, queries
 
 bp = Blueprint("home", __name__)
@@ -17,3 +21,42 @@ def index():
         groups=queries.category_groups(),
         figures=figures.city_figures(),
     )
+
+
+@bp.post("/language")
+@limiter.limit("300/hour;20/minute")  # a person (or a busy kiosk) switches now and then; a script does not
+def choose_language():
+    """The language switcher: remember the choice (cookie, and the account when signed in)
+    and go back to the page the visitor was on."""
+    code = request.form.get("lang", "")
+    if code not in i18n.LANGUAGES:
+        abort(400)
+    if current_user.is_authenticated and current_user.locale != code:
+        current_user.locale = code
+        db.session.commit()
+    return i18n.remember_choice(code, request.form.get("next"))
+
+
+@bp.get("/i18n/<language>.js")
+def script_messages(language: str):
+    """The scripts' words in Spanish or Portuguese (site.js's ``_()`` reads them). The URL
+    from :func:`script_messages_url` carries the version, so it is cached for a year."""
+    catalogue = script_catalogue(language)
+    if catalogue is None:
+        abort(404)
+    response = Response(catalogue.body, mimetype="text/javascript")
+    current = request.args.get("v") == catalogue.version
+    response.headers["Cache-Control"] = (
+        "public, max-age=31536000, immutable" if current else "public, max-age=300"
+    )
+    response.set_etag(catalogue.version)
+    return response.make_conditional(request)
+
+
+@bp.app_template_global()
+def script_messages_url() -> str | None:
+    """Where this page's scripts find their words: None for English, which needs none."""
+    catalogue = script_catalogue(i18n.current_language())
+    if catalogue is None:
+        return None
+    return url_for("home.script_messages", language=catalogue.language, v=catalogue.version)

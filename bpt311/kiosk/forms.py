@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, TelField
 from wtforms.validators import Email, InputRequired, Length
@@ -12,24 +13,24 @@ class LookupForm(FlaskForm):
         csrf = False  # a plain GET search
 
     number = StringField(
-        "Tracking number",
-        [InputRequired("Enter the tracking number from your receipt, like BPT-000123")],
+        _l("Tracking number"),
+        [InputRequired(_l("Enter the tracking number from your receipt, like BPT-000123"))],
     )
 
 
 class EmailReceiptForm(FlaskForm):
     email = EmailField(
-        "Email address",
+        _l("Email address"),
         [
-            InputRequired("Enter the email address to send the receipt to"),
+            InputRequired(_l("Enter the email address to send the receipt to")),
             Length(max=254),
-            Email("Enter an email address like name@example.com", check_deliverability=False),
+            Email(_l("Enter an email address like name@example.com"), check_deliverability=False),
         ],
     )
 
 
 class TextReceiptForm(FlaskForm):
     phone = TelField(
-        "Mobile phone number",
-        [InputRequired("Enter the mobile number to text"), Length(max=40)],
+        _l("Mobile phone number"),
+        [InputRequired(_l("Enter the mobile number to text")), Length(max=40)],
     )

@@ -11,11 +11,13 @@ import urllib.request
 
 import segno
 from flask import current_app
+from flask_babel import gettext as _
 
+from bpt311 import i18n
 from bpt311.extensions import db
 from bpt311.models import Report
 from bpt311.notify import enqueue_email
-from bpt311.reports.service import report_url, sla_in_words
+from bpt311.reports.service import receipt_subject, report_url, sla_in_words
 
 log = logging.getLogger(__name__)
 SMS_TIMEOUT_SECONDS = 5
@@ -28,16 +30,22 @@ class TextNotSent(Exception):
 def qr_svg(link: str) -> str:
     """The same inline SVG QR code as the web receipt (reports/submitted.html)."""
     return segno.make(link, error="m").svg_inline(
-        scale=4, border=2, title=f"QR code linking to {link}", dark="#000", light="#fff"
+        scale=4,
+        border=2,
+        title=_("QR code linking to %(link)s", link=link),
+        dark="#000",
+        light="#fff",
     )
 
 
 def email_receipt(report: Report, address: str) -> None:
-    """Queue the usual receipt email to ``address``, in its own transaction."""
+    """Queue the usual receipt email to ``address``, in its own transaction, in the
+    language the visitor is using now (they may have switched after sending the report)."""
     enqueue_email(
         address,
         "report_receipt",
-        f"Your report {report.tracking_number}: {report.category.name}",
+        receipt_subject(report),
+        locale=i18n.current_language(),
         report_id=report.id,
         report=report,
         report_url=report_url(report),
@@ -60,10 +68,12 @@ def text_receipt(report: Report, number: str) -> None:
     """POST ``{"to", "body"}`` as JSON to SMS_GATEWAY_URL; raise TextNotSent on any failure."""
     gateway = current_app.config.get("SMS_GATEWAY_URL", "")
     if not gateway:
-        raise TextNotSent("Texting is not available on this screen.")
-    body = (
-        f"Bridgeport 311: your report {report.tracking_number} ({report.category.name}). "
-        f"Follow it at {report_url(report)}"
+        raise TextNotSent(_("Texting is not available on this screen."))
+    body = _(
+        "Bridgeport 311: your report %(number)s (%(category)s). Follow it at %(link)s",
+        number=report.tracking_number,
+        category=i18n.translated(report.category, "name"),
+        link=report_url(report),
     )
     request = urllib.request.Request(
         gateway,
@@ -77,5 +87,5 @@ def text_receipt(report: Report, number: str) -> None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         log.warning("SMS gateway did not take the text for %s: %s", report.tracking_number, exc)
         raise TextNotSent(
-            "The text could not be sent just now. Please write the number down."
+            _("The text could not be sent just now. Please write the number down.")
         ) from exc

@@ -22,8 +22,10 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import logout_user
 
+from bpt311 import i18n
 from bpt311.errors import wants_partial
 from bpt311.extensions import limiter
 from bpt311.kiosk import receipts
@@ -95,7 +97,9 @@ def reset():
     (and CSRF token). GET too, for the idle timer and the receipt's no-JS refresh."""
     logout_user()
     session.clear()
-    return redirect(url_for(".start"), 303)
+    response = redirect(url_for(".start"), 303)
+    response.delete_cookie(i18n.COOKIE)  # the next visitor starts in their browser's language
+    return response
 
 
 @bp.get("/report")
@@ -105,7 +109,7 @@ def new_report():
     if category is None:
         query = request.args.get("q", "").strip()[:100]
         groups = queries.search_categories(query)
-        error = "That kind of problem is not on our list. Choose one below." if code else ""
+        error = _("That kind of problem is not on our list. Choose one below.") if code else ""
         return _page(
             "kiosk/choose.html",
             "reports/_category_choices.html",
@@ -202,12 +206,12 @@ def email_receipt(tracking_number: str):
         return elsewhere
     form = EmailReceiptForm()
     if "email" in session.get(SENT_KEY, []):
-        return _after_sending(report, "email", "The receipt was already emailed.")
+        return _after_sending(report, "email", _("The receipt was already emailed."))
     if not form.validate():
         return _after_sending(report, "email", "", 422, email_form=form)
     receipts.email_receipt(report, form.email.data.strip())
     session[SENT_KEY] = [*session.get(SENT_KEY, []), "email"]
-    return _after_sending(report, "email", "Receipt emailed. It may take a few minutes.")
+    return _after_sending(report, "email", _("Receipt emailed. It may take a few minutes."))
 
 
 @bp.post("/reports/<tracking_number>/text")
@@ -220,10 +224,10 @@ def text_receipt(tracking_number: str):
         return elsewhere
     form = TextReceiptForm()
     if "text" in session.get(SENT_KEY, []):
-        return _after_sending(report, "text", "The tracking number was already texted.")
+        return _after_sending(report, "text", _("The tracking number was already texted."))
     number = receipts.us_phone_number(form.phone.data or "")
     if form.validate() and number is None:
-        form.phone.errors = ["Enter a US mobile number like (203) 555-0123"]
+        form.phone.errors = [_("Enter a US mobile number like (203) 555-0123")]
     if form.errors:
         return _after_sending(report, "text", "", 422, text_form=form)
     try:
@@ -232,7 +236,7 @@ def text_receipt(tracking_number: str):
         form.phone.errors = [str(exc)]
         return _after_sending(report, "text", "", 422, text_form=form)
     session[SENT_KEY] = [*session.get(SENT_KEY, []), "text"]
-    return _after_sending(report, "text", "Tracking number texted.")
+    return _after_sending(report, "text", _("Tracking number texted."))
 
 
 @bp.get("/lookup")
@@ -245,7 +249,10 @@ def lookup():
         if report is not None and report.hidden_at is None:
             return redirect(url_for(".report", tracking_number=report.tracking_number), 303)
         form.number.errors = [
-            f"No report has the number “{form.number.data[:40]}”. Check it against your receipt"
+            _(
+                "No report has the number “%(number)s”. Check it against your receipt",
+                number=form.number.data[:40],
+            )
         ]
     return _page("kiosk/lookup.html", status=422 if form.errors else 200, form=form)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,6 +29,8 @@ class User(UserMixin, Base):
     email_verified_at: Mapped[datetime | None]
     banned_at: Mapped[datetime | None]  # may not post: votes, comments, flags, reports
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The language they chose ("en", "es", "pt"; "" = not chosen): pages and emails use it.
+    locale: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
     department: Mapped[Department | None] = relationship()
 
@@ -55,7 +58,7 @@ class User(UserMixin, Base):
         """What the public sees of this person: their name only if they chose to show it."""
         if self.show_name and self.display_name:
             return self.display_name
-        return "A resident"
+        return gettext("A resident")
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

@@ -43,6 +43,10 @@ class Category(Base):
     sla_hours: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Admins' translations: {"es": {"name": ..., "description": ..., "group": ...}, "pt": {...}}
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
 
     department: Mapped[Department] = relationship(back_populates="categories")
     questions: Mapped[list[CategoryQuestion]] = relationship(
@@ -75,6 +79,8 @@ class CategoryQuestion(Base):
     # [{"key": "small", "name": "Smaller than a dinner plate"}, ...] for list types
     options: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # {"es": {"label": ..., "hint": ..., "options": {"small": ...}}, "pt": {...}}
+    translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
     category: Mapped[Category] = relationship(back_populates="questions")
 
@@ -83,9 +89,12 @@ class CategoryQuestion(Base):
         return self.datatype in ("singlevaluelist", "multivaluelist")
 
     def option_name(self, key: str) -> str:
+        """An option's name, as translated for the page's language where it is."""
+        from bpt311.i18n import translated_option
+
         for option in self.options or []:
             if option.get("key") == key:
-                return option.get("name", key)
+                return translated_option(self, key, option.get("name", key))
         return key
 
     def display_answer(self, answer: Any) -> str:

@@ -6,6 +6,8 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, event, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -15,7 +17,14 @@ from bpt311.models.people import User
 from bpt311.models.places import Category, Department, Neighbourhood
 
 STATUSES = ("open", "acknowledged", "closed", "archived")
+# What people read (in their language); STATUS_NAMES stays English for data outputs.
 STATUS_LABELS = {
+    "open": _l("Open"),
+    "acknowledged": _l("Acknowledged"),
+    "closed": _l("Closed"),
+    "archived": _l("Closed (archived)"),
+}
+STATUS_NAMES = {
     "open": "Open",
     "acknowledged": "Acknowledged",
     "closed": "Closed",
@@ -80,6 +89,8 @@ class Report(Base):
     # Bumped by every staff change; a form carries the version it was drawn from, so a
     # change made meanwhile by someone else is noticed instead of overwritten.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The language the report was made in: emails to a reporter without an account use it.
+    locale: Mapped[str] = mapped_column(String(8), default="", server_default="")
     # Every ORM update checks and bumps ``version``: two people saving at once cannot
     # silently overwrite each other (the loser gets StaleDataError).
     __mapper_args__ = {"version_id_col": version}
@@ -125,7 +136,7 @@ class Report(Base):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return str(STATUS_LABELS.get(self.status, self.status))
 
     @property
     def is_closed(self) -> bool:
@@ -146,7 +157,7 @@ class Report(Base):
     def reporter_public_name(self) -> str:
         """Who the public is told reported this: never a name the reporter hid."""
         if self.anonymous or self.reporter is None:
-            return "A resident"
+            return _("A resident")
         return self.reporter.public_name
 
     @property
@@ -189,6 +200,11 @@ class Media(Base):
     # before they existed have none and show their thumbnail alone.
     variant_key: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
     variants: Mapped[list | None] = mapped_column(JSON)
+    # With a job queue the copies are made after the upload (bpt311/jobs): "processing"
+    # until then, "ready" once made (or never needed), "failed" after the last retry.
+    processing_state: Mapped[str] = mapped_column(
+        String(12), default="ready", server_default="ready", index=True
+    )
 
     report: Mapped[Report] = relationship(back_populates="media")
 
@@ -214,9 +230,11 @@ class Media(Base):
 
 @event.listens_for(Media, "before_insert")
 def _attach_variants(_mapper, _connection, media: Media) -> None:
+    from bpt311.jobs.photos import mark_processing
     from bpt311.storage import attach_variants
 
     attach_variants(media)
+    mark_processing(media)  # copies not made yet: the job queue will make them
 
 
 EVENT_KINDS = (

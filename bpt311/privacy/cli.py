@@ -21,5 +21,8 @@ def purge_command() -> None:
         f"{'s' if done.contacts != 1 else ''} closed more than "
         f"{config['RETENTION_CONTACT_DAYS']} days ago and deleted {done.emails} email"
         f"{'s' if done.emails != 1 else ''} sent more than {config['RETENTION_OUTBOX_DAYS']} "
-        "days ago."
+        f"days ago; deleted {done.notices} watch-area notice{'s' if done.notices != 1 else ''} "
+        f"older than {config['RETENTION_NOTICE_DAYS']} days and {done.pushes} push "
+        f"notification{'s' if done.pushes != 1 else ''} sent more than "
+        f"{config['RETENTION_OUTBOX_DAYS']} days ago."
     )

@@ -86,8 +86,9 @@ def _erase_comments(user_id: int, shown_name: str, now) -> list[str]:
     """A resident's comments lose their words and photos; the city's replies stay."""
     theirs = select(Comment.id).where(Comment.author_id == user_id, Comment.by_city.is_(False))
     photos = [
-        [media.file_name, media.thumb_name, *storage.variant_files(media)]
-        for media in db.session.scalars(select(Media).where(Media.comment_id.in_(theirs)))
+        storage.files_to_delete(
+            db.session.scalars(select(Media).where(Media.comment_id.in_(theirs)))
+        )
     ]
     bodies = db.session.execute(
         select(Comment.report_id, Comment.body).where(Comment.id.in_(theirs))

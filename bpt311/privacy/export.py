@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import zipfile
 from typing import IO, Any
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -94,11 +96,12 @@ def personal_data(user: User) -> dict[str, Any]:
     ).all()
     return {
         "exported_at": utcnow().isoformat(),
-        "about": "Everything Bridgeport 311 keeps about your account. See /privacy.",
+        "about": _("Everything Bridgeport 311 keeps about your account. See /privacy."),
         "account": {
             "email": user.email,
             "name": user.display_name,
             "show_name_publicly": user.show_name,
+            "language": user.locale or None,
             "role": user.role,
             "department": user.department.name if user.department else None,
             "email_confirmed_at": _when(user.email_verified_at),
@@ -221,9 +224,13 @@ def media_zip(user: User) -> IO[bytes]:
     spooled = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115  (send_file closes it)
     with zipfile.ZipFile(spooled, "w", zipfile.ZIP_STORED) as archive:
         for item in media_of(user):
-            path = storage.file_path(item.file_name)
-            if path.is_file():
-                # Stored, not deflated: photos and videos are compressed already.
-                archive.write(path, arcname=f"BPT-{item.report_id:06d}/{path.name}")
+            try:
+                source = storage.open_file(item.file_name)
+            except FileNotFoundError:
+                continue
+            # Stored, not deflated: photos and videos are compressed already.
+            name = f"BPT-{item.report_id:06d}/{item.file_name.rpartition('/')[2]}"
+            with source, archive.open(name, "w", force_zip64=True) as out:
+                shutil.copyfileobj(source, out, 1024 * 1024)
     spooled.seek(0)
     return spooled

@@ -1,6 +1,6 @@
-"""Erasing personal data the city no longer needs: contact details of long-closed reports
-and emails long since sent. Run daily by cron or the worker; running it twice changes
-nothing the second time."""
+"""Erasing personal data the city no longer needs: contact details of long-closed reports,
+emails and push notifications long since sent, and old watch-area notices. Run daily by
+cron or the worker; running it twice changes nothing the second time."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 
 from bpt311.extensions import db
-from bpt311.models import Outbox, Report, utcnow
+from bpt311.models import Notice, Outbox, PushMessage, Report, WatchEvent, utcnow
 from bpt311.staff.audit import record
 
 
@@ -19,6 +19,8 @@ from bpt311.staff.audit import record
 class Purged:
     contacts: int
     emails: int
+    notices: int = 0
+    pushes: int = 0
 
 
 def purge(now=None) -> Purged:
@@ -47,15 +49,41 @@ def purge(now=None) -> Purged:
         )
         .execution_options(synchronize_session=False)
     ).rowcount
-    if contacts or emails:
+    pushes = db.session.execute(
+        delete(PushMessage)
+        .where(
+            PushMessage.status.in_(("sent", "dead")),
+            PushMessage.created_at < now - timedelta(days=outbox_days),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # Watch-area notices say who was told of what: after a while they are history nobody
+    # reads. Events go with them (the feeds show recent ones).
+    notice_days = current_app.config["RETENTION_NOTICE_DAYS"]
+    notice_cutoff = now - timedelta(days=notice_days)
+    old_events = select(WatchEvent.id).where(WatchEvent.created_at < notice_cutoff)
+    notices = db.session.execute(
+        delete(Notice)
+        .where(or_(Notice.created_at < notice_cutoff, Notice.event_id.in_(old_events)))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.execute(
+        delete(WatchEvent)
+        .where(WatchEvent.created_at < notice_cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    if contacts or emails or notices or pushes:
         record(
             None,
             "privacy_purge",
             target_type="retention",
             contacts_erased=contacts,
             emails_deleted=emails,
+            notices_deleted=notices,
+            pushes_deleted=pushes,
             contact_days=contact_days,
             outbox_days=outbox_days,
+            notice_days=notice_days,
         )
     db.session.commit()
-    return Purged(contacts=contacts, emails=emails)
+    return Purged(contacts=contacts, emails=emails, notices=notices, pushes=pushes)

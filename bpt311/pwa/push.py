@@ -25,8 +25,11 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 
+from bpt311 import i18n
 from bpt311.extensions import db
 from bpt311.models import PushMessage, PushSubscription, User, utcnow
 from bpt311.notify import _claim, due_ids, retry_later
@@ -48,11 +51,11 @@ def enabled() -> bool:
 
 def _b64url(text: str) -> bytes:
     if not isinstance(text, str) or not text or len(text) > 200:
-        raise InvalidSubscription("The subscription's keys are missing or malformed.")
+        raise InvalidSubscription(_("The subscription's keys are missing or malformed."))
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise InvalidSubscription("The subscription's keys are not valid base64.") from exc
+        raise InvalidSubscription(_("The subscription's keys are not valid base64.")) from exc
 
 
 def _allowed_host(host: str, scheme: str) -> bool:
@@ -78,25 +81,25 @@ def parse_subscription(raw) -> Subscription:
         try:
             raw = json.loads(raw)
         except ValueError as exc:
-            raise InvalidSubscription("That is not a push subscription.") from exc
+            raise InvalidSubscription(_("That is not a push subscription.")) from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("keys"), dict):
-        raise InvalidSubscription("That is not a push subscription.")
+        raise InvalidSubscription(_("That is not a push subscription."))
     endpoint = raw.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > MAX_ENDPOINT:
-        raise InvalidSubscription("The subscription has no usable address.")
+        raise InvalidSubscription(_("The subscription has no usable address."))
     parts = urlsplit(endpoint)
     if not parts.hostname or parts.username or not _allowed_host(parts.hostname, parts.scheme):
-        raise InvalidSubscription("That push service is not one we send to.")
+        raise InvalidSubscription(_("That push service is not one we send to."))
     p256dh, auth = raw["keys"].get("p256dh"), raw["keys"].get("auth")
     point = _b64url(p256dh)
     if len(point) != 65 or point[0] != 4:
-        raise InvalidSubscription("The subscription's public key is not a P-256 key.")
+        raise InvalidSubscription(_("The subscription's public key is not a P-256 key."))
     try:  # a point not on the curve cannot be encrypted to
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except ValueError as exc:
-        raise InvalidSubscription("The subscription's public key is not a P-256 key.") from exc
+        raise InvalidSubscription(_("The subscription's public key is not a P-256 key.")) from exc
     if len(_b64url(auth)) != 16:
-        raise InvalidSubscription("The subscription's secret is the wrong length.")
+        raise InvalidSubscription(_("The subscription's secret is the wrong length."))
     return Subscription(endpoint=endpoint, p256dh=p256dh.rstrip("="), auth=auth.rstrip("="))
 
 
@@ -160,8 +163,11 @@ def report_path(report) -> str:
 QUEUED = "bpt311.pwa.pushed"
 
 
-def queue(user_ids, scope: str, title: str, body: str, url: str, report_id=None) -> int:
+def queue(user_ids, scope: str, title, body, url: str, report_id=None) -> int:
     """Queue a notification to every device of these people that wants ``scope``.
+
+    ``title`` and ``body`` may be lazy translations: each person's notification is
+    written in their account's language.
 
     Added to the caller's session and committed with the change it announces; a person
     already pushed about the same report in this transaction is not pushed twice (a
@@ -176,13 +182,24 @@ def queue(user_ids, scope: str, title: str, body: str, url: str, report_id=None)
     if not wanted:
         return 0
     devices = db.session.execute(
-        select(PushSubscription.id, PushSubscription.user_id).where(
-            PushSubscription.user_id.in_(wanted), getattr(PushSubscription, scope).is_(True)
-        )
+        select(PushSubscription.id, PushSubscription.user_id, User.locale)
+        .join(User, User.id == PushSubscription.user_id)
+        .where(PushSubscription.user_id.in_(wanted), getattr(PushSubscription, scope).is_(True))
     ).all()
-    payload = {"title": title[:120], "body": body[:300], "url": url, "tag": str(report_id or "")}
-    for device_id, user_id in devices:
-        db.session.add(PushMessage(subscription_id=device_id, payload=payload, report_id=report_id))
+    payloads: dict[str, dict] = {}
+    for device_id, user_id, locale in devices:
+        language = i18n.known(locale)
+        if language not in payloads:
+            with force_locale(language):
+                payloads[language] = {
+                    "title": str(title)[:120],
+                    "body": str(body)[:300],
+                    "url": url,
+                    "tag": str(report_id or ""),
+                }
+        db.session.add(
+            PushMessage(subscription_id=device_id, payload=payloads[language], report_id=report_id)
+        )
         told.add((user_id, report_id))
     return len(devices)
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import session
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from bpt311 import storage
 from bpt311.media import UploadRefused
@@ -45,17 +47,19 @@ def accept(uploads, text: str = "") -> Outcome:
         tokens.append(item.token)
         names.append(item.original_name)
     if len(files) > MAX_PHOTOS:
-        outcome.messages.append(f"Only the first {MAX_PHOTOS} photos were added.")
+        outcome.messages.append(_("Only the first %(count)s photos were added.", count=MAX_PHOTOS))
     if not tokens:
         outcome.refused = True
         if not files:
             outcome.messages.insert(
                 0,
-                "Nothing we can use was shared: share a photo of the problem, or fill in "
-                "the form below.",
+                _(
+                    "Nothing we can use was shared: share a photo of the problem, or fill in "
+                    "the form below."
+                ),
             )
         else:
-            outcome.messages.append("No photo was attached. You can still report the problem.")
+            outcome.messages.append(_("No photo was attached. You can still report the problem."))
         return outcome
     session[SHARED] = tokens
     if text:
@@ -63,8 +67,12 @@ def accept(uploads, text: str = "") -> Outcome:
     attached = ", ".join(names)
     outcome.messages.insert(
         0,
-        f"{attached} {'is' if len(names) == 1 else 'are'} attached. Choose what kind of "
-        "problem it is.",
+        ngettext(
+            "%(names)s is attached. Choose what kind of problem it is.",
+            "%(names)s are attached. Choose what kind of problem it is.",
+            len(names),
+            names=attached,
+        ),
     )
     return outcome
 
@@ -98,9 +106,11 @@ def take_pending(form):
     if located and not (form.latitude.data and form.longitude.data):
         lat, lon = located[0].gps
         _offer_places(
-            form, [(lat, lon, f"Where your photo {located[0].original_name} was taken")], True
+            form,
+            [(lat, lon, _("Where your photo %(name)s was taken", name=located[0].original_name))],
+            True,
         )
-        intake.notice = "We found the location stored in your photo. Check it is right."
+        intake.notice = _("We found the location stored in your photo. Check it is right.")
     return intake
 
 

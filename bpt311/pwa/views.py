@@ -21,8 +21,10 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from bpt311 import i18n
 from bpt311.extensions import csrf, limiter, person_or_address
 from bpt311.pwa import push, share
 
@@ -65,8 +67,10 @@ def manifest() -> dict:
         "id": "/",
         "name": NAME,
         "short_name": "BPT 311",
-        "description": "Report non-emergency problems to the City of Bridgeport and follow them.",
-        "lang": "en-US",
+        "description": _(
+            "Report non-emergency problems to the City of Bridgeport and follow them."
+        ),
+        "lang": {"en": "en-US", "es": "es", "pt": "pt-BR"}[i18n.current_language()],
         "dir": "ltr",
         "start_url": "/?source=app",
         "scope": "/",
@@ -77,8 +81,8 @@ def manifest() -> dict:
         "categories": ["government", "utilities"],
         "icons": icons,
         "shortcuts": [
-            {"name": "Report a problem", "url": url_for("reports.new")},
-            {"name": "Reports on this phone", "url": url_for("pwa.offline")},
+            {"name": _("Report a problem"), "url": url_for("reports.new")},
+            {"name": _("Reports on this phone"), "url": url_for("pwa.offline")},
         ],
         "share_target": {
             "action": url_for("pwa.share_target"),
@@ -99,6 +103,7 @@ def manifest_file():
     response = make_response(json.dumps(manifest(), indent=1))
     response.mimetype = "application/manifest+json"
     response.headers["Cache-Control"] = "no-cache"
+    response.vary.update(("Accept-Language", "Cookie"))  # written in the visitor's language
     return response
 
 
@@ -204,7 +209,7 @@ def push_subscribe():
         )
     except push.InvalidSubscription as exc:
         return jsonify(ok=False, message=str(exc)), 422
-    return jsonify(ok=True, id=device.id, message="Notifications are on for this device.")
+    return jsonify(ok=True, id=device.id, message=_("Notifications are on for this device."))
 
 
 @bp.post("/me/settings/push/unsubscribe")
@@ -215,12 +220,12 @@ def push_unsubscribe():
     body = request.get_json(silent=True)
     if body is not None:
         removed = push.unsubscribe(current_user, str(body.get("endpoint") or ""))
-        return jsonify(ok=removed, message="Notifications are off for this device.")
+        return jsonify(ok=removed, message=_("Notifications are off for this device."))
     device_id = request.form.get("device", type=int)
     device = next((d for d in push.devices_of(current_user) if d.id == device_id), None)
     if device is not None:
         push.unsubscribe(current_user, device.endpoint)
-        flash("Notifications are off for that device.", "success")
+        flash(_("Notifications are off for that device."), "success")
     return redirect(url_for(".push_settings"), 303)
 
 

@@ -16,6 +16,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.orm import Session, selectinload
 from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, StringField
@@ -25,6 +27,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from bpt311.extensions import db
 from bpt311.geo import METRES_PER_DEG_LAT, bounding_box
+from bpt311.i18n import translated
 from bpt311.models import (
     Category,
     Media,
@@ -39,12 +42,16 @@ PAGE_SIZE = 20
 MAX_PAGE = 500  # deeper than 10,000 rows, narrow the search instead
 RADII = [(250, "250 m"), (500, "500 m"), (1000, "1 km"), (2000, "2 km")]
 SORTS = [
-    ("newest", "Newest first"),
-    ("votes", "Most votes"),
-    ("updated", "Recently updated"),
-    ("nearest", "Nearest first"),
+    ("newest", _l("Newest first")),
+    ("votes", _l("Most votes")),
+    ("updated", _l("Recently updated")),
+    ("nearest", _l("Nearest first")),
 ]
-STATUS_CHOICES = [("open", "Open"), ("acknowledged", "Acknowledged"), ("closed", "Closed")]
+STATUS_CHOICES = [
+    ("open", _l("Open")),
+    ("acknowledged", _l("Acknowledged")),
+    ("closed", _l("Closed")),
+]
 
 
 class Checkboxes(SelectMultipleField):
@@ -55,24 +62,24 @@ class Checkboxes(SelectMultipleField):
 class FilterForm(Form):
     """The GET form above every list; no CSRF (it changes nothing)."""
 
-    q = StringField("Search words or a tracking number")
-    category = SelectField("Kind of problem", validate_choice=False)
-    group = SelectField("Group", validate_choice=False)
+    q = StringField(_l("Search words or a tracking number"))
+    category = SelectField(_l("Kind of problem"), validate_choice=False)
+    group = SelectField(_l("Group"), validate_choice=False)
     status = Checkboxes(
-        "Status", choices=[SelectChoice(*c) for c in STATUS_CHOICES], validate_choice=False
+        _l("Status"), choices=[SelectChoice(*c) for c in STATUS_CHOICES], validate_choice=False
     )
-    neighbourhood = SelectField("Neighbourhood", validate_choice=False)
-    date_from = DateField("Reported from", [OptionalValue()])
-    date_to = DateField("Reported until", [OptionalValue()])
-    near = StringField("Near an address")
+    neighbourhood = SelectField(_l("Neighbourhood"), validate_choice=False)
+    date_from = DateField(_l("Reported from"), [OptionalValue()])
+    date_to = DateField(_l("Reported until"), [OptionalValue()])
+    near = StringField(_l("Near an address"))
     radius = SelectField(
-        "Within",
+        _l("Within"),
         choices=[SelectChoice(str(r), label) for r, label in RADII],
         default="500",
         validate_choice=False,
     )
     sort = SelectField(
-        "Sort by",
+        _l("Sort by"),
         choices=[SelectChoice(*c) for c in SORTS],
         default="newest",
         validate_choice=False,
@@ -143,8 +150,10 @@ def date_problems(form) -> list[str]:
     problems = []
     for name in ("date_from", "date_to"):
         if form[name].errors:
-            form[name].errors = ["Enter a date like 2026-11-25"]
-            problems.append(f"{form[name].label.text}: enter a date like 2026-11-25")
+            form[name].errors = [_("Enter a date like 2026-11-25")]
+            problems.append(
+                _("%(field)s: enter a date like 2026-11-25", field=form[name].label.text)
+            )
     return problems
 
 
@@ -152,10 +161,10 @@ def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
     """The filter form bound to ``args``, the filters it means, and messages about bad input."""
     form = FilterForm(args)
     groups = category_choices()
-    form.category.choices = [SelectChoice("", "All kinds"), *groups["categories"]]
-    form.group.choices = [SelectChoice("", "All groups"), *groups["groups"]]
+    form.category.choices = [SelectChoice("", _("All kinds")), *groups["categories"]]
+    form.group.choices = [SelectChoice("", _("All groups")), *groups["groups"]]
     form.neighbourhood.choices = [
-        SelectChoice("", "All neighbourhoods"),
+        SelectChoice("", _("All neighbourhoods")),
         *(SelectChoice(slug, name) for slug, name in neighbourhood_choices()),
     ]
     form.validate()
@@ -174,7 +183,7 @@ def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
     radius = _float(form.radius.data)
     filters.radius = int(radius) if radius and 50 <= radius <= 5000 else 500
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        problems.append("The “from” date is after the “until” date, so nothing can match")
+        problems.append(_("The “from” date is after the “until” date, so nothing can match"))
     latitude, longitude = _float(args.get("lat")), _float(args.get("lon"))
     if (
         latitude is not None
@@ -189,7 +198,7 @@ def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
     filters.page = max(1, min(int(page), MAX_PAGE + 1)) if page else 1
     if filters.sort == "nearest" and not filters.has_point:
         filters.sort = "newest"
-        problems.append("To sort by nearest, give an address or use your location")
+        problems.append(_("To sort by nearest, give an address or use your location"))
     return form, filters, problems
 
 
@@ -199,26 +208,28 @@ def _locate(filters: Filters, problems: list[str]) -> None:
     try:
         places = search(filters.near, limit=1)
     except GeocoderUnavailable:
-        problems.append("We cannot look up addresses right now, so “near” was left out")
+        problems.append(_("We cannot look up addresses right now, so “near” was left out"))
         return
     if not places:
-        problems.append(f"We could not find “{filters.near}” in Bridgeport")
+        problems.append(_("We could not find “%(place)s” in Bridgeport", place=filters.near))
         return
     filters.latitude, filters.longitude = places[0].latitude, places[0].longitude
 
 
 def category_choices() -> dict[str, list]:
     rows = db.session.execute(
-        select(Category.service_code, Category.name, Category.group)
+        select(Category.service_code, Category.name, Category.group, Category.translations)
         .where(Category.active)
         .order_by(Category.position)
     ).all()
-    groups = list(dict.fromkeys(row.group for row in rows))
+    # The values stay the English names the filters match; the labels are translated.
+    groups = dict((row.group, translated(row, "group")) for row in rows)
     return {
         "categories": [
-            SelectChoice(row.service_code, row.name, optgroup=row.group) for row in rows
+            SelectChoice(row.service_code, translated(row, "name"), optgroup=groups[row.group])
+            for row in rows
         ],
-        "groups": [SelectChoice(group, group) for group in groups],
+        "groups": [SelectChoice(group, label) for group, label in groups.items()],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,6 +20,7 @@ from wtforms import (
 from wtforms.validators import Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from bpt311.i18n import translated, translated_option
 from bpt311.models import Category, CategoryQuestion
 
 
@@ -40,32 +42,32 @@ class Marked:
 class ReportForm(FlaskForm):
     category = HiddenField()
     submission_key = HiddenField()
-    description = TextAreaField("Describe the problem", [Marked(True)])
-    address = StringField("Address or nearest intersection", [Optional(), Length(max=200)])
+    description = TextAreaField(_l("Describe the problem"), [Marked(True)])
+    address = StringField(_l("Address or nearest intersection"), [Optional(), Length(max=200)])
     latitude = HiddenField()
     longitude = HiddenField()
-    location_choice = RadioField("Which place do you mean?", choices=[], validate_choice=False)
-    photos = MultipleFileField("Photos")
-    photo_alt = StringField("Describe what your photos show", [Optional(), Length(max=250)])
-    video = FileField("Video")
-    contact_name = StringField("Your name", [Optional(), Length(max=120)])
+    location_choice = RadioField(_l("Which place do you mean?"), choices=[], validate_choice=False)
+    photos = MultipleFileField(_l("Photos"))
+    photo_alt = StringField(_l("Describe what your photos show"), [Optional(), Length(max=250)])
+    video = FileField(_l("Video"))
+    contact_name = StringField(_l("Your name"), [Optional(), Length(max=120)])
     contact_email = EmailField(
-        "Email address",
+        _l("Email address"),
         [
             Optional(),
             Length(max=254),
-            Email("Enter an email address like name@example.com", check_deliverability=False),
+            Email(_l("Enter an email address like name@example.com"), check_deliverability=False),
         ],
     )
     contact_phone = TelField(
-        "Phone number",
+        _l("Phone number"),
         [
             Optional(),
             Length(max=40),
-            Regexp(r"^[0-9 +().\-x]*$", message="Enter a phone number like (203) 555-0123"),
+            Regexp(r"^[0-9 +().\-x]*$", message=_l("Enter a phone number like (203) 555-0123")),
         ],
     )
-    anonymous = BooleanField("Hide my name from the public")
+    anonymous = BooleanField(_l("Hide my name from the public"))
     not_duplicate = HiddenField()
 
     def answer_fields(self):
@@ -73,9 +75,13 @@ class ReportForm(FlaskForm):
 
 
 def _question_field(question: CategoryQuestion):
-    label, validators = question.label, [Marked(question.required)]
-    description = question.hint or ""
-    choices = [SelectChoice(o["key"], o["name"]) for o in question.options or []]
+    # Built at request time, so the admins' translations for the page's language apply.
+    label, validators = translated(question, "label"), [Marked(question.required)]
+    description = translated(question, "hint")
+    choices = [
+        SelectChoice(o["key"], translated_option(question, o["key"], o["name"]))
+        for o in question.options or []
+    ]
     if question.datatype == "singlevaluelist":
         return RadioField(
             label, validators, choices=choices, validate_choice=False, description=description

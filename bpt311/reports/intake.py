@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import current_app, request
+from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from bpt311 import storage
@@ -53,7 +54,19 @@ def _add_error(form: ReportForm, name: str, message: str) -> None:
 
 def _kept_media(form: ReportForm) -> list[storage.StashedMedia]:
     removed = set(request.form.getlist("remove_media"))
-    kept = [storage.load_stashed(t) for t in request.form.getlist("pending_media")]
+    kept, out_of_reach = [], False
+    for token in request.form.getlist("pending_media"):
+        try:
+            kept.append(storage.load_stashed(token, strict=True))
+        except storage.StorageUnavailable:  # the object store is down: say so, send nothing
+            out_of_reach = True
+    if out_of_reach:
+        _add_error(
+            form,
+            "photos",
+            "A photo you added cannot be fetched just now, so the report was not sent. "
+            "Try again in a few minutes, or add your photos again.",
+        )
     for item in kept:
         if item and item.token in removed:
             storage.discard_stashed(item)
@@ -70,7 +83,11 @@ def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
             continue
         if len([m for m in media if m.kind == "photo"]) >= MAX_PHOTOS:
             refused.append(
-                f"{upload.filename} was not added: you can send up to {MAX_PHOTOS} photos"
+                _(
+                    "%(file)s was not added: you can send up to %(max)d photos",
+                    file=upload.filename,
+                    max=MAX_PHOTOS,
+                )
             )
             continue
         try:
@@ -82,7 +99,7 @@ def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
     video = form.video.data
     if getattr(video, "filename", ""):
         if any(m.kind == "video" for m in media):
-            form.video.errors = ["You have already added a video: remove it to send another"]
+            form.video.errors = [_("You have already added a video: remove it to send another")]
             return
         try:
             checked = check_video(
@@ -108,13 +125,13 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
 
     choice = form.location_choice.data or ""
     if choice and "|" in choice:
-        point, _, address = choice.partition("|")
-        lat_text, _, lon_text = point.partition(",")
+        point, _bar, address = choice.partition("|")
+        lat_text, _comma, lon_text = point.partition(",")
         form.address.data = address
         return _number(lat_text), _number(lon_text)
     latitude, longitude = _number(form.latitude.data), _number(form.longitude.data)
     if (form.latitude.data or form.longitude.data) and (latitude is None or longitude is None):
-        _add_error(form, "address", "That location is not a real place on the map")
+        _add_error(form, "address", _("That location is not a real place on the map"))
         return None, None
     if latitude is not None and longitude is not None:
         return latitude, longitude
@@ -129,15 +146,18 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
             _add_error(
                 form,
                 "address",
-                f"We could not find “{typed}” in Bridgeport. Check the spelling, add "
-                "a house number or the nearest cross street, or place the pin on the map",
+                _(
+                    "We could not find “%(address)s” in Bridgeport. Check the spelling, add "
+                    "a house number or the nearest cross street, or place the pin on the map",
+                    address=typed,
+                ),
             )
             return None, None
         if len(places) == 1:
             form.address.data = places[0].address
             return places[0].latitude, places[0].longitude
         _offer_places(form, [(p.latitude, p.longitude, p.address) for p in places])
-        form.location_choice.errors = ["Choose which place you mean"]
+        form.location_choice.errors = [_("Choose which place you mean")]
         return None, None
     area = service_area()
     located = [m for m in intake.media if m.gps and area.contains(*m.gps)]
@@ -145,10 +165,10 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
         lat, lon = located[0].gps
         _offer_places(
             form,
-            [(lat, lon, f"Where your photo {located[0].original_name} was taken")],
+            [(lat, lon, _("Where your photo %(file)s was taken", file=located[0].original_name))],
             checked=True,
         )
-        intake.notice = (
+        intake.notice = _(
             "We found the location stored in your photo. Check it is right "
             "and send the report again."
         )
@@ -210,7 +230,9 @@ def take_report(form: ReportForm, category: Category, reporter=None, source: str
         _add_error(
             form,
             "photos",
-            "Your photos could not be saved just now, so the report was not sent. "
-            "Try again in a few minutes, or send it without them.",
+            _(
+                "Your photos could not be saved just now, so the report was not sent. "
+                "Try again in a few minutes, or send it without them."
+            ),
         )
     return intake

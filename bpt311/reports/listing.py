@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from bpt311.errors import error_response, wants_partial
 from bpt311.extensions import db, limiter
-from bpt311.models import STATUS_LABELS, Category, Neighbourhood, Report
-from bpt311.models.reports import TRACKING_PREFIX
+from bpt311.models import Category, Neighbourhood, Report
+from bpt311.models.reports import STATUS_NAMES, TRACKING_PREFIX
 from bpt311.ops import replica
 from bpt311.reports import browse, figures
 from bpt311.reports.views import bp
@@ -167,7 +167,7 @@ def _feature(row) -> dict:
             "tracking_number": _tracking_number(row.id),
             "category": row.category,
             "status": row.status,
-            "status_label": STATUS_LABELS.get(row.status, row.status),
+            "status_label": STATUS_NAMES.get(row.status, row.status),  # data: English
             "description": row.description,
             "address": row.address,
             "neighbourhood": row.neighbourhood or "",

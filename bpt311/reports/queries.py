@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bpt311.extensions import db
+from bpt311.i18n import translated
 from bpt311.models import Category, Report, report_id_from_tracking_number
 
 
@@ -72,10 +73,11 @@ def _stem(word: str) -> str:
 
 
 def _matches(category: Category, words: list[str]) -> bool:
-    """Every query word starts a word of the category's name, keywords, description or group."""
-    haystack = _words(
-        " ".join((category.name, category.keywords, category.description, category.group))
-    )
+    """Every query word starts a word of the category's name, keywords, description or group,
+    as written or as translated for the page's language."""
+    texts = [category.name, category.keywords, category.description, category.group]
+    texts += [translated(category, name) for name in ("name", "description", "group")]
+    haystack = _words(" ".join(texts))
     return all(any(w.startswith(_stem(word)) for w in haystack) for word in words)
 
 
@@ -89,7 +91,11 @@ def search_categories(query: str = "") -> list[tuple[str, list[Category]]]:
     found = []
     for group, categories in groups:
         hits = [c for c in categories if _matches(c, words)]
-        hits.sort(key=lambda c: not all(_stem(w) in c.name.lower() for w in words))
+        hits.sort(
+            key=lambda c: (
+                not all(_stem(w) in f"{c.name} {translated(c, 'name')}".lower() for w in words)
+            )
+        )
         if hits:
             found.append((group, hits))
     return found

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import LazyString, ngettext
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +24,7 @@ from bpt311.geo import (
     distance_metres,
     service_area_from_file,
 )
+from bpt311.i18n import current_language, translated
 from bpt311.models import (
     SOURCES,
     Category,
@@ -90,11 +91,22 @@ def active_category(code: str) -> Category | None:
 def sla_in_words(hours: int) -> str:
     """An SLA as a resident would say it: ``4 hours``, ``3 days``, ``about a month``."""
     if hours < 48:
-        return f"{hours} hour{'s' if hours != 1 else ''}"
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
     days = round(hours / 24)
     if days < 21:
-        return f"{days} days"
-    return "about a month" if days < 45 else f"about {round(days / 30)} months"
+        return ngettext("%(num)d day", "%(num)d days", days)
+    return _("about a month") if days < 45 else _("about %(num)d months", num=round(days / 30))
+
+
+def receipt_subject(report: Report) -> LazyString:
+    """The receipt email's subject, written in the recipient's language when it is queued."""
+    return LazyString(
+        lambda: _(
+            "Your report %(number)s: %(category)s",
+            number=report.tracking_number,
+            category=translated(report.category, "name"),
+        )
+    )
 
 
 # ---- answers to a category's questions -------------------------------------------
@@ -111,39 +123,45 @@ def _answer(question: CategoryQuestion, raw: Any) -> tuple[Any, str | None]:
     """The stored value of one answer, or an error message for the resident."""
     values = raw if isinstance(raw, list | tuple) else ([] if raw is None else [raw])
     values = [str(v).strip() for v in values if str(v).strip()]
+    label = translated(question, "label")
     if not values:
         if question.required:
-            verb = "Choose" if question.is_list else "Enter"
-            return None, f"{verb} an answer to “{question.label}”"
+            if question.is_list:
+                return None, _("Choose an answer to “%(question)s”", question=label)
+            return None, _("Enter an answer to “%(question)s”", question=label)
         return None, None
     keys = {option["key"] for option in question.options or []}
     if question.datatype == "multivaluelist":
         unknown = [v for v in values if v not in keys]
         if unknown:
-            return None, f"Choose answers from the list for “{question.label}”"
+            return None, _("Choose answers from the list for “%(question)s”", question=label)
         return list(dict.fromkeys(values)), None
     value = values[0]
     if question.datatype == "singlevaluelist":
         if value not in keys:
-            return None, f"Choose an answer from the list for “{question.label}”"
+            return None, _("Choose an answer from the list for “%(question)s”", question=label)
         return value, None
     if question.datatype == "number":
         try:
             number = float(value.replace(",", ""))
         except ValueError:
-            return None, f"“{question.label}” must be a number, like 3"
+            return None, _("“%(question)s” must be a number, like 3", question=label)
         if not math.isfinite(number) or abs(number) > 1e9:
-            return None, f"“{question.label}” must be a sensible number"
+            return None, _("“%(question)s” must be a sensible number", question=label)
         return (int(number) if number.is_integer() else number), None
     if question.datatype == "datetime":
         try:
             moment = _parse_datetime(value)
         except ValueError:
-            return None, f"“{question.label}” must be a date and time, like 2026-11-25 14:30"
+            return None, _(
+                "“%(question)s” must be a date and time, like 2026-11-25 14:30", question=label
+            )
         return moment.isoformat(timespec="minutes"), None
     limit = 2000 if question.datatype == "text" else 200
     if len(value) > limit:
-        return None, f"“{question.label}” must be {limit} characters or fewer"
+        return None, _(
+            "“%(question)s” must be %(limit)d characters or fewer", question=label, limit=limit
+        )
     return value, None
 
 
@@ -173,13 +191,16 @@ def outside_city_message(latitude: float, longitude: float) -> str:
     town = min(NEIGHBOURS, key=lambda t: distance_metres(latitude, longitude, t[1], t[2]))
     nearest = distance_metres(latitude, longitude, town[1], town[2])
     where = (
-        f"It looks like it is in {town[0]}: contact the Town of {town[0]} about it."
+        _("It looks like it is in %(town)s: contact the Town of %(town)s about it.", town=town[0])
         if nearest < 15_000
-        else "Contact the town or city it is in."
+        else _("Contact the town or city it is in.")
     )
-    return (
-        "That location is outside the City of Bridgeport, so the city cannot fix it. "
-        f"{where} If the problem is in Bridgeport, move the pin or check the address."
+    return " ".join(
+        (
+            _("That location is outside the City of Bridgeport, so the city cannot fix it."),
+            where,
+            _("If the problem is in Bridgeport, move the pin or check the address."),
+        )
     )
 
 
@@ -187,14 +208,16 @@ def check_location(latitude: float | None, longitude: float | None) -> tuple[flo
     if latitude is None or longitude is None:
         raise InvalidReport(
             {
-                "location": "Tell us where the problem is: type an address, "
-                "place the pin on the map, or use your location"
+                "location": _(
+                    "Tell us where the problem is: type an address, "
+                    "place the pin on the map, or use your location"
+                )
             }
         )
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180) or not (
         math.isfinite(latitude) and math.isfinite(longitude)
     ):
-        raise InvalidReport({"location": "That location is not a real place on the map"})
+        raise InvalidReport({"location": _("That location is not a real place on the map")})
     if not service_area().contains(latitude, longitude):
         raise InvalidReport({"location": outside_city_message(latitude, longitude)})
     return round(latitude, 6), round(longitude, 6)
@@ -239,26 +262,29 @@ def validate(new: NewReport) -> tuple[Category, dict[str, Any], tuple[float, flo
     errors: dict[str, str] = {}
     category = active_category(new.category_code)
     if category is None:
-        raise InvalidReport({"category": "Choose what kind of problem it is from the list"})
+        raise InvalidReport({"category": _("Choose what kind of problem it is from the list")})
     description = (new.description or "").strip()
     if not description:
-        errors["description"] = "Describe the problem"
+        errors["description"] = _("Describe the problem")
     elif len(description) < DESCRIPTION_MIN:
-        errors["description"] = (
-            f"Describe the problem in at least {DESCRIPTION_MIN} characters, "
-            "so the crew knows what to look for"
+        errors["description"] = _(
+            "Describe the problem in at least %(min)d characters, "
+            "so the crew knows what to look for",
+            min=DESCRIPTION_MIN,
         )
     elif len(description) > DESCRIPTION_MAX:
-        errors["description"] = f"Keep the description to {DESCRIPTION_MAX} characters or fewer"
+        errors["description"] = _(
+            "Keep the description to %(max)d characters or fewer", max=DESCRIPTION_MAX
+        )
     answers, answer_errors = validate_answers(category, new.answers)
     errors.update({f"answer_{code}": message for code, message in answer_errors.items()})
     if new.source not in SOURCES:
         errors["source"] = "Unknown source"
     photos = [m for m in new.media if m.kind == "photo"]
     if len(photos) > MAX_PHOTOS:
-        errors["photos"] = f"Send at most {MAX_PHOTOS} photos"
+        errors["photos"] = _("Send at most %(max)d photos", max=MAX_PHOTOS)
     if len([m for m in new.media if m.kind == "video"]) > 1:
-        errors["video"] = "Send at most one video"
+        errors["video"] = _("Send at most one video")
     try:
         point = check_location(new.latitude, new.longitude)
     except InvalidReport as exc:
@@ -276,11 +302,7 @@ def report_url(report: Report) -> str:
 def _place_file(source: str, extension: str) -> str:
     """Give a stashed file its final name; the stash copy stays until the report commits."""
     name = storage.new_name(extension)
-    target = storage.file_path(name)
-    try:
-        os.link(storage.file_path(source), target)
-    except OSError:
-        shutil.copyfile(storage.file_path(source), target)
+    storage.copy(source, name)  # a hard link on disk, a server-side copy in an object store
     return name
 
 
@@ -334,6 +356,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         source=new.source,
         answers=answers,
         submission_key=new.submission_key or None,
+        locale=current_language(),  # later emails to a reporter without an account use it
     )
     report.events.append(TimelineEvent(kind="submitted", created_at=now, actor=reporter))
     placed: list[str] = []
@@ -364,11 +387,12 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
             enqueue_email(
                 report.contact_email,
                 "report_receipt",
-                f"Your report {report.tracking_number}: {category.name}",
+                receipt_subject(report),
+                locale=report.locale,
                 report_id=report.id,
                 report=report,
                 report_url=report_url(report),
-                response_time=sla_in_words(category.sla_hours),
+                response_time=LazyString(sla_in_words, category.sla_hours),
             )
         db.session.commit()
     except IntegrityError:

@@ -13,10 +13,10 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -89,7 +89,7 @@ def new_report_page(staff: bool = False):
     code = request.args.get("category", "").strip()
     category = active_category(code) if code else None
     if category is None:
-        error = "That kind of problem is not on our list. Choose one below." if code else ""
+        error = _("That kind of problem is not on our list. Choose one below.") if code else ""
         if not staff:  # a deep link's point waits while the category is chosen
             share.remember_point(request.args.get("lat", ""), request.args.get("lon", ""))
         return _category_step(request.args.get("q", "").strip()[:100], error, staff=staff)
@@ -117,7 +117,9 @@ def create_report(staff: bool = False):
     """Send the form: for a resident, or (``staff``) for a caller, with source "staff"."""
     category = active_category(request.form.get("category", ""))
     if category is None:
-        return _category_step(error="Choose what kind of problem it is.", status=422, staff=staff)
+        return _category_step(
+            error=_("Choose what kind of problem it is."), status=422, staff=staff
+        )
     form = report_form_class(category)()
     reporter = current_user if current_user.is_authenticated and not staff else None
     intake = take_report(form, category, reporter=reporter, source="staff" if staff else "web")
@@ -170,7 +172,11 @@ def submitted(tracking_number: str):
         abort(404)
     link = report_url(report)
     qr = segno.make(link, error="m").svg_inline(
-        scale=4, border=2, title=f"QR code linking to {link}", dark="#000", light="#fff"
+        scale=4,
+        border=2,
+        title=_("QR code linking to %(link)s", link=link),
+        dark="#000",
+        light="#fff",
     )
     return render_template(
         "reports/submitted.html",
@@ -210,7 +216,10 @@ def detail(tracking_number: str):
     if tracking_number != report.tracking_number:
         return redirect(url_for(".detail", tracking_number=report.tracking_number), 301)
     if hidden:
-        flash(f"Hidden from the public by the moderators: {report.hidden_reason}", "info")
+        flash(
+            _("Hidden from the public by the moderators: %(reason)s", reason=report.hidden_reason),
+            "info",
+        )
     return render_template("reports/detail.html", **detail_context(report))
 
 
@@ -248,13 +257,14 @@ def media_file(name: str):
         if hidden and not (current_user.is_authenticated and current_user.is_staff):
             abort(404)  # hidden by moderators: only staff still see it
         content_type = "image/jpeg" if name == media.thumb_name else media.content_type
-    path = storage.file_path(name)
-    if not path.is_file():
-        abort(404)
     inline = content_type in SERVABLE_TYPES  # whatever a row says, never serve markup
     if not inline:
         content_type = "application/octet-stream"
-    response = send_file(path, mimetype=content_type, conditional=True, max_age=86400)
+    response = storage.send(name, content_type, inline=inline)
+    if response is None:
+        abort(404)
+    if response.status_code == 302:  # to the object store: the URL was checked above
+        return response
     response.headers["Content-Disposition"] = "inline" if inline else "attachment"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "public, max-age=86400"

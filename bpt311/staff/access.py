@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import abort, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from bpt311.models import Report, User
@@ -18,7 +19,7 @@ def staff_required(view):
         if not current_user.is_authenticated:
             return redirect(url_for("accounts.sign_in", next=request.full_path.rstrip("?")))
         if not current_user.is_staff:
-            abort(403, "This part of the site is for city staff.")
+            abort(403, _("This part of the site is for city staff."))
         return view(*args, **kwargs)
 
     return wrapper
@@ -30,7 +31,7 @@ def admin_required(view):
         if not current_user.is_authenticated:
             return redirect(url_for("accounts.sign_in", next=request.full_path.rstrip("?")))
         if not current_user.is_admin:
-            abort(403, "Only administrators can do that.")
+            abort(403, _("Only administrators can do that."))
         return view(*args, **kwargs)
 
     return wrapper
@@ -45,6 +46,8 @@ def require_may_act_on(user: User, report: Report) -> None:
     if not may_act_on(user, report):
         abort(
             403,
-            "This report belongs to another department. Ask an administrator to move "
-            "it, or reassign it from its own department.",
+            _(
+                "This report belongs to another department. Ask an administrator to move "
+                "it, or reassign it from its own department."
+            ),
         )

@@ -6,10 +6,14 @@ Views read the form, call one function of :mod:`bpt311.staff.administration` (or
 from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from bpt311.api import keys
 from bpt311.extensions import db
+from bpt311.i18n import LANGUAGES, current_language
 from bpt311.models import ApiKey, Category, CategoryQuestion, Department, User
 from bpt311.staff import admin_forms, admin_geo, administration, queries
 from bpt311.staff.access import admin_required
@@ -81,7 +85,7 @@ def admin_department(department_id: int | None = None):
         except Refused as refusal:
             _show_refusal(form, refusal)
         else:
-            flash(f"{form.name.data.strip()} was saved.", "success")
+            flash(_("%(name)s was saved.", name=form.name.data.strip()), "success")
             return redirect(url_for(".admin_departments"), 303)
     return _form_page("staff/admin/department_form.html", form, department=department)
 
@@ -100,10 +104,14 @@ def admin_categories():
 def _category_form(category: Category | None):
     form = admin_forms.CategoryForm(obj=category)
     form.department_id.choices = admin_forms.department_choices(
-        queries.departments(), "Choose a department"
+        queries.departments(), _("Choose a department")
     )
     if request.method == "GET" and category is not None:
         form.department_id.data = str(category.department_id)
+    if category is not None:
+        admin_forms.fill_translations(
+            form, category.translations, admin_forms.CATEGORY_TRANSLATED_FIELDS, request.form
+        )
     return form
 
 
@@ -124,13 +132,16 @@ def admin_category(category_id: int | None = None):
             sla_hours=form.sla_hours.data,
             active=form.active.data,
             position=form.position.data,
+            translations=admin_forms.typed_translations(
+                form, admin_forms.CATEGORY_TRANSLATED_FIELDS
+            ),
         )
         try:
             category = administration.save_category(current_user, values, category)
         except Refused as refusal:
             _show_refusal(form, refusal)
         else:
-            flash(f"{category.name} was saved.", "success")
+            flash(_("%(name)s was saved.", name=category.name), "success")
             return redirect(url_for(".admin_category", category_id=category.id), 303)
     reports = administration.report_count(category) if category else 0
     return _form_page(
@@ -139,6 +150,8 @@ def admin_category(category_id: int | None = None):
         category=category,
         reports=reports,
         confirm=admin_forms.ConfirmForm(),
+        translated_languages=admin_forms.TRANSLATED_LANGUAGES,
+        question_types=admin_forms.QUESTION_TYPE_NAMES,
     )
 
 
@@ -149,8 +162,13 @@ def admin_category_active(category_id: int):
     if admin_forms.ConfirmForm().validate_on_submit():
         active = request.form.get("active") == "1"
         administration.set_category_active(current_user, category, active)
-        state = "now offered to residents" if active else "deactivated: residents no longer see it"
-        flash(f"{category.name} is {state}.", "success")
+        if active:
+            flash(_("%(name)s is now offered to residents.", name=category.name), "success")
+        else:
+            flash(
+                _("%(name)s is deactivated: residents no longer see it.", name=category.name),
+                "success",
+            )
     return redirect(url_for(".admin_category", category_id=category.id), 303)
 
 
@@ -165,7 +183,7 @@ def admin_category_delete(category_id: int):
     except Refused as refusal:
         flash(str(refusal), "error")
         return redirect(url_for(".admin_category", category_id=category.id), 303)
-    flash(f"{category.name} was deleted.", "success")
+    flash(_("%(name)s was deleted.", name=category.name), "success")
     return redirect(url_for(".admin_categories"), 303)
 
 
@@ -181,7 +199,23 @@ def _question_values(form) -> administration.QuestionValues:
         required=bool(form.required.data),
         options=form.options.data or "",
         position=form.position.data,
+        translations=admin_forms.typed_translations(form, admin_forms.QUESTION_TRANSLATED_FIELDS),
     )
+
+
+def _preview(category, form, question):
+    """The category's questions as residents will see them in the language chosen for the
+    preview (the admin's own language unless they choose another), and that language."""
+    language = form.preview_language.data
+    if language not in LANGUAGES:
+        language = current_language()
+        form.preview_language.data = language
+    with force_locale(language):
+        preview = administration.preview_questions(category, _question_values(form), question)
+        html = render_template(
+            "reports/_questions.html", questions=preview.answer_fields(), category=category
+        )
+    return Markup(html), language
 
 
 @bp.route("/admin/categories/<int:category_id>/questions/new", methods=["GET", "POST"])
@@ -199,6 +233,10 @@ def admin_question(category_id: int, question_id: int | None = None):
         # The stored options are a list; the form edits them as lines of text. (A POST that
         # leaves the field out keeps the stored options rather than meeting a list.)
         form.options.data = administration.options_text(question.options)
+    if question is not None:
+        admin_forms.fill_translations(
+            form, question.translations, admin_forms.QUESTION_TRANSLATED_FIELDS, request.form
+        )
     previewing = request.method == "POST" and "preview" in request.form
     if request.method == "POST" and not previewing and form.validate_on_submit():
         try:
@@ -206,13 +244,18 @@ def admin_question(category_id: int, question_id: int | None = None):
         except Refused as refusal:
             _show_refusal(form, refusal)
         else:
-            flash(f"The question “{form.label.data.strip()}” was saved.", "success")
+            flash(
+                _("The question “%(label)s” was saved.", label=form.label.data.strip()), "success"
+            )
             return redirect(url_for(".admin_category", category_id=category.id), 303)
-    preview = administration.preview_questions(category, _question_values(form), question)
+    preview, preview_language = _preview(category, form, question)
     if previewing and request.htmx and not request.htmx.history_restore_request:
         response = make_response(
             render_template(
-                "staff/admin/_question_preview.html", preview=preview, category=category
+                "staff/admin/_question_preview.html",
+                preview=preview,
+                preview_language=preview_language,
+                category=category,
             )
         )
         response.headers["Vary"] = "HX-Request"
@@ -225,7 +268,9 @@ def admin_question(category_id: int, question_id: int | None = None):
             category=category,
             question=question,
             preview=preview,
+            preview_language=preview_language,
             confirm=admin_forms.ConfirmForm(),
+            translated_languages=admin_forms.TRANSLATED_LANGUAGES,
         )
     )
     response.headers["Vary"] = "HX-Request"
@@ -241,7 +286,7 @@ def admin_question_delete(category_id: int, question_id: int):
     if not admin_forms.ConfirmForm().validate_on_submit():
         abort(400)
     administration.delete_question(current_user, question)
-    flash(f"The question “{question.label}” was removed.", "success")
+    flash(_("The question “%(label)s” was removed.", label=question.label), "success")
     return redirect(url_for(".admin_category", category_id=category_id), 303)
 
 
@@ -253,7 +298,9 @@ def admin_question_delete(category_id: int, question_id: int):
 def admin_users():
     form = admin_forms.UserSearchForm(request.args)
     people = administration.users_matching(form.q.data or "", form.role.data or "")
-    return render_template("staff/admin/users.html", form=form, people=people)
+    return render_template(
+        "staff/admin/users.html", form=form, people=people, role_names=admin_forms.ROLE_NAMES
+    )
 
 
 @bp.route("/admin/users/invite", methods=["GET", "POST"])
@@ -261,7 +308,7 @@ def admin_users():
 def admin_invite():
     form = admin_forms.InviteForm()
     form.department_id.choices = admin_forms.department_choices(
-        queries.departments(), "No department"
+        queries.departments(), _("No department")
     )
     if form.validate_on_submit():
         try:
@@ -275,7 +322,13 @@ def admin_invite():
         except Refused as refusal:
             _show_refusal(form, refusal)
         else:
-            flash(f"{person.email} was invited: they have an email to set a password.", "success")
+            flash(
+                _(
+                    "%(email)s was invited: they have an email to set a password.",
+                    email=person.email,
+                ),
+                "success",
+            )
             return redirect(url_for(".admin_users"), 303)
     return _form_page("staff/admin/invite.html", form)
 
@@ -286,7 +339,7 @@ def admin_user(user_id: int):
     person = _found(User, user_id)
     form = admin_forms.AccessForm(obj=person)
     form.department_id.choices = admin_forms.department_choices(
-        queries.departments(), "No department"
+        queries.departments(), _("No department")
     )
     if request.method == "GET":
         form.department_id.data = str(person.department_id or "")
@@ -300,7 +353,7 @@ def admin_user(user_id: int):
             db.session.rollback()
             problem = _show_refusal(form, refusal)
         else:
-            flash(f"{person.email}'s access was saved.", "success")
+            flash(_("%(email)s’s access was saved.", email=person.email), "success")
             return redirect(url_for(".admin_user", user_id=person.id), 303)
     return _form_page(
         "staff/admin/user.html",
@@ -324,8 +377,13 @@ def admin_user_active(user_id: int):
         db.session.rollback()
         flash(str(refusal), "error")
     else:
-        state = "reactivated" if active else "deactivated: they can no longer sign in"
-        flash(f"{person.email} was {state}.", "success")
+        if active:
+            flash(_("%(email)s was reactivated.", email=person.email), "success")
+        else:
+            flash(
+                _("%(email)s was deactivated: they can no longer sign in.", email=person.email),
+                "success",
+            )
     return redirect(url_for(".admin_user", user_id=user_id), 303)
 
 
@@ -366,7 +424,10 @@ def admin_api_key_revoke(key_id: int):
     if not admin_forms.ConfirmForm().validate_on_submit():
         abort(400)
     administration.revoke_api_key(current_user, key)
-    flash(f"The key {key.prefix}… ({key.name}) was revoked.", "success")
+    flash(
+        _("The key %(prefix)s… (%(name)s) was revoked.", prefix=key.prefix, name=key.name),
+        "success",
+    )
     return redirect(url_for(".admin_api_keys"), 303)
 
 
@@ -393,7 +454,7 @@ def admin_places_preview():
     if form.validate_on_submit():
         sent = request.files.get("file")
         if sent is None or not sent.filename:
-            form.file.errors = ["Choose a GeoJSON file to upload"]
+            form.file.errors = [_("Choose a GeoJSON file to upload")]
         else:
             text = sent.read(admin_geo.MAX_UPLOAD_BYTES + 1).decode("utf-8", "replace")
             try:
@@ -431,14 +492,20 @@ def admin_places_apply():
         )
     except Refused as refusal:
         db.session.rollback()
-        flash(f"Nothing was changed: {refusal}", "error")
+        flash(_("Nothing was changed: %(problem)s", problem=refusal), "error")
         return redirect(url_for(".admin_places"), 303)
     if upload.kind == "boundary":
-        flash("The new service-area boundary is in use.", "success")
+        flash(_("The new service-area boundary is in use."), "success")
     else:
-        flash(
-            f"{len(upload.shapes)} neighbourhoods were saved; "
-            f"{upload.open_reports_moving} open reports moved to their new neighbourhood.",
-            "success",
+        saved = ngettext(
+            "%(num)d neighbourhood was saved.",
+            "%(num)d neighbourhoods were saved.",
+            len(upload.shapes),
         )
+        moved = ngettext(
+            "%(num)d open report moved to its new neighbourhood.",
+            "%(num)d open reports moved to their new neighbourhood.",
+            upload.open_reports_moving,
+        )
+        flash(f"{saved} {moved}", "success")
     return redirect(url_for(".admin_places"), 303)

@@ -3,6 +3,7 @@ database (clashing codes, the last admin, valid geometry) live in the services."
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -18,18 +19,21 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
+from bpt311.i18n import LANGUAGES
 from bpt311.reports.forms import Marked
 from bpt311.staff.forms import choices
 
 QUESTION_TYPE_NAMES = {
-    "string": "Short text",
-    "text": "Longer text",
-    "number": "A number",
-    "datetime": "A date and time",
-    "singlevaluelist": "One choice from a list",
-    "multivaluelist": "Any choices from a list",
+    "string": _l("Short text"),
+    "text": _l("Longer text"),
+    "number": _l("A number"),
+    "datetime": _l("A date and time"),
+    "singlevaluelist": _l("One choice from a list"),
+    "multivaluelist": _l("Any choices from a list"),
 }
-ROLE_NAMES = {"resident": "Resident", "staff": "Staff", "admin": "Administrator"}
+ROLE_NAMES = {"resident": _l("Resident"), "staff": _l("Staff"), "admin": _l("Administrator")}
+# The languages admins translate categories and questions into (English is the original).
+TRANSLATED_LANGUAGES = {"es": _l("Spanish"), "pt": _l("Portuguese")}
 
 
 class WholeNumberField(IntegerField):
@@ -43,121 +47,175 @@ class WholeNumberField(IntegerField):
             super().process_formdata(valuelist)
         except ValueError:
             self.data = None
-            raise ValueError("Enter a whole number, like 48") from None
+            raise ValueError(_l("Enter a whole number, like 48")) from None
 
 
 class DepartmentForm(FlaskForm):
-    name = StringField("Name", [InputRequired("Enter the department's name"), Length(max=120)])
-    email = EmailField("Email address", [Optional(), Length(max=254)])
-    phone = TelField("Phone number", [Optional(), Length(max=40)])
+    name = StringField(
+        _l("Name"), [InputRequired(_l("Enter the department's name")), Length(max=120)]
+    )
+    email = EmailField(_l("Email address"), [Optional(), Length(max=254)])
+    phone = TelField(_l("Phone number"), [Optional(), Length(max=40)])
 
 
 class CategoryForm(FlaskForm):
-    name = StringField("Name", [InputRequired("Enter the category's name"), Length(max=120)])
+    name = StringField(
+        _l("Name"), [InputRequired(_l("Enter the category's name")), Length(max=120)]
+    )
     service_code = StringField(
-        "Service code",
-        [InputRequired("Enter a service code, like pothole"), Length(max=64)],
-        description="Open311 clients file reports with it: letters, digits, . - _",
+        _l("Service code"),
+        [InputRequired(_l("Enter a service code, like pothole")), Length(max=64)],
+        description=_l("Open311 clients file reports with it: letters, digits, . - _"),
     )
-    group = StringField("Group", [InputRequired("Enter the group, like Streets"), Length(max=80)])
-    description = TextAreaField("Description", [Optional(), Length(max=2000)])
+    group = StringField(
+        _l("Group"), [InputRequired(_l("Enter the group, like Streets")), Length(max=80)]
+    )
+    description = TextAreaField(_l("Description"), [Optional(), Length(max=2000)])
     keywords = StringField(
-        "Keywords",
+        _l("Keywords"),
         [Optional(), Length(max=1000)],
-        description="Other words residents might search for, separated by commas",
+        description=_l("Other words residents might search for, separated by commas"),
     )
-    department_id = SelectField("Department", [Marked(True)], validate_choice=False)
+    department_id = SelectField(_l("Department"), [Marked(True)], validate_choice=False)
     sla_hours = WholeNumberField(
-        "SLA in hours",
+        _l("SLA in hours"),
         [Marked(True)],
-        description="How long the department has to respond, in hours (48 is two days)",
+        description=_l("How long the department has to respond, in hours (48 is two days)"),
     )
     position = WholeNumberField(
-        "Position", [Optional()], description="Lower numbers come first in the list"
+        _l("Position"), [Optional()], description=_l("Lower numbers come first in the list")
     )
-    active = BooleanField("Residents can report this", default=True)
+    active = BooleanField(_l("Residents can report this"), default=True)
+    # What residents read in Spanish and Portuguese; an empty box shows the English.
+    name_es = StringField(_l("Name in Spanish"), [Optional(), Length(max=120)])
+    group_es = StringField(_l("Group in Spanish"), [Optional(), Length(max=80)])
+    description_es = TextAreaField(_l("Description in Spanish"), [Optional(), Length(max=2000)])
+    name_pt = StringField(_l("Name in Portuguese"), [Optional(), Length(max=120)])
+    group_pt = StringField(_l("Group in Portuguese"), [Optional(), Length(max=80)])
+    description_pt = TextAreaField(_l("Description in Portuguese"), [Optional(), Length(max=2000)])
 
 
 class QuestionForm(FlaskForm):
     datatype = SelectField(
-        "Kind of answer",
+        _l("Kind of answer"),
         [Marked(True)],
         choices=choices(QUESTION_TYPE_NAMES.items()),
         validate_choice=False,
     )
     code = StringField(
-        "Code",
-        [InputRequired("Enter a code, like size"), Length(max=64)],
-        description="Open311 clients send the answer under it: letters, digits, _",
+        _l("Code"),
+        [InputRequired(_l("Enter a code, like size")), Length(max=64)],
+        description=_l("Open311 clients send the answer under it: letters, digits, _"),
     )
     label = StringField(
-        "Question", [InputRequired("Enter the question residents will read"), Length(max=200)]
+        _l("Question"),
+        [InputRequired(_l("Enter the question residents will read")), Length(max=200)],
     )
-    hint = StringField("Hint", [Optional(), Length(max=500)])
-    required = BooleanField("An answer is required")
+    hint = StringField(_l("Hint"), [Optional(), Length(max=500)])
+    required = BooleanField(_l("An answer is required"))
     options = TextAreaField(
-        "Options (for list questions)",
+        _l("Options (for list questions)"),
         [Optional(), Length(max=4000)],
-        description="One per line, as key | Name: for example  small | Smaller than a plate",
+        description=_l("One per line, as key | Name: for example  small | Smaller than a plate"),
     )
     position = WholeNumberField(
-        "Position", [Optional()], description="Lower numbers come first on the form"
+        _l("Position"), [Optional()], description=_l("Lower numbers come first on the form")
     )
+    label_es = StringField(_l("Question in Spanish"), [Optional(), Length(max=200)])
+    hint_es = StringField(_l("Hint in Spanish"), [Optional(), Length(max=500)])
+    options_es = TextAreaField(_l("Options in Spanish"), [Optional(), Length(max=4000)])
+    label_pt = StringField(_l("Question in Portuguese"), [Optional(), Length(max=200)])
+    hint_pt = StringField(_l("Hint in Portuguese"), [Optional(), Length(max=500)])
+    options_pt = TextAreaField(_l("Options in Portuguese"), [Optional(), Length(max=4000)])
+    preview_language = SelectField(
+        _l("Preview in"), choices=choices(LANGUAGES.items()), validate_choice=False
+    )
+
+
+CATEGORY_TRANSLATED_FIELDS = ("name", "group", "description")
+QUESTION_TRANSLATED_FIELDS = ("label", "hint", "options")
+
+
+def fill_translations(form, translations: dict | None, fields: tuple[str, ...], posted=()) -> None:
+    """Put stored translations into the form's ``<field>_<language>`` boxes that were not
+    ``posted`` (a POST that leaves a box out keeps what is stored); option labels
+    ({key: label}) become lines of ``key | label``."""
+    for language in TRANSLATED_LANGUAGES:
+        stored = (translations or {}).get(language) or {}
+        for name in fields:
+            box = form[f"{name}_{language}"]
+            if box.name in posted:
+                continue
+            value = stored.get(name) or ""
+            if isinstance(value, dict):
+                value = "\n".join(f"{key} | {label}" for key, label in value.items())
+            box.data = value
+
+
+def typed_translations(form, fields: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """What was typed in the ``<field>_<language>`` boxes, as {language: {field: text}}."""
+    return {
+        language: {name: form[f"{name}_{language}"].data or "" for name in fields}
+        for language in TRANSLATED_LANGUAGES
+    }
 
 
 class UserSearchForm(FlaskForm):
     class Meta:
         csrf = False  # a GET form
 
-    q = StringField("Email or name", [Optional(), Length(max=200)])
+    q = StringField(_l("Email or name"), [Optional(), Length(max=200)])
     role = SelectField(
-        "Role",
-        choices=choices([("", "Any role"), *ROLE_NAMES.items()]),
+        _l("Role"),
+        choices=choices([("", _l("Any role")), *ROLE_NAMES.items()]),
         validate_choice=False,
     )
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email address", [InputRequired("Enter their email address")])
-    display_name = StringField("Name", [Optional(), Length(max=80)])
+    email = EmailField(_l("Email address"), [InputRequired(_l("Enter their email address"))])
+    display_name = StringField(_l("Name"), [Optional(), Length(max=80)])
     role = SelectField(
-        "Role",
+        _l("Role"),
         [Marked(True)],
-        choices=choices([("staff", "Staff"), ("admin", "Administrator")]),
+        choices=choices([("staff", _l("Staff")), ("admin", _l("Administrator"))]),
         validate_choice=False,
     )
     department_id = SelectField(
-        "Department", [Optional()], validate_choice=False, description="Staff need one"
+        _l("Department"), [Optional()], validate_choice=False, description=_l("Staff need one")
     )
 
 
 class AccessForm(FlaskForm):
     role = SelectField(
-        "Role", [Marked(True)], choices=choices(ROLE_NAMES.items()), validate_choice=False
+        _l("Role"), [Marked(True)], choices=choices(ROLE_NAMES.items()), validate_choice=False
     )
     department_id = SelectField(
-        "Department", [Optional()], validate_choice=False, description="Staff need one"
+        _l("Department"), [Optional()], validate_choice=False, description=_l("Staff need one")
     )
 
 
 class ApiKeyForm(FlaskForm):
     name = StringField(
-        "Name",
-        [InputRequired("Give the key a name: who or what will use it"), Length(max=120)],
-        description="Who or what will use it, like: Mayor's office app",
+        _l("Name"),
+        [InputRequired(_l("Give the key a name: who or what will use it")), Length(max=120)],
+        description=_l("Who or what will use it, like: Mayor's office app"),
     )
 
 
 class GeoUploadForm(FlaskForm):
     kind = SelectField(
-        "What the file holds",
+        _l("What the file holds"),
         [Marked(True)],
         choices=choices(
-            [("neighbourhoods", "Neighbourhoods"), ("boundary", "The service-area boundary")]
+            [
+                ("neighbourhoods", _l("Neighbourhoods")),
+                ("boundary", _l("The service-area boundary")),
+            ]
         ),
         validate_choice=False,
     )
-    file = FileField("GeoJSON file", [Marked(True)])
+    file = FileField(_l("GeoJSON file"), [Marked(True)])
 
 
 class GeoConfirmForm(FlaskForm):

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 
 import shapely
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from shapely.errors import GEOSException
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
@@ -58,13 +60,18 @@ def _fail(message: str):
 def read_features(text: str, kind: str) -> list[tuple[str, dict]]:
     """(name, geometry) for each shape of a GeoJSON text, or Refused saying what is wrong."""
     if len(text.encode("utf-8")) > MAX_UPLOAD_BYTES:
-        _fail(f"The file is larger than {MAX_UPLOAD_BYTES // 1000} KB: simplify the shapes")
+        _fail(
+            _(
+                "The file is larger than %(size)d KB: simplify the shapes",
+                size=MAX_UPLOAD_BYTES // 1000,
+            )
+        )
     try:
         document = json.loads(text)
     except ValueError as exc:
-        _fail(f"The file is not GeoJSON: it is not valid JSON ({exc})")
+        _fail(_("The file is not GeoJSON: it is not valid JSON (%(problem)s)", problem=exc))
     if not isinstance(document, dict):
-        _fail("The file is not GeoJSON: expected a FeatureCollection")
+        _fail(_("The file is not GeoJSON: expected a FeatureCollection"))
     if document.get("type") == "FeatureCollection":
         features = document.get("features")
     elif document.get("type") == "Feature":
@@ -72,42 +79,71 @@ def read_features(text: str, kind: str) -> list[tuple[str, dict]]:
     elif document.get("type") in ("Polygon", "MultiPolygon"):
         features = [{"type": "Feature", "properties": {}, "geometry": document}]
     else:
-        _fail("The file is not GeoJSON: expected a FeatureCollection of polygons")
+        _fail(_("The file is not GeoJSON: expected a FeatureCollection of polygons"))
     if not isinstance(features, list) or not features:
-        _fail("The file has no features: it needs at least one polygon")
+        _fail(_("The file has no features: it needs at least one polygon"))
     found, names = [], set()
     for number, feature in enumerate(features, 1):
         if not isinstance(feature, dict):
-            _fail(f"Feature {number} is not a GeoJSON feature")
+            _fail(_("Feature %(number)d is not a GeoJSON feature", number=number))
         properties = feature.get("properties") or {}
         name = " ".join(str(properties.get("name") or "").split())
-        label = f"Feature {number}" + (f" ({name})" if name else "")
+        label = _("Feature %(number)d", number=number) + (f" ({name})" if name else "")
         geometry = feature.get("geometry") or {}
         kind_of = geometry.get("type") if isinstance(geometry, dict) else None
         if kind_of not in ("Polygon", "MultiPolygon"):
             _fail(
-                f"{label} is a {kind_of or 'shape with no geometry'}: only Polygon and "
-                "MultiPolygon shapes can be used"
+                _(
+                    "%(feature)s is a %(kind)s: only Polygon and MultiPolygon shapes can be used",
+                    feature=label,
+                    kind=kind_of,
+                )
+                if kind_of
+                else _(
+                    "%(feature)s has no geometry: only Polygon and MultiPolygon shapes can be used",
+                    feature=label,
+                )
             )
         try:
             parsed = shape(geometry)
         except (GEOSException, ValueError, TypeError, IndexError, KeyError):
-            _fail(f"{label} has coordinates that do not make a polygon")
+            _fail(_("%(feature)s has coordinates that do not make a polygon", feature=label))
         if parsed.is_empty:
-            _fail(f"{label} is empty")
+            _fail(_("%(feature)s is empty", feature=label))
         if not parsed.is_valid:
-            _fail(f"{label} is not a valid shape: {explain_validity(parsed)}")
+            _fail(
+                _(
+                    "%(feature)s is not a valid shape: %(problem)s",
+                    feature=label,
+                    problem=explain_validity(parsed),
+                )
+            )
         min_lon, min_lat, max_lon, max_lat = parsed.bounds
         if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
-            _fail(f"{label} is not in longitude and latitude (WGS 84) coordinates")
+            _fail(
+                _(
+                    "%(feature)s is not in longitude and latitude (WGS 84) coordinates",
+                    feature=label,
+                )
+            )
         if kind == "neighbourhoods":
             if not name:
-                _fail(f'{label} has no name: give every neighbourhood a "name" property')
+                _fail(
+                    _(
+                        '%(feature)s has no name: give every neighbourhood a "name" property',
+                        feature=label,
+                    )
+                )
             if name.lower() in names:
-                _fail(f"Two features are called {name}: each neighbourhood needs its own name")
+                _fail(
+                    _(
+                        "Two features are called %(name)s: each neighbourhood needs its own name",
+                        name=name,
+                    )
+                )
             names.add(name.lower())
             if len(name) > 120:
-                _fail(f"{label}'s name is longer than 120 characters")
+                _fail(_("The name of %(feature)s is longer than 120 characters", feature=label))
         found.append((name, mapping(parsed)))
     if kind == "neighbourhoods":
         _refuse_overlaps(found)
@@ -129,8 +165,13 @@ def _refuse_overlaps(found: list[tuple[str, dict]]) -> None:
             shared = outline.intersection(projected[other][1]).area
             if shared > OVERLAP_ALLOWED_M2:
                 _fail(
-                    f"{name} and {projected[other][0]} overlap by {shared / 10_000:.1f} ha: "
-                    "neighbourhoods must not overlap, or a report would be in two"
+                    _(
+                        "%(name)s and %(other)s overlap by %(hectares).1f ha: neighbourhoods "
+                        "must not overlap, or a report would be in two",
+                        name=name,
+                        other=projected[other][0],
+                        hectares=shared / 10_000,
+                    )
                 )
 
 
@@ -168,17 +209,19 @@ def _in_use() -> dict[int, str]:
     ).all()
     why: dict[int, str] = {}
     for key, count in reports:
-        why[key] = f"{count} report{' points' if count == 1 else 's point'} to it"
+        why[key] = ngettext("%(num)d report points to it", "%(num)d reports point to it", count)
     for key, count in areas:
-        watch = f"{count} watch area{' uses' if count == 1 else 's use'} it"
-        why[key] = f"{why[key]}, and {watch}" if key in why else watch
+        watch = ngettext("%(num)d watch area uses it", "%(num)d watch areas use it", count)
+        why[key] = (
+            _("%(reports)s, and %(areas)s", reports=why[key], areas=watch) if key in why else watch
+        )
     return why
 
 
 def check_upload(text: str, kind: str) -> Upload:
     """Check an upload and describe what applying it would do; nothing is changed."""
     if kind not in KINDS:
-        _fail("Choose what the file holds")
+        _fail(_("Choose what the file holds"))
     features = read_features(text, kind)
     shapes = [Shape(name, geometry, _area_km2(geometry)) for name, geometry in features]
     for item in shapes:

@@ -9,11 +9,14 @@ anything is written.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -95,7 +98,7 @@ def save_department(
     name, email, phone = " ".join(name.split()), email.strip(), phone.strip()
     errors = {}
     if not name:
-        errors["name"] = "Enter the department's name"
+        errors["name"] = _("Enter the department's name")
     else:
         clash = db.session.scalars(
             select(Department).where(
@@ -104,12 +107,12 @@ def save_department(
             )
         ).first()
         if clash:
-            errors["name"] = f"There is already a department called {clash.name}"
+            errors["name"] = _("There is already a department called %(name)s", name=clash.name)
     if email:
         try:
             email = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError:
-            errors["email"] = "Enter an email address like roads@bridgeport.example"
+            errors["email"] = _("Enter an email address like roads@bridgeport.example")
     if errors:
         raise Refused(errors)
     department = department or Department()
@@ -125,7 +128,7 @@ def save_department(
         name=name,
         changes=changes,
     )
-    _commit_or_clash("name", f"There is already a department called {name}")
+    _commit_or_clash("name", _("There is already a department called %(name)s", name=name))
     return department
 
 
@@ -143,6 +146,28 @@ class CategoryValues:
     sla_hours: int | None
     active: bool
     position: int | None
+    # {"es": {"name": ..., "group": ..., "description": ...}, "pt": {...}}; empty = English
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def clean_translations(typed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Typed translations with blank boxes left out (those fall back to English), so an
+    untouched form stores ``{}``."""
+    cleaned = {}
+    for language, fields in (typed or {}).items():
+        kept = {}
+        for name, value in fields.items():
+            if isinstance(value, dict):
+                value = {key: " ".join(text.split()) for key, text in value.items() if text.strip()}
+            elif name == "description":
+                value = (value or "").strip()
+            else:
+                value = " ".join((value or "").split())
+            if value:
+                kept[name] = value
+        if kept:
+            cleaned[language] = kept
+    return cleaned
 
 
 def categories_with_counts() -> list[tuple[Category, int]]:
@@ -174,7 +199,7 @@ def save_category(
     group = " ".join((values.group or "").split())
     errors = {}
     if not SERVICE_CODE_RE.match(code):
-        errors["service_code"] = (
+        errors["service_code"] = _(
             "Enter a service code of letters, digits, dots, dashes or underscores (at most 64)"
         )
     else:
@@ -185,18 +210,20 @@ def save_category(
             )
         ).first()
         if clash:
-            errors["service_code"] = (
-                f"The service code {code} is already used by {clash.name}: choose another"
+            errors["service_code"] = _(
+                "The service code %(code)s is already used by %(name)s: choose another",
+                code=code,
+                name=clash.name,
             )
     if not name:
-        errors["name"] = "Enter the category's name"
+        errors["name"] = _("Enter the category's name")
     if not group:
-        errors["group"] = "Enter the group residents find it under, like Streets"
+        errors["group"] = _("Enter the group residents find it under, like Streets")
     if values.sla_hours is None or values.sla_hours <= 0:
-        errors["sla_hours"] = "Enter the SLA as a whole number of hours, 1 or more"
+        errors["sla_hours"] = _("Enter the SLA as a whole number of hours, 1 or more")
     department = db.session.get(Department, values.department_id or 0)
     if department is None:
-        errors["department_id"] = "Choose the department that handles it"
+        errors["department_id"] = _("Choose the department that handles it")
     if errors:
         raise Refused(errors)
     category = category or Category()
@@ -217,6 +244,7 @@ def save_category(
             "sla_hours": values.sla_hours,
             "active": bool(values.active),
             "position": position,
+            "translations": clean_translations(values.translations),
         },
     )
     db.session.add(category)
@@ -229,7 +257,9 @@ def save_category(
         service_code=code,
         changes=changes,
     )
-    _commit_or_clash("service_code", f"The service code {code} is already used: choose another")
+    _commit_or_clash(
+        "service_code", _("The service code %(code)s is already used: choose another", code=code)
+    )
     return category
 
 
@@ -256,8 +286,14 @@ def delete_category(actor: User, category: Category) -> None:
     count = report_count(category)
     if count:
         raise Refused(
-            f"{category.name} has {count} report{'s' if count != 1 else ''}, so it cannot be "
-            "deleted: deactivate it instead, and residents will no longer see it."
+            ngettext(
+                "%(name)s has %(num)d report, so it cannot be deleted: deactivate it instead, "
+                "and residents will no longer see it.",
+                "%(name)s has %(num)d reports, so it cannot be deleted: deactivate it instead, "
+                "and residents will no longer see it.",
+                count,
+                name=category.name,
+            )
         )
     record(
         actor,
@@ -283,6 +319,8 @@ class QuestionValues:
     required: bool
     options: str  # one per line: "key | Name", or just the name
     position: int | None
+    # {"es": {"label": ..., "hint": ..., "options": "key | Nombre" lines}, "pt": {...}}
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def parse_options(text: str) -> list[dict[str, str]]:
@@ -302,6 +340,45 @@ def options_text(options: list[dict[str, str]]) -> str:
     return "\n".join(f"{o.get('key', '')} | {o.get('name', '')}" for o in options or [])
 
 
+def parse_option_labels(text: str) -> dict[str, str]:
+    """Translated option labels typed one per line as ``key | Label``; ``{key: label}``."""
+    labels = {}
+    for line in (text or "").splitlines():
+        key, bar, label = line.partition("|")
+        if line.strip():
+            labels[key.strip() if bar else ""] = label.strip() if bar else line.strip()
+    return labels
+
+
+def _question_translations(
+    values: QuestionValues, options: list[dict[str, str]], errors: dict[str, str]
+) -> dict[str, Any]:
+    """The typed translations, checked: a translated option must name one of the options."""
+    keys = {option["key"] for option in options}
+    typed = {}
+    for language, fields in (values.translations or {}).items():
+        labels = parse_option_labels(fields.get("options", "")) if options else {}
+        unknown = [key for key in labels if key not in keys]
+        if unknown:
+            errors[f"options_{language}"] = (
+                _(
+                    "Start each line with the key of an option above, like: %(example)s",
+                    example=f"{options[0]['key']} | …",
+                )
+                if "" in unknown
+                else _(
+                    "No option has the key %(key)s: use the keys of the options above",
+                    key=unknown[0],
+                )
+            )
+        typed[language] = {
+            "label": fields.get("label", ""),
+            "hint": fields.get("hint", ""),
+            "options": {key: labels[key] for key in (o["key"] for o in options) if key in labels},
+        }
+    return clean_translations(typed)
+
+
 def _checked_question(
     category: Category, values: QuestionValues, question: CategoryQuestion | None
 ) -> dict[str, Any]:
@@ -309,26 +386,29 @@ def _checked_question(
     code, label = (values.code or "").strip(), " ".join((values.label or "").split())
     errors = {}
     if values.datatype not in QUESTION_TYPES:
-        errors["datatype"] = "Choose the kind of answer"
+        errors["datatype"] = _("Choose the kind of answer")
     if not QUESTION_CODE_RE.match(code):
-        errors["code"] = "Enter a code of letters, digits or underscores (at most 64)"
+        errors["code"] = _("Enter a code of letters, digits or underscores (at most 64)")
     elif any(
         other.code.lower() == code.lower() and other is not question for other in category.questions
     ):
-        errors["code"] = f"{category.name} already has a question with the code {code}"
+        errors["code"] = _(
+            "%(name)s already has a question with the code %(code)s", name=category.name, code=code
+        )
     if not label:
-        errors["label"] = "Enter the question residents will read"
+        errors["label"] = _("Enter the question residents will read")
     options = parse_options(values.options) if values.datatype in LIST_TYPES else []
     if values.datatype in LIST_TYPES:
         keys_seen = [option["key"] for option in options]
         if not options:
-            errors["options"] = "A list question needs at least one option: enter one per line"
+            errors["options"] = _("A list question needs at least one option: enter one per line")
         elif any(not option["key"] or not option["name"] for option in options):
-            errors["options"] = "Give every option a key and a name, like: small | Small"
+            errors["options"] = _("Give every option a key and a name, like: small | Small")
         elif len(set(keys_seen)) != len(keys_seen):
-            errors["options"] = "Two options have the same key: give each its own"
+            errors["options"] = _("Two options have the same key: give each its own")
         elif any(not QUESTION_CODE_RE.match(key) for key in keys_seen):
-            errors["options"] = "Option keys use letters, digits or underscores only"
+            errors["options"] = _("Option keys use letters, digits or underscores only")
+    translations = _question_translations(values, options, errors)
     if errors:
         raise Refused(errors)
     position = values.position
@@ -346,6 +426,7 @@ def _checked_question(
         "required": bool(values.required),
         "options": options,
         "position": position,
+        "translations": translations,
     }
 
 
@@ -370,7 +451,9 @@ def save_question(
         code=question.code,
         changes=changes,
     )
-    _commit_or_clash("code", f"{category.name} already has a question with that code")
+    _commit_or_clash(
+        "code", _("%(name)s already has a question with that code", name=category.name)
+    )
     return question
 
 
@@ -396,12 +479,13 @@ def preview_questions(
     code = (values.code or "").strip()
     draft = CategoryQuestion(  # transient: never added to the session
         code=code if QUESTION_CODE_RE.match(code) else "draft",
-        label=" ".join((values.label or "").split()) or "(Your question)",
+        label=" ".join((values.label or "").split()) or _("(Your question)"),
         hint=(values.hint or "").strip(),
         datatype=values.datatype if values.datatype in QUESTION_TYPES else "string",
         required=bool(values.required),
         options=[o for o in options if o["key"] and o["name"]],
         position=values.position if values.position is not None else 10_000,
+        translations=_question_translations(values, options, {}),
     )
     others = [q for q in category.questions if q is not question and q.code != draft.code]
     ordered = sorted([*others, draft], key=lambda q: q.position)
@@ -434,13 +518,27 @@ def users_matching(words: str = "", role: str = "", limit: int = 100) -> list[Us
 def _role_and_department(role: str, department_id: int | None) -> Department | None:
     errors = {}
     if role not in ROLES:
-        errors["role"] = "Choose a role"
+        errors["role"] = _("Choose a role")
     department = db.session.get(Department, department_id) if department_id else None
     if role == "staff" and department is None:
-        errors["department_id"] = "Staff work for a department: choose one"
+        errors["department_id"] = _("Staff work for a department: choose one")
     if errors:
         raise Refused(errors)
     return None if role == "resident" else department
+
+
+def _last_admin(user: User, what: str) -> str:
+    if what == "deactivate":
+        return _(
+            "%(email)s is the last active administrator, so you cannot deactivate them. "
+            "Make someone else an administrator first.",
+            email=user.email,
+        )
+    return _(
+        "%(email)s is the last active administrator, so you cannot make them anything else. "
+        "Make someone else an administrator first.",
+        email=user.email,
+    )
 
 
 def _refuse_if_last_admin(user: User, what: str) -> None:
@@ -450,12 +548,7 @@ def _refuse_if_last_admin(user: User, what: str) -> None:
         select(User.id).where(User.role == "admin", User.active).order_by(User.id).with_for_update()
     ).all()
     if user.id in admins and len(admins) == 1:
-        raise Refused(
-            {
-                "role": f"{user.email} is the last active administrator, so you cannot {what}. "
-                "Make someone else an administrator first."
-            }
-        )
+        raise Refused({"role": _last_admin(user, what)})
 
 
 def _refuse_if_no_admin_left(user: User, what: str) -> None:
@@ -467,12 +560,7 @@ def _refuse_if_no_admin_left(user: User, what: str) -> None:
     )
     if not left:
         db.session.rollback()
-        raise Refused(
-            {
-                "role": f"{user.email} is the last active administrator, so you cannot {what}. "
-                "Make someone else an administrator first."
-            }
-        )
+        raise Refused({"role": _last_admin(user, what)})
 
 
 def invite_staff(
@@ -483,14 +571,16 @@ def invite_staff(
     try:
         email = normalise_email(validate_email(email or "", check_deliverability=False).normalized)
     except EmailNotValidError:
-        errors["email"] = "Enter an email address like name@bridgeport.example"
+        errors["email"] = _("Enter an email address like name@bridgeport.example")
     else:
         if user_by_email(email) is not None:
-            errors["email"] = (
-                f"There is already an account for {email}: find it in the list and change its role"
+            errors["email"] = _(
+                "There is already an account for %(email)s: find it in the list and "
+                "change its role",
+                email=email,
             )
     if role not in STAFF_ROLES:
-        errors["role"] = "Choose staff or administrator"
+        errors["role"] = _("Choose staff or administrator")
     try:
         department = _role_and_department(role, department_id)
     except Refused as exc:
@@ -510,10 +600,10 @@ def invite_staff(
     enqueue_email(
         user.email,
         "staff_invite",
-        "You are invited to Bridgeport 311's back office",
+        _l("You are invited to Bridgeport 311's back office"),
+        locale=user.locale,
         user=user,
         inviter=actor,
-        role_name="an administrator" if role == "admin" else "staff",
         department=department,
         link=site_link("accounts.reset_password", token=token),
         reset_link=site_link("accounts.reset_request"),
@@ -527,7 +617,7 @@ def invite_staff(
         role=role,
         department=department.name if department else None,
     )
-    _commit_or_clash("email", f"There is already an account for {email}")
+    _commit_or_clash("email", _("There is already an account for %(email)s", email=email))
     return user
 
 
@@ -535,7 +625,7 @@ def change_access(actor: User, user: User, role: str, department_id: int | None)
     """Change what someone may do: their role and the department they work for."""
     department = _role_and_department(role, department_id)
     if user.role == "admin" and role != "admin":
-        _refuse_if_last_admin(user, "make them anything else")
+        _refuse_if_last_admin(user, "demote")
     before = {
         "role": user.role,
         "department": user.department.name if user.department else None,
@@ -546,7 +636,7 @@ def change_access(actor: User, user: User, role: str, department_id: int | None)
     if not changes:
         return
     if before["role"] == "admin":
-        _refuse_if_no_admin_left(user, "make them anything else")
+        _refuse_if_no_admin_left(user, "demote")
     record(actor, "user.access", target_type="user", target_id=user.id, changes=changes)
     db.session.commit()
 
@@ -557,12 +647,12 @@ def set_user_active(actor: User, user: User, active: bool) -> None:
         return
     if not active:
         if user.id == actor.id:
-            raise Refused({"": "You cannot deactivate your own account"})
+            raise Refused({"": _("You cannot deactivate your own account")})
         if user.role == "admin":
-            _refuse_if_last_admin(user, "deactivate them")
+            _refuse_if_last_admin(user, "deactivate")
     user.active = active
     if not active and user.role == "admin":
-        _refuse_if_no_admin_left(user, "deactivate them")
+        _refuse_if_no_admin_left(user, "deactivate")
     record(
         actor,
         "user.reactivate" if active else "user.deactivate",

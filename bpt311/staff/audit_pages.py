@@ -14,6 +14,8 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from flask import make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -34,11 +36,11 @@ MAX_PAGE = 2000
 class AuditFilterForm(Form):
     """The GET form above the log; no CSRF (it changes nothing)."""
 
-    action = SelectField("Action", validate_choice=False)
-    actor = StringField("Done by (email address, or part of it)")
-    tracking_number = StringField("Tracking number")
-    date_from = DateField("From", [OptionalValue()])
-    date_to = DateField("Until", [OptionalValue()])
+    action = SelectField(_l("Action"), validate_choice=False)
+    actor = StringField(_l("Done by (email address, or part of it)"))
+    tracking_number = StringField(_l("Tracking number"))
+    date_from = DateField(_l("From"), [OptionalValue()])
+    date_to = DateField(_l("Until"), [OptionalValue()])
 
 
 @dataclass
@@ -79,13 +81,15 @@ def action_names() -> list[str]:
 def audit_filters(args) -> tuple[AuditFilterForm, AuditFilters, list[str]]:
     """The form bound to ``args``, what it asks for, and messages about what was left out."""
     form = AuditFilterForm(args)
-    form.action.choices = [("", "Every action"), *((name, name) for name in action_names())]
+    form.action.choices = [("", _("Every action")), *((name, name) for name in action_names())]
     form.validate()
     problems = []
     for name in ("date_from", "date_to"):
         if form[name].errors:
-            form[name].errors = ["Enter a date like 2026-11-25"]
-            problems.append(f"{form[name].label.text}: enter a date like 2026-11-25")
+            form[name].errors = [_("Enter a date like 2026-11-25")]
+            problems.append(
+                _("%(field)s: enter a date like 2026-11-25", field=form[name].label.text)
+            )
     filters = AuditFilters(
         action=(form.action.data or "").strip()[:60],
         actor=(form.actor.data or "").strip()[:254],
@@ -96,8 +100,8 @@ def audit_filters(args) -> tuple[AuditFilterForm, AuditFilters, list[str]]:
     if number:
         filters.report_id = report_id_from_tracking_number(number)
         if filters.report_id is None:
-            form.tracking_number.errors = ["Enter a tracking number like BPT-000123"]
-            problems.append("Tracking number: enter one like BPT-000123")
+            form.tracking_number.errors = [_("Enter a tracking number like BPT-000123")]
+            problems.append(_("Tracking number: enter one like BPT-000123"))
     page = args.get("page", "")
     filters.page = max(1, min(int(page), MAX_PAGE)) if page.isdigit() else 1
     return form, filters, problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -21,11 +22,18 @@ from bpt311.reports.forms import Marked
 from bpt311.staff.service import BULK_ACTIONS, STATUS_ACTIONS
 
 SOURCES = [
-    ("", "Any source"),
-    ("web", "Web"),
-    ("kiosk", "Kiosk"),
-    ("api", "Open311 API"),
-    ("staff", "Staff intake"),
+    ("", _l("Any source")),
+    ("web", _l("Web")),
+    ("kiosk", _l("Kiosk")),
+    ("api", _l("Open311 API")),
+    ("staff", _l("Staff intake")),
+]
+# What a saved reply goes with.
+REPLY_KINDS = [
+    ("acknowledged", _l("Acknowledging")),
+    ("closed", _l("Closing")),
+    ("open", _l("Reopening")),
+    ("note", _l("A note")),
 ]
 
 
@@ -36,10 +44,10 @@ def choices(pairs) -> list[SelectChoice]:
 class QueueForm(Form):
     """The queue's own filters, on top of the public list's (a GET form: no CSRF)."""
 
-    department = SelectField("Department", validate_choice=False)
-    assignee = SelectField("Assigned to", validate_choice=False)
-    overdue = BooleanField("Only overdue reports")
-    source = SelectField("Source", choices=choices(SOURCES), validate_choice=False)
+    department = SelectField(_l("Department"), validate_choice=False)
+    assignee = SelectField(_l("Assigned to"), validate_choice=False)
+    overdue = BooleanField(_l("Only overdue reports"))
+    source = SelectField(_l("Source"), choices=choices(SOURCES), validate_choice=False)
 
 
 class VersionedForm(FlaskForm):
@@ -55,93 +63,89 @@ class VersionedForm(FlaskForm):
 
 class StatusForm(VersionedForm):
     action = RadioField(
-        "What do you want to do?",
+        _l("What do you want to do?"),
         [Marked(True)],
         choices=choices(STATUS_ACTIONS.items()),
         validate_choice=False,
     )
     public_note = TextAreaField(
-        "Note for the public",
-        description="Shown on the report's page and emailed to its followers. Needed when closing.",
+        _l("Note for the public"),
+        description=_l(
+            "Shown on the report's page and emailed to its followers. Needed when closing."
+        ),
     )
-    internal_note = TextAreaField("Internal note", description="Only staff see this.")
-    photo = FileField("Photo after the work")
+    internal_note = TextAreaField(_l("Internal note"), description=_l("Only staff see this."))
+    photo = FileField(_l("Photo after the work"))
 
 
 class AssignForm(VersionedForm):
-    assignee = SelectField("Assign to", validate_choice=False)
+    assignee = SelectField(_l("Assign to"), validate_choice=False)
 
 
 class DepartmentForm(VersionedForm):
-    department = SelectField("Pass to the department", validate_choice=False)
-    internal_note = TextAreaField("Internal note", [Optional(), Length(max=4000)])
+    department = SelectField(_l("Pass to the department"), validate_choice=False)
+    internal_note = TextAreaField(_l("Internal note"), [Optional(), Length(max=4000)])
 
 
 class DueForm(VersionedForm):
     due = StringField(
-        "Due",
+        _l("Due"),
         [Marked(True)],
         render_kw={"type": "datetime-local"},
-        description="In Bridgeport time.",
+        description=_l("In Bridgeport time."),
     )
 
 
 class CategoryForm(VersionedForm):
-    category = SelectField("Category", validate_choice=False)
+    category = SelectField(_l("Category"), validate_choice=False)
 
 
 class DuplicateForm(VersionedForm):
     original = StringField(
-        "Tracking number of the original report",
+        _l("Tracking number of the original report"),
         [Marked(True)],
-        description="For example BPT-000123. Nearby open reports of the "
-        "same kind are listed below.",
+        description=_l(
+            "For example BPT-000123. Nearby open reports of the same kind are listed below."
+        ),
     )
 
 
 class DetailsForm(VersionedForm):
-    description = TextAreaField("Description", [Marked(True)])
-    address = StringField("Address", [Optional(), Length(max=300)])
-    latitude = StringField("Latitude", [Marked(True)])
-    longitude = StringField("Longitude", [Marked(True)])
+    description = TextAreaField(_l("Description"), [Marked(True)])
+    address = StringField(_l("Address"), [Optional(), Length(max=300)])
+    latitude = StringField(_l("Latitude"), [Marked(True)])
+    longitude = StringField(_l("Longitude"), [Marked(True)])
 
 
 class BulkForm(FlaskForm):
-    ids = SelectMultipleField("Reports", validate_choice=False)
+    ids = SelectMultipleField(_l("Reports"), validate_choice=False)
     action = SelectField(
-        "With the chosen reports",
-        choices=choices([("", "Choose…"), *BULK_ACTIONS.items()]),
+        _l("With the chosen reports"),
+        choices=choices([("", _l("Choose…")), *BULK_ACTIONS.items()]),
         validate_choice=False,
     )
-    assignee = SelectField("Assignee", validate_choice=False)
-    category = SelectField("Category", validate_choice=False)
-    public_note = TextAreaField("Note for the public (for closing)")
+    assignee = SelectField(_l("Assignee"), validate_choice=False)
+    category = SelectField(_l("Category"), validate_choice=False)
+    public_note = TextAreaField(_l("Note for the public (for closing)"))
 
 
 class SaveFilterForm(FlaskForm):
     name = StringField(
-        "Name this filter", [InputRequired("Give the filter a name"), Length(max=80)]
+        _l("Name this filter"), [InputRequired(_l("Give the filter a name")), Length(max=80)]
     )
     query = HiddenField()
 
 
 class TemplateForm(FlaskForm):
-    department = SelectField("Department", validate_choice=False)
+    department = SelectField(_l("Department"), validate_choice=False)
     status = SelectField(
-        "Goes with",
-        choices=choices(
-            [
-                ("acknowledged", "Acknowledging"),
-                ("closed", "Closing"),
-                ("open", "Reopening"),
-                ("note", "A note"),
-            ]
-        ),
+        _l("Goes with"),
+        choices=choices(REPLY_KINDS),
         validate_choice=False,
     )
-    title = StringField("Title", [InputRequired("Give the reply a title"), Length(max=120)])
+    title = StringField(_l("Title"), [InputRequired(_l("Give the reply a title")), Length(max=120)])
     body = TextAreaField(
-        "Text",
-        [InputRequired("Write the reply"), Length(max=4000)],
-        description="You may use {tracking_number}, {category}, {address} and {department}.",
+        _l("Text"),
+        [InputRequired(_l("Write the reply")), Length(max=4000)],
+        description=_l("You may use {tracking_number}, {category}, {address} and {department}."),
     )

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import LazyString, format_date, ngettext
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import selectinload
 
+from bpt311 import i18n
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, TimelineEvent, utcnow
 from bpt311.models.base import UTCDateTime
@@ -159,6 +161,17 @@ def send_overdue_emails(now: datetime | None = None) -> OverdueRun:
     return run
 
 
+def _overdue_subject(count: int, department_name: str, day: date) -> str:
+    """Called when the email is written, in its recipient's language."""
+    return ngettext(
+        "%(num)d overdue report for %(department)s, %(date)s",
+        "%(num)d overdue reports for %(department)s, %(date)s",
+        count,
+        department=department_name,
+        date=format_date(day, "long"),
+    )
+
+
 def _queue_overdue_email(department: Department, now: datetime, day: date, overdue) -> None:
     where = (Report.department_id == department.id, *overdue)
     count = db.session.scalar(select(func.count(Report.id)).where(*where))
@@ -180,16 +193,16 @@ def _queue_overdue_email(department: Department, now: datetime, day: date, overd
         for report in reports
     ]
     queue_url = site_link("staff.queue") if "staff.queue" in current_app.view_functions else ""
-    date_words = f"{day:%B} {day.day}, {day.year}"
     enqueue_email(
         department.email,
         "staff_overdue",
-        f"{count} overdue report{'s' if count != 1 else ''} for {department.name}, {date_words}",
+        LazyString(_overdue_subject, count, department.name, day),
+        locale=i18n.DEFAULT,  # the department's own address: city staff read English
         department=department,
         rows=rows,
         count=count,
         more=count - len(rows),
-        date_words=date_words,
+        date_words=LazyString(format_date, day, "long"),  # "November 25, 2026"
         queue_url=queue_url,
     )
     row = record(

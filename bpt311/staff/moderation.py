@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import String, func, literal, select, tuple_, union_all, update
@@ -56,6 +59,60 @@ PUBLIC_NOTES = {
         "comment": "The city's moderators restored a comment.",
         "media": "The city's moderators restored a photo.",
     },
+}
+
+
+# What moderators are told, by the kind of thing (a word glued into a sentence would not
+# translate: "the comment" is "el comentario" but "the photo" is "la foto").
+MESSAGES = {
+    "already_hidden": {
+        "report": lambda: _("This report was already hidden, perhaps by someone else."),
+        "comment": lambda: _("This comment was already hidden, perhaps by someone else."),
+        "media": lambda: _("This photo was already hidden, perhaps by someone else."),
+    },
+    "not_hidden": {
+        "report": lambda: _("This report is not hidden any more."),
+        "comment": lambda: _("This comment is not hidden any more."),
+        "media": lambda: _("This photo is not hidden any more."),
+    },
+    "no_flags": {
+        "report": lambda: _(
+            "There are no open flags on this report any more; someone else dealt with them."
+        ),
+        "comment": lambda: _(
+            "There are no open flags on this comment any more; someone else dealt with them."
+        ),
+        "media": lambda: _(
+            "There are no open flags on this photo any more; someone else dealt with them."
+        ),
+    },
+    "hidden": {
+        "report": lambda: _("The report is hidden from the public."),
+        "comment": lambda: _("The comment is hidden from the public."),
+        "media": lambda: _("The photo is hidden from the public."),
+    },
+    "restored": {
+        "report": lambda: _("The report is shown to the public again."),
+        "comment": lambda: _("The comment is shown to the public again."),
+        "media": lambda: _("The photo is shown to the public again."),
+    },
+}
+DISMISSED = {
+    "report": lambda n: ngettext(
+        "Dismissed %(num)d flag: the report stays as it is.",
+        "Dismissed %(num)d flags: the report stays as it is.",
+        n,
+    ),
+    "comment": lambda n: ngettext(
+        "Dismissed %(num)d flag: the comment stays as it is.",
+        "Dismissed %(num)d flags: the comment stays as it is.",
+        n,
+    ),
+    "media": lambda n: ngettext(
+        "Dismissed %(num)d flag: the photo stays as it is.",
+        "Dismissed %(num)d flags: the photo stays as it is.",
+        n,
+    ),
 }
 
 
@@ -257,15 +314,15 @@ def hidden_page(user: User, number: int = 1) -> QueuePage:
 
 def _check(actor: User, item: Item) -> None:
     if not may_act_on(actor, item.report):
-        raise NotAllowed("This belongs to another department's report.")
+        raise NotAllowed(_("This belongs to another department’s report."))
 
 
 def _reason(text: str | None, required: bool = True) -> str:
     reason = (text or "").strip()
     if required and not reason:
-        raise ModerationError("Say why, for the record and for the person who posted it.")
+        raise ModerationError(_("Say why, for the record and for the person who posted it."))
     if len(reason) > REASON_MAX:
-        raise ModerationError(f"Keep the reason to {REASON_MAX} characters or fewer.")
+        raise ModerationError(_("Keep the reason to %(num)d characters or fewer.", num=REASON_MAX))
     return reason
 
 
@@ -313,8 +370,26 @@ def _timeline(item: Item, actor: User, kind: str, internal_note: str, now: datet
     )
 
 
-def _tell_poster(item: Item, actor: User, template: str, subject: str, reason: str = "") -> None:
-    """Email whoever posted the thing (never the moderator themselves) through the outbox."""
+# Each email's subject, lazily translated: written in the poster's language when queued.
+SUBJECTS = {
+    ("moderation_hidden", "report"): lambda n: _l("%(number)s: your report was hidden", number=n),
+    ("moderation_hidden", "comment"): lambda n: _l("%(number)s: your comment was hidden", number=n),
+    ("moderation_hidden", "photo"): lambda n: _l("%(number)s: your photo was hidden", number=n),
+    ("moderation_restored", "report"): lambda n: _l(
+        "%(number)s: your report is shown again", number=n
+    ),
+    ("moderation_restored", "comment"): lambda n: _l(
+        "%(number)s: your comment is shown again", number=n
+    ),
+    ("moderation_restored", "photo"): lambda n: _l(
+        "%(number)s: your photo is shown again", number=n
+    ),
+}
+
+
+def _tell_poster(item: Item, actor: User, template: str, reason: str = "") -> None:
+    """Email whoever posted the thing (never the moderator themselves) through the outbox,
+    in their language (a guest's: the one their report was made in)."""
     address = item.notify_address
     if not address or (item.author is not None and item.author.id == actor.id):
         return
@@ -323,7 +398,8 @@ def _tell_poster(item: Item, actor: User, template: str, subject: str, reason: s
     enqueue_email(
         address,
         template,
-        f"{report.tracking_number}: {subject}",
+        SUBJECTS[template, item.word](report.tracking_number),
+        locale=item.author.locale if item.author is not None else report.locale,
         report_id=report.id,
         report=report,
         word=item.word,
@@ -341,7 +417,7 @@ def hide(item: Item, actor: User, reason: str) -> int:
     now = utcnow()
     if not _set_hidden(item, now, reason, now):
         db.session.rollback()
-        raise ModerationError(f"This {item.word} was already hidden, perhaps by someone else.")
+        raise ModerationError(MESSAGES["already_hidden"][item.target_type]())
     resolved = _resolve_flags(item, "hidden", now)
     _timeline(item, actor, "hidden", f"Hidden: {reason}", now)
     record(
@@ -353,7 +429,7 @@ def hide(item: Item, actor: User, reason: str) -> int:
         reason=reason,
         flags_resolved=resolved,
     )
-    _tell_poster(item, actor, "moderation_hidden", f"your {item.word} was hidden", reason)
+    _tell_poster(item, actor, "moderation_hidden", reason)
     db.session.commit()
     return resolved
 
@@ -365,7 +441,7 @@ def restore(item: Item, actor: User) -> None:
     now = utcnow()
     if not _set_hidden(item, None, "", now):
         db.session.rollback()
-        raise ModerationError(f"This {item.word} is not hidden any more.")
+        raise ModerationError(MESSAGES["not_hidden"][item.target_type]())
     _timeline(item, actor, "restored", f"Restored; it had been hidden: {was}", now)
     record(
         actor,
@@ -375,7 +451,7 @@ def restore(item: Item, actor: User) -> None:
         target_id=item.target.id,
         was_hidden_for=was,
     )
-    _tell_poster(item, actor, "moderation_restored", f"your {item.word} is shown again")
+    _tell_poster(item, actor, "moderation_restored")
     db.session.commit()
 
 
@@ -386,9 +462,7 @@ def dismiss(item: Item, actor: User) -> int:
     resolved = _resolve_flags(item, "dismissed", utcnow())
     if not resolved:
         db.session.rollback()
-        raise ModerationError(
-            f"There are no open flags on this {item.word} any more; someone else dealt with them."
-        )
+        raise ModerationError(MESSAGES["no_flags"][item.target_type]())
     record(
         actor,
         "moderation.dismiss",
@@ -404,9 +478,9 @@ def dismiss(item: Item, actor: User) -> int:
 def ban(person: User, actor: User, reason: str = "") -> None:
     """Stop a resident posting (votes, comments, flags, reports); admins only."""
     if not actor.is_admin:
-        raise NotAllowed("Only administrators can ban people.")
+        raise NotAllowed(_("Only administrators can ban people."))
     if person.is_staff:
-        raise ModerationError("City staff cannot be banned; change their role first.")
+        raise ModerationError(_("City staff cannot be banned; change their role first."))
     reason = _reason(reason, required=False)
     result = db.session.execute(
         update(User)
@@ -416,7 +490,7 @@ def ban(person: User, actor: User, reason: str = "") -> None:
     )
     if result.rowcount != 1:
         db.session.rollback()
-        raise ModerationError(f"{person.email} is already banned.")
+        raise ModerationError(_("%(email)s is already banned.", email=person.email))
     record(
         actor,
         "user.ban",
@@ -430,7 +504,7 @@ def ban(person: User, actor: User, reason: str = "") -> None:
 
 def unban(person: User, actor: User) -> None:
     if not actor.is_admin:
-        raise NotAllowed("Only administrators can lift a ban.")
+        raise NotAllowed(_("Only administrators can lift a ban."))
     result = db.session.execute(
         update(User)
         .where(User.id == person.id, User.banned_at.is_not(None))
@@ -439,7 +513,7 @@ def unban(person: User, actor: User) -> None:
     )
     if result.rowcount != 1:
         db.session.rollback()
-        raise ModerationError(f"{person.email} is not banned.")
+        raise ModerationError(_("%(email)s is not banned.", email=person.email))
     record(actor, "user.unban", target_type="user", target_id=person.id, email=person.email)
     db.session.commit()
 
@@ -454,10 +528,13 @@ class HideForm(FlaskForm):
         csrf = False
 
     reason = TextAreaField(
-        "Why hide it",
+        _l("Why hide it"),
         validators=[
-            DataRequired("Say why it is being hidden"),
-            Length(max=REASON_MAX, message=f"Keep the reason to {REASON_MAX} characters or fewer"),
+            DataRequired(_l("Say why it is being hidden")),
+            Length(
+                max=REASON_MAX,
+                message=_l("Keep the reason to %(num)d characters or fewer", num=REASON_MAX),
+            ),
         ],
     )
 
@@ -467,10 +544,13 @@ class BanForm(FlaskForm):
         csrf = False
 
     reason = StringField(
-        "Why ban them",
+        _l("Why ban them"),
         validators=[
             OptionalValue(),
-            Length(max=REASON_MAX, message=f"Keep the reason to {REASON_MAX} characters or fewer"),
+            Length(
+                max=REASON_MAX,
+                message=_l("Keep the reason to %(num)d characters or fewer", num=REASON_MAX),
+            ),
         ],
     )
 
@@ -602,9 +682,12 @@ def hide_item(target_type: str, target_id: int):
         abort(403, str(exc))
     except ModerationError as exc:
         return _answer(key, str(exc), "error")
-    told = " The person who posted it will be told why." if item.notify_address else ""
-    flags = f" {resolved} flag{'s' if resolved != 1 else ''} resolved." if resolved else ""
-    return _answer(key, f"The {item.word} is hidden from the public.{flags}{told}")
+    message = [MESSAGES["hidden"][item.target_type]()]
+    if resolved:
+        message.append(ngettext("%(num)d flag resolved.", "%(num)d flags resolved.", resolved))
+    if item.notify_address:
+        message.append(_("The person who posted it will be told why."))
+    return _answer(key, " ".join(message))
 
 
 @bp.post("/moderation/<target_type>/<int:target_id>/restore")
@@ -618,7 +701,7 @@ def restore_item(target_type: str, target_id: int):
         abort(403, str(exc))
     except ModerationError as exc:
         return _answer(key, str(exc), "error")
-    return _answer(key, f"The {item.word} is shown to the public again.")
+    return _answer(key, MESSAGES["restored"][item.target_type]())
 
 
 @bp.post("/moderation/<target_type>/<int:target_id>/dismiss")
@@ -632,10 +715,7 @@ def dismiss_item(target_type: str, target_id: int):
         abort(403, str(exc))
     except ModerationError as exc:
         return _answer(key, str(exc), "error")
-    return _answer(
-        key,
-        f"Dismissed {resolved} flag{'s' if resolved != 1 else ''}: the {item.word} stays as it is.",
-    )
+    return _answer(key, DISMISSED[item.target_type](resolved))
 
 
 def _posted_item() -> tuple[Item | None, tuple[str, int] | None]:
@@ -672,7 +752,11 @@ def ban_user(user_id: int):
     except ModerationError as exc:  # NotAllowed cannot happen past @admin_required
         return _answer(key, str(exc), "error")
     return _answer(
-        key, f"{person.email} is banned: they can no longer vote, comment, flag or report."
+        key,
+        _(
+            "%(email)s is banned: they can no longer vote, comment, flag or report.",
+            email=person.email,
+        ),
     )
 
 
@@ -680,9 +764,9 @@ def ban_user(user_id: int):
 @admin_required
 def unban_user(user_id: int):
     person = _person_or_404(user_id)
-    _, key = _posted_item()
+    _item, key = _posted_item()
     try:
         unban(person, _me())
     except ModerationError as exc:
         return _answer(key, str(exc), "error")
-    return _answer(key, f"{person.email} may post again.")
+    return _answer(key, _("%(email)s may post again.", email=person.email))

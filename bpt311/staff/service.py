@@ -8,9 +8,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from bpt311 import i18n
 from bpt311.community.service import public_name, tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
@@ -33,10 +37,20 @@ from bpt311.watch.events import announce
 
 NOTE_MAX = 4000
 STATUS_ACTIONS = {
-    "acknowledge": "Acknowledge",
-    "close": "Close",
-    "reopen": "Reopen",
-    "note": "Add a note only",
+    "acknowledge": _l("Acknowledge"),
+    "close": _l("Close"),
+    "reopen": _l("Reopen"),
+    "note": _l("Add a note only"),
+}
+# What staff are told when a note is missing or too long, by field.
+MISSING_TEXT = {
+    "public_note": _l("Write a note for the public"),
+    "description": _l("Write a description"),
+}
+TOO_LONG_TEXT = {
+    "public_note": _l("Keep the note for the public to %(num)d characters or fewer", num=NOTE_MAX),
+    "internal_note": _l("Keep the internal note to %(num)d characters or fewer", num=NOTE_MAX),
+    "description": _l("Keep the description to %(num)d characters or fewer", num=NOTE_MAX),
 }
 
 
@@ -57,23 +71,25 @@ class InvalidInput(StaffError):
 class StaleReport(StaffError):
     def __init__(self):
         super().__init__(
-            "Someone else changed this report while you were looking at it. Its new state "
-            "is shown below; check it, then send your change again."
+            _(
+                "Someone else changed this report while you were looking at it. Its new "
+                "state is shown below; check it, then send your change again."
+            )
         )
 
 
-def _text(value: str | None, field: str, what: str, required: bool = False) -> str:
+def _text(value: str | None, field: str, required: bool = False) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise InvalidInput(field, f"Write {what}")
+        raise InvalidInput(field, str(MISSING_TEXT[field]))
     if len(text) > NOTE_MAX:
-        raise InvalidInput(field, f"Keep {what} to {NOTE_MAX} characters or fewer")
+        raise InvalidInput(field, str(TOO_LONG_TEXT[field]))
     return text
 
 
 def _check(report: Report, actor: User, version: int | None) -> None:
     if not may_act_on(actor, report):
-        raise NotAllowed("This report belongs to another department.")
+        raise NotAllowed(_("This report belongs to another department."))
     if version is not None and report.version != version:
         raise StaleReport()
 
@@ -132,31 +148,45 @@ def change_status(
     """Acknowledge, close, reopen, or only add notes. Closing needs a public note."""
     _check(report, actor, version)
     if action not in STATUS_ACTIONS:
-        raise InvalidInput("action", "Choose what to do")
-    public = _text(public_note, "public_note", "a note for the public", required=action == "close")
-    internal = _text(internal_note, "internal_note", "an internal note")
+        raise InvalidInput("action", _("Choose what to do"))
+    public = _text(public_note, "public_note", required=action == "close")
+    internal = _text(internal_note, "internal_note")
     now = utcnow()
     if action == "acknowledge":
         if report.status != "open":
-            raise InvalidInput("action", f"It is already {report.status_label.lower()}")
+            raise InvalidInput(
+                "action", _("It is already %(status)s", status=report.status_label.lower())
+            )
         report.status, report.acknowledged_at = "acknowledged", now
-        kind, headline = "acknowledged", f"{report.department.name} acknowledged it"
+        kind, headline = (
+            "acknowledged",
+            _l("%(department)s acknowledged it", department=report.department.name),
+        )
     elif action == "close":
         if report.is_closed:
-            raise InvalidInput("action", "It is already closed")
+            raise InvalidInput("action", _("It is already closed"))
         report.status, report.closed_at = "closed", now
         report.acknowledged_at = report.acknowledged_at or now
-        kind, headline = "closed", f"{report.department.name} closed it"
+        kind, headline = (
+            "closed",
+            _l("%(department)s closed it", department=report.department.name),
+        )
     elif action == "reopen":
         if report.status != "closed":
-            raise InvalidInput("action", "Only a closed report can be reopened")
+            raise InvalidInput("action", _("Only a closed report can be reopened"))
         report.status, report.closed_at = "open", None
         report.due_at = now + timedelta(hours=report.category.sla_hours)
-        kind, headline = "reopened", f"{report.department.name} reopened it"
+        kind, headline = (
+            "reopened",
+            _l("%(department)s reopened it", department=report.department.name),
+        )
     else:
         if not (public or internal):
-            raise InvalidInput("public_note", "Write a note for the public or an internal note")
-        kind, headline = "note", f"{report.department.name} added a note"
+            raise InvalidInput("public_note", _("Write a note for the public or an internal note"))
+        kind, headline = (
+            "note",
+            _l("%(department)s added a note", department=report.department.name),
+        )
     _event(report, actor, kind, public, internal)
     if photo is not None:
         _attach_after_photo(report, photo)
@@ -209,7 +239,7 @@ def assign(
         or not assignee.active
         or assignee.department_id != report.department_id
     ):
-        raise InvalidInput("assignee", "Choose someone from this report's department")
+        raise InvalidInput("assignee", _("Choose someone from this report’s department"))
     previous = report.assignee
     report.assignee = assignee
     _event(
@@ -231,7 +261,8 @@ def assign(
         enqueue_email(
             assignee.email,
             "staff_assigned",
-            f"{report.tracking_number} is assigned to you",
+            _l("%(number)s is assigned to you", number=report.tracking_number),
+            locale=assignee.locale,
             report_id=report.id,
             report=report,
             by=public_name(actor),
@@ -247,10 +278,10 @@ def reassign_department(
     _check(report, actor, version)
     department = db.session.get(Department, department_id)
     if department is None:
-        raise InvalidInput("department", "Choose a department")
+        raise InvalidInput("department", _("Choose a department"))
     if department.id == report.department_id:
-        raise InvalidInput("department", "It is already with that department")
-    note = _text(internal_note, "internal_note", "an internal note")
+        raise InvalidInput("department", _("It is already with that department"))
+    note = _text(internal_note, "internal_note")
     old = report.department.name
     report.department, report.assignee = department, None
     _event(
@@ -261,7 +292,12 @@ def reassign_department(
         enqueue_email(
             department.email,
             "staff_assigned",
-            f"{report.tracking_number} was passed to {department.name}",
+            _l(
+                "%(number)s was passed to %(department)s",
+                number=report.tracking_number,
+                department=department.name,
+            ),
+            locale=i18n.DEFAULT,  # the department's own address: city staff read English
             report_id=report.id,
             report=report,
             by=public_name(actor),
@@ -276,7 +312,7 @@ def set_due(report: Report, actor: User, version: int | None, due_local: str) ->
     try:
         moment = datetime.fromisoformat((due_local or "").strip())
     except ValueError as exc:
-        raise InvalidInput("due", "Enter a date and time like 2026-12-01 17:00") from exc
+        raise InvalidInput("due", _("Enter a date and time like 2026-12-01 17:00")) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
     previous = report.due_at
@@ -300,10 +336,11 @@ def recategorise(
         select(Category).where(Category.service_code == service_code, Category.active)
     ).one_or_none()
     if category is None:
-        raise InvalidInput("category", "Choose a category from the list")
+        raise InvalidInput("category", _("Choose a category from the list"))
     if category.id == report.category_id:
-        raise InvalidInput("category", "It is already in that category")
-    old = report.category.name
+        raise InvalidInput("category", _("It is already in that category"))
+    previous = report.category
+    old = previous.name
     report.category = category
     report.due_at = report.created_at + timedelta(hours=category.sla_hours)
     moved = category.department_id != report.department_id
@@ -311,7 +348,13 @@ def recategorise(
         report.department_id, report.assignee = category.department_id, None
     _event(report, actor, "recategorised", public_note=f"Changed from {old} to {category.name}")
     record(actor, "recategorise", report, category=category.service_code, previous=old)
-    tell_followers(report, f"Now filed as {category.name}", f"It was filed as {old}.", actor=actor)
+    # Lazy: each follower's email is written in their own language.
+    tell_followers(
+        report,
+        _l("Now filed as %(category)s", category=LazyString(i18n.translated, category, "name")),
+        _l("It was filed as %(category)s.", category=LazyString(i18n.translated, previous, "name")),
+        actor=actor,
+    )
     announce(report, "status", actor=actor)
     if commit:
         _commit()
@@ -328,13 +371,16 @@ def mark_duplicate(
     original_id = report_id_from_tracking_number(original_number or "")
     original = db.session.get(Report, original_id) if original_id else None
     if original is None:
-        raise InvalidInput("original", "No report has that tracking number")
+        raise InvalidInput("original", _("No report has that tracking number"))
     if original.id == report.id:
-        raise InvalidInput("original", "A report cannot be a duplicate of itself")
+        raise InvalidInput("original", _("A report cannot be a duplicate of itself"))
     if original.duplicate_of_id:
         raise InvalidInput(
             "original",
-            f"{original.tracking_number} is itself a duplicate: choose the report it points to",
+            _(
+                "%(number)s is itself a duplicate: choose the report it points to",
+                number=original.tracking_number,
+            ),
         )
     now = utcnow()
     # Followers and votes move: inserted where the person has none on the original, then
@@ -388,8 +434,8 @@ def mark_duplicate(
     )
     tell_followers(
         report,
-        f"Merged into {original.tracking_number}",
-        "Follow the original report for updates.",
+        _l("Merged into %(number)s", number=original.tracking_number),
+        _l("Follow the original report for updates."),
         actor=actor,
     )
     announce(report, "status", actor=actor)
@@ -412,13 +458,16 @@ def edit_details(
     from bpt311.reports.service import DESCRIPTION_MIN, InvalidReport, check_location
 
     _check(report, actor, version)
-    text = _text(description, "description", "a description", required=True)
+    text = _text(description, "description", required=True)
     if len(text) < DESCRIPTION_MIN:
-        raise InvalidInput("description", f"Describe it in at least {DESCRIPTION_MIN} characters")
+        raise InvalidInput(
+            "description",
+            _("Describe it in at least %(num)d characters", num=DESCRIPTION_MIN),
+        )
     try:
         lat, lon = check_location(float(latitude), float(longitude))
     except ValueError as exc:
-        raise InvalidInput("latitude", "Latitude and longitude must be numbers") from exc
+        raise InvalidInput("latitude", _("Latitude and longitude must be numbers")) from exc
     except InvalidReport as exc:
         raise InvalidInput("latitude", next(iter(exc.errors.values()))) from exc
     before = {
@@ -449,10 +498,10 @@ def edit_details(
 # ---- many at once ------------------------------------------------------------------------
 
 BULK_ACTIONS = {
-    "acknowledge": "Acknowledge",
-    "assign": "Assign to",
-    "recategorise": "Change category to",
-    "close": "Close with the note",
+    "acknowledge": _l("Acknowledge"),
+    "assign": _l("Assign to"),
+    "recategorise": _l("Change category to"),
+    "close": _l("Close with the note"),
 }
 
 
@@ -466,13 +515,13 @@ def bulk(
 ) -> int:
     """Apply one action to many reports: all of them, or (on any problem) none."""
     if action not in BULK_ACTIONS:
-        raise InvalidInput("action", "Choose what to do with the chosen reports")
+        raise InvalidInput("action", _("Choose what to do with the chosen reports"))
     if not selections:
-        raise InvalidInput("ids", "Choose at least one report")
+        raise InvalidInput("ids", _("Choose at least one report"))
     versions = dict(selections)
     reports = db.session.scalars(select(Report).where(Report.id.in_(versions))).all()
     if len(reports) != len(versions):
-        raise InvalidInput("ids", "Some of the chosen reports no longer exist")
+        raise InvalidInput("ids", _("Some of the chosen reports no longer exist"))
     current = ""
     try:
         for report in reports:
@@ -490,13 +539,26 @@ def bulk(
         db.session.rollback()
         raise InvalidInput(
             "ids",
-            f"{current or 'A report'} was changed by someone else "
-            "meanwhile. Nothing was changed: look again, then repeat.",
+            _(
+                "%(number)s was changed by someone else meanwhile. Nothing was changed: "
+                "look again, then repeat.",
+                number=current,
+            )
+            if current
+            else _(
+                "A report was changed by someone else meanwhile. Nothing was changed: "
+                "look again, then repeat."
+            ),
         ) from exc
     except InvalidInput as exc:
         db.session.rollback()
-        raise InvalidInput(exc.field, f"{current}: {exc} Nothing was changed.") from exc
+        raise InvalidInput(
+            exc.field,
+            _("%(number)s: %(problem)s Nothing was changed.", number=current, problem=exc),
+        ) from exc
     except NotAllowed as exc:
         db.session.rollback()
-        raise NotAllowed(f"{current}: {exc} Nothing was changed.") from exc
+        raise NotAllowed(
+            _("%(number)s: %(problem)s Nothing was changed.", number=current, problem=exc)
+        ) from exc
     return len(reports)

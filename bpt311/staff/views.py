@@ -14,11 +14,15 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
+from bpt311.community.page import step_words
 from bpt311.errors import wants_partial
 from bpt311.extensions import db
+from bpt311.i18n import translated
 from bpt311.models import ResponseTemplate, SavedFilter
 from bpt311.reports import browse
 from bpt311.reports.service import possible_duplicates, sla_in_words
@@ -45,11 +49,11 @@ def _vary(response):
 def _queue_form(args):
     form = forms.QueueForm(args)
     form.department.choices = forms.choices(
-        [("", "All departments")] + [(d.id, d.name) for d in queries.departments()]
+        [("", _("All departments"))] + [(d.id, d.name) for d in queries.departments()]
     )
     people = queries.colleagues(current_user.department_id)
     form.assignee.choices = forms.choices(
-        [("", "Anyone or no one"), ("me", "Me"), ("none", "No one yet")]
+        [("", _("Anyone or no one")), ("me", _("Me")), ("none", _("No one yet"))]
         + [(p.id, p.display_name or p.email) for p in people]
     )
     return form, people
@@ -58,10 +62,10 @@ def _queue_form(args):
 def _bulk_form(people):
     form = forms.BulkForm()
     form.assignee.choices = forms.choices(
-        [("", "No one")] + [(p.id, p.display_name or p.email) for p in people]
+        [("", _("No one"))] + [(p.id, p.display_name or p.email) for p in people]
     )
     form.category.choices = forms.choices(
-        [(c.service_code, c.name) for c in queries.active_categories()]
+        [(c.service_code, translated(c, "name")) for c in queries.active_categories()]
     )
     return form
 
@@ -88,6 +92,7 @@ def queue():
         bulk=_bulk_form(people),
         save_form=forms.SaveFilterForm(query=query_string),
         query_string=query_string,
+        source_names=dict(forms.SOURCES),
     )
     template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
     return _vary(render_template(template, **context))
@@ -99,7 +104,7 @@ def bulk_action():
     form = _bulk_form(queries.colleagues(current_user.department_id))
     selections = []
     for value in request.form.getlist("ids"):
-        number, _, version = value.partition(":")
+        number, _colon, version = value.partition(":")
         if number.isdigit() and version.isdigit():
             selections.append((int(number), int(version)))
     try:
@@ -116,7 +121,10 @@ def bulk_action():
     except service.StaffError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Done: {done} report{'s' if done != 1 else ''} changed.", "success")
+        flash(
+            ngettext("Done: %(num)d report changed.", "Done: %(num)d reports changed.", done),
+            "success",
+        )
     return redirect(request.referrer if _same_site(request.referrer) else url_for(".queue"), 303)
 
 
@@ -137,9 +145,9 @@ def save_filter():
             )
         )
         db.session.commit()
-        flash(f"Saved the filter “{form.name.data.strip()}”.", "success")
+        flash(_("Saved the filter “%(name)s”.", name=form.name.data.strip()), "success")
     else:
-        flash("Give the filter a name to save it.", "error")
+        flash(_("Give the filter a name to save it."), "error")
     return redirect(url_for(".queue") + ("?" + form.query.data if form.query.data else ""), 303)
 
 
@@ -151,7 +159,7 @@ def delete_filter(filter_id: int):
         abort(404)
     db.session.delete(saved)
     db.session.commit()
-    flash("The saved filter was deleted.", "success")
+    flash(_("The saved filter was deleted."), "success")
     return redirect(url_for(".queue"), 303)
 
 
@@ -189,7 +197,7 @@ def _inspector_forms(report, bound: str | None = None, template_id: str = "", bo
         made[name] = form
     people = queries.colleagues(report.department_id)
     made["assign"].assignee.choices = forms.choices(
-        [("", "No one")] + [(p.id, p.display_name or p.email) for p in people]
+        [("", _("No one"))] + [(p.id, p.display_name or p.email) for p in people]
     )
     if bound != "assign":
         made["assign"].assignee.data = str(report.assignee_id or "")
@@ -199,7 +207,7 @@ def _inspector_forms(report, bound: str | None = None, template_id: str = "", bo
     if bound != "department":
         made["department"].department.data = str(report.department_id)
     made["category"].category.choices = forms.choices(
-        [(c.service_code, c.name) for c in queries.active_categories()]
+        [(c.service_code, translated(c, "name")) for c in queries.active_categories()]
     )
     if bound != "category":
         made["category"].category.data = report.category.service_code
@@ -237,6 +245,9 @@ def _inspector(
         response_time=sla_in_words(report.category.sla_hours),
         notice=notice,
         announce=announce,
+        source_names=dict(forms.SOURCES),
+        reply_kinds=dict(forms.REPLY_KINDS),
+        step_words=step_words,
     )
     template = "staff/_inspector.html" if wants_partial() else "staff/inspector.html"
     response = _vary(render_template(template, **context))
@@ -261,7 +272,7 @@ def act(tracking_number: str, action: str):
     version = form.version_number
     try:
         if not form.validate():
-            raise service.InvalidInput("version", "The form had expired: send it again.")
+            raise service.InvalidInput("version", _("The form had expired: send it again."))
         message = _perform(action, report, form, version)
     except (service.StaleReport, StaleDataError):
         db.session.rollback()
@@ -313,32 +324,29 @@ def _perform(action: str, report, form, version) -> str:
             form.internal_note.data,
             photo,
         )
-        return f"Saved: the report is {report.status_label.lower()}."
+        return _("Saved: the report is %(status)s.", status=report.status_label.lower())
     if action == "assign":
         service.assign(report, user, version, int(form.assignee.data or 0) or None)
-        return (
-            "Saved: "
-            + (
-                f"assigned to {report.assignee.display_name or report.assignee.email}"
-                if report.assignee
-                else "no one is assigned"
+        if report.assignee:
+            return _(
+                "Saved: assigned to %(name)s.",
+                name=report.assignee.display_name or report.assignee.email,
             )
-            + "."
-        )
+        return _("Saved: no one is assigned.")
     if action == "department":
         service.reassign_department(
             report, user, version, int(form.department.data or 0), form.internal_note.data
         )
-        return f"Passed to {report.department.name}."
+        return _("Passed to %(department)s.", department=report.department.name)
     if action == "due":
         service.set_due(report, user, version, form.due.data)
-        return "The due date was changed."
+        return _("The due date was changed.")
     if action == "category":
         service.recategorise(report, user, version, form.category.data or "")
-        return f"Now filed as {report.category.name}."
+        return _("Now filed as %(category)s.", category=translated(report.category, "name"))
     if action == "duplicate":
         original = service.mark_duplicate(report, user, version, form.original.data)
-        return f"Closed as the same problem as {original.tracking_number}."
+        return _("Closed as the same problem as %(number)s.", number=original.tracking_number)
     service.edit_details(
         report,
         user,
@@ -348,7 +356,7 @@ def _perform(action: str, report, form, version) -> str:
         form.latitude.data,
         form.longitude.data,
     )
-    return "The details were corrected."
+    return _("The details were corrected.")
 
 
 # ---- staff intake: a report for a caller -----------------------------------------------------
@@ -376,7 +384,7 @@ def intake_create():
 def _template_form(template=None):
     form = forms.TemplateForm(obj=template)
     form.department.choices = forms.choices(
-        [("", "Every department")] + [(d.id, d.name) for d in queries.departments()]
+        [("", _("Every department"))] + [(d.id, d.name) for d in queries.departments()]
     )
     if template is not None and request.method == "GET":
         form.department.data = str(template.department_id or "")
@@ -390,7 +398,10 @@ def templates():
         db.select(ResponseTemplate).order_by(ResponseTemplate.status, ResponseTemplate.title)
     ).all()
     return render_template(
-        "staff/templates.html", rows=rows, departments={d.id: d.name for d in queries.departments()}
+        "staff/templates.html",
+        rows=rows,
+        departments={d.id: d.name for d in queries.departments()},
+        reply_kinds=dict(forms.REPLY_KINDS),
     )
 
 
@@ -419,7 +430,7 @@ def edit_template(template_id: int | None = None):
             title=template.title,
         )
         db.session.commit()
-        flash("The reply was saved.", "success")
+        flash(_("The reply was saved."), "success")
         return redirect(url_for(".templates"), 303)
     status = 422 if form.errors else 200
     return render_template("staff/template_form.html", form=form, template=template), status
@@ -442,5 +453,5 @@ def delete_template(template_id: int):
     )
     db.session.delete(template)
     db.session.commit()
-    flash("The reply was deleted.", "success")
+    flash(_("The reply was deleted."), "success")
     return redirect(url_for(".templates"), 303)

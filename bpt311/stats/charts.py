@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from shapely.geometry import LineString, shape
 
 WIDTH = 640
@@ -86,8 +88,9 @@ def _x_labels(centres: Sequence[float], texts: Sequence[str]) -> list[XLabel]:
     ]
 
 
-def _count(value: float) -> str:
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+def count(value: float) -> str:
+    """A number as the page's language writes it: ``1,250`` / ``1.250``, ``2.5`` / ``2,5``."""
+    return format_decimal(value, format="#,##0" if value == int(value) else "#,##0.0")
 
 
 def grouped_bars(
@@ -97,7 +100,7 @@ def grouped_bars(
 ) -> Chart:
     """Bars side by side for each label: ``series`` is (css name, words, values) each."""
     top = max([max(values, default=0) for _, _, values in series], default=0)
-    y_of, baseline, ticks = _scale(top, height, _count)
+    y_of, baseline, ticks = _scale(top, height, count)
     chart = Chart(WIDTH, height, baseline=baseline, ticks=ticks)
     slot = (chart.plot_right - chart.plot_left) / max(1, len(labels))
     width = slot * 0.8 / max(1, len(series))
@@ -114,7 +117,7 @@ def grouped_bars(
                     width,
                     baseline - y,
                     css,
-                    f"{label}: {_count(values[i])} {words}",
+                    f"{label}: {count(values[i])} {words}",
                 )
             )
     chart.x_labels = _x_labels(centres, labels)
@@ -122,12 +125,12 @@ def grouped_bars(
 
 
 def line(labels: Sequence[str], values: Sequence[float], words: str, height: float = 240) -> Chart:
-    y_of, baseline, ticks = _scale(max(values, default=0), height, _count)
+    y_of, baseline, ticks = _scale(max(values, default=0), height, count)
     chart = Chart(WIDTH, height, baseline=baseline, ticks=ticks)
     slot = (chart.plot_right - chart.plot_left) / max(1, len(labels))
     centres = [chart.plot_left + slot * (i + 0.5) for i in range(len(labels))]
     chart.dots = [
-        Bar(x, y_of(value), 0, 0, "line", f"{label}: {_count(value)} {words}")
+        Bar(x, y_of(value), 0, 0, "line", f"{label}: {count(value)} {words}")
         for x, label, value in zip(centres, labels, values, strict=True)
     ]
     chart.points = " ".join(f"{dot.x:.0f},{dot.y:.0f}" for dot in chart.dots)
@@ -255,8 +258,11 @@ def choropleth(
     legend = [
         LegendEntry(
             i,
-            f"{value_text(step * i)} to "
-            + value_text(step * (i + 1) - (1 if i < CLASSES - 1 else 0)),
+            _(
+                "%(low)s to %(high)s",
+                low=value_text(step * i),
+                high=value_text(step * (i + 1) - (1 if i < CLASSES - 1 else 0)),
+            ),
         )
         for i in range(CLASSES)
     ]

@@ -9,11 +9,15 @@ city has a thousand reports or a hundred thousand.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import monotonic
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import (
     CTE,
     ColumnElement,
@@ -33,6 +37,7 @@ from sqlalchemy import (
 )
 
 from bpt311.extensions import db
+from bpt311.i18n import translated
 from bpt311.models import Category, Department, Neighbourhood, Report, User, utcnow
 from bpt311.models.base import UTCDateTime
 from bpt311.ops.replica import reader
@@ -352,7 +357,9 @@ def names() -> Names:
     categories = (
         reader()
         .execute(
-            select(Category.id, Category.service_code, Category.name).order_by(Category.position)
+            select(
+                Category.id, Category.service_code, Category.name, Category.translations
+            ).order_by(Category.position)
         )
         .all()
     )
@@ -370,7 +377,8 @@ def names() -> Names:
     )
     return Names(
         departments={row.id: row.name for row in departments},
-        categories={row.id: (row.service_code, row.name) for row in categories},
+        # in the page's language where an admin translated them
+        categories={row.id: (row.service_code, translated(row, "name")) for row in categories},
         places=[Place(p.id, p.name, p.slug, json.loads(p.geometry_json)) for p in places],
     )
 
@@ -386,7 +394,7 @@ def named_breakdown(
     else:
         label = {place.id: place.name for place in known.places}
     for key, row in found.items():
-        row.name = label.get(key, "No neighbourhood" if key is None else "Unknown")
+        row.name = label.get(key, _("No neighbourhood") if key is None else _("Unknown"))
     if dimension == "neighbourhood":  # every neighbourhood, so the map has no holes
         for place in known.places:
             found.setdefault(place.id, Outcome(key=place.id, name=place.name))
@@ -448,7 +456,7 @@ def workload_by_assignee(selection: Selection, department_id: int | None) -> lis
     )
     return sorted(
         (
-            Workload((name or email) if email else "No one yet", count, late)
+            Workload((name or email) if email else _("No one yet"), count, late)
             for name, email, count, late in rows
         ),
         key=lambda row: (-row.overdue, -row.open, row.name),
@@ -473,13 +481,43 @@ class Dashboard:
 def dashboard(selection: Selection, known: Names, weeks_only: bool = False) -> Dashboard:
     """Every figure the public page shows, in a fixed number of queries (only the weekly
     ones when ``weeks_only``: the weekly CSV needs no response times)."""
-    found = {name: {} for name in LEVELS} if weeks_only else outcomes(selection)
+    found, weeks = remembered(
+        ("dashboard", astuple(selection), weeks_only),
+        lambda: (
+            {name: {} for name in LEVELS} if weeks_only else outcomes(selection),
+            weekly(selection),
+        ),
+    )
     return Dashboard(
         selection=selection,
-        weeks=weekly(selection),
+        weeks=weeks,
         overall=found[None].get(None, Outcome()),
         by_department=named_breakdown(found["department"], "department", known),
         by_category=named_breakdown(found["category"], "category", known),
         by_neighbourhood=named_breakdown(found["neighbourhood"], "neighbourhood", known),
         places=known.places,
     )
+
+
+T = TypeVar("T")
+CACHE_KEY = "bpt311.stats_cache"
+CACHE_ENTRIES = 256
+
+
+def remembered(key: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``, kept for ``STATS_CACHE_SECONDS`` per process: at 100,000 reports the
+    figures take seconds on SQLite, and a busy /stats asks for the same period again and
+    again. Plain numbers only (no rows), so nothing stale can be written back; 0 = off."""
+    seconds = current_app.config.get("STATS_CACHE_SECONDS", 0)
+    if seconds <= 0:
+        return compute()
+    cache: dict = current_app.extensions.setdefault(CACHE_KEY, {})
+    now = monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = compute()
+    if len(cache) >= CACHE_ENTRIES:
+        cache.clear()  # bounded: many different filters simply start afresh
+    cache[key] = (now + seconds, value)
+    return value

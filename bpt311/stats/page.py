@@ -8,6 +8,10 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
+from babel.dates import format_skeleton
+from flask_babel import format_date, format_decimal, format_percent, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import Form, SelectChoice, SelectField
 from wtforms.fields import DateField
 from wtforms.validators import Optional as OptionalValue
@@ -24,11 +28,11 @@ CHART_ROWS = 10
 class PeriodForm(Form):
     """The GET form above the figures (no CSRF: it changes nothing)."""
 
-    date_from = DateField("From", [OptionalValue()])
-    date_to = DateField("Until", [OptionalValue()])
-    department = SelectField("Department", validate_choice=False)
-    category = SelectField("Kind of problem", validate_choice=False)
-    neighbourhood = SelectField("Neighbourhood", validate_choice=False)
+    date_from = DateField(_l("From"), [OptionalValue()])
+    date_to = DateField(_l("Until"), [OptionalValue()])
+    department = SelectField(_l("Department"), validate_choice=False)
+    category = SelectField(_l("Kind of problem"), validate_choice=False)
+    neighbourhood = SelectField(_l("Neighbourhood"), validate_choice=False)
 
 
 def read_selection(args, known: Names, public: bool) -> tuple[PeriodForm, Selection, list[str]]:
@@ -36,18 +40,18 @@ def read_selection(args, known: Names, public: bool) -> tuple[PeriodForm, Select
     (a bad value is left out, never an error page)."""
     form = PeriodForm(args)
     form.department.choices = [
-        SelectChoice("", "All departments"),
+        SelectChoice("", _("All departments")),
         *(
             SelectChoice(str(key), name)
             for key, name in sorted(known.departments.items(), key=lambda item: item[1])
         ),
     ]
     form.category.choices = [
-        SelectChoice("", "All kinds"),
+        SelectChoice("", _("All kinds")),
         *(SelectChoice(code, name) for code, name in known.categories.values()),
     ]
     form.neighbourhood.choices = [
-        SelectChoice("", "All neighbourhoods"),
+        SelectChoice("", _("All neighbourhoods")),
         *(SelectChoice(place.slug, place.name) for place in known.places),
     ]
     form.validate()
@@ -56,11 +60,17 @@ def read_selection(args, known: Names, public: bool) -> tuple[PeriodForm, Select
     first = form.date_from.data if form.date_from.data and not form.date_from.errors else first
     last = form.date_to.data if form.date_to.data and not form.date_to.errors else last
     if first > last:
-        problems.append("The “from” date is after the “until” date, so they were swapped")
+        problems.append(_("The “from” date is after the “until” date, so they were swapped"))
         first, last = last, first
     if (last - first).days > MAX_WEEKS * 7:
         first = last - timedelta(weeks=MAX_WEEKS) + timedelta(days=1)
-        problems.append(f"A period can be at most {MAX_WEEKS} weeks; it now starts {first}")
+        problems.append(
+            _(
+                "A period can be at most %(weeks)s weeks; it now starts %(date)s",
+                weeks=MAX_WEEKS,
+                date=day_words(first),
+            )
+        )
     form.date_from.data, form.date_to.data = first, last
     by_code = {code: key for key, (code, _) in known.categories.items()}
     by_slug = {place.slug: place.id for place in known.places}
@@ -79,27 +89,39 @@ def read_selection(args, known: Names, public: bool) -> tuple[PeriodForm, Select
 # ---- words and numbers --------------------------------------------------------------------
 
 
+def tenths(value: float) -> str:
+    """``1,234.5`` in English, ``1.234,5`` in Spanish and Portuguese."""
+    return format_decimal(round(value, 1), format="#,##0.0")
+
+
 def duration(seconds: float | None) -> str:
     """A response time in words: hours under two days, days above."""
     if seconds is None:
-        return "none yet"
+        return _("none yet")
     hours = seconds / 3600
     if hours < 48:
-        return f"{hours:.1f} hours"
-    return f"{hours / 24:.1f} days"
+        return _("%(hours)s hours", hours=tenths(hours))
+    return _("%(days)s days", days=tenths(hours / 24))
 
 
 def days(seconds: float | None) -> str:
     """A response time as a number of days for a table whose heading says "days"."""
-    return "none" if seconds is None else f"{seconds / 86400:.1f}"
+    return _("none") if seconds is None else tenths(seconds / 86400)
 
 
 def share(value: float | None) -> str:
-    return "none closed" if value is None else f"{value:.0%}"
+    """``75%`` in English and Portuguese, ``75 %`` in Spanish."""
+    return _("none closed") if value is None else format_percent(value)
+
+
+def day_words(day: date) -> str:
+    """``November 25, 2026`` / ``25 de noviembre de 2026`` / ``25 de novembro de 2026``."""
+    return format_date(day, "long")
 
 
 def week_label(monday: date) -> str:
-    return f"{monday:%b} {monday.day}"
+    """``Nov 25`` / ``25 nov`` / ``25 de nov.``: short enough for a chart's axis."""
+    return format_skeleton("MMMd", monday, locale=get_locale() or "en")
 
 
 def hours(seconds: float | None) -> str:
@@ -116,12 +138,12 @@ def build_charts(figures: Dashboard) -> dict:
         "weeks": charts.grouped_bars(
             labels,
             [
-                ("received", "received", [week.received for week in figures.weeks]),
-                ("closed", "closed", [week.closed for week in figures.weeks]),
+                ("received", _("received"), [week.received for week in figures.weeks]),
+                ("closed", _("closed"), [week.closed for week in figures.weeks]),
             ],
         ),
         "backlog": charts.line(
-            labels, [week.open_at_end for week in figures.weeks], "open at the week's end"
+            labels, [week.open_at_end for week in figures.weeks], _("open at the week's end")
         ),
         "close_times": charts.rows(
             [(row.name, row.close_median) for row in figures.by_department], duration
@@ -137,7 +159,7 @@ def build_charts(figures: Dashboard) -> dict:
         ),
         "map": charts.choropleth(
             [(place.name, place.geometry, received.get(place.id, 0)) for place in figures.places],
-            lambda value: f"{value:,.0f}",
+            charts.count,
         ),
     }
 

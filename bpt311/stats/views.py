@@ -11,6 +11,7 @@ bp = Blueprint("stats", __name__)
 bp.add_app_template_filter(page.duration, "response_time")
 bp.add_app_template_filter(page.share, "share")
 bp.add_app_template_filter(page.days, "days")
+bp.add_app_template_filter(page.day_words, "day_words")
 
 
 @bp.get("/stats")

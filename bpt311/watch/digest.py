@@ -11,12 +11,14 @@ import logging
 from datetime import datetime
 from itertools import groupby
 
+from flask_babel import LazyString, ngettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from bpt311.extensions import db
 from bpt311.models import Notice, Report, User, WatchArea, WatchAreaFollow, WatchEvent, utcnow
 from bpt311.notify import enqueue_email, site_link
+from bpt311.watch.events import event_headline
 from bpt311.watch.tokens import unsubscribe_token
 
 log = logging.getLogger(__name__)
@@ -125,8 +127,8 @@ def _queue_email(user: User, notices: list[Notice]) -> None:
     enqueue_email(
         user.email,
         "watch_digest",
-        f"Your Bridgeport 311 digest: {total} update{'s' if total != 1 else ''} "
-        "in your watch areas",
+        LazyString(_subject, total),
+        locale=user.locale,  # the worker has no request: their own language, else English
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -141,10 +143,21 @@ def _queue_email(user: User, notices: list[Notice]) -> None:
     )
 
 
+def _subject(total: int) -> str:
+    return ngettext(
+        "Your Bridgeport 311 digest: %(num)d update in your watch areas",
+        "Your Bridgeport 311 digest: %(num)d updates in your watch areas",
+        total,
+    )
+
+
 def _item(notice: Notice) -> dict:
-    report = notice.event.report
+    event = notice.event
+    report = event.report
+    # The stored (English) headline, read back into the reader's language where it can be.
+    words = LazyString(event_headline, event)
     return {
-        "headline": notice.event.headline,
+        "headline": words,
         "place": report.place_label,
         "tracking_number": report.tracking_number,
         "url": site_link("reports.detail", tracking_number=report.tracking_number),

@@ -7,9 +7,13 @@ notice per person and the emails all go into the caller's session.
 
 from __future__ import annotations
 
+import re
+
+from flask_babel import LazyString, force_locale, gettext
 from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
+from bpt311 import i18n
 from bpt311.extensions import db
 from bpt311.models import Notice, Outbox, Report, TimelineEvent, User, WatchEvent, utcnow
 from bpt311.notify import enqueue_email, site_link
@@ -47,13 +51,15 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
     event = WatchEvent(
         report_id=report.id,
         kind=kind,
-        headline=headline(report, kind, actor, step)[:200],
+        headline=english_headline(report, kind, actor, step)[:200],
         note=(note or "").strip()[:NOTE_MAX],
         created_at=now,
     )
     db.session.add(event)
     db.session.flush()
     told = _emailed_in_this_transaction(report.id)
+    # The emails' headline, written in each watcher's own language when their email is queued.
+    words = LazyString(headline, report, kind, actor, step)
     links = {
         "report_url": site_link("reports.detail", tracking_number=report.tracking_number),
         "settings_url": site_link("watch.index"),
@@ -64,7 +70,7 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
     for watcher in watchers:
         email_now = watcher.delivery == "email" and watcher.email.lower() not in told
         if email_now:
-            _email(watcher, report, event, links)
+            _email(watcher, report, event, links, words)
         rows.append(
             {
                 "event_id": event.id,
@@ -83,14 +89,15 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
     push.queue(
         [w.user_id for w in watchers if w.delivery != "none"],
         "areas",
-        event.headline,
+        words,  # each person's devices in their own language
         report.place_label,
         push.report_path(report),
         report_id=report.id,
     )
 
 
-# What a status change was, from the timeline step it wrote.
+# What a status change was, from the timeline step it wrote: the English words (how a
+# stored headline is read back, see event_headline) and the sentence to translate.
 STEP_WORDS = {
     "acknowledged": "was acknowledged",
     "assigned": "was assigned to a crew",
@@ -105,16 +112,90 @@ STEP_WORDS = {
 }
 
 
+def _step_sentence(step_kind: str, category: str) -> str:
+    sentences = {
+        "acknowledged": lambda: gettext("%(category)s was acknowledged", category=category),
+        "assigned": lambda: gettext("%(category)s was assigned to a crew", category=category),
+        "recategorised": lambda: gettext(
+            "%(category)s was filed under another kind of problem", category=category
+        ),
+        "closed": lambda: gettext("%(category)s was closed", category=category),
+        "reopened": lambda: gettext("%(category)s was reopened", category=category),
+        "archived": lambda: gettext("%(category)s was archived", category=category),
+        "duplicate": lambda: gettext(
+            "%(category)s was merged into another report", category=category
+        ),
+        "withdrawn": lambda: gettext(
+            "%(category)s was withdrawn by the reporter", category=category
+        ),
+        "edited": lambda: gettext("%(category)s was changed by the reporter", category=category),
+        "note": lambda: gettext("%(category)s has a note from the city", category=category),
+    }
+    return sentences[step_kind]()
+
+
+def _who_words(who: str) -> str:
+    fixed = {
+        "Someone": lambda: gettext("Someone"),
+        "The City of Bridgeport": lambda: gettext("The City of Bridgeport"),
+        "A resident": lambda: gettext("A resident"),
+    }
+    return fixed[who]() if who in fixed else who
+
+
+def _commented(who: str, category: str) -> str:
+    return gettext(
+        "%(who)s commented on a %(category)s report", who=_who_words(who), category=category
+    )
+
+
 def headline(
     report: Report, kind: str, actor: User | None, step: TimelineEvent | None = None
 ) -> str:
-    name = report.category.name
+    """One line on what happened, in the current language (``force_locale`` to choose)."""
+    name = i18n.translated(report.category, "name")
     if kind == "new":
-        return f"New report: {name}"
+        return gettext("New report: %(category)s", category=name)
     if kind == "status":
-        words = STEP_WORDS.get(step.kind) if step is not None else None
-        return f"{name} {words}" if words else f"{name} is now {report.status_label.lower()}"
-    return f"{_who(actor)} commented on a {name.lower()} report"
+        if step is not None and step.kind in STEP_WORDS:
+            return _step_sentence(step.kind, name)
+        status = str(report.status_label).lower()
+        return gettext("%(category)s is now %(status)s", category=name, status=status)
+    return _commented(_who(actor), name.lower())
+
+
+def english_headline(
+    report: Report, kind: str, actor: User | None, step: TimelineEvent | None = None
+) -> str:
+    """The headline as stored: in English, translated when shown (event_headline)."""
+    with force_locale(i18n.DEFAULT):
+        return headline(report, kind, actor, step)
+
+
+_COMMENTED = re.compile(r"^(?P<who>.*) commented on a (?P<category>.*) report$")
+
+
+def event_headline(event: WatchEvent) -> str:
+    """A stored (English) headline in the current language. The headline is stored as
+    English text, so it is read back into its parts; it stays in English when the report
+    has changed since so that the parts no longer match."""
+    text = event.headline
+    report = event.report
+    if i18n.current_language() == i18n.DEFAULT or report is None:
+        return text
+    name = report.category.name
+    category = i18n.translated(report.category, "name")
+    if event.kind == "new" and text == f"New report: {name}":
+        return gettext("New report: %(category)s", category=category)
+    if event.kind == "status":
+        for step_kind, english in STEP_WORDS.items():
+            if text == f"{name} {english}":
+                return _step_sentence(step_kind, category)
+        return text
+    found = _COMMENTED.match(text)
+    if event.kind == "comment" and found and found["category"] == name.lower():
+        return _commented(found["who"], category.lower())
+    return text
 
 
 def _latest_step(report: Report) -> TimelineEvent | None:
@@ -159,7 +240,9 @@ def _emailed_in_this_transaction(report_id: int) -> set[str]:
     }
 
 
-def _email(watcher: Watcher, report: Report, event: WatchEvent, links: dict[str, str]) -> None:
+def _email(
+    watcher: Watcher, report: Report, event: WatchEvent, links: dict[str, str], words
+) -> None:
     # Links are built once per event (building one is a good part of an email's cost);
     # the token is URL-safe, so it is simply appended.
     token = unsubscribe_token(watcher.scope, watcher.subscription_id, watcher.user_id)
@@ -167,7 +250,8 @@ def _email(watcher: Watcher, report: Report, event: WatchEvent, links: dict[str,
     enqueue_email(
         watcher.email,
         "watch_event",
-        f"{watcher.area_name}: {event.headline} at {report.place_label}"[:300],
+        LazyString(_subject, watcher.area_name, words, report.place_label),
+        locale=watcher.locale,
         report_id=report.id,
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
@@ -175,9 +259,16 @@ def _email(watcher: Watcher, report: Report, event: WatchEvent, links: dict[str,
         },
         report=report,
         event=event,
+        headline=words,
         area_name=watcher.area_name,
         report_url=links["report_url"],
         area_url=f"{links['area_base']}{watcher.area_id}",
         unsubscribe_url=unsubscribe,
         settings_url=links["settings_url"],
     )
+
+
+def _subject(area_name: str, words, place: str) -> str:
+    return gettext(
+        "%(area)s: %(headline)s at %(place)s", area=area_name, headline=words, place=place
+    )[:300]

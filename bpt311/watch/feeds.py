@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from flask import Response, current_app, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from bpt311 import i18n
 from bpt311.models import TimelineEvent, utcnow
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -19,19 +22,20 @@ CONTENT_TYPE = "application/atom+xml; charset=utf-8"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ET.register_namespace("", ATOM_NS)
 
+# Feeds are read by people: their titles are in the language of the request.
 STEP_TITLES = {
-    "submitted": "Reported",
-    "acknowledged": "Acknowledged",
-    "assigned": "Assigned to a crew",
-    "recategorised": "Filed under another kind of problem",
-    "closed": "Closed",
-    "reopened": "Reopened",
-    "archived": "Archived",
-    "duplicate": "Merged into another report",
-    "comment": "Comment",
-    "note": "Note from the city",
-    "edited": "Description changed",
-    "withdrawn": "Withdrawn by the reporter",
+    "submitted": _l("Reported"),
+    "acknowledged": _l("Acknowledged"),
+    "assigned": _l("Assigned to a crew"),
+    "recategorised": _l("Filed under another kind of problem"),
+    "closed": _l("Closed"),
+    "reopened": _l("Reopened"),
+    "archived": _l("Archived"),
+    "duplicate": _l("Merged into another report"),
+    "comment": _l("Comment"),
+    "note": _l("Note from the city"),
+    "edited": _l("Description changed"),
+    "withdrawn": _l("Withdrawn by the reporter"),
 }
 
 
@@ -57,7 +61,21 @@ def _step_text(step: TimelineEvent) -> str:
 def _step_title(step: TimelineEvent) -> str:
     report = step.report
     what = STEP_TITLES.get(step.kind, step.kind.replace("_", " ").capitalize())
-    return f"{what}: {report.category.name} at {report.place_label} ({report.tracking_number})"
+    return _(
+        "%(what)s: %(category)s at %(place)s (%(number)s)",
+        what=what,
+        category=i18n.translated(report.category, "name"),
+        place=report.place_label,
+        number=report.tracking_number,
+    )
+
+
+def _actor(step: TimelineEvent) -> str:
+    from bpt311.community.page import actor_words
+
+    if step.actor_label:
+        return actor_words(step.actor_label)
+    return _("A resident") if step.kind != "note" else _("The city")
 
 
 def atom(
@@ -72,7 +90,7 @@ def atom(
     """A complete Atom document for these timeline steps, newest first. An empty feed is
     ``updated`` at ``quiet_since`` (when what it follows began), else now."""
     site = current_app.config["SITE_URL"]
-    feed = ET.Element(f"{{{ATOM_NS}}}feed", {XML_LANG: "en"})
+    feed = ET.Element(f"{{{ATOM_NS}}}feed", {XML_LANG: i18n.current_language()})
     _sub(feed, "id", site + self_path)
     _sub(feed, "title", title)
     _sub(feed, "subtitle", subtitle)
@@ -81,7 +99,7 @@ def atom(
     _sub(feed, "link", rel="self", type="application/atom+xml", href=site + self_path)
     _sub(feed, "link", rel="alternate", type="text/html", href=site + page_path)
     author = _sub(feed, "author")
-    _sub(author, "name", "City of Bridgeport – Bridgeport 311")
+    _sub(author, "name", _("City of Bridgeport") + " – Bridgeport 311")
     _sub(author, "uri", site + "/")
     _sub(feed, "generator", "bpt311", uri=site + "/")
     for step in steps:
@@ -93,16 +111,16 @@ def atom(
         _sub(entry, "updated", _rfc3339(step.created_at))
         _sub(entry, "published", _rfc3339(step.created_at))
         who = _sub(entry, "author")
-        _sub(who, "name", step.actor_label or ("A resident" if step.kind != "note" else "The city"))
+        _sub(who, "name", _actor(step))
         _sub(entry, "link", rel="alternate", type="text/html", href=link)
         _sub(
             entry,
             "category",
             term=report.category.service_code,
-            label=report.category.name,
+            label=i18n.translated(report.category, "name"),
         )
         text = _step_text(step)
-        summary = f"{report.status_label}. {report.place_label}."
+        summary = _("%(status)s. %(place)s.", status=report.status_label, place=report.place_label)
         _sub(entry, "summary", summary)
         if text:
             _sub(entry, "content", text, type="text")
@@ -114,4 +132,5 @@ def feed_response(body: bytes) -> Response:
     response = Response(body, content_type=CONTENT_TYPE)
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     response.headers["Cache-Control"] = "public, max-age=300"
+    response.vary.update(("Accept-Language", "Cookie"))  # titles in the reader's language
     return response.make_conditional(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 
@@ -9,10 +10,10 @@ from bpt311.reports.forms import CheckboxesField, Marked
 from bpt311.watch.service import DELIVERY_LABELS, KIND_LABELS, AreaSettings, Where
 
 METHOD_LABELS = {
-    "keep": "Keep the area as it is",
-    "address": "Around an address",
-    "neighbourhood": "A whole neighbourhood",
-    "map": "Draw it on the map (a shape or a circle; needs JavaScript)",
+    "keep": _l("Keep the area as it is"),
+    "address": _l("Around an address"),
+    "neighbourhood": _l("A whole neighbourhood"),
+    "map": _l("Draw it on the map (a shape or a circle; needs JavaScript)"),
 }
 
 
@@ -21,40 +22,42 @@ def _choices(labels: dict[str, str]) -> list[SelectChoice]:
 
 
 class AreaForm(FlaskForm):
-    name = StringField("Name of the area", [Marked(True)])
-    method = RadioField("Where is the area?", [Marked(True)], validate_choice=False)
-    address = StringField("Address or intersection")
-    radius = StringField("How far around it, in metres", default="300")
-    place = RadioField("Which place do you mean?", choices=[], validate_choice=False)
-    neighbourhood = SelectField("Neighbourhood", validate_choice=False)
+    name = StringField(_l("Name of the area"), [Marked(True)])
+    method = RadioField(_l("Where is the area?"), [Marked(True)], validate_choice=False)
+    address = StringField(_l("Address or intersection"))
+    radius = StringField(_l("How far around it, in metres"), default="300")
+    place = RadioField(_l("Which place do you mean?"), choices=[], validate_choice=False)
+    neighbourhood = SelectField(_l("Neighbourhood"), validate_choice=False)
     geometry = HiddenField()
     map_radius = HiddenField()
     kinds = CheckboxesField(
-        "What do you want to hear about?",
+        _l("What do you want to hear about?"),
         [Marked(True)],
         choices=_choices(KIND_LABELS),
         default=["new", "status"],
         validate_choice=False,
     )
     scope = RadioField(
-        "Which kinds of problem?",
+        _l("Which kinds of problem?"),
         [Marked(True)],
         choices=[
-            SelectChoice("all", "All kinds of problem"),
-            SelectChoice("some", "Only the kinds I choose below"),
+            SelectChoice("all", _l("All kinds of problem")),
+            SelectChoice("some", _l("Only the kinds I choose below")),
         ],
         default="all",
         validate_choice=False,
     )
-    categories = CheckboxesField("Kinds of problem", validate_choice=False)
+    categories = CheckboxesField(_l("Kinds of problem"), validate_choice=False)
     delivery = RadioField(
-        "How do you want to hear about them?",
+        _l("How do you want to hear about them?"),
         [Marked(True)],
         choices=_choices(DELIVERY_LABELS),
         default="email",
         validate_choice=False,
     )
-    is_public = BooleanField("Make this area public, so others can see its reports and follow it")
+    is_public = BooleanField(
+        _l("Make this area public, so others can see its reports and follow it")
+    )
 
     def prepare(self, neighbourhoods, categories, editing: bool = False) -> AreaForm:
         """Fill the choices that come from the database."""
@@ -65,7 +68,7 @@ class AreaForm(FlaskForm):
         if self.method.data is None:
             self.method.data = "keep" if editing else "address"
         self.neighbourhood.choices = [
-            SelectChoice("", "Choose a neighbourhood"),
+            SelectChoice("", _l("Choose a neighbourhood")),
             *(SelectChoice(slug, name) for slug, name in neighbourhoods),
         ]
         self.categories.choices = [
@@ -104,7 +107,7 @@ class AreaForm(FlaskForm):
 class FollowForm(FlaskForm):
     wanted = HiddenField(default="1")
     delivery = RadioField(
-        "How do you want to hear about it?",
+        _l("How do you want to hear about it?"),
         choices=_choices(DELIVERY_LABELS),
         default="digest",
         validate_choice=False,

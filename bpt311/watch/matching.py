@@ -35,6 +35,7 @@ class Watcher:
     delivery: str
     scope: str  # "area" for the owner, "follow" for a follower
     subscription_id: int  # the area's id, or the follow's
+    locale: str = ""  # the language they chose for pages and emails ("" = none)
 
 
 def _candidates_statement(kind: str):
@@ -72,7 +73,7 @@ CANDIDATES = {kind: _candidates_statement(kind) for kind in KIND_COLUMNS}
 FOLLOWERS = select(
     WatchAreaFollow.id, WatchAreaFollow.area_id, WatchAreaFollow.user_id, WatchAreaFollow.delivery
 ).where(WatchAreaFollow.area_id.in_(bindparam("areas", expanding=True)))
-PEOPLE = select(User.id, User.email).where(
+PEOPLE = select(User.id, User.email, User.locale).where(
     User.id.in_(bindparam("people", expanding=True)), User.active
 )
 
@@ -117,16 +118,17 @@ def watchers_of(
             chosen.setdefault(entry[0], entry)
     if not chosen:
         return []
-    people = dict(db.session.execute(PEOPLE, {"people": list(chosen)}).all())
+    people = {row.id: row for row in db.session.execute(PEOPLE, {"people": list(chosen)})}
     return [
         Watcher(
             user_id=user_id,
-            email=people[user_id],
+            email=people[user_id].email,
             area_id=area_id,
             area_name=by_id[area_id].name,
             delivery=delivery,
             scope=scope,
             subscription_id=subscription_id,
+            locale=people[user_id].locale,
         )
         for user_id, (_, area_id, delivery, scope, subscription_id) in sorted(chosen.items())
         if user_id in people

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -30,14 +32,14 @@ from bpt311.watch.shapes import InvalidArea, Outline
 NAME_MAX = 80
 MAX_AREAS_PER_PERSON = 50
 KIND_LABELS = {
-    "new": "New reports",
-    "status": "Status changes (acknowledged, closed, reopened)",
-    "comment": "Comments",
+    "new": _l("New reports"),
+    "status": _l("Status changes (acknowledged, closed, reopened)"),
+    "comment": _l("Comments"),
 }
 DELIVERY_LABELS = {
-    "email": "An email for each update",
-    "digest": "One email a day with all the updates",
-    "none": "No emails: I will look on the site or in the feed",
+    "email": _l("An email for each update"),
+    "digest": _l("One email a day with all the updates"),
+    "none": _l("No emails: I will look on the site or in the feed"),
 }
 METHODS = ("keep", "address", "neighbourhood", "map")
 
@@ -112,7 +114,7 @@ def outline_for(where: Where) -> Outline | None:
             return _around_address(where)
     except InvalidArea as exc:
         raise AreaErrors({exc.field: str(exc)}) from exc
-    raise AreaErrors({"method": "Choose how to set the area"})
+    raise AreaErrors({"method": _("Choose how to set the area")})
 
 
 def _around_address(where: Where) -> Outline:
@@ -124,18 +126,20 @@ def _around_address(where: Where) -> Outline:
         errors[exc.field] = str(exc)
     text = " ".join((where.address or "").split())
     if not text:
-        errors["address"] = "Enter an address or an intersection in Bridgeport"
+        errors["address"] = _("Enter an address or an intersection in Bridgeport")
         raise AreaErrors(errors)
     try:
         places = search(text)
     except GeocoderUnavailable:
-        errors["address"] = (
+        errors["address"] = _(
             "We can't look up addresses right now. Choose a neighbourhood or draw the area "
             "on the map instead, or try again in a few minutes."
         )
         raise AreaErrors(errors) from None
     if not places:
-        errors["address"] = f"We could not find “{text}” in Bridgeport. Check the address."
+        errors["address"] = _(
+            "We could not find “%(address)s” in Bridgeport. Check the address.", address=text
+        )
     if errors:
         raise AreaErrors(errors)
     place = places[0]
@@ -154,12 +158,12 @@ def _checked(settings: AreaSettings) -> tuple[AreaSettings, list[Category], dict
     errors: dict[str, str] = {}
     name = " ".join((settings.name or "").split())
     if not name:
-        errors["name"] = "Give the area a name, like “Our block” or “Ward 130”"
+        errors["name"] = _("Give the area a name, like “Our block” or “Ward 130”")
     elif len(name) > NAME_MAX:
-        errors["name"] = f"Keep the name to {NAME_MAX} characters or fewer"
+        errors["name"] = _("Keep the name to %(count)s characters or fewer", count=NAME_MAX)
     kinds = [kind for kind in KIND_LABELS if kind in (settings.kinds or [])]
     if not kinds:
-        errors["kinds"] = "Choose at least one kind of update to hear about"
+        errors["kinds"] = _("Choose at least one kind of update to hear about")
     categories: list[Category] = []
     if not settings.all_categories:
         codes = sorted(set(settings.category_codes or []))
@@ -168,9 +172,9 @@ def _checked(settings: AreaSettings) -> tuple[AreaSettings, list[Category], dict
                 select(Category).where(Category.service_code.in_(codes))
             ).all()
         if not codes or len(categories) != len(codes):
-            errors["categories"] = "Choose at least one kind of problem from the list"
+            errors["categories"] = _("Choose at least one kind of problem from the list")
     if settings.delivery not in DELIVERIES:
-        errors["delivery"] = "Choose how you want to hear about updates"
+        errors["delivery"] = _("Choose how you want to hear about updates")
     cleaned = AreaSettings(
         name=name,
         kinds=kinds,
@@ -208,9 +212,10 @@ def create_area(owner: User, outline: Outline, settings: AreaSettings) -> WatchA
         select(func.count(WatchArea.id)).where(WatchArea.owner_id == owner.id)
     )
     if count >= MAX_AREAS_PER_PERSON:
-        errors["name"] = (
-            f"You already have {MAX_AREAS_PER_PERSON} watch areas, the most one account can "
-            "have. Delete one you no longer need first."
+        errors["name"] = _(
+            "You already have %(count)s watch areas, the most one account can have. "
+            "Delete one you no longer need first.",
+            count=MAX_AREAS_PER_PERSON,
         )
     if errors:
         raise AreaErrors(errors)
@@ -225,7 +230,7 @@ def create_area(owner: User, outline: Outline, settings: AreaSettings) -> WatchA
 
 def _own(area: WatchArea, user: User) -> None:
     if area.owner_id != user.id:
-        raise NotAllowed("Only the person who made a watch area can change it.")
+        raise NotAllowed(_("Only the person who made a watch area can change it."))
 
 
 def update_area(
@@ -276,11 +281,11 @@ def set_follow(area: WatchArea, user: User, wanted: bool, delivery: str = "diges
         db.session.commit()
         return False
     if not area.is_public:
-        raise NotAllowed("Only a public watch area can be followed.")
+        raise NotAllowed(_("Only a public watch area can be followed."))
     if area.owner_id == user.id:
-        raise NotAllowed("This is your own watch area: you hear about it already.")
+        raise NotAllowed(_("This is your own watch area: you hear about it already."))
     if delivery not in DELIVERIES:
-        raise AreaErrors({"delivery": "Choose how you want to hear about updates"})
+        raise AreaErrors({"delivery": _("Choose how you want to hear about updates")})
     existing = db.session.scalars(
         select(WatchAreaFollow).where(
             WatchAreaFollow.area_id == area.id, WatchAreaFollow.user_id == user.id
@@ -311,6 +316,30 @@ def set_follow(area: WatchArea, user: User, wanted: bool, delivery: str = "diges
 class Unsubscribed:
     what: str  # in words: "emails about “Our block”", "daily digests"
     area: WatchArea | None = None
+    scope: str = ""
+
+    @property
+    def question(self) -> str:
+        """The unsubscribe page's heading, as one sentence in the page's language."""
+        if self.scope == "area" and self.area is not None:
+            return _("Stop emails about your watch area “%(name)s”?", name=self.area.name)
+        if self.scope == "follow" and self.area is not None:
+            return _("Stop emails about the watch area “%(name)s”?", name=self.area.name)
+        return _("Stop all your daily digest emails?")
+
+    @property
+    def done(self) -> str:
+        if self.scope == "area" and self.area is not None:
+            return _(
+                "You will not get emails about your watch area “%(name)s” any more",
+                name=self.area.name,
+            )
+        if self.scope == "follow" and self.area is not None:
+            return _(
+                "You will not get emails about the watch area “%(name)s” any more",
+                name=self.area.name,
+            )
+        return _("You will not get all your daily digest emails any more")
 
 
 def describe_token(payload: dict) -> Unsubscribed | None:
@@ -319,17 +348,19 @@ def describe_token(payload: dict) -> Unsubscribed | None:
     if not isinstance(user_id, int):
         return None
     if scope == "digest":
-        return Unsubscribed("all your daily digest emails")
+        return Unsubscribed("all your daily digest emails", scope="digest")
     if scope == "area":
         area = db.session.get(WatchArea, ident) if isinstance(ident, int) else None
         if area is None or area.owner_id != user_id:
             return None
-        return Unsubscribed(f"emails about your watch area “{area.name}”", area)
+        return Unsubscribed(f"emails about your watch area “{area.name}”", area, "area")
     if scope == "follow":
         follow = db.session.get(WatchAreaFollow, ident) if isinstance(ident, int) else None
         if follow is None or follow.user_id != user_id:
             return None
-        return Unsubscribed(f"emails about the watch area “{follow.area.name}”", follow.area)
+        return Unsubscribed(
+            f"emails about the watch area “{follow.area.name}”", follow.area, "follow"
+        )
     return None
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import shapely
+from babel.numbers import format_decimal
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from shapely.geometry import shape as to_shape
 
 from bpt311.geo import bounding_box, distance_metres, project
@@ -66,9 +69,9 @@ def _finite_point(latitude, longitude, field: str) -> tuple[float, float]:
     try:
         lat, lon = float(latitude), float(longitude)
     except (TypeError, ValueError) as exc:
-        raise InvalidArea(field, "That place is not a point on the map") from exc
+        raise InvalidArea(field, _("That place is not a point on the map")) from exc
     if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
-        raise InvalidArea(field, "That place is not a point on the map")
+        raise InvalidArea(field, _("That place is not a point on the map"))
     return lat, lon
 
 
@@ -79,11 +82,11 @@ def parse_radius(text, field: str = "radius") -> float:
     """Metres from what a person typed ("300", "300 m", "1,000"); InvalidArea otherwise."""
     cleaned = str(text or "").strip().lower().removesuffix("m").strip().replace(",", "")
     if not cleaned:
-        raise InvalidArea(field, "Enter how far around the address to watch, in metres")
+        raise InvalidArea(field, _("Enter how far around the address to watch, in metres"))
     try:
         radius = float(cleaned)
     except ValueError as exc:
-        raise InvalidArea(field, "Enter the distance as a number of metres, like 300") from exc
+        raise InvalidArea(field, _("Enter the distance as a number of metres, like 300")) from exc
     return check_radius(radius, field)
 
 
@@ -91,8 +94,11 @@ def check_radius(radius: float, field: str = "radius") -> float:
     if not math.isfinite(radius) or not MIN_RADIUS_M <= radius <= MAX_RADIUS_M:
         raise InvalidArea(
             field,
-            f"Choose a distance between {MIN_RADIUS_M} and {MAX_RADIUS_M:,} metres "
-            "(5 km is about 3 miles)",
+            _(
+                "Choose a distance between %(least)s and %(most)s metres (5 km is about 3 miles)",
+                least=MIN_RADIUS_M,
+                most=_number(MAX_RADIUS_M),
+            ),
         )
     return round(radius, 1)
 
@@ -103,7 +109,7 @@ def circle(latitude, longitude, radius_m: float, place_label: str = "", field="a
     radius = check_radius(float(radius_m), "radius" if field == "address" else field)
     if not _in_city(lat, lon):
         raise InvalidArea(
-            field, "That place is outside Bridgeport. Watch areas must be centred in the city."
+            field, _("That place is outside Bridgeport. Watch areas must be centred in the city.")
         )
     lat, lon = round(lat, 6), round(lon, 6)
     return Outline(
@@ -144,10 +150,11 @@ def polygon(geojson_text: str, field: str = "geometry") -> Outline:
     """A polygon drawn on the map, as GeoJSON text: valid, small enough, in the city."""
     text = (geojson_text or "").strip()
     if not text:
-        raise InvalidArea(field, "Draw the area on the map, or choose another way to set it")
+        raise InvalidArea(field, _("Draw the area on the map, or choose another way to set it"))
     if len(text) > MAX_GEOJSON_CHARS:
         raise InvalidArea(
-            field, f"That shape has too many points: draw it with at most {MAX_VERTICES}"
+            field,
+            _("That shape has too many points: draw it with at most %(count)s", count=MAX_VERTICES),
         )
     try:
         geometry = json.loads(text)
@@ -155,41 +162,47 @@ def polygon(geojson_text: str, field: str = "geometry") -> Outline:
             raise ValueError("not a polygon")
         rings = _rings(geometry)
     except ValueError as exc:
-        raise InvalidArea(field, "That shape could not be read. Draw it again.") from exc
+        raise InvalidArea(field, _("That shape could not be read. Draw it again.")) from exc
     vertices = sum(len(ring) for ring in rings)
     if vertices > MAX_VERTICES + len(rings):  # a closed ring repeats its first point
         raise InvalidArea(
-            field, f"That shape has too many points: draw it with at most {MAX_VERTICES}"
+            field,
+            _("That shape has too many points: draw it with at most %(count)s", count=MAX_VERTICES),
         )
     if any(len({tuple(p) for p in ring}) < 3 for ring in rings):
-        raise InvalidArea(field, "An area needs at least three corners. Draw it again.")
+        raise InvalidArea(field, _("An area needs at least three corners. Draw it again."))
     try:
         found = to_shape(geometry)
     except (ValueError, TypeError, shapely.errors.ShapelyError) as exc:
-        raise InvalidArea(field, "That shape could not be read. Draw it again.") from exc
+        raise InvalidArea(field, _("That shape could not be read. Draw it again.")) from exc
     if not found.is_valid:
         reason = shapely.is_valid_reason(found)
         if "Self-intersection" in reason:
             raise InvalidArea(
-                field, "The outline crosses itself. Draw it again so that its sides do not cross."
+                field,
+                _("The outline crosses itself. Draw it again so that its sides do not cross."),
             )
-        raise InvalidArea(field, f"That shape cannot be used ({reason}). Draw it again.")
+        raise InvalidArea(
+            field, _("That shape cannot be used (%(reason)s). Draw it again.", reason=reason)
+        )
     in_metres = project(geometry)
     city, city_with_margin = city_shapes()
     if in_metres.area < MIN_AREA_M2:
-        raise InvalidArea(field, "That area is too small to find anything in. Draw it larger.")
+        raise InvalidArea(field, _("That area is too small to find anything in. Draw it larger."))
     if in_metres.area > city_with_margin.area:
         raise InvalidArea(
             field,
-            "That area is larger than the city. Draw a smaller one, or follow a "
-            "neighbourhood's or the city's feed instead.",
+            _(
+                "That area is larger than the city. Draw a smaller one, or follow a "
+                "neighbourhood's or the city's feed instead."
+            ),
         )
     if not in_metres.intersects(city):
-        raise InvalidArea(field, "That area is outside Bridgeport. Draw it inside the city.")
+        raise InvalidArea(field, _("That area is outside Bridgeport. Draw it inside the city."))
     if not city_with_margin.covers(in_metres):
         raise InvalidArea(
             field,
-            "That area reaches more than 1 km past the city line. Keep it inside Bridgeport.",
+            _("That area reaches more than 1 km past the city line. Keep it inside Bridgeport."),
         )
     # Stored oriented and rounded to about 10 cm, which is all a drawing means.
     clean = shapely.geometry.polygon.orient(found)
@@ -210,13 +223,13 @@ def drawn(geojson_text: str, radius_text="", field: str = "geometry") -> Outline
     try:
         geometry = json.loads(text)
     except ValueError as exc:
-        raise InvalidArea(field, "That shape could not be read. Draw it again.") from exc
+        raise InvalidArea(field, _("That shape could not be read. Draw it again.")) from exc
     if not isinstance(geometry, dict) or geometry.get("type") != "Point":
         return polygon(text, field)
     try:
         lon, lat = geometry["coordinates"]
     except (ValueError, TypeError, KeyError) as exc:
-        raise InvalidArea(field, "That circle could not be read. Draw it again.") from exc
+        raise InvalidArea(field, _("That circle could not be read. Draw it again.")) from exc
     return circle(lat, lon, parse_radius(radius_text, field), field=field)
 
 
@@ -225,7 +238,7 @@ def drawn(geojson_text: str, radius_text="", field: str = "geometry") -> Outline
 
 def of_neighbourhood(neighbourhood: Neighbourhood | None, field="neighbourhood") -> Outline:
     if neighbourhood is None:
-        raise InvalidArea(field, "Choose a neighbourhood from the list")
+        raise InvalidArea(field, _("Choose a neighbourhood from the list"))
     return Outline(
         shape="neighbourhood",
         geometry_json=neighbourhood.geometry_json,
@@ -263,13 +276,27 @@ def covers(shape: str, geometry_json: str, radius_m: float | None, lat: float, l
     return bool(shapely.intersects_xy(parsed, lon, lat))
 
 
+def _number(value: float, pattern: str = "#,##0") -> str:
+    return format_decimal(value, pattern, locale=get_locale() or "en")
+
+
 def describe(area) -> str:
-    """Where an area is, in words."""
+    """Where an area is, in words, in the page's language."""
     if area.shape == "circle":
-        where = area.place_label or "a point chosen on the map"
-        return f"Within {area.radius_m:,.0f} m of {where}"
+        if area.place_label:
+            return _(
+                "Within %(distance)s m of %(place)s",
+                distance=_number(area.radius_m),
+                place=area.place_label,
+            )
+        return _(
+            "Within %(distance)s m of a point chosen on the map", distance=_number(area.radius_m)
+        )
     if area.shape == "neighbourhood":
-        return f"The {area.place_label} neighbourhood"
+        return _("The %(name)s neighbourhood", name=area.place_label)
     hectares = project(json.loads(area.geometry_json)).area / 10_000
-    size = f"{hectares / 100:.1f} km²" if hectares >= 100 else f"{hectares:.1f} hectares"
-    return f"A shape drawn on the map, about {size}"
+    if hectares >= 100:
+        return _(
+            "A shape drawn on the map, about %(size)s km²", size=_number(hectares / 100, "#,##0.0")
+        )
+    return _("A shape drawn on the map, about %(size)s hectares", size=_number(hectares, "#,##0.0"))

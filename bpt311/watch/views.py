@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from babel.lists import format_list
 from flask import (
     Blueprint,
     abort,
@@ -14,26 +15,42 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bpt311 import i18n
 from bpt311.errors import wants_partial
 from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.models import Category, Neighbourhood, WatchArea
 from bpt311.reports import queries as report_queries
 from bpt311.reports.browse import neighbourhood_choices
 from bpt311.watch import feeds, queries, service, shapes, tokens
+from bpt311.watch.events import event_headline
 from bpt311.watch.forms import AreaForm, ConfirmForm, FollowForm
 
 bp = Blueprint("watch", __name__)
 log = logging.getLogger(__name__)
-KIND_WORDS = {"new": "new reports", "status": "status changes", "comment": "comments"}
+KIND_WORDS = {"new": _l("new reports"), "status": _l("status changes"), "comment": _l("comments")}
 
 
 def _in_words(items: list[str]) -> str:
-    """["a", "b", "c"] as "a, b and c"."""
-    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+    """["a", "b", "c"] as "a, b and c", in the page's language."""
+    return format_list([str(item) for item in items], locale=get_locale() or i18n.DEFAULT)
+
+
+def _listens_for(area: WatchArea) -> str:
+    kinds = _in_words([words for kind, words in KIND_WORDS.items() if area.wants(kind)])
+    if area.all_categories:
+        return _("It listens for %(kinds)s about every kind of problem.", kinds=kinds)
+    return _(
+        "It listens for %(kinds)s about %(categories)s.",
+        kinds=kinds,
+        categories=", ".join(i18n.translated(c, "name") for c in area.categories),
+    )
 
 
 # ---- what every page can show: the unread count, the areas on /me --------------------
@@ -60,6 +77,7 @@ def _watch_globals():
         "unread_notice_count": unread_notice_count,
         "my_watch_areas": my_watch_areas,
         "describe_area": shapes.describe,
+        "event_headline": event_headline,
     }
 
 
@@ -69,12 +87,13 @@ def _vary(response):
 
 
 def _category_choices() -> list[tuple[str, str, str]]:
-    rows = db.session.execute(
-        select(Category.service_code, Category.name, Category.group)
-        .where(Category.active)
-        .order_by(Category.position, Category.name)
+    rows = db.session.scalars(
+        select(Category).where(Category.active).order_by(Category.position, Category.name)
     ).all()
-    return [(row.service_code, row.name, row.group) for row in rows]
+    return [
+        (row.service_code, i18n.translated(row, "name"), i18n.translated(row, "group"))
+        for row in rows
+    ]
 
 
 def _area_form(editing: bool = False, **data) -> AreaForm:
@@ -110,7 +129,7 @@ def _save_area(form: AreaForm, save):
         form.place.choices = [
             (f"{p.latitude:.6f},{p.longitude:.6f}", p.address) for p in exc.places
         ]
-        form.place.errors = ["We found more than one place: choose the one you mean"]
+        form.place.errors = [_("We found more than one place: choose the one you mean")]
     except service.AreaErrors as exc:
         form.show_errors(exc.errors)
     return None
@@ -138,7 +157,7 @@ def new():
         form, lambda outline, settings: service.create_area(current_user, outline, settings)
     )
     if area is not None:
-        flash(f"Your watch area “{area.name}” is ready.", "success")
+        flash(_("Your watch area “%(name)s” is ready.", name=area.name), "success")
         return redirect(url_for(".area", area_id=area.id), 303)
     status = 422 if form.errors or any(f.errors for f in form) else 200
     return render_template("watch/edit.html", form=form, area=None), status
@@ -166,7 +185,7 @@ def edit(area_id: int):
         lambda outline, settings: service.update_area(area, current_user, outline, settings),
     )
     if saved is not None:
-        flash(f"“{saved.name}” is saved.", "success")
+        flash(_("“%(name)s” is saved.", name=saved.name), "success")
         return redirect(url_for(".area", area_id=saved.id), 303)
     status = 422 if any(f.errors for f in form) else 200
     return render_template("watch/edit.html", form=form, area=area), status
@@ -180,9 +199,9 @@ def pause(area_id: int):
     paused = request.form.get("paused", "1") == "1"
     service.set_paused(area, current_user, paused)
     flash(
-        f"“{area.name}” is paused: you will not hear about it until you resume it."
+        _("“%(name)s” is paused: you will not hear about it until you resume it.", name=area.name)
         if paused
-        else f"“{area.name}” is on again.",
+        else _("“%(name)s” is on again.", name=area.name),
         "success",
     )
     if request.form.get("back") == "me":
@@ -199,7 +218,7 @@ def delete(area_id: int):
     if form.validate_on_submit():
         name = area.name
         service.delete_area(area, current_user)
-        flash(f"“{name}” was deleted.", "success")
+        flash(_("“%(name)s” was deleted.", name=name), "success")
         return redirect(url_for(".index"), 303)
     return render_template("watch/delete.html", area=area, form=form)
 
@@ -221,7 +240,7 @@ def area(area_id: int):
         follow_form=follow_form,
         reports=queries.reports_in(area),
         feed_url=_area_feed_url(area),
-        listens_for=_in_words([words for kind, words in KIND_WORDS.items() if area.wants(kind)]),
+        listens_for=_listens_for(area),
     )
 
 
@@ -236,7 +255,7 @@ def _area_feed_url(area: WatchArea) -> str:
 def follow(area_id: int):
     area = _viewable(area_id)
     if not current_user.is_authenticated:
-        flash("Sign in or create an account to follow a watch area.", "info")
+        flash(_("Sign in or create an account to follow a watch area."), "info")
         target = url_for("accounts.sign_in", next=url_for(".area", area_id=area.id))
         return redirect(target, 303)
     form = FollowForm()
@@ -251,7 +270,9 @@ def follow(area_id: int):
         flash(next(iter(exc.errors.values())), "error")
         return redirect(url_for(".area", area_id=area.id) + "#follow", 303)
     flash(
-        f"You follow “{area.name}”." if following else f"You no longer follow “{area.name}”.",
+        _("You follow “%(name)s”.", name=area.name)
+        if following
+        else _("You no longer follow “%(name)s”.", name=area.name),
         "success",
     )
     return redirect(url_for(".area", area_id=area.id) + "#follow", 303)
@@ -264,8 +285,8 @@ def area_feed(area_id: int):
     if area is None or not (area.is_public or keyed):
         abort(404)
     body = feeds.atom(
-        title=f"{area.name} – Bridgeport 311",
-        subtitle=f"Reports and their updates: {shapes.describe(area)}.",
+        title=_("%(name)s (watch area)", name=area.name) + " – Bridgeport 311",
+        subtitle=_("Reports and their updates: %(where)s.", where=shapes.describe(area)),
         self_path=request.full_path.rstrip("?"),
         page_path=url_for(".area", area_id=area.id),
         steps=queries.latest_steps_in(area),
@@ -292,7 +313,7 @@ def neighbourhood_feed(slug: str):
         abort(404)
     body = feeds.atom(
         title=f"{place.name} – Bridgeport 311",
-        subtitle=f"New reports and their updates in {place.name}, Bridgeport.",
+        subtitle=_("New reports and their updates in %(place)s, Bridgeport.", place=place.name),
         self_path=url_for(".neighbourhood_feed", slug=place.slug),
         page_path=url_for("reports.neighbourhood", slug=place.slug),
         steps=queries.latest_steps(neighbourhood_id=place.id),
@@ -306,8 +327,13 @@ def report_feed(tracking_number: str):
     if report is None or report.hidden_at is not None:
         abort(404)
     body = feeds.atom(
-        title=f"{report.tracking_number}: {report.category.name} at {report.place_label}",
-        subtitle="Every public update to this report.",
+        title=_(
+            "%(number)s: %(category)s at %(place)s",
+            number=report.tracking_number,
+            category=i18n.translated(report.category, "name"),
+            place=report.place_label,
+        ),
+        subtitle=_("Every public update to this report."),
         self_path=url_for(".report_feed", tracking_number=report.tracking_number),
         page_path=url_for("reports.detail", tracking_number=report.tracking_number),
         steps=queries.latest_steps(report_id=report.id),
@@ -322,8 +348,11 @@ def category_feed(service_code: str):
     if category is None:
         abort(404)
     body = feeds.atom(
-        title=f"{category.name} – Bridgeport 311",
-        subtitle=f"New {category.name.lower()} reports across Bridgeport, and their updates.",
+        title=f"{i18n.translated(category, 'name')} – Bridgeport 311",
+        subtitle=_(
+            "New %(category)s reports across Bridgeport, and their updates.",
+            category=i18n.translated(category, "name").lower(),
+        ),
         self_path=url_for(".category_feed", service_code=category.service_code),
         page_path=url_for("reports.index", category=category.service_code),
         steps=queries.latest_steps(category_id=category.id),
@@ -383,7 +412,7 @@ def mark_read(notice_id: int):
                 "watch/_notice_read.html",
                 notice=notice,
                 unread=queries.unread_count(current_user.id),
-                announce="Marked as read.",
+                announce=_("Marked as read."),
             )
         )
         return _vary(response)
@@ -405,9 +434,11 @@ def mark_all_read():
                 more=more,
                 unread=0,
                 oob=True,
-                announce=f"{count} marked as read." if count else "Nothing was unread.",
+                announce=ngettext("%(num)d marked as read.", "%(num)d marked as read.", count)
+                if count
+                else _("Nothing was unread."),
             )
         )
         return _vary(response)
-    flash("Every notification is marked as read.", "success")
+    flash(_("Every notification is marked as read."), "success")
     return _vary(redirect(url_for(".notices"), 303))

@@ -6,6 +6,8 @@
   var CITY_HALL = [41.1792, -73.1894];
   var loadLeaflet = window.bpt311Maps.load;  // site.js
   var tiles = window.bpt311Maps.tiles;
+  var _ = window.bpt311._;  // site.js: words in the page's language
+  var ngettext = window.bpt311.ngettext;
 
   function say(text) {
     var region = document.getElementById("live");
@@ -61,6 +63,7 @@
     tools.hidden = false;
 
     function tell(text) { status.textContent = text; }
+    var MOVED = _("The pin was moved.");
 
     function place(latitude, longitude, how) {
       lat.value = latitude.toFixed(6);
@@ -68,29 +71,29 @@
       if (map) {
         var latlng = L.latLng(latitude, longitude);
         if (!marker) {
-          marker = L.marker(latlng, { draggable: true, title: "Problem location", alt: "Pin at the problem location" }).addTo(map);
+          marker = L.marker(latlng, { draggable: true, title: _("Problem location"), alt: _("Pin at the problem location") }).addTo(map);
           marker.on("dragend", function () {
             var p = marker.getLatLng();
-            place(p.lat, p.lng, "The pin was moved.");
+            place(p.lat, p.lng, MOVED);
           });
         } else {
           marker.setLatLng(latlng);
         }
-        if (how !== "The pin was moved.") map.setView(latlng, Math.max(map.getZoom(), 17));
+        if (how !== MOVED) map.setView(latlng, Math.max(map.getZoom(), 17));
       }
-      tell(how + " The report will use this point; you may still type an address to describe it.");
+      tell(how + " " + _("The report will use this point; you may still type an address to describe it."));
       checkNearby(form);
     }
 
     form.querySelector("[data-action=locate]").addEventListener("click", function () {
-      if (!navigator.geolocation) { tell("This browser cannot share your location. Place the pin on the map or type the address."); return; }
-      tell("Finding your location…");
+      if (!navigator.geolocation) { tell(_("This browser cannot share your location. Place the pin on the map or type the address.")); return; }
+      tell(_("Finding your location…"));
       navigator.geolocation.getCurrentPosition(function (pos) {
-        place(pos.coords.latitude, pos.coords.longitude, "Your location was found.");
+        place(pos.coords.latitude, pos.coords.longitude, _("Your location was found."));
       }, function (error) {
         tell(error.code === 1
-          ? "You did not allow us to use your location. Place the pin on the map or type the address instead."
-          : "Your location could not be found just now. Place the pin on the map or type the address instead.");
+          ? _("You did not allow us to use your location. Place the pin on the map or type the address instead.")
+          : _("Your location could not be found just now. Place the pin on the map or type the address instead."));
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     });
 
@@ -99,16 +102,16 @@
       var start = has ? [parseFloat(lat.value), parseFloat(lon.value)] : CITY_HALL;
       map = L.map(mapEl, { keyboard: true }).setView(start, has ? 17 : 14);
       tiles(mapEl).addTo(map);
-      if (has) place(start[0], start[1], "The pin is where you put it.");
-      map.on("click", function (event) { place(event.latlng.lat, event.latlng.lng, "The pin was placed."); });
+      if (has) place(start[0], start[1], _("The pin is where you put it."));
+      map.on("click", function (event) { place(event.latlng.lat, event.latlng.lng, _("The pin was placed.")); });
       form.querySelector("[data-action=centre-pin]").addEventListener("click", function () {
         var c = map.getCenter();
-        place(c.lat, c.lng, "The pin was put at the centre of the map.");
+        place(c.lat, c.lng, _("The pin was put at the centre of the map."));
       });
     }).catch(function () {
       mapEl.remove();
       form.querySelector("[data-action=centre-pin]").remove();
-      tell("The map could not be loaded. Type the address or use your location.");
+      tell(_("The map could not be loaded. Type the address or use your location."));
     });
   }
 
@@ -122,6 +125,14 @@
     });
   }
 
+  // The GeoJSON is data, in English: the status is said in the page's language here.
+  function statusLabel(props) {
+    var labels = {
+      open: _("Open"), acknowledged: _("Acknowledged"), closed: _("Closed"), archived: _("Closed (archived)")
+    };
+    return labels[props.status] || props.status_label;
+  }
+
   function popupFor(props) {
     // Built from DOM nodes with textContent: report text is never parsed as HTML.
     var box = document.createElement("div");
@@ -129,7 +140,7 @@
     link.href = props.url;
     link.textContent = props.category + " (" + props.tracking_number + ")";
     var status = document.createElement("p");
-    status.textContent = props.status_label + (props.address ? " · " + props.address : "");
+    status.textContent = statusLabel(props) + (props.address ? " · " + props.address : "");
     var text = document.createElement("p");
     text.textContent = props.description.length > 140 ? props.description.slice(0, 139) + "…" : props.description;
     box.appendChild(link); box.appendChild(status); box.appendChild(text);
@@ -172,10 +183,11 @@
             var group = p.status === "archived" ? "closed" : p.status;
             var icon = L.divIcon({ className: "pin pin--" + group, html: group === "closed" ? "✓" : "", iconSize: [24, 24] });
             var c = feature.geometry.coordinates;
-            L.marker([c[1], c[0]], { icon: icon, title: p.category + ", " + p.status_label + ", " + p.tracking_number })
+            L.marker([c[1], c[0]], { icon: icon, title: p.category + ", " + statusLabel(p) + ", " + p.tracking_number })
               .bindPopup(popupFor(p)).addTo(layer);
           });
-          say(data.features.length + " reports on the map");
+          var count = data.features.length;
+          say(ngettext("%(count)s report on the map", "%(count)s reports on the map", count, { count: count.toLocaleString(document.documentElement.lang || "en") }));
         }).catch(function () { /* the list below still has them */ });
       }
       map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(load, 300); });

@@ -6,6 +6,8 @@
   "use strict";
   var script = document.currentScript;
   var drafts = window.bpt311Drafts;
+  var _ = window.bpt311 ? window.bpt311._ : function (text) { return text; };  // site.js
+  var ngettext = window.bpt311 ? window.bpt311.ngettext : function (one, many, n) { return n === 1 ? one : many; };
   var body = document.body;
   if (!script || !body) return;
 
@@ -61,7 +63,7 @@
 
   function formatDate(iso) {
     var date = new Date(iso);
-    return isNaN(date) ? "" : date.toLocaleDateString("en-US", { day: "numeric", month: "short", year: "numeric" });
+    return isNaN(date) ? "" : date.toLocaleDateString(document.documentElement.lang || "en", { day: "numeric", month: "short", year: "numeric" });
   }
 
   // ---- reports saved while offline -----------------------------------------------------
@@ -76,21 +78,21 @@
       return Promise.all(saved.filter(function (d) { return drafts.isSound(d) && drafts.field(d, "submission_key") === key; })
         .map(function (d) { return drafts.forget(d.id); }));
     }).then(function () { return drafts.save(made.draft); }).then(function () {
-      var text = "No connection. Your report is saved on this phone and will be sent when you're back online.";
+      var text = _("No connection. Your report is saved on this phone and will be sent when you're back online.");
       if (made.skipped.length) {
-        var one = made.skipped.length === 1;
-        text += " " + made.skipped.join(", ") + (one ? " is" : " are") + " too large to keep on this phone (over " +
-          Math.round(drafts.PHOTO_LIMIT / 1048576) + " MB), so the saved report is without " + (one ? "it" : "them") +
-          ". You can add " + (one ? "it" : "them") + " to your report later by replying with a photo.";
+        text += " " + ngettext(
+          "%(files)s is too large to keep on this phone (over %(size)s MB), so the saved report is without it. You can add it to your report later by replying with a photo.",
+          "%(files)s are too large to keep on this phone (over %(size)s MB), so the saved report is without them. You can add them to your report later by replying with a photo.",
+          made.skipped.length, { files: made.skipped.join(", "), size: Math.round(drafts.PHOTO_LIMIT / 1048576) });
       }
-      notice(text, "info", { href: OFFLINE, text: "See reports saved on this phone" });
+      notice(text, "info", { href: OFFLINE, text: _("See reports saved on this phone") });
       if (navigator.serviceWorker && window.SyncManager) {
         navigator.serviceWorker.ready.then(function (registration) {
           return registration.sync.register("bpt311-drafts");
         }).catch(function () {});
       }
     }).catch(function () {
-      notice("No connection, and your report could not be saved on this phone. Nothing was sent: please try again when you are back online.", "error");
+      notice(_("No connection, and your report could not be saved on this phone. Nothing was sent: please try again when you are back online."), "error");
     });
   }
 
@@ -120,10 +122,10 @@
   function tell(outcome) {
     if (!outcome) return;
     if (outcome.corrupt) {
-      notice("A report saved on this phone was damaged and could not be sent. Nothing from it was sent: please report the problem again.", "error");
+      notice(_("A report saved on this phone was damaged and could not be sent. Nothing from it was sent: please report the problem again."), "error");
     }
     if (outcome.attention) {
-      notice("A report saved on this phone needs you to check it before it can be sent.", "info", { href: OFFLINE, text: "Check it" });
+      notice(_("A report saved on this phone needs you to check it before it can be sent."), "info", { href: OFFLINE, text: _("Check it") });
     }
     announceFiled();
   }
@@ -131,8 +133,8 @@
   function announceFiled() {
     return drafts.filed().then(function (filed) {
       filed.filter(function (record) { return !record.announced; }).forEach(function (record) {
-        notice("Your report saved on this phone has been sent. Its tracking number is " + record.tracking + ".", "success",
-          { href: "/reports/" + encodeURIComponent(record.tracking), text: "See report " + record.tracking });
+        notice(_("Your report saved on this phone has been sent. Its tracking number is %(number)s.", { number: record.tracking }), "success",
+          { href: "/reports/" + encodeURIComponent(record.tracking), text: _("See report %(number)s", { number: record.tracking }) });
         drafts.markAnnounced(record);
       });
     });
@@ -176,7 +178,7 @@
       draft.photos.forEach(function (photo) { transfer.items.add(new File([photo.blob], photo.name, { type: photo.type })); });
       input.files = transfer.files;
     }
-    notice("Your saved report is filled in below. Check it, then send it.", "info");
+    notice(_("Your saved report is filled in below. Check it, then send it."), "info");
   }
   var wanted = new URLSearchParams(location.search).get("draft");
   var reportForm = document.querySelector("form[data-offline-drafts]");
@@ -191,7 +193,7 @@
     drafts.drafts().then(function (saved) {
       var draft = saved.filter(function (d) { return String(d.id) === wanted; })[0];
       if (draft && drafts.isSound(draft)) restore(reportForm, draft);
-      else notice("That saved report is no longer on this phone.", "info");
+      else notice(_("That saved report is no longer on this phone."), "info");
     });
   }
 
@@ -211,7 +213,7 @@
       filedList.textContent = "";
       filed.sort(function (a, b) { return a.date < b.date ? 1 : -1; }).forEach(function (record) {
         item(filedList, [link("/reports/" + encodeURIComponent(record.tracking), record.tracking),
-          ", " + (record.category || "report") + ", " + formatDate(record.date)]);
+          ", " + (record.category || _("report")) + ", " + formatDate(record.date)]);
       });
       document.getElementById("phone-reports-empty").hidden = filed.length > 0;
     });
@@ -219,21 +221,24 @@
       draftList.textContent = "";
       saved.forEach(function (draft) {
         if (!drafts.isSound(draft)) return;
-        var parts = [(draft.categoryName || "Report") + ", saved " + formatDate(draft.created) + ": "];
+        var what = { report: draft.categoryName || _("Report"), date: formatDate(draft.created) };
+        var parts = [];
         if (draft.status === "attention") {
           var code = drafts.field(draft, "category");
-          parts.push("needs you to check it. ");
-          parts.push(link("/reports/new?category=" + encodeURIComponent(code) + "&draft=" + draft.id, "Open it"));
+          parts.push(_("%(report)s, saved %(date)s: needs you to check it.", what) + " ");
+          parts.push(link("/reports/new?category=" + encodeURIComponent(code) + "&draft=" + draft.id, _("Open it")));
         } else {
-          parts.push("waiting for a connection. ");
+          parts.push(_("%(report)s, saved %(date)s: waiting for a connection.", what) + " ");
         }
         var discard = document.createElement("button");
         discard.type = "button";
         discard.className = "button button--secondary";
-        discard.textContent = "Discard";
-        discard.setAttribute("aria-label", "Discard the saved " + (draft.categoryName || "report").toLowerCase() + " report");
+        discard.textContent = _("Discard");
+        discard.setAttribute("aria-label", draft.categoryName
+          ? _("Discard the saved report: %(report)s", { report: draft.categoryName })
+          : _("Discard the saved report"));
         discard.addEventListener("click", function () {
-          drafts.forget(draft.id).then(function () { live("The saved report was discarded."); fillOfflinePage(); });
+          drafts.forget(draft.id).then(function () { live(_("The saved report was discarded.")); fillOfflinePage(); });
         });
         parts.push(" ", discard);
         item(draftList, parts);
@@ -255,7 +260,7 @@
   var supported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
   document.getElementById("push-nojs").hidden = true;
   if (!supported) {
-    status.textContent = "This browser cannot receive notifications. Emails still reach you.";
+    status.textContent = _("This browser cannot receive notifications. Emails still reach you.");
     return;
   }
   controls.hidden = false;
@@ -271,10 +276,10 @@
   function deviceLabel() {
     var ua = navigator.userAgent;
     var browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom/.test(ua) ? "Chrome"
-      : /Safari\//.test(ua) ? "Safari" : "A browser";
-    var system = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iPhone or iPad" : /Windows/.test(ua) ? "Windows"
+      : /Safari\//.test(ua) ? "Safari" : _("A browser");
+    var system = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? _("iPhone or iPad") : /Windows/.test(ua) ? "Windows"
       : /Mac OS X/.test(ua) ? "Mac" : /Linux/.test(ua) ? "Linux" : "";
-    return system ? browser + " on " + system : browser;
+    return system ? _("%(browser)s on %(system)s", { browser: browser, system: system }) : browser;
   }
   function postJSON(url, payload) {
     return fetch(url, {
@@ -292,11 +297,11 @@
   navigator.serviceWorker.ready.then(function (registration) {
     return registration.pushManager.getSubscription();
   }).then(function (subscription) {
-    show(!!subscription, subscription ? "Notifications are on for this device." : "Notifications are off for this device.");
+    show(!!subscription, subscription ? _("Notifications are on for this device.") : _("Notifications are off for this device."));
   });
   on.addEventListener("click", function () {
     Notification.requestPermission().then(function (permission) {
-      if (permission !== "granted") throw new Error("You did not allow notifications. You can allow them in your browser's site settings.");
+      if (permission !== "granted") throw new Error(_("You did not allow notifications. You can allow them in your browser's site settings."));
       return navigator.serviceWorker.ready;
     }).then(function (registration) {
       return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(controls.getAttribute("data-key")) });
@@ -309,17 +314,17 @@
       });
     }).then(function (answer) {
       show(!!answer.ok, answer.message);
-    }).catch(function (error) { show(false, error.message || "Notifications could not be turned on."); });
+    }).catch(function (error) { show(false, error.message || _("Notifications could not be turned on.")); });
   });
   off.addEventListener("click", function () {
     navigator.serviceWorker.ready.then(function (registration) {
       return registration.pushManager.getSubscription();
     }).then(function (subscription) {
-      if (!subscription) return { message: "Notifications are off for this device." };
+      if (!subscription) return { message: _("Notifications are off for this device.") };
       var endpoint = subscription.endpoint;
       return subscription.unsubscribe().then(function () {
         return postJSON(controls.getAttribute("data-unsubscribe"), { endpoint: endpoint });
       });
-    }).then(function (answer) { show(false, answer.message || "Notifications are off for this device."); });
+    }).then(function (answer) { show(false, answer.message || _("Notifications are off for this device.")); });
   });
 })();

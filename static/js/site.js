@@ -1,6 +1,45 @@
 /* Bridgeport 311: the one hand-written script. Every page works without it. */
+
+/* Words in the page's language, for every script: window.bpt311._("Text", {name: value})
+   gives the Spanish or Portuguese served to es/pt pages by /i18n/<lang>.js (base.html
+   loads it first), else the English as written; %(name)s is filled from the object.
+   window.bpt311.ngettext("%(num)d photo", "%(num)d photos", n, values) picks the plural
+   form for n (and fills %(num)s/%(num)d with n). Write whole sentences, never pieces. */
 (function () {
   "use strict";
+  var has = Object.prototype.hasOwnProperty;
+  function catalogue() { return window.bpt311Messages || { lang: "en", messages: {} }; }
+  function fill(text, values) {
+    if (!values) return text;
+    return text.replace(/%\((\w+)\)[sd]/g, function (hole, name) {
+      return has.call(values, name) ? String(values[name]) : hole;
+    });
+  }
+  function gettext(text, values) {
+    var messages = catalogue().messages;
+    var found = has.call(messages, text) ? messages[text] : null;
+    return fill(typeof found === "string" ? found : text, values);
+  }
+  function pluralIndex(lang, n) {
+    try { return new Intl.PluralRules(lang).select(n) === "one" ? 0 : 1; } catch (e) { return n === 1 ? 0 : 1; }
+  }
+  function ngettext(singular, plural, n, values) {
+    var book = catalogue();
+    var found = has.call(book.messages, singular) ? book.messages[singular] : null;
+    var index = pluralIndex(book.lang || "en", n);
+    var text = Array.isArray(found) ? found[index] : (index === 0 ? singular : plural);
+    var all = { num: n };
+    Object.keys(values || {}).forEach(function (name) { all[name] = values[name]; });
+    return fill(text, all);
+  }
+  window.bpt311 = window.bpt311 || {};
+  window.bpt311._ = gettext;
+  window.bpt311.ngettext = ngettext;
+})();
+
+(function () {
+  "use strict";
+  var _ = window.bpt311._;
   var live = function (text) {
     var region = document.getElementById("live");
     if (!region || !text) return;
@@ -86,20 +125,21 @@
     flash.innerHTML = event.detail.xhr.responseText || "";
     if (!flash.firstElementChild) {
       flash.innerHTML = '<p class="notice notice--error" role="alert"></p>';
-      flash.firstElementChild.textContent = "Something went wrong. Please try again.";
+      flash.firstElementChild.textContent = _("Something went wrong. Please try again.");
     }
     flash.focus();
   });
   document.addEventListener("htmx:sendError", function (event) {
     var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
     if (form && form.hasAttribute("data-offline-drafts")) return;  // pwa.js saves it on the phone
-    live("No connection. Nothing was sent; please try again when you are back online.");
+    live(_("No connection. Nothing was sent; please try again when you are back online."));
   });
 })();
 
 /* A quiet character counter: shown only near the limit, announced once per 50 characters. */
 (function () {
   "use strict";
+  var ngettext = window.bpt311.ngettext;
   function attach(area) {
     if (area.getAttribute("data-counter-ready")) return;
     area.setAttribute("data-counter-ready", "1");
@@ -112,7 +152,9 @@
     area.addEventListener("input", function () {
       var left = limit - area.value.length;
       if (left > 200) { note.textContent = ""; return; }
-      note.textContent = left >= 0 ? "You have " + left + " characters left" : "You have " + (-left) + " characters too many";
+      note.textContent = left >= 0
+        ? ngettext("You have %(num)s character left", "You have %(num)s characters left", left)
+        : ngettext("You have %(num)s character too many", "You have %(num)s characters too many", -left);
       var band = Math.floor(left / 50);
       if (band !== lastBand) {
         lastBand = band;
@@ -131,13 +173,14 @@
 /* "Near me": buttons that only exist with JavaScript, going to the list near the phone's position. */
 (function () {
   "use strict";
+  var _ = window.bpt311._;
   function attach(button) {
     if (button.getAttribute("data-ready") || !navigator.geolocation) return;
     button.setAttribute("data-ready", "1");
     button.hidden = false;
     button.addEventListener("click", function () {
       var note = document.getElementById(button.getAttribute("aria-describedby") || "");
-      if (note) note.textContent = "Finding your location…";
+      if (note) note.textContent = _("Finding your location…");
       navigator.geolocation.getCurrentPosition(function (pos) {
         var params = new URLSearchParams({
           lat: pos.coords.latitude.toFixed(5), lon: pos.coords.longitude.toFixed(5),
@@ -146,8 +189,8 @@
         window.location.href = button.getAttribute("data-near-me") + "?" + params.toString();
       }, function (error) {
         if (note) note.textContent = error.code === 1
-          ? "You did not allow us to use your location. Type an address instead."
-          : "Your location could not be found just now. Type an address instead.";
+          ? _("You did not allow us to use your location. Type an address instead.")
+          : _("Your location could not be found just now. Type an address instead.");
       }, { timeout: 15000, maximumAge: 60000 });
     });
   }
@@ -185,7 +228,7 @@
   function tiles(el) {
     return L.tileLayer(el.getAttribute("data-tiles"), {
       maxZoom: 19,
-      attribution: "&copy; OpenStreetMap contributors"
+      attribution: "&copy; " + window.bpt311._("OpenStreetMap contributors")
     });
   }
   window.bpt311Maps = { load: load, tiles: tiles };

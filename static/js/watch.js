@@ -8,6 +8,8 @@
   var MAX_POINTS = 500;
   var loadLeaflet = window.bpt311Maps.load;  // site.js
   var tiles = window.bpt311Maps.tiles;
+  var _ = window.bpt311._;  // site.js: words in the page's language
+  var ngettext = window.bpt311.ngettext;
 
   function parse(text) {
     try { return text ? JSON.parse(text) : null; } catch (e) { return null; }
@@ -72,8 +74,8 @@
       points = []; centre = null;
       redraw();
       tell(mode === "circle"
-        ? "Click or tap the map to put the centre of the circle, then set its radius."
-        : "Click or tap the map to add the corners of the area, in order around it.");
+        ? _("Click or tap the map to put the centre of the circle, then set its radius.")
+        : _("Click or tap the map to add the corners of the area, in order around it."));
     }
 
     function write() {
@@ -113,18 +115,20 @@
       if (mode === "circle") {
         centre = latlng;
         redraw();
-        tell("The centre is placed. The circle has a radius of " + radiusInput.value + " metres.");
+        tell(_("The centre is placed. The circle has a radius of %(radius)s metres.", { radius: radiusInput.value }));
         return;
       }
       if (points.length >= MAX_POINTS) {
-        tell("An area can have at most " + MAX_POINTS + " corners.");
+        tell(_("An area can have at most %(count)s corners.", { count: MAX_POINTS }));
         return;
       }
       points.push(latlng);
       redraw();
       tell(points.length < 3
-        ? "Corner " + points.length + " added. Add at least " + (3 - points.length) + " more."
-        : points.length + " corners: the area is drawn. Add more corners, or save.");
+        ? ngettext("Corner %(corner)s added. Add at least %(num)s more.",
+            "Corner %(corner)s added. Add at least %(num)s more.", 3 - points.length, { corner: points.length })
+        : ngettext("%(num)s corner: the area is drawn. Add more corners, or save.",
+            "%(num)s corners: the area is drawn. Add more corners, or save.", points.length));
     }
 
     modeButtons.forEach(function (button) {
@@ -137,12 +141,13 @@
     box.querySelector("[data-draw-action=undo]").addEventListener("click", function () {
       if (mode === "circle") centre = null; else points.pop();
       redraw();
-      tell(mode === "circle" ? "The circle was removed." : points.length + " corners left.");
+      tell(mode === "circle" ? _("The circle was removed.")
+        : ngettext("%(num)s corner left.", "%(num)s corners left.", points.length));
     });
     box.querySelector("[data-draw-action=clear]").addEventListener("click", function () {
       points = []; centre = null;
       redraw();
-      tell("Nothing is drawn. Click or tap the map to start again.");
+      tell(_("Nothing is drawn. Click or tap the map to start again."));
     });
 
     loadLeaflet(box).then(function () {
@@ -160,7 +165,7 @@
       restore();
       map.on("click", function (event) { add(event.latlng); });
     }).catch(function () {
-      tell("The map could not be loaded. Set the area around an address or choose a neighbourhood.");
+      tell(_("The map could not be loaded. Set the area around an address or choose a neighbourhood."));
       mapEl.remove();
     });
 
@@ -178,7 +183,7 @@
       }
       redraw();
       if (drawn) map.fitBounds(drawn.getBounds(), { padding: [16, 16] });
-      tell("What you drew is shown. Change it, or start again.");
+      tell(_("What you drew is shown. Change it, or start again."));
     }
   }
 

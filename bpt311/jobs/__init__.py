@@ -1,0 +1,36 @@
+"""The job queue: slow work (email delivery, photo copies) done by ``flask jobs worker``
+processes through RQ on Redis, with retries, backoff and a dead-letter list for admins.
+
+The database stays the source of truth: a job only says "deliver outbox row N now" or
+"make the copies of photo N", and the periodic sweeps (``flask notify run``) do whatever
+a lost job would have done. Without ``REDIS_URL`` nothing is queued and the work is done
+as before: copies at upload, emails by the outbox loop.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+DEFAULTS = {
+    "JOBS_RETRY_INTERVALS": (5, 30, 120, 600, 1800),  # seconds before each retry
+    "JOBS_SWEEP_AFTER_SECONDS": 300,  # a photo still processing this long is swept
+    "JOBS_SWEEP_INTERVAL_SECONDS": 60,
+}
+
+
+def init_app(app: Flask) -> None:
+    from bpt311.jobs import queue
+    from bpt311.jobs.cli import jobs_cli
+    from bpt311.jobs.views import bp
+    from bpt311.ops.metrics import set_queue_depth_source
+
+    # Queue names and job ids start with it, so several sites can share one Redis.
+    app.config.setdefault("JOBS_PREFIX", os.environ.get("JOBS_PREFIX", "").strip() or "bpt311")
+    for name, value in DEFAULTS.items():
+        app.config.setdefault(name, value)
+    app.register_blueprint(bp)
+    app.cli.add_command(jobs_cli)
+    if app.config.get("REDIS_URL"):
+        set_queue_depth_source(app, lambda: queue.depths(app))

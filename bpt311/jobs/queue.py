@@ -1,0 +1,163 @@
+"""The queues on Redis, and enqueueing that never fails the request that asks for it.
+
+Work is enqueued after the transaction that makes it commits (an Outbox row, a photo
+whose copies are not made yet), so a worker always finds the row. Job ids are derived
+from the row (``<prefix>-email-<id>``) and enqueued as unique: asking twice queues once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from flask import Flask, current_app, has_app_context
+from rq import Callback, Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+KINDS = ("email", "media")  # also the order a worker takes them in: emails first
+CLIENT_KEY = "bpt311.jobs.redis"
+DOWN_KEY = "bpt311.jobs.down_until"
+PENDING = "bpt311.jobs.pending"
+DOWN_PAUSE_SECONDS = 10  # after a failed enqueue, leave Redis alone this long
+
+
+class QueueDown(Exception):
+    """Redis did not answer: the work is left to the periodic sweeps."""
+
+
+def enabled(app: Flask | None = None) -> bool:
+    app = app or current_app
+    return bool(app.config.get("REDIS_URL"))
+
+
+def defers_photo_copies() -> bool:
+    """Whether an upload leaves its photo's smaller copies to a job."""
+    return has_app_context() and enabled()
+
+
+def connection(app: Flask | None = None) -> redis.Redis:
+    """One client per app with short timeouts: a Redis that is down costs half a second
+    of a request, never a hung one. (Workers make their own, without a read timeout.)"""
+    app = app or current_app._get_current_object()
+    client = app.extensions.get(CLIENT_KEY)
+    if client is None:
+        client = app.extensions[CLIENT_KEY] = redis.Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=0.5, socket_timeout=2
+        )
+    return client
+
+
+def queue_name(kind: str, app: Flask | None = None) -> str:
+    return f"{(app or current_app).config['JOBS_PREFIX']}-{kind}"
+
+
+def get_queue(kind: str, app: Flask | None = None, client: redis.Redis | None = None) -> Queue:
+    app = app or current_app._get_current_object()
+    return Queue(queue_name(kind, app), connection=client or connection(app))
+
+
+def job_id(kind: str, row_id: int, app: Flask | None = None) -> str:
+    return f"{queue_name(kind, app)}-{row_id}"
+
+
+def parse_job_id(value: str, app: Flask | None = None) -> tuple[str, int] | None:
+    """(kind, row id) from one of our job ids, or None."""
+    prefix = (app or current_app).config["JOBS_PREFIX"] + "-"
+    kind, _, row = value.removeprefix(prefix).rpartition("-")
+    if not value.startswith(prefix) or kind not in KINDS or not row.isdigit():
+        return None
+    return kind, int(row)
+
+
+def retry_policy(app: Flask | None = None) -> Retry:
+    intervals = list((app or current_app).config["JOBS_RETRY_INTERVALS"])
+    return Retry(max=len(intervals), interval=intervals)
+
+
+def _function(kind: str):
+    from bpt311.jobs import tasks
+
+    return {"email": tasks.deliver_email, "media": tasks.make_photo_copies}[kind]
+
+
+def enqueue(kind: str, row_id: int) -> bool:
+    """Queue the job for one row; False (logged, never raised) when Redis is down."""
+    app = current_app._get_current_object()
+    if time.monotonic() < app.extensions.get(DOWN_KEY, 0):
+        return False
+    from bpt311.jobs import tasks
+
+    try:
+        get_queue(kind, app).enqueue(
+            _function(kind),
+            row_id,
+            job_id=job_id(kind, row_id, app),
+            unique=True,
+            retry=retry_policy(app),
+            on_failure=Callback(tasks.job_failed),
+            description=f"{kind} {row_id}",
+        )
+    except DuplicateJobError:
+        return True  # already queued, running, waiting to retry or in the dead letters
+    except (redis.RedisError, OSError) as exc:
+        app.extensions[DOWN_KEY] = time.monotonic() + DOWN_PAUSE_SECONDS
+        log.warning("Job queue unreachable; %s %s is left to the sweep: %s", kind, row_id, exc)
+        return False
+    return True
+
+
+def job_exists(kind: str, row_id: int) -> bool:
+    """Whether Redis holds a job for this row (queued, running, retrying or dead)."""
+    try:
+        return Job.exists(job_id(kind, row_id), connection=connection())
+    except (redis.RedisError, OSError) as exc:
+        raise QueueDown(str(exc)) from exc
+
+
+def depths(app: Flask) -> dict[str, int]:
+    """For /metrics: jobs waiting in each queue, and how many are in the dead letters."""
+    client = connection(app)
+    found = {}
+    dead = 0
+    for kind in KINDS:
+        queue = get_queue(kind, app, client)
+        found[kind] = queue.count
+        dead += FailedJobRegistry(queue=queue).count
+    found["dead_letter"] = dead
+    return found
+
+
+# ---- enqueue what a transaction made, once it commits ------------------------------------
+
+
+@event.listens_for(Session, "after_flush")
+def _note_new_work(session, _flush_context) -> None:
+    from bpt311.models import Media, Outbox
+
+    if not has_app_context() or not enabled():
+        return
+    for instance in session.new:
+        if isinstance(instance, Outbox):
+            session.info.setdefault(PENDING, []).append(("email", instance.id))
+        elif isinstance(instance, Media) and instance.processing_state == "processing":
+            session.info.setdefault(PENDING, []).append(("media", instance.id))
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_new_work(session) -> None:
+    work = session.info.pop(PENDING, None)
+    if not work or not has_app_context() or not enabled():
+        return
+    for kind, row_id in work:
+        enqueue(kind, row_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_new_work(session) -> None:
+    session.info.pop(PENDING, None)

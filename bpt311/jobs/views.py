@@ -1,0 +1,98 @@
+"""The job queue's pages: the dead letters for admins (/staff/admin/jobs), and the small
+partial a report page polls while its photos' copies are being made."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from bpt311.jobs import deadletter, queue
+from bpt311.reports import queries
+from bpt311.staff.access import admin_required
+from bpt311.staff.admin_forms import ConfirmForm
+
+log = logging.getLogger(__name__)
+bp = Blueprint("jobs", __name__)
+
+
+@bp.get("/staff/admin/jobs")
+@admin_required
+def admin_jobs():
+    states, dead, problem = [], [], ""
+    if queue.enabled():
+        try:
+            states = deadletter.queue_states()
+            dead = deadletter.dead_jobs()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("Admin jobs page: Redis did not answer: %s", exc)
+            problem = _(
+                "The job queue (Redis) is not answering just now. Emails and photos "
+                "are still taken, and the sweeps will finish them."
+            )
+    return render_template(
+        "staff/admin/jobs.html",
+        configured=queue.enabled(),
+        states=states,
+        dead=dead,
+        problem=problem,
+        confirm=ConfirmForm(),
+    )
+
+
+def _act(action, done: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    job_id = (request.form.get("job_id") or "").strip()[:200]
+    if not queue.enabled():
+        abort(404)
+    try:
+        action(current_user, job_id)
+    except deadletter.NoSuchJob:
+        flash(_("That job is no longer in the dead letters."), "info")
+    except (redis.RedisError, OSError):
+        flash(_("The job queue (Redis) is not answering just now. Try again later."), "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for(".admin_jobs"), 303)
+
+
+@bp.post("/staff/admin/jobs/retry")
+@admin_required
+def admin_job_retry():
+    return _act(deadletter.retry, _("The job is back on its queue."))
+
+
+@bp.post("/staff/admin/jobs/discard")
+@admin_required
+def admin_job_discard():
+    return _act(deadletter.discard, _("The job was discarded."))
+
+
+@bp.get("/reports/<tracking_number>/photos")
+def report_photos(tracking_number: str):
+    """The report's photos as a partial, polled while their copies are being made."""
+    report = queries.report_by_tracking_number(tracking_number)
+    if report is None:
+        abort(404)
+    if report.hidden_at is not None and not getattr(current_user, "is_staff", False):
+        abort(404)
+    page = url_for("reports.detail", tracking_number=report.tracking_number)
+    if not request.headers.get("HX-Request") or request.headers.get("HX-History-Restore-Request"):
+        return redirect(page + "#report-photos", 303)
+    response = make_response(render_template("reports/_photos.html", report=report, polled=True))
+    response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = "no-store"
+    return response
