@@ -10,12 +10,13 @@ category names and questions are translated by admins (``Category.translations``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
 from flask import Flask, current_app, has_request_context, redirect, request
-from flask_babel import Babel, get_locale, ngettext
+from flask_babel import Babel, get_locale, gettext, ngettext
 from flask_login import current_user
 
 LANGUAGES = {"en": "English", "es": "Español", "pt": "Português"}
@@ -112,10 +113,16 @@ def number(value, digits: int | None = None) -> str:
     return format_decimal(value, format=pattern, locale=get_locale() or DEFAULT)
 
 
+def _in_largest_unit(seconds: int, units, shorter: Callable[[], str]) -> str:
+    """``seconds`` counted in the first of ``units`` ((size, words for n)) it reaches."""
+    for size, words in units:
+        if seconds >= size:
+            return words(seconds // size)
+    return shorter()
+
+
 def age_words(seconds: int) -> str:
     """How long ago, in words a person would say: ``3 days ago``."""
-    if seconds < 60:
-        return _just_now()
     units = (
         (86400 * 365, lambda n: ngettext("%(num)d year ago", "%(num)d years ago", n)),
         (86400 * 30, lambda n: ngettext("%(num)d month ago", "%(num)d months ago", n)),
@@ -124,32 +131,17 @@ def age_words(seconds: int) -> str:
         (3600, lambda n: ngettext("%(num)d hour ago", "%(num)d hours ago", n)),
         (60, lambda n: ngettext("%(num)d minute ago", "%(num)d minutes ago", n)),
     )
-    for size, words in units:
-        if seconds >= size:
-            return words(seconds // size)
-    return _just_now()
-
-
-def _just_now() -> str:
-    from flask_babel import gettext
-
-    return gettext("just now")
+    return _in_largest_unit(seconds, units, lambda: gettext("just now"))
 
 
 def duration_words(span: timedelta) -> str:
     """A length of time in the largest sensible unit: ``2 days``, ``5 hours``."""
-    seconds = int(span.total_seconds())
     units = (
         (86400, lambda n: ngettext("%(num)d day", "%(num)d days", n)),
         (3600, lambda n: ngettext("%(num)d hour", "%(num)d hours", n)),
         (60, lambda n: ngettext("%(num)d minute", "%(num)d minutes", n)),
     )
-    for size, words in units:
-        if seconds >= size:
-            return words(seconds // size)
-    from flask_babel import gettext
-
-    return gettext("less than a minute")
+    return _in_largest_unit(int(span.total_seconds()), units, lambda: gettext("less than a minute"))
 
 
 # --- admin-translated content ---------------------------------------------------------------

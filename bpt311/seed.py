@@ -29,11 +29,13 @@ def load_city() -> dict[str, int]:
     with open(DATA_DIR / "city_services.json", encoding="utf-8") as fh:
         catalogue = json.load(fh)
     with open(DATA_DIR / "city_services.translations.json", encoding="utf-8") as fh:
-        translations = json.load(fh)["categories"]  # Spanish and Portuguese, by service code
+        translated_catalogue = json.load(fh)  # Spanish and Portuguese
+    translations = translated_catalogue["categories"]  # by service code
     departments = {d.name: d for d in db.session.scalars(select(Department))}
     for item in catalogue["departments"]:
         department = departments.get(item["name"]) or Department(name=item["name"])
         department.email, department.phone = item["email"], item["phone"]
+        department.translations = translated_catalogue["departments"].get(item["name"], {})
         departments[item["name"]] = department
         db.session.add(department)
 

@@ -242,3 +242,39 @@ def test_every_seeded_category_and_question_is_translated_into_spanish_and_portu
     assert "¿Qué tan grande es?" in spanish and "Más pequeño que un plato" in spanish
     portuguese = page(resident.get("/reports/new?category=missed_trash", headers=PORTUGUESE))
     assert "Qual é o seu dia de coleta?" in portuguese and "Segunda-feira" in portuguese
+
+
+def test_department_names_are_translated_by_admins_and_seeded(city, browser):
+    from bpt311.models import Department
+
+    for seeded in db.session.scalars(select(Department)):
+        assert seeded.translations["es"]["name"] and seeded.translations["pt"]["name"]
+    roads = department("Roadway Maintenance")
+    form = page(browser.get(f"/staff/admin/departments/{roads.id}"))
+    assert 'value="Mantenimiento de Calles"' in form and 'lang="es"' in form
+    response = post(
+        browser,
+        f"/staff/admin/departments/{roads.id}",
+        {
+            "name": "Roadway Maintenance",
+            "email": "roads@bridgeport.example",
+            "name_es": "Calles y Baches",
+            "name_pt": "",  # empty: Portuguese readers see the English
+        },
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert department("Roadway Maintenance").translations == {"es": {"name": "Calles y Baches"}}
+    audit = db.session.scalars(
+        select(AuditLog).where(AuditLog.action == "department.update")
+    ).all()[-1]
+    assert "translations" in audit.detail["changes"]
+    resident = client_for(city)
+    spanish = page(resident.get("/reports/new?category=pothole", headers=SPANISH))
+    assert "Calles y Baches" in spanish
+    portuguese = page(resident.get("/reports/new?category=pothole", headers=PORTUGUESE))
+    assert "Roadway Maintenance" in portuguese
+    report = make_report("pothole")
+    assert "Calles y Baches" in page(
+        resident.get(f"/reports/{report.tracking_number}", headers=SPANISH)
+    )

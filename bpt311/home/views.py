@@ -24,7 +24,9 @@ def index():
 
 
 @bp.post("/language")
-@limiter.limit("300/hour;20/minute")  # a person (or a busy kiosk) switches now and then; a script does not
+@limiter.limit(
+    "300/hour;20/minute"
+)  # a person (or a busy kiosk) switches now and then; a script does not
 def choose_language():
     """The language switcher: remember the choice (cookie, and the account when signed in)
     and go back to the page the visitor was on."""

@@ -1,10 +1,12 @@
-"""The job queue: slow work (email delivery, photo copies) done by ``flask jobs worker``
+"""The job queue: slow work (email delivery, watch-area matching, photo copies) done by
+``flask jobs worker``
 processes through RQ on Redis, with retries, backoff and a dead-letter list for admins.
 
-The database stays the source of truth: a job only says "deliver outbox row N now" or
-"make the copies of photo N", and the periodic sweeps (``flask notify run``) do whatever
-a lost job would have done. Without ``REDIS_URL`` nothing is queued and the work is done
-as before: copies at upload, emails by the outbox loop.
+The database stays the source of truth: a job only says "deliver outbox row N now", "tell
+the watchers of watch event N" or "make the copies of photo N", and the periodic sweeps
+(``flask notify run``) do whatever a lost job would have done. Without ``REDIS_URL``
+nothing is queued and the work is done as before: copies at upload, watchers told in the
+request, emails by the outbox loop.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from flask import Flask
 
 DEFAULTS = {
     "JOBS_RETRY_INTERVALS": (5, 30, 120, 600, 1800),  # seconds before each retry
-    "JOBS_SWEEP_AFTER_SECONDS": 300,  # a photo still processing this long is swept
+    "JOBS_SWEEP_AFTER_SECONDS": 300,  # a photo or watch event still waiting this long is swept
     "JOBS_SWEEP_INTERVAL_SECONDS": 60,
 }
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from bpt311.extensions import db
 from bpt311.jobs import queue
-from bpt311.models import Media, Outbox, Report, User
+from bpt311.models import Media, Outbox, Report, User, WatchEvent
 from bpt311.staff.audit import record
 
 LIMIT = 200
@@ -27,7 +27,7 @@ class NoSuchJob(Exception):
 @dataclass(frozen=True)
 class DeadJob:
     id: str
-    kind: str  # "email" or "media"
+    kind: str  # "email", "watch" or "media"
     row_id: int
     error: str  # the exception's last line
     failed_at: datetime | None
@@ -89,10 +89,15 @@ def dead_jobs() -> list[DeadJob]:
 def _described(jobs: list[DeadJob]) -> list[DeadJob]:
     emails = {job.row_id for job in jobs if job.kind == "email"}
     photos = {job.row_id for job in jobs if job.kind == "media"}
+    event_ids = {job.row_id for job in jobs if job.kind == "watch"}
     outbox = {
         row.id: row for row in db.session.scalars(select(Outbox).where(Outbox.id.in_(emails)))
     }
     media = {row.id: row for row in db.session.scalars(select(Media).where(Media.id.in_(photos)))}
+    events = {
+        row.id: row
+        for row in db.session.scalars(select(WatchEvent).where(WatchEvent.id.in_(event_ids)))
+    }
     reports = {
         report.id: report
         for report in db.session.scalars(
@@ -109,6 +114,12 @@ def _described(jobs: list[DeadJob]) -> list[DeadJob]:
                 else f"Email {job.row_id} (no longer in the outbox)"
             )
             report = reports.get(row.report_id) if row is not None else None
+        elif job.kind == "watch":
+            row = events.get(job.row_id)
+            subject = f"Watch-area notices of event {job.row_id}" + (
+                f" ({row.headline})" if row else " (deleted since)"
+            )
+            report = row.report if row is not None else None
         else:
             row = media.get(job.row_id)
             subject = f"Copies of photo {job.row_id}" + ("" if row else " (deleted since)")
@@ -132,7 +143,8 @@ def _dead(job_id: str) -> tuple[str, int, FailedJobRegistry]:
 
 def retry(actor: User, job_id: str) -> None:
     """Put a dead job back on its queue with its full retries; an email given up by the
-    outbox is made pending again, a photo "processing" again."""
+    outbox is made pending again, a photo "processing" again (a watch event is still
+    waiting for its job)."""
     kind, row_id, registry = _dead(job_id)
     if kind == "email":
         db.session.execute(
@@ -140,7 +152,7 @@ def retry(actor: User, job_id: str) -> None:
             .where(Outbox.id == row_id, Outbox.status == "dead")
             .values(status="pending", attempts=0, lease_until=None)
         )
-    else:
+    elif kind == "media":
         db.session.execute(
             update(Media)
             .where(Media.id == row_id, Media.processing_state == "failed")

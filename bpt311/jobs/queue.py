@@ -1,7 +1,8 @@
 """The queues on Redis, and enqueueing that never fails the request that asks for it.
 
 Work is enqueued after the transaction that makes it commits (an Outbox row, a photo
-whose copies are not made yet), so a worker always finds the row. Job ids are derived
+whose copies are not made yet, a watch event whose watchers are not told yet), so a
+worker always finds the row. Job ids are derived
 from the row (``<prefix>-email-<id>``) and enqueued as unique: asking twice queues once.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
-KINDS = ("email", "media")  # also the order a worker takes them in: emails first
+KINDS = ("email", "watch", "media")  # also the order a worker takes them in: emails first
 CLIENT_KEY = "bpt311.jobs.redis"
 DOWN_KEY = "bpt311.jobs.down_until"
 PENDING = "bpt311.jobs.pending"
@@ -83,7 +84,11 @@ def retry_policy(app: Flask | None = None) -> Retry:
 def _function(kind: str):
     from bpt311.jobs import tasks
 
-    return {"email": tasks.deliver_email, "media": tasks.make_photo_copies}[kind]
+    return {
+        "email": tasks.deliver_email,
+        "watch": tasks.fan_out_watch_event,
+        "media": tasks.make_photo_copies,
+    }[kind]
 
 
 def enqueue(kind: str, row_id: int) -> bool:
@@ -138,13 +143,15 @@ def depths(app: Flask) -> dict[str, int]:
 
 @event.listens_for(Session, "after_flush")
 def _note_new_work(session, _flush_context) -> None:
-    from bpt311.models import Media, Outbox
+    from bpt311.models import Media, Outbox, WatchEvent
 
     if not has_app_context() or not enabled():
         return
     for instance in session.new:
         if isinstance(instance, Outbox):
             session.info.setdefault(PENDING, []).append(("email", instance.id))
+        elif isinstance(instance, WatchEvent) and instance.fanned_out_at is None:
+            session.info.setdefault(PENDING, []).append(("watch", instance.id))
         elif isinstance(instance, Media) and instance.processing_state == "processing":
             session.info.setdefault(PENDING, []).append(("media", instance.id))
 

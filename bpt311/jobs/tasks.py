@@ -1,5 +1,6 @@
 """The jobs a worker runs. Each takes a row id, does the work at most once in effect
-(the outbox's claim; copies named by their content), and raises to be retried."""
+(the outbox's claim; copies named by their content; a watch event's lock and its notices'
+unique key), and raises to be retried."""
 
 from __future__ import annotations
 
@@ -57,6 +58,14 @@ def deliver_email(outbox_id: int) -> str:
             db.session.expire_all()
             raise EmailNotSent(db.session.get(Outbox, outbox_id).last_error)
         return result
+
+
+def fan_out_watch_event(event_id: int) -> str:
+    """Tell the watchers of watch event ``event_id`` (notices, emails, pushes), once."""
+    from bpt311.watch.events import fan_out_later
+
+    with job_context():
+        return fan_out_later(event_id)
 
 
 def make_photo_copies(media_id: int) -> str:

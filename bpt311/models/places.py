@@ -21,6 +21,10 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
+    # Admins' translations of the name: {"es": {"name": ...}, "pt": {...}}
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
 
     categories: Mapped[list[Category]] = relationship(back_populates="department")
 

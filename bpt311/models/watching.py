@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
@@ -122,6 +123,16 @@ class WatchEvent(Base):
     headline: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When its watchers were told: at once without a job queue, else by the "watch" job
+    # (the sweep finds the ones still NULL). Until then, what the job needs to decide as
+    # the request would have: who acted, and who was already emailed or pushed about the
+    # report in the same transaction ({"emails": [...], "pushed": [user ids]}).
+    # Both are cleared once fanned out. actor_id has no foreign key: SQLite cannot add one
+    # without rebuilding the table (and so dropping its notices); an erased actor is no
+    # watcher anyway.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(index=True)
+    actor_id: Mapped[int | None]
+    already_told: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     report: Mapped[Report] = relationship()
 

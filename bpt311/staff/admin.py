@@ -73,6 +73,10 @@ def admin_departments():
 def admin_department(department_id: int | None = None):
     department = _found(Department, department_id) if department_id else None
     form = admin_forms.DepartmentForm(obj=department)
+    if department is not None:
+        admin_forms.fill_translations(
+            form, department.translations, admin_forms.DEPARTMENT_TRANSLATED_FIELDS, request.form
+        )
     if form.validate_on_submit():
         try:
             administration.save_department(
@@ -81,13 +85,21 @@ def admin_department(department_id: int | None = None):
                 form.email.data or "",
                 form.phone.data or "",
                 department,
+                translations=admin_forms.typed_translations(
+                    form, admin_forms.DEPARTMENT_TRANSLATED_FIELDS
+                ),
             )
         except Refused as refusal:
             _show_refusal(form, refusal)
         else:
             flash(_("%(name)s was saved.", name=form.name.data.strip()), "success")
             return redirect(url_for(".admin_departments"), 303)
-    return _form_page("staff/admin/department_form.html", form, department=department)
+    return _form_page(
+        "staff/admin/department_form.html",
+        form,
+        department=department,
+        translated_languages=admin_forms.TRANSLATED_LANGUAGES,
+    )
 
 
 # ---- categories --------------------------------------------------------------------------

@@ -56,6 +56,8 @@ class DepartmentForm(FlaskForm):
     )
     email = EmailField(_l("Email address"), [Optional(), Length(max=254)])
     phone = TelField(_l("Phone number"), [Optional(), Length(max=40)])
+    name_es = StringField(_l("Name in Spanish"), [Optional(), Length(max=120)])
+    name_pt = StringField(_l("Name in Portuguese"), [Optional(), Length(max=120)])
 
 
 class CategoryForm(FlaskForm):
@@ -132,6 +134,7 @@ class QuestionForm(FlaskForm):
     )
 
 
+DEPARTMENT_TRANSLATED_FIELDS = ("name",)
 CATEGORY_TRANSLATED_FIELDS = ("name", "group", "description")
 QUESTION_TRANSLATED_FIELDS = ("label", "hint", "options")
 

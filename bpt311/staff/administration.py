@@ -93,7 +93,12 @@ def departments_with_staff() -> list[tuple[Department, list[User]]]:
 
 
 def save_department(
-    actor: User, name: str, email: str, phone: str, department: Department | None = None
+    actor: User,
+    name: str,
+    email: str,
+    phone: str,
+    department: Department | None = None,
+    translations: dict[str, dict[str, str]] | None = None,
 ) -> Department:
     name, email, phone = " ".join(name.split()), email.strip(), phone.strip()
     errors = {}
@@ -117,7 +122,10 @@ def save_department(
         raise Refused(errors)
     department = department or Department()
     is_new = department.id is None
-    changes = _apply(department, {"name": name, "email": email, "phone": phone})
+    values = {"name": name, "email": email, "phone": phone}
+    if translations is not None:  # (callers that do not translate keep what is stored)
+        values["translations"] = clean_translations(translations)
+    changes = _apply(department, values)
     db.session.add(department)
     db.session.flush()
     record(

@@ -1,8 +1,10 @@
 """What happens to reports, told to the people watching the area it is in.
 
 Every service that creates or changes a report calls :func:`announce` inside its own
-transaction, so watchers hear of exactly the changes that commit: the event, one
-notice per person and the emails all go into the caller's session.
+transaction, so watchers hear of exactly the changes that commit. Without a job queue the
+event, one notice per person and the emails all go into the caller's session. With one
+(``REDIS_URL``), the request only adds the event with what the decision needs; a "watch"
+job (or the sweep) then runs the same :func:`fan_out` in its own transaction, once.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import LazyString, force_locale, gettext
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from bpt311 import i18n
@@ -29,11 +31,25 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
 
     The caller flushes the report first and commits afterwards. The person who acted
     is never told of their own action, and each watcher hears once however many of
-    their areas overlap.
+    their areas overlap. With a job queue the watchers are found and told by the "watch"
+    job after the commit (:func:`fan_out_later`).
     """
+    from bpt311.jobs.queue import enabled as queue_enabled
+
     if kind not in KINDS:
         raise ValueError(f"unknown kind of event {kind!r}: use one of {', '.join(KINDS)}")
     if report.hidden_at is not None:
+        return
+    now = utcnow()
+    if queue_enabled():
+        # The event is enqueued once the transaction commits (bpt311.jobs.queue).
+        event, _ = _new_event(report, kind, actor, note, now)
+        event.actor_id = actor.id if actor is not None else None
+        event.already_told = {
+            "emails": sorted(_emailed_in_this_transaction(report.id)),
+            "pushed": sorted(_pushed_in_this_transaction(report.id)),
+        }
+        db.session.add(event)
         return
     watchers = watchers_of(
         report.latitude,
@@ -44,7 +60,19 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
     )
     if not watchers:
         return
-    now = utcnow()
+    event, step = _new_event(report, kind, actor, note, now)
+    event.fanned_out_at = now
+    db.session.add(event)
+    db.session.flush()
+    told = _emailed_in_this_transaction(report.id)
+    # The emails' headline, written in each watcher's own language when their email is queued.
+    words = LazyString(headline, report, kind, actor, step)
+    fan_out(event, report, watchers, words, told, now)
+
+
+def _new_event(
+    report: Report, kind: str, actor: User | None, note: str, now
+) -> tuple[WatchEvent, TimelineEvent | None]:
     step = _latest_step(report) if kind == "status" else None
     if step is not None and not note and step.is_public:
         note = step.public_note
@@ -55,11 +83,15 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
         note=(note or "").strip()[:NOTE_MAX],
         created_at=now,
     )
-    db.session.add(event)
-    db.session.flush()
-    told = _emailed_in_this_transaction(report.id)
-    # The emails' headline, written in each watcher's own language when their email is queued.
-    words = LazyString(headline, report, kind, actor, step)
+    return event, step
+
+
+def fan_out(
+    event: WatchEvent, report: Report, watchers: list[Watcher], words, told: set[str], now
+) -> None:
+    """Tell ``watchers`` of ``event``: a notice each, an email to those who want one and
+    were not emailed about the report in the same change (``told``), and a push. The one
+    implementation, run in the request without a job queue and by the job with one."""
     links = {
         "report_url": site_link("reports.detail", tracking_number=report.tracking_number),
         "settings_url": site_link("watch.index"),
@@ -77,7 +109,7 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
                 "user_id": watcher.user_id,
                 "area_id": watcher.area_id,
                 "delivery": watcher.delivery,
-                "created_at": now,
+                "created_at": event.created_at,
                 "emailed_at": now if email_now else None,
             }
         )
@@ -94,6 +126,53 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
         push.report_path(report),
         report_id=report.id,
     )
+
+
+def fan_out_later(event_id: int) -> str:
+    """The "watch" job: find and tell the watchers of an event announced with the queue
+    on, as :func:`announce` would have in the request, in one transaction. Running it
+    again (a worker killed mid-job, a retry, the sweep) tells nobody twice: the event is
+    locked, and people who already have its notice are left out. Commits."""
+    from bpt311.pwa import push
+
+    event = db.session.scalars(
+        select(WatchEvent).where(WatchEvent.id == event_id).with_for_update()
+    ).first()
+    if event is None:
+        db.session.rollback()
+        return "gone"  # deleted with its report, or nobody was watching
+    if event.fanned_out_at is not None:
+        db.session.rollback()
+        return "told already"
+    report = event.report
+    watchers = []
+    if report.hidden_at is None:  # hidden meanwhile: as if announced while hidden
+        watchers = watchers_of(
+            report.latitude,
+            report.longitude,
+            event.kind,
+            report.category_id,
+            exclude_user_id=event.actor_id,
+        )
+    have_notice = set(db.session.scalars(select(Notice.user_id).where(Notice.event_id == event_id)))
+    watchers = [w for w in watchers if w.user_id not in have_notice]
+    if not watchers and not have_notice:
+        db.session.delete(event)  # nobody to tell: no event, as without a queue
+        db.session.commit()
+        return "nobody watching"
+    if watchers:
+        already = event.already_told or {}
+        # What the request's transaction had already told, as the request would know it.
+        told = {address.lower() for address in already.get("emails", [])}
+        pushed = db.session.info.setdefault(push.QUEUED, set())
+        pushed.update((user_id, report.id) for user_id in already.get("pushed", []))
+        # The headline, read back from the stored English into each watcher's language.
+        fan_out(event, report, watchers, LazyString(event_headline, event), told, utcnow())
+    event.fanned_out_at = utcnow()
+    event.actor_id = None
+    event.already_told = None
+    db.session.commit()
+    return f"{len(watchers)} told"
 
 
 # What a status change was, from the timeline step it wrote: the English words (how a
@@ -238,6 +317,12 @@ def _emailed_in_this_transaction(report_id: int) -> set[str]:
         for row in db.session.info.get(QUEUED, [])
         if row.report_id == report_id
     }
+
+
+def _pushed_in_this_transaction(report_id: int) -> set[int]:
+    from bpt311.pwa import push
+
+    return {user_id for user_id, rid in db.session.info.get(push.QUEUED, ()) if rid == report_id}
 
 
 def _email(

@@ -17,8 +17,20 @@ depends_on = None
 
 
 def upgrade():
-    pass  # placeholder: filled in by the work that needs it
+    # Plain ADD COLUMN (no batch): rebuilding watch_event on SQLite would drop its
+    # notices with it (and so actor_id has no foreign key).
+    op.add_column("watch_event", sa.Column("fanned_out_at", sa.DateTime(), nullable=True))
+    op.add_column("watch_event", sa.Column("actor_id", sa.Integer(), nullable=True))
+    op.add_column("watch_event", sa.Column("already_told", sa.JSON(), nullable=True))
+    # Every event so far was fanned out in the request that made it.
+    op.execute("UPDATE watch_event SET fanned_out_at = created_at")
+    op.create_index(
+        op.f("ix_watch_event_fanned_out_at"), "watch_event", ["fanned_out_at"], unique=False
+    )
 
 
 def downgrade():
-    pass
+    op.drop_index(op.f("ix_watch_event_fanned_out_at"), table_name="watch_event")
+    op.drop_column("watch_event", "already_told")
+    op.drop_column("watch_event", "actor_id")
+    op.drop_column("watch_event", "fanned_out_at")
