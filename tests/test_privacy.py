@@ -416,3 +416,20 @@ def test_purge_deletes_old_watch_notices_and_sent_pushes_but_keeps_recent_ones(c
     audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "privacy_purge")).one()
     assert audit.detail["notices_deleted"] == 1 and audit.detail["pushes_deleted"] == 1
     assert purge().notices == 0
+
+
+def test_deleting_an_account_forgets_it_in_watch_events_still_waiting_for_their_job(city, maria):
+    waiting = WatchEvent(
+        report_id=maria["others"],
+        kind="status",
+        headline="Graffiti report acknowledged",
+        actor_id=maria["user"],
+        already_told={"emails": [EMAIL, "neighbour@example.org"], "pushed": [maria["user"], 99]},
+    )
+    db.session.add(waiting)
+    db.session.commit()
+    assert delete_account(signed_in(city, maria["user"])).status_code == 303
+    db.session.expire_all()
+    event = db.session.get(WatchEvent, waiting.id)
+    assert event.actor_id is None
+    assert event.already_told == {"emails": ["neighbour@example.org"], "pushed": [99]}

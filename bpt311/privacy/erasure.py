@@ -77,6 +77,7 @@ def erase_person(user: User) -> list[str]:
             row.detail = {**row.detail, "email": "(account deleted)"}
     if email:
         db.session.execute(delete(Outbox).where(func.lower(Outbox.recipient) == email))
+    _forget_in_waiting_watch_events(user_id, email)
     _detach_other_references(user_id)
     db.session.execute(delete(User).where(User.id == user_id))
     return files
@@ -140,6 +141,19 @@ def _erase_comments(user_id: int, shown_name: str, now) -> list[str]:
             if shown_name and event.headline.startswith(f"{shown_name} commented"):
                 event.headline = FORMER + event.headline[len(shown_name) :]
     return [name for names in photos for name in names if name]
+
+
+def _forget_in_waiting_watch_events(user_id: int, email: str) -> None:
+    """Watch events whose notices a job has yet to write remember who acted and who was
+    already emailed (``WatchEvent.already_told``): those go too."""
+    for event in db.session.scalars(select(WatchEvent).where(WatchEvent.fanned_out_at.is_(None))):
+        told = event.already_told or {}
+        emails = [address for address in told.get("emails", []) if address.lower() != email]
+        pushed = [someone for someone in told.get("pushed", []) if someone != user_id]
+        if emails != told.get("emails", []) or pushed != told.get("pushed", []):
+            event.already_told = {**told, "emails": emails, "pushed": pushed}
+        if event.actor_id == user_id:
+            event.actor_id = None
 
 
 def _detach_other_references(user_id: int) -> None:
