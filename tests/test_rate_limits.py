@@ -145,6 +145,30 @@ def test_open311_posts_are_limited(limited):
     assert 429 not in codes[:60] and codes[60] == 429
 
 
+def test_one_open311_key_is_limited_however_many_addresses_it_comes_from(make_app):
+    from bpt311.api.keys import create_key
+
+    app = make_app(RATELIMIT_ENABLED=True, OPEN311_KEY_RATE_LIMIT="3/minute")
+    with app.app_context():
+        from bpt311.seed import load_city
+
+        load_city()
+        secret = create_key("Busy partner").secret
+        other = create_key("Quiet partner").secret
+        client = app.test_client()
+
+        def post(key: str, address: str) -> int:
+            return client.post(
+                "/open311/v2/requests.json",
+                data={"api_key": key, "service_code": "pothole"},
+                environ_base={"REMOTE_ADDR": address},
+            ).status_code
+
+        codes = [post(secret, f"10.0.0.{n}") for n in range(1, 5)]
+        assert 429 not in codes[:3] and codes[3] == 429
+        assert post(other, "10.0.0.9") != 429  # another partner's allowance is its own
+
+
 # ---- Redis ------------------------------------------------------------------------------
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
