@@ -75,6 +75,32 @@ def _commit_or_clash(field: str, message: str) -> None:
         raise Refused({field: message}) from exc
 
 
+def _save_audited(
+    actor: User,
+    row: Any,
+    action: str,
+    target_type: str,
+    changes: dict,
+    clash: tuple[str, str],
+    **detail,
+) -> None:
+    """Write ``row`` and its audit entry (``<action>.create`` or ``.update``) in one
+    commit; a unique name a concurrent change took first becomes the form error ``clash``
+    (field, message)."""
+    is_new = row.id is None
+    db.session.add(row)
+    db.session.flush()
+    record(
+        actor,
+        f"{action}.create" if is_new else f"{action}.update",
+        target_type=target_type,
+        target_id=row.id,
+        **detail,
+        changes=changes,
+    )
+    _commit_or_clash(*clash)
+
+
 # ---- departments -------------------------------------------------------------------------
 
 
@@ -121,22 +147,12 @@ def save_department(
     if errors:
         raise Refused(errors)
     department = department or Department()
-    is_new = department.id is None
     values = {"name": name, "email": email, "phone": phone}
     if translations is not None:  # (callers that do not translate keep what is stored)
         values["translations"] = clean_translations(translations)
     changes = _apply(department, values)
-    db.session.add(department)
-    db.session.flush()
-    record(
-        actor,
-        "department.create" if is_new else "department.update",
-        target_type="department",
-        target_id=department.id,
-        name=name,
-        changes=changes,
-    )
-    _commit_or_clash("name", _("There is already a department called %(name)s", name=name))
+    clash = ("name", _("There is already a department called %(name)s", name=name))
+    _save_audited(actor, department, "department", "department", changes, clash, name=name)
     return department
 
 
@@ -255,19 +271,11 @@ def save_category(
             "translations": clean_translations(values.translations),
         },
     )
-    db.session.add(category)
-    db.session.flush()
-    record(
-        actor,
-        "category.create" if is_new else "category.update",
-        target_type="category",
-        target_id=category.id,
-        service_code=code,
-        changes=changes,
+    clash = (
+        "service_code",
+        _("The service code %(code)s is already used: choose another", code=code),
     )
-    _commit_or_clash(
-        "service_code", _("The service code %(code)s is already used: choose another", code=code)
-    )
+    _save_audited(actor, category, "category", "category", changes, clash, service_code=code)
     return category
 
 
@@ -445,22 +453,18 @@ def save_question(
     question: CategoryQuestion | None = None,
 ) -> CategoryQuestion:
     columns = _checked_question(category, values, question)
-    is_new = question is None
     question = question or CategoryQuestion(category=category)
     changes = _apply(question, columns)
-    db.session.add(question)
-    db.session.flush()
-    record(
+    clash = ("code", _("%(name)s already has a question with that code", name=category.name))
+    _save_audited(
         actor,
-        "question.create" if is_new else "question.update",
-        target_type="category_question",
-        target_id=question.id,
+        question,
+        "question",
+        "category_question",
+        changes,
+        clash,
         service_code=category.service_code,
         code=question.code,
-        changes=changes,
-    )
-    _commit_or_clash(
-        "code", _("%(name)s already has a question with that code", name=category.name)
     )
     return question
 
