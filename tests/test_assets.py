@@ -17,7 +17,8 @@ from bpt311 import assets, storage
 from bpt311.extensions import db
 from bpt311.models import Media, Report, utcnow
 from tests.conftest import CSRF_RE, csrf_token_from
-from tests.factories import CITY_HALL, make_report, make_user, sign_in_as
+from tests.factories import make_report, make_user, sign_in_as
+from tests.test_reporting import form_data, jpeg, post
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 SITE_CSS = (STATIC / "css" / "site.css").read_bytes()
@@ -196,31 +197,8 @@ def test_post_responses_are_not_given_etags(client, city):
 # ---- photo copies ----------------------------------------------------------------------
 
 
-def photo_upload(size=(1600, 1200)):
-    image = Image.new("RGB", size, (120, 90, 60))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG")
-    return (io.BytesIO(buffer.getvalue()), "hole.jpg")
-
-
 def submit_with_photo(client, size=(1600, 1200)) -> Media:
-    page = client.get("/reports/new?category=pothole").get_data(as_text=True)
-    key = re.search(r'name="submission_key"[^>]*value="([^"]*)"', page).group(1)
-    response = client.post(
-        "/reports/new",
-        data={
-            "csrf_token": csrf_token_from(client, "/reports/new?category=pothole"),
-            "category": "pothole",
-            "submission_key": key,
-            "description": "A deep pothole in the right lane by the bus stop.",
-            "latitude": str(CITY_HALL[0]),
-            "longitude": str(CITY_HALL[1]),
-            "address": "45 Lyon Terrace",
-            "answer_size": "medium",
-            "photos": [photo_upload(size)],
-        },
-        content_type="multipart/form-data",
-    )
+    response = post(client, form_data(client, photos=[jpeg(size=size)]))
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     return db.session.scalars(select(Media)).one()
 

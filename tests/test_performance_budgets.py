@@ -5,18 +5,16 @@ photos are responsive."""
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import timedelta
 
 import pytest
-from PIL import Image
 from sqlalchemy import select
 
 from bpt311.extensions import db
 from bpt311.models import Comment, Media, TimelineEvent, utcnow
-from tests.conftest import csrf_token_from
-from tests.factories import CITY_HALL, make_report, make_user
+from tests.factories import make_report, make_user
+from tests.test_reporting import form_data, jpeg, post
 
 FIRST_FLIGHT = 14 * 1024
 PAGE_WEIGHT = 60 * 1024
@@ -142,26 +140,7 @@ def test_pages_answer_304_when_nothing_changed(client, busy_city):
 
 
 def upload(client, size=(1600, 1200)):
-    image = Image.new("RGB", size, (150, 110, 70))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG")
-    form = client.get("/reports/new?category=pothole").get_data(as_text=True)
-    key = re.search(r'name="submission_key"[^>]*value="([^"]*)"', form).group(1)
-    response = client.post(
-        "/reports/new",
-        data={
-            "csrf_token": csrf_token_from(client, "/reports/new?category=pothole"),
-            "category": "pothole",
-            "submission_key": key,
-            "description": "A deep pothole in the right lane by the bus stop.",
-            "latitude": str(CITY_HALL[0]),
-            "longitude": str(CITY_HALL[1]),
-            "address": "45 Lyon Terrace",
-            "answer_size": "medium",
-            "photos": [(io.BytesIO(buffer.getvalue()), "hole.jpg")],
-        },
-        content_type="multipart/form-data",
-    )
+    response = post(client, form_data(client, photos=[jpeg(size=size)]))
     assert response.status_code == 303
     return response.headers["Location"].removesuffix("/submitted")
 
