@@ -273,3 +273,22 @@ def test_category_names_follow_the_page_language_where_translated(client, datase
     assert "Bache en la calle" in spanish.get_data(as_text=True)
     english = client.get(f"/stats?{PERIOD}").get_data(as_text=True)
     assert "Bache en la calle" not in english and pothole.name in english
+
+
+def test_home_page_figures_are_remembered_too(app, client, city, monkeypatch):
+    from bpt311.stats import figures
+
+    clock = [1000.0]
+    monkeypatch.setattr(figures, "monotonic", lambda: clock[0])
+    monkeypatch.setitem(app.config, "STATS_CACHE_SECONDS", 60)
+
+    def reported_this_week() -> str:
+        page = client.get("/").get_data(as_text=True)
+        return page.split('<ul class="figures">')[1].split("<strong>")[1].split("<")[0]
+
+    assert reported_this_week() == "0"
+    make_report()
+    clock[0] += 59
+    assert reported_this_week() == "0"  # remembered
+    clock[0] += 2
+    assert reported_this_week() == "1"
