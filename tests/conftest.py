@@ -7,6 +7,7 @@ import contextvars
 import os
 import re
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -320,3 +321,31 @@ def department(name: str):
     from bpt311.models import Department
 
     return db.session.scalars(select(Department).where(Department.name == name)).one()
+
+
+# Redis database 13, for the job-queue tests (tests/test_jobs.py, tests/test_watch_jobs.py).
+JOBS_REDIS_URL = os.environ.get("TEST_JOBS_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture
+def jobs_prefix():
+    """Our own queue names and job ids in Redis database 13, deleted afterwards: runs at
+    once (SQLite and PostgreSQL, or parallel workers) never see each other's jobs."""
+    import redis
+
+    from bpt311.jobs import tasks
+
+    client = redis.Redis.from_url(JOBS_REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {JOBS_REDIS_URL}")
+    name = f"t{uuid.uuid4().hex[:10]}"
+    yield name
+    tasks.worker_app = None
+    for key in client.scan_iter(f"*{name}*"):
+        client.delete(key)
+    for registry in ("rq:queues", "rq:workers"):
+        for member in client.smembers(registry):
+            if name.encode() in member:
+                client.srem(registry, member)

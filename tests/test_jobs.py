@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import select
@@ -25,46 +24,23 @@ from bpt311.jobs import queue, tasks
 from bpt311.jobs.worker import make_worker
 from bpt311.models import AuditLog, Media, Outbox, Report, utcnow
 from bpt311.notify import _claim, deliver_due
+from tests.conftest import JOBS_REDIS_URL as REDIS_URL
 from tests.conftest import client_for, free_port
 from tests.factories import make_user
 from tests.smtp import SMTPServer
 from tests.test_reporting import form_data, jpeg, post
 
-REDIS_URL = os.environ.get("TEST_JOBS_REDIS_URL", "redis://127.0.0.1:6379/13")
 INTERVALS = (5, 30, 120, 600, 1800)
 PROJECT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def prefix():
-    """Our own queue names and job ids in Redis database 13, deleted afterwards: runs at
-    once (SQLite and PostgreSQL, or two helpers) never see each other's jobs."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield name
-    tasks.worker_app = None
-    for key in client.scan_iter(f"*{name}*"):
-        client.delete(key)
-    for registry in ("rq:queues", "rq:workers"):
-        for member in client.smembers(registry):
-            if name.encode() in member:
-                client.srem(registry, member)
-
-
-@pytest.fixture
-def smtp():
-    with SMTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def job_app(make_app, prefix, smtp):
+def job_app(make_app, jobs_prefix, smtp):
     app = make_app(
-        REDIS_URL=REDIS_URL, JOBS_PREFIX=prefix, JOBS_RETRY_INTERVALS=INTERVALS, **smtp.settings
+        REDIS_URL=REDIS_URL,
+        JOBS_PREFIX=jobs_prefix,
+        JOBS_RETRY_INTERVALS=INTERVALS,
+        **smtp.settings,
     )
     with app.app_context():
         from bpt311.seed import load_city
@@ -222,11 +198,11 @@ def test_object_store_down_keeps_the_report_retries_with_backoff_then_dead_lette
     assert all(path.is_file() for path in variant_paths(job_app, photo()))
 
 
-def test_dead_email_job_can_be_discarded_and_the_outbox_still_delivers_it(make_app, prefix):
+def test_dead_email_job_can_be_discarded_and_the_outbox_still_delivers_it(make_app, jobs_prefix):
     port = free_port()  # nobody listens: every attempt fails
     app = make_app(
         REDIS_URL=REDIS_URL,
-        JOBS_PREFIX=prefix,
+        JOBS_PREFIX=jobs_prefix,
         JOBS_RETRY_INTERVALS=(0, 0),
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=port,
@@ -239,7 +215,7 @@ def test_dead_email_job_can_be_discarded_and_the_outbox_still_delivers_it(make_a
         assert post(client, form_data(client, contact_email="ana@example.org")).status_code == 303
         run_worker(app)  # the first try and both immediate retries fail
         [dead] = dead_ids(app)
-        assert dead.startswith(f"{prefix}-email-")
+        assert dead.startswith(f"{jobs_prefix}-email-")
         row = db.session.scalars(select(Outbox)).one()
         assert row.status == "pending" and row.attempts == 3
 

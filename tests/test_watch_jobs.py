@@ -6,50 +6,21 @@ sweep does it here when Redis is down."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
-import redis
 from sqlalchemy import select, update
 
 from bpt311.community import service as community
 from bpt311.extensions import db
 from bpt311.jobs import queue, tasks
-from bpt311.jobs.worker import make_worker
 from bpt311.models import Notice, Report, WatchEvent
 from bpt311.reports.service import NewReport, submit_report
+from tests.conftest import JOBS_REDIS_URL as REDIS_URL
 from tests.conftest import client_for, free_port
 from tests.factories import CITY_HALL, make_report, make_user
-from tests.smtp import SMTPServer
+from tests.test_jobs import run_worker
 from tests.test_reporting import form_data, post
 from tests.test_watch_support import circle_area, count, notices_of, outbox_to
-
-REDIS_URL = "redis://127.0.0.1:6379/13"  # as tests/test_jobs.py, with our own prefix
-
-
-@pytest.fixture
-def prefix():
-    """Our own queue names and job ids in Redis database 13, deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    name = f"w{uuid.uuid4().hex[:10]}"
-    yield name
-    tasks.worker_app = None
-    for key in client.scan_iter(f"*{name}*"):
-        client.delete(key)
-    for registry in ("rq:queues", "rq:workers"):
-        for member in client.smembers(registry):
-            if name.encode() in member:
-                client.srem(registry, member)
-
-
-@pytest.fixture
-def smtp():
-    with SMTPServer() as server:
-        yield server
 
 
 def city(app):
@@ -60,16 +31,10 @@ def city(app):
 
 
 @pytest.fixture
-def job_app(make_app, prefix, smtp):
-    app = make_app(REDIS_URL=REDIS_URL, JOBS_PREFIX=prefix, **smtp.settings)
+def job_app(make_app, jobs_prefix, smtp):
+    app = make_app(REDIS_URL=REDIS_URL, JOBS_PREFIX=jobs_prefix, **smtp.settings)
     with app.app_context():
         yield city(app)
-
-
-def run_worker(app) -> None:
-    """A real RQ worker, in this process, until the queues are empty."""
-    name = f"{app.config['JOBS_PREFIX']}-{uuid.uuid4().hex[:8]}"  # deleted with the prefix
-    make_worker(app, simple=True, name=name).work(burst=True, logging_level="WARNING")
 
 
 def the_event() -> WatchEvent:
@@ -216,12 +181,12 @@ def test_without_redis_url_watchers_are_told_in_the_request(make_app):
 
 
 def test_a_watch_job_that_keeps_failing_waits_in_the_dead_letters_for_a_retry(
-    make_app, prefix, smtp, monkeypatch
+    make_app, jobs_prefix, smtp, monkeypatch
 ):
     from bpt311.watch import events
 
     app = make_app(
-        REDIS_URL=REDIS_URL, JOBS_PREFIX=prefix, JOBS_RETRY_INTERVALS=(0,), **smtp.settings
+        REDIS_URL=REDIS_URL, JOBS_PREFIX=jobs_prefix, JOBS_RETRY_INTERVALS=(0,), **smtp.settings
     )
     with app.app_context():
         city(app)

@@ -47,81 +47,65 @@ def retry_spooled_media() -> int:
     return moved
 
 
-def sweep_media(limit: int = 20, older_than: float | None = None) -> int:
-    """Give each photo processing for longer than JOBS_SWEEP_AFTER_SECONDS its job again
-    (unless Redis still holds one), or make its copies here when Redis is down. Returns
-    how many were queued or done."""
-    from bpt311.jobs.photos import make_copies
-    from bpt311.models import Media, utcnow
+def _stale_ids(model, unfinished, limit: int, older_than: float | None) -> list[int]:
+    """Ids of ``model`` rows still ``unfinished`` after JOBS_SWEEP_AFTER_SECONDS."""
+    from bpt311.models import utcnow
 
     seconds = current_app.config["JOBS_SWEEP_AFTER_SECONDS"] if older_than is None else older_than
     stale = db.session.scalars(
-        select(Media.id)
-        .where(
-            Media.processing_state == "processing",
-            Media.created_at <= utcnow() - timedelta(seconds=seconds),
-        )
-        .order_by(Media.id)
+        select(model.id)
+        .where(unfinished, model.created_at <= utcnow() - timedelta(seconds=seconds))
+        .order_by(model.id)
         .limit(limit)
     ).all()
     db.session.rollback()
+    return list(stale)
+
+
+def _requeue_or_do(kind: str, ids: list[int], do_here, failures, what: str) -> int:
+    """Give each id its ``kind`` job again (unless Redis still holds one), or, Redis down,
+    ``do_here(id)``; ``failures`` (exception types) leave it for the next sweep. Returns
+    how many were queued or done."""
     handled = 0
-    for media_id in stale:
+    for row_id in ids:
         if queue.enabled():
             try:
-                if queue.job_exists("media", media_id):
+                if queue.job_exists(kind, row_id):
                     continue  # on its way, waiting for a retry, or in the dead letters
             except queue.QueueDown:
                 pass
             else:
-                if queue.enqueue("media", media_id):
+                if queue.enqueue(kind, row_id):
                     handled += 1
                     continue
         try:
-            make_copies(media_id)
-        except OSError as exc:  # the store is down too: the next sweep tries again
+            do_here(row_id)
+        except failures as exc:
             db.session.rollback()
-            log.warning("Photo %s: copies not made yet: %s", media_id, exc)
+            log.warning("%s %s: not done yet: %s", what, row_id, exc)
         else:
             handled += 1
     return handled
+
+
+def sweep_media(limit: int = 20, older_than: float | None = None) -> int:
+    """Give each photo processing for longer than JOBS_SWEEP_AFTER_SECONDS its job again
+    (unless Redis still holds one), or make its copies here when Redis is down (the store
+    being down too leaves it for the next sweep). Returns how many were queued or done."""
+    from bpt311.jobs.photos import make_copies
+    from bpt311.models import Media
+
+    stale = _stale_ids(Media, Media.processing_state == "processing", limit, older_than)
+    return _requeue_or_do("media", stale, make_copies, OSError, "Photo copies of media")
 
 
 def sweep_watch_events(limit: int = 50, older_than: float | None = None) -> int:
     """Give each watch event not fanned out for longer than JOBS_SWEEP_AFTER_SECONDS its
     "watch" job again (unless Redis still holds one), or tell its watchers here when Redis
-    is down. Returns how many were queued or done."""
-    from bpt311.models import WatchEvent, utcnow
+    is down (a worker doing it at the same time wins). Returns how many were queued or
+    done."""
+    from bpt311.models import WatchEvent
     from bpt311.watch.events import fan_out_later
 
-    seconds = current_app.config["JOBS_SWEEP_AFTER_SECONDS"] if older_than is None else older_than
-    stale = db.session.scalars(
-        select(WatchEvent.id)
-        .where(
-            WatchEvent.fanned_out_at.is_(None),
-            WatchEvent.created_at <= utcnow() - timedelta(seconds=seconds),
-        )
-        .order_by(WatchEvent.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
-    handled = 0
-    for event_id in stale:
-        if queue.enabled():
-            try:
-                if queue.job_exists("watch", event_id):
-                    continue  # on its way, waiting for a retry, or in the dead letters
-            except queue.QueueDown:
-                pass
-            else:
-                if queue.enqueue("watch", event_id):
-                    handled += 1
-                    continue
-        try:
-            fan_out_later(event_id)
-        except SQLAlchemyError as exc:  # a worker doing it at the same time: it wins
-            db.session.rollback()
-            log.warning("Watch event %s: watchers not told yet: %s", event_id, exc)
-        else:
-            handled += 1
-    return handled
+    stale = _stale_ids(WatchEvent, WatchEvent.fanned_out_at.is_(None), limit, older_than)
+    return _requeue_or_do("watch", stale, fan_out_later, SQLAlchemyError, "Watchers of watch event")
