@@ -9,7 +9,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -182,7 +182,25 @@ def _rollback_quietly() -> None:
         log.warning("Rollback failed on a lost database connection")
 
 
+def _close_session_quietly(exc: BaseException | None) -> None:
+    """End the request's database session; when its connection died after the answer was
+    made (the ROLLBACK that closing sends finds no server), drop the session without it
+    rather than turn a finished answer into a bare 500. Runs before Flask-SQLAlchemy's
+    own teardown, which then finds nothing left to close."""
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        log.warning("Closing the database session failed (connection lost): %s", error)
+        try:
+            db.session.registry().invalidate()  # drop the connection without talking to it
+        except SQLAlchemyError:
+            pass
+        db.session.registry.clear()
+
+
 def register(app: Flask) -> None:
+    # Registered after db.init_app, so it runs first (teardowns run in reverse order).
+    app.teardown_appcontext(_close_session_quietly)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(InternalServerError, _handle_unexpected)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -132,3 +132,28 @@ def test_post_with_csrf_token_in_form_or_htmx_header_is_accepted(probed):
         "/_probe/form", data={"text": "again"}, headers={**HTMX, "X-CSRFToken": token}
     )
     assert response.status_code == 200 and response.json == {"received": "again"}
+
+
+def test_a_connection_lost_while_closing_the_session_does_not_spoil_the_answer(
+    client, city, monkeypatch
+):
+    """The page was made; the database then vanished before the session's closing
+    ROLLBACK. The visitor still gets the page, not a bare server error."""
+    from sqlalchemy.exc import OperationalError
+
+    from bpt311.extensions import db
+
+    real_remove = db.session.remove
+    calls = []
+
+    def remove_on_a_dead_connection():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("ROLLBACK", {}, Exception("server closed the connection"))
+        real_remove()
+
+    monkeypatch.setattr(db.session, "remove", remove_on_a_dead_connection)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Report a problem" in response.get_data(as_text=True)
+    assert len(calls) >= 1
