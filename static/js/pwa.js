@@ -130,9 +130,14 @@
     announceFiled();
   }
 
+  // The "online" event and Background Sync may both finish sending and ask at once, each
+  // before the other has marked the report announced: say it once per page.
+  var announcedHere = {};
+
   function announceFiled() {
     return drafts.filed().then(function (filed) {
-      filed.filter(function (record) { return !record.announced; }).forEach(function (record) {
+      filed.filter(function (record) { return !record.announced && !announcedHere[record.tracking]; }).forEach(function (record) {
+        announcedHere[record.tracking] = true;
         notice(_("Your report saved on this phone has been sent. Its tracking number is %(number)s.", { number: record.tracking }), "success",
           { href: "/reports/" + encodeURIComponent(record.tracking), text: _("See report %(number)s", { number: record.tracking }) });
         drafts.markAnnounced(record);
