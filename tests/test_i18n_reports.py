@@ -4,6 +4,7 @@ messages in it, and the choice follows them from page to page."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -14,7 +15,7 @@ from bpt311.extensions import db
 from bpt311.models import Report, User
 from tests.conftest import csrf_token_from
 from tests.factories import CITY_HALL, make_report, make_user, sign_in_as
-from tests.test_reporting import hidden
+from tests.test_reporting import form_data, hidden, post
 
 # What each page says in each language (the catalogue's own translations).
 SAYS = {
@@ -106,58 +107,23 @@ def test_a_resident_reports_a_problem_entirely_in_their_language(client, city, l
 
 
 def test_a_report_made_in_english_remembers_english(client, city):
-    page = text(client.get("/reports/new?category=pothole"))
-    client.post(
-        "/reports/new",
-        data={
-            "csrf_token": hidden(page, "csrf_token"),
-            "category": "pothole",
-            "submission_key": hidden(page, "submission_key"),
-            "description": "A deep pothole in the right lane by the bus stop.",
-            "latitude": str(CITY_HALL[0]),
-            "longitude": str(CITY_HALL[1]),
-            "address": "45 Lyon Terrace",
-            "answer_size": "medium",
-        },
-    )
+    post(client, form_data(client))
     assert db.session.scalars(select(Report.locale)).one() == "en"
 
 
 def test_a_photo_refused_is_explained_in_the_residents_language(client, city):
     choose_language(client, "es")
-    page = text(client.get("/reports/new?category=pothole"))
-    from io import BytesIO
-
-    response = client.post(
-        "/reports/new",
-        data={
-            "csrf_token": hidden(page, "csrf_token"),
-            "category": "pothole",
-            "submission_key": hidden(page, "submission_key"),
-            "description": "A deep pothole in the right lane by the bus stop.",
-            "answer_size": "medium",
-            "photos": [(BytesIO(b"not a picture at all"), "hole.jpg")],
-        },
-        content_type="multipart/form-data",
+    bad = (io.BytesIO(b"not a picture at all"), "hole.jpg")
+    response = post(
+        client, form_data(client, latitude=None, longitude=None, address=None, photos=[bad])
     )
     assert "hole.jpg no es una foto que podamos leer" in text(response)
 
 
 def test_a_place_outside_the_city_is_refused_in_the_residents_language(client, city):
     choose_language(client, "pt")
-    page = text(client.get("/reports/new?category=pothole"))
-    response = client.post(
-        "/reports/new",
-        data={
-            "csrf_token": hidden(page, "csrf_token"),
-            "category": "pothole",
-            "submission_key": hidden(page, "submission_key"),
-            "description": "A deep pothole in the right lane by the bus stop.",
-            "answer_size": "medium",
-            "latitude": "41.1415",
-            "longitude": "-73.2637",  # Fairfield
-        },
-    )
+    fairfield = form_data(client, latitude="41.1415", longitude="-73.2637", address=None)
+    response = post(client, fairfield)
     page = text(response)
     assert "Parece que fica em Fairfield" in page
     assert "outside the City of Bridgeport" not in page

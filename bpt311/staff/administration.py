@@ -66,6 +66,14 @@ def _apply(target: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
+def _another_with(column, value: str, row: Any):
+    """Another row whose ``column`` is ``value`` whatever its case (``row`` itself aside)."""
+    model = column.class_
+    return db.session.scalars(
+        select(model).where(func.lower(column) == value.lower(), model.id != (row.id if row else 0))
+    ).first()
+
+
 def _commit_or_clash(field: str, message: str) -> None:
     """Commit; a unique index that a concurrent change beat us to becomes a form error."""
     try:
@@ -131,12 +139,7 @@ def save_department(
     if not name:
         errors["name"] = _("Enter the department's name")
     else:
-        clash = db.session.scalars(
-            select(Department).where(
-                func.lower(Department.name) == name.lower(),
-                Department.id != (department.id if department else 0),
-            )
-        ).first()
+        clash = _another_with(Department.name, name, department)
         if clash:
             errors["name"] = _("There is already a department called %(name)s", name=clash.name)
     if email:
@@ -227,12 +230,7 @@ def save_category(
             "Enter a service code of letters, digits, dots, dashes or underscores (at most 64)"
         )
     else:
-        clash = db.session.scalars(
-            select(Category).where(
-                func.lower(Category.service_code) == code.lower(),
-                Category.id != (category.id if category else 0),
-            )
-        ).first()
+        clash = _another_with(Category.service_code, code, category)
         if clash:
             errors["service_code"] = _(
                 "The service code %(code)s is already used by %(name)s: choose another",
