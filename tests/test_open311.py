@@ -555,14 +555,10 @@ def _instant_spellings(moment: datetime) -> dict[str, str]:
         "city offset": local,  # -05:00 or -04:00: a minus needs no encoding
         "encoded plus": plus_two.replace("+", "%2B"),
         "unencoded plus": plus_two,  # arrives as a space, and is still understood
-        "no offset means the city's clock": local[:-6],
     }
 
 
-@pytest.mark.parametrize(
-    "spelling",
-    ["Z", "city offset", "encoded plus", "unencoded plus", "no offset means the city's clock"],
-)
+@pytest.mark.parametrize("spelling", ["Z", "city offset", "encoded plus", "unencoded plus"])
 def test_date_filters_accept_z_and_offsets(client, city, spelling):
     start = ago(days=10)
     reports = [make_report(created_at=start + timedelta(hours=n)) for n in range(3)]
@@ -593,6 +589,41 @@ def test_nonsense_filters_are_a_400_error_saying_which(client, city, fmt, query,
     assert response.status_code == 400
     [message] = error_descriptions(response, fmt)
     assert word in message
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        # Whose clock? The client's and the city's may be hours apart: ask, don't guess.
+        ("start_date=2026-11-20T09:00:00", ["start_date", "time zone", "Z"]),
+        ("end_date=2026-11-20T09:00", ["end_date", "time zone"]),
+        # The GeoReport limit: a window of at most 90 days, then the next one.
+        ("start_date=2026-01-01T00:00:00Z&end_date=2026-11-30T00:00:00Z", ["90 days", "page"]),
+        ("start_date=2026-02-30", ["start_date", "calendar"]),
+        ("page=0", ["page", "1"]),
+        ("page_size=1001", ["page_size", "1,000"]),
+        ("page_size=ten", ["page_size"]),
+    ],
+)
+def test_ambiguous_dates_and_ranges_are_a_400_saying_what_to_send(client, city, fmt, query, words):
+    response = client.get(f"{V2}/requests.{fmt}?{query}")
+    assert response.status_code == 400
+    [message] = error_descriptions(response, fmt)
+    for word in words:
+        assert word in message, (word, message)
+
+
+def test_a_date_alone_is_that_whole_day_in_bridgeport(client, city):
+    day = datetime(2026, 11, 20, tzinfo=NEW_YORK)
+    before = make_report(created_at=(day - timedelta(minutes=1)).astimezone(UTC))
+    first = make_report(created_at=day.astimezone(UTC))
+    last = make_report(created_at=(day + timedelta(hours=23, minutes=59)).astimezone(UTC))
+    make_report(created_at=(day + timedelta(days=1)).astimezone(UTC))
+    response = client.get(f"{V2}/requests.json?start_date=2026-11-20&end_date=2026-11-20")
+    assert ids(response) == [last.tracking_number, first.tracking_number]
+    earlier = client.get(f"{V2}/requests.json?start_date=2026-11-19&end_date=2026-11-19")
+    assert ids(earlier) == [before.tracking_number]
 
 
 def test_dates_at_the_ends_of_the_calendar_are_not_errors(client, city):
@@ -1010,6 +1041,7 @@ def test_openapi_document_describes_every_json_endpoint(client, city):
         "/open311/v2/service/{service_code}.json",
         "/open311/v2/requests.json",
         "/open311/v2/requests/{service_request_id}.json",
+        "/open311/v2/servicerequestupdates.json",
         "/open311/v2/tokens/{token}.json",
     }
     listed = document["paths"]["/open311/v2/requests.json"]["get"]["parameters"]
