@@ -877,17 +877,40 @@ def test_post_multi_value_attributes_are_kept_as_a_list(client, api_key):
     assert "attribute[what]: Choose answers from the list" in error_descriptions(wrong, "json")[0]
 
 
-def test_post_media_url_is_kept_as_a_link_at_the_end_of_the_description(client, api_key):
-    photo = "https://photos.example.org/p/123.jpg"
-    assert post_request(client, api_key, media_url=photo).status_code == 201
+def test_post_media_url_round_trips_and_the_description_is_kept_as_sent(client, api_key):
+    photo = "https://photos.example.org/p/123.jpg?size=large&v=2"
+    answer = post_request(client, api_key, media_url=photo)
+    assert answer.status_code == 201
     report = db.session.scalars(select(Report)).one()
-    assert report.description == (
-        "A deep pothole in the right lane by the bus stop.\n\nPhoto: " + photo
-    )
-    assert report.media == []
-    # The link never makes a too-short description acceptable.
+    assert report.description == "A deep pothole in the right lane by the bus stop."
+    assert report.media == []  # linked, never fetched
+    [found] = body(client.get(f"{V2}/requests/{report.tracking_number}.json"))
+    assert found["media_url"] == photo
+    assert found["description"] == "A deep pothole in the right lane by the bus stop."
+    xml = body(client.get(f"{V2}/requests/{report.tracking_number}.xml"))
+    assert xml[0].findtext("media_url") == photo
+    page = client.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
+    assert 'href="https://photos.example.org/p/123.jpg?size=large&amp;v=2"' in page
+    assert 'rel="nofollow noopener noreferrer ugc"' in page
+    # A link never makes a too-short description acceptable.
     refused = post_request(client, api_key, media_url=photo, description="Hole")
     assert refused.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:secret@photos.example.org/p.jpg",
+        "https://photos.example.org/p.jpg\r\nX-Injected: 1",
+        "https:///p.jpg",
+        "data:image/png;base64,AAAA",
+    ],
+)
+def test_post_media_url_that_is_not_a_plain_web_address_is_refused(client, api_key, url):
+    refused = post_request(client, api_key, media_url=url)
+    assert refused.status_code == 400
+    assert "media_url" in error_descriptions(refused, "json")[0]
+    assert db.session.scalars(select(Report)).all() == []
 
 
 def test_post_needs_no_csrf_token_and_leaves_no_cookie(client, api_key):

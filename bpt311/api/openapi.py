@@ -119,7 +119,9 @@ SCHEMAS = {
             "zipcode": _text("Always empty"),
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
-            "media_url": _text("The first photo, when there is one", format="uri"),
+            "media_url": _text(
+                "The first photo, or the address of one sent with the request", format="uri"
+            ),
         },
     },
     "RequestUpdate": {
@@ -286,7 +288,8 @@ POST_FIELDS = {
     "device_id": _text("Accepted and ignored", nullable=False),
     "account_id": _text("Accepted and ignored", nullable=False),
     "media_url": _text(
-        "A link to a photo; kept as 'Photo: <url>' at the end of the description, never fetched",
+        "The http(s) address of a photo: linked from the report and given back as media_url, "
+        "never fetched",
         nullable=False,
     ),
     "jurisdiction_id": _text("Accepted and ignored", nullable=False),

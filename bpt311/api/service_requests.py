@@ -241,6 +241,7 @@ def _public_columns() -> Select:
             Report.created_at,
             Report.updated_at,
             Report.due_at,
+            Report.media_url,
             Category.service_code,
             Category.name.label("service_name"),
             Category.sla_hours,
@@ -297,6 +298,7 @@ def record(row, site_url: str, zone: ZoneInfo) -> dict:
         created_at,
         updated_at,
         due_at,
+        linked_media,
         service_code,
         service_name,
         sla_hours,
@@ -321,7 +323,7 @@ def record(row, site_url: str, zone: ZoneInfo) -> dict:
         "zipcode": None,
         "lat": latitude,
         "long": longitude,
-        "media_url": f"{site_url}/media/{quote(photo)}" if photo else None,
+        "media_url": f"{site_url}/media/{quote(photo)}" if photo else (linked_media or None),
     }
 
 
