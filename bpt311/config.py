@@ -11,6 +11,8 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+# Where the development server listens; bpt311.site.site_url() reads the request instead.
+DEFAULT_SITE_URL = "http://127.0.0.1:5000"
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -74,7 +76,7 @@ def from_environment(instance_path: str) -> dict:
         # S3_URL_SECONDS.
         "S3_PUBLIC_URL": os.environ.get("S3_PUBLIC_URL", "").strip().rstrip("/"),
         "S3_URL_SECONDS": _int("S3_URL_SECONDS", 600),
-        "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/") or "http://127.0.0.1:5000",
+        "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/") or DEFAULT_SITE_URL,
         "DEMO_REPORTS": _flag("BPT311_DEMO", True),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 150) * 1024 * 1024,
         "PHOTO_MAX_MB": _int("PHOTO_MAX_MB", 20),

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from markupsafe import Markup, escape
 
 from bpt311 import i18n
+from bpt311.site import site_url
 
 
 def city_zone() -> ZoneInfo:
@@ -87,6 +88,6 @@ def register(app: Flask) -> None:
     def _site():
         return {
             "city_name": app.config["CITY_NAME"],
-            "site_url": app.config["SITE_URL"],
+            "site_url": site_url(),
             "nav_endpoints": app.view_functions.keys(),
         }

@@ -555,14 +555,10 @@ def _instant_spellings(moment: datetime) -> dict[str, str]:
         "city offset": local,  # -05:00 or -04:00: a minus needs no encoding
         "encoded plus": plus_two.replace("+", "%2B"),
         "unencoded plus": plus_two,  # arrives as a space, and is still understood
-        "no offset means the city's clock": local[:-6],
     }
 
 
-@pytest.mark.parametrize(
-    "spelling",
-    ["Z", "city offset", "encoded plus", "unencoded plus", "no offset means the city's clock"],
-)
+@pytest.mark.parametrize("spelling", ["Z", "city offset", "encoded plus", "unencoded plus"])
 def test_date_filters_accept_z_and_offsets(client, city, spelling):
     start = ago(days=10)
     reports = [make_report(created_at=start + timedelta(hours=n)) for n in range(3)]
@@ -593,6 +589,41 @@ def test_nonsense_filters_are_a_400_error_saying_which(client, city, fmt, query,
     assert response.status_code == 400
     [message] = error_descriptions(response, fmt)
     assert word in message
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        # Whose clock? The client's and the city's may be hours apart: ask, don't guess.
+        ("start_date=2026-11-20T09:00:00", ["start_date", "time zone", "Z"]),
+        ("end_date=2026-11-20T09:00", ["end_date", "time zone"]),
+        # The GeoReport limit: a window of at most 90 days, then the next one.
+        ("start_date=2026-01-01T00:00:00Z&end_date=2026-11-30T00:00:00Z", ["90 days", "page"]),
+        ("start_date=2026-02-30", ["start_date", "calendar"]),
+        ("page=0", ["page", "1"]),
+        ("page_size=1001", ["page_size", "1,000"]),
+        ("page_size=ten", ["page_size"]),
+    ],
+)
+def test_ambiguous_dates_and_ranges_are_a_400_saying_what_to_send(client, city, fmt, query, words):
+    response = client.get(f"{V2}/requests.{fmt}?{query}")
+    assert response.status_code == 400
+    [message] = error_descriptions(response, fmt)
+    for word in words:
+        assert word in message, (word, message)
+
+
+def test_a_date_alone_is_that_whole_day_in_bridgeport(client, city):
+    day = datetime(2026, 11, 20, tzinfo=NEW_YORK)
+    before = make_report(created_at=(day - timedelta(minutes=1)).astimezone(UTC))
+    first = make_report(created_at=day.astimezone(UTC))
+    last = make_report(created_at=(day + timedelta(hours=23, minutes=59)).astimezone(UTC))
+    make_report(created_at=(day + timedelta(days=1)).astimezone(UTC))
+    response = client.get(f"{V2}/requests.json?start_date=2026-11-20&end_date=2026-11-20")
+    assert ids(response) == [last.tracking_number, first.tracking_number]
+    earlier = client.get(f"{V2}/requests.json?start_date=2026-11-19&end_date=2026-11-19")
+    assert ids(earlier) == [before.tracking_number]
 
 
 def test_dates_at_the_ends_of_the_calendar_are_not_errors(client, city):
@@ -846,17 +877,40 @@ def test_post_multi_value_attributes_are_kept_as_a_list(client, api_key):
     assert "attribute[what]: Choose answers from the list" in error_descriptions(wrong, "json")[0]
 
 
-def test_post_media_url_is_kept_as_a_link_at_the_end_of_the_description(client, api_key):
-    photo = "https://photos.example.org/p/123.jpg"
-    assert post_request(client, api_key, media_url=photo).status_code == 201
+def test_post_media_url_round_trips_and_the_description_is_kept_as_sent(client, api_key):
+    photo = "https://photos.example.org/p/123.jpg?size=large&v=2"
+    answer = post_request(client, api_key, media_url=photo)
+    assert answer.status_code == 201
     report = db.session.scalars(select(Report)).one()
-    assert report.description == (
-        "A deep pothole in the right lane by the bus stop.\n\nPhoto: " + photo
-    )
-    assert report.media == []
-    # The link never makes a too-short description acceptable.
+    assert report.description == "A deep pothole in the right lane by the bus stop."
+    assert report.media == []  # linked, never fetched
+    [found] = body(client.get(f"{V2}/requests/{report.tracking_number}.json"))
+    assert found["media_url"] == photo
+    assert found["description"] == "A deep pothole in the right lane by the bus stop."
+    xml = body(client.get(f"{V2}/requests/{report.tracking_number}.xml"))
+    assert xml[0].findtext("media_url") == photo
+    page = client.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
+    assert 'href="https://photos.example.org/p/123.jpg?size=large&amp;v=2"' in page
+    assert 'rel="nofollow noopener noreferrer ugc"' in page
+    # A link never makes a too-short description acceptable.
     refused = post_request(client, api_key, media_url=photo, description="Hole")
     assert refused.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:secret@photos.example.org/p.jpg",
+        "https://photos.example.org/p.jpg\r\nX-Injected: 1",
+        "https:///p.jpg",
+        "data:image/png;base64,AAAA",
+    ],
+)
+def test_post_media_url_that_is_not_a_plain_web_address_is_refused(client, api_key, url):
+    refused = post_request(client, api_key, media_url=url)
+    assert refused.status_code == 400
+    assert "media_url" in error_descriptions(refused, "json")[0]
+    assert db.session.scalars(select(Report)).all() == []
 
 
 def test_post_needs_no_csrf_token_and_leaves_no_cookie(client, api_key):
@@ -1010,6 +1064,7 @@ def test_openapi_document_describes_every_json_endpoint(client, city):
         "/open311/v2/service/{service_code}.json",
         "/open311/v2/requests.json",
         "/open311/v2/requests/{service_request_id}.json",
+        "/open311/v2/servicerequestupdates.json",
         "/open311/v2/tokens/{token}.json",
     }
     listed = document["paths"]["/open311/v2/requests.json"]["get"]["parameters"]

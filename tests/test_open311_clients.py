@@ -87,6 +87,7 @@ def test_filing_by_a_form_post_then_following_it_with_the_client(live):
             "description": "Raised slabs and cracks all along the block.",
             "attribute[problem][]": ["raised", "cracked"],
             "email": "resident@example.org",
+            "media_url": "https://photos.example.org/slabs.jpg",
         },
         timeout=10,
     )
@@ -96,6 +97,9 @@ def test_filing_by_a_form_post_then_following_it_with_the_client(live):
     assert made["service_request_id"] == "BPT-000004" and made["account_id"] is None
     followed = GeoReport(f"{live.base_url}/open311/v2").get_service_request("BPT-000004")
     assert followed["service_code"] == "sidewalk" and followed["status"] == "open"
+    # what was sent comes back as sent
+    assert followed["description"] == "Raised slabs and cracks all along the block."
+    assert followed["media_url"] == "https://photos.example.org/slabs.jpg"
     assert "resident@example.org" not in str(followed)
     with live.app_context():
         assert db.session.get(Report, 4).answers == {"problem": ["raised", "cracked"]}

@@ -27,6 +27,7 @@ OPERATIONS = [
     "serviceDefinition",
     "serviceDefinitionSingular",
     "listRequests",
+    "listRequestUpdates",
     "getRequest",
     "requestIdFromToken",
     "createRequest",
@@ -44,8 +45,11 @@ BOUNDED = settings(
 
 
 def _start_after_end(start: str, end: str) -> bool:
+    """Start after end, or further apart than GeoReport's 90 days: rules a schema cannot say."""
     try:
-        return datetime.fromisoformat(str(start).upper()) > datetime.fromisoformat(str(end).upper())
+        first = datetime.fromisoformat(str(start).upper())
+        last = datetime.fromisoformat(str(end).upper())
+        return first > last or last - first > timedelta(days=90)
     except (TypeError, ValueError):  # negative cases send numbers, nulls, nonsense
         return False
 

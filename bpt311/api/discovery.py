@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 
+from bpt311.site import site_url
+
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # Sortable; bump it when the endpoint or the catalogue's shape changes. (Categories carry
 # no "changed at" column to derive it from.)
@@ -11,7 +13,7 @@ CHANGESET = "2026-11-25T00:00:00-05:00"
 
 
 def discovery() -> dict:
-    site = current_app.config["SITE_URL"]
+    site = site_url()
     contact = current_app.config["CITY_CONTACT"]
     return {
         "changeset": CHANGESET,

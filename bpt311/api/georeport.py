@@ -26,6 +26,7 @@ XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 ITEM_NAMES = {
     "services": "service",
     "service_requests": "request",
+    "service_request_updates": "request_update",
     "attributes": "attribute",
     "values": "value",
     "errors": "error",

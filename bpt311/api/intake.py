@@ -4,8 +4,8 @@ Parameters are GeoReport's: ``service_code``; ``lat`` and ``long`` or ``address_
 ``description``; ``attribute[code]`` (and ``attribute[code][]`` for a multi-value list);
 ``first_name``, ``last_name``, ``email``, ``phone`` as private contact details; and
 ``media_url``. We never fetch a ``media_url`` (it is someone else's server): it is kept
-as a link on its own line at the end of the description, ``Photo: <url>``, where staff
-and the public can follow it. ``jurisdiction_id``, ``device_id`` and ``account_id`` are
+as the report's linked photo, shown on its page and given back as ``media_url``, and the
+description is kept as sent. ``jurisdiction_id``, ``device_id`` and ``account_id`` are
 accepted and ignored (one city, no accounts through the API).
 """
 
@@ -23,7 +23,6 @@ from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, search
 from bpt311.models import ApiKey, AuditLog, Report
 from bpt311.reports.service import (
-    DESCRIPTION_MIN,
     InvalidReport,
     NewReport,
     active_category,
@@ -96,12 +95,17 @@ def _media_url(values: Mapping) -> str:
     if not url:
         return ""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MEDIA_URL_MAX:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or len(url) > MEDIA_URL_MAX
+    ):
         raise Refused(
             400, f"media_url must be an http or https URL of at most {MEDIA_URL_MAX} characters"
         )
-    if any(char.isspace() for char in url):
-        raise Refused(400, "media_url must not contain spaces")
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise Refused(400, "media_url must not contain spaces or control characters")
     return url
 
 
@@ -142,10 +146,6 @@ def take_request(values, key: ApiKey) -> Report:
         raise Refused(400, "lat/long: that location is not a real place on the map")
     description = clean(values.get("description"))
     media_url = _media_url(values)
-    # Only a description long enough on its own gets the link, so a URL never makes a
-    # two-word description pass the service's check.
-    if media_url and len(description) >= DESCRIPTION_MIN:
-        description = f"{description}\n\nPhoto: {media_url}"
     name = " ".join(clean(values.get(part)) for part in ("first_name", "last_name")).strip()
     new = NewReport(
         category_code=service_code,
@@ -158,6 +158,7 @@ def take_request(values, key: ApiKey) -> Report:
         contact_email=_email(values),
         contact_phone=clean(values.get("phone")),
         source="api",
+        media_url=media_url,
     )
     try:
         report = submit_report(new)

@@ -7,10 +7,9 @@ answers are the same documents (see the developer page), so only JSON is describ
 
 from __future__ import annotations
 
-from flask import current_app
-
 from bpt311.api.service_requests import DEFAULT_DAYS, MAX_RESULTS
 from bpt311.models import QUESTION_TYPES
+from bpt311.site import site_url
 
 
 def _text(description: str = "", nullable: bool = True, **extra) -> dict:
@@ -120,7 +119,27 @@ SCHEMAS = {
             "zipcode": _text("Always empty"),
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
-            "media_url": _text("The first photo, when there is one", format="uri"),
+            "media_url": _text(
+                "The first photo, or the address of one sent with the request", format="uri"
+            ),
+        },
+    },
+    "RequestUpdate": {
+        "type": "object",
+        "required": [
+            "update_id",
+            "service_request_id",
+            "status",
+            "updated_datetime",
+            "description",
+        ],
+        "properties": {
+            "update_id": _text(nullable=False),
+            "service_request_id": _text("A tracking number, like BPT-000123", nullable=False),
+            "status": {"type": "string", "enum": ["open", "closed"]},
+            "updated_datetime": _text(nullable=False, format="date-time"),
+            "description": _text("The city's public note, or the step's name", nullable=False),
+            "media_url": _text(format="uri"),
         },
     },
     "CreatedRequest": {
@@ -207,14 +226,14 @@ REQUEST_FILTERS = [
     _query("service_code", "One service code or several, comma-separated", "pothole,graffiti"),
     _query(
         "start_date",
-        f"Earliest requested_datetime (W3C, with Z or an offset); defaults to "
-        f"{DEFAULT_DAYS} days before end_date, or before now",
+        f"Earliest requested_datetime (W3C, with Z or an offset, or a date alone for that "
+        f"day in Bridgeport); defaults to {DEFAULT_DAYS} days before end_date, or before now",
         "2026-11-01T00:00:00-04:00",
         format="date-time",
     ),
     _query(
         "end_date",
-        "Latest requested_datetime (W3C, with Z or an offset)",
+        f"Latest requested_datetime (as start_date); at most {DEFAULT_DAYS} days after it",
         "2026-11-25T00:00:00Z",
         format="date-time",
     ),
@@ -226,6 +245,21 @@ REQUEST_FILTERS = [
     ),
     JURISDICTION,
 ]
+PAGING = [
+    _query(
+        "page",
+        "Which page, from 1 (pages of 100 unless page_size)",
+        "2",
+        pattern=r"^([1-9][0-9]{0,5}|1000000)?$",
+    ),
+    _query(
+        "page_size",
+        f"Results per page, 1 to {MAX_RESULTS}; the Link header names the next page",
+        "100",
+        pattern=r"^([1-9][0-9]{0,2}|1000)?$",
+    ),
+]
+REQUEST_FILTERS += PAGING
 
 POST_FIELDS = {
     "api_key": _text("Your key, if not sent in the query string", nullable=False),
@@ -254,7 +288,8 @@ POST_FIELDS = {
     "device_id": _text("Accepted and ignored", nullable=False),
     "account_id": _text("Accepted and ignored", nullable=False),
     "media_url": _text(
-        "A link to a photo; kept as 'Photo: <url>' at the end of the description, never fetched",
+        "The http(s) address of a photo: linked from the report and given back as media_url, "
+        "never fetched",
         nullable=False,
     ),
     "jurisdiction_id": _text("Accepted and ignored", nullable=False),
@@ -280,7 +315,7 @@ def _service_definition(operation_id: str, summary: str) -> dict:
 
 
 def openapi_document() -> dict:
-    document = _document(current_app.config["SITE_URL"])
+    document = _document(site_url())
     # Any address can arrive malformed (a NUL in its query string is refused before the
     # API sees it), so every operation may answer 400 in the error shape.
     for path in document["paths"].values():
@@ -374,6 +409,23 @@ def _document(site: str) -> dict:
                         "404": _answer("Unknown service_code", _list_of("Error")),
                     },
                 },
+            },
+            "/open311/v2/servicerequestupdates.json": {
+                "get": {
+                    "operationId": "listRequestUpdates",
+                    "summary": (
+                        "Every public step of every public request, newest first: for systems "
+                        "that keep a copy in sync (FixMyStreet's extension)"
+                    ),
+                    "parameters": [
+                        p for p in REQUEST_FILTERS if p["name"] in ("start_date", "end_date")
+                    ]
+                    + PAGING,
+                    "responses": {
+                        "200": _answer("The updates", _list_of("RequestUpdate")),
+                        "400": ERRORS["400"],
+                    },
+                }
             },
             "/open311/v2/requests/{service_request_id}.json": {
                 "get": {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, make_response, render_template, request
+from flask import make_response, render_template, request
 from sqlalchemy import select
 
 from bpt311.api.service_requests import clean, service_notice, tracking_number
@@ -10,6 +10,7 @@ from bpt311.api.views import bp
 from bpt311.extensions import db
 from bpt311.models import STATUS_LABELS, Category, Neighbourhood, Report
 from bpt311.security import embeddable
+from bpt311.site import site_url
 
 RECENT_COUNT = 10
 
@@ -27,7 +28,7 @@ def developers():
     )
     return render_template(
         "api/developers.html",
-        api=f"{current_app.config['SITE_URL']}/open311/v2",
+        api=f"{site_url()}/open311/v2",
         example_code=example.service_code if example else "pothole",
         example_notice=service_notice(example.sla_hours if example else 72),
         example_id=tracking_number(latest or 123),

@@ -34,15 +34,19 @@ from bpt311.models import (
 )
 from bpt311.models.reports import TRACKING_PREFIX
 from bpt311.reports.service import sla_in_words
+from bpt311.site import site_url
 
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
+# Asked for by page and page_size: smaller pages by default, never more than MAX_RESULTS.
+DEFAULT_PAGE_SIZE = 100
 OPEN311_STATUSES = ("open", "closed")
 SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # A "+" left unencoded in a query string arrives as a space: "...T09:05:00 05:00".
 _SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 _LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60")
 DATE_EXAMPLE = "like 2026-11-25T00:00:00Z or 2026-11-25T00:00:00-05:00"
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
@@ -59,6 +63,20 @@ class RequestQuery:
     statuses: list[str] | None = None
     start: datetime | None = None
     end: datetime | None = None
+    page: int | None = None  # 1-based; None with page_size None: the spec's single answer
+    page_size: int | None = None
+
+    @property
+    def paged(self) -> bool:
+        return self.page is not None or self.page_size is not None
+
+    @property
+    def limit(self) -> int:
+        return (self.page_size or DEFAULT_PAGE_SIZE) if self.paged else MAX_RESULTS
+
+    @property
+    def offset(self) -> int:
+        return ((self.page or 1) - 1) * self.limit
 
 
 @cache
@@ -83,12 +101,25 @@ def listed(args: Mapping, name: str) -> list[str]:
     return [part for value in values for part in (p.strip() for p in value.split(",")) if part]
 
 
-def parse_moment(text: str, name: str) -> datetime:
-    """A W3C date-time (``Z`` or an offset; none means the city's clock) as aware UTC.
+def parse_moment(text: str, name: str, *, end_of_day: bool = False) -> datetime:
+    """A W3C date-time with ``Z`` or an offset, as aware UTC; a date alone is that whole day
+    on the city's clock (its first moment, or with ``end_of_day`` its last).
 
-    Lenient where RFC 3339 is: lower-case ``t``/``z``, a leap second (read as :59), and a
-    ``+`` that arrived as a space. Moments beyond the calendar's ends are clamped to them.
+    A time without a zone is refused: the client's clock and ours may differ by hours, and
+    a silently shifted window loses reports. Lenient where RFC 3339 is: lower-case
+    ``t``/``z``, a leap second (read as :59), and a ``+`` that arrived as a space. Moments
+    beyond the calendar's ends are clamped to them.
     """
+    zone = ZoneInfo(current_app.config["CITY_TIMEZONE"])
+    if _DATE_ONLY.match(text.strip()):
+        try:
+            day = datetime.fromisoformat(text.strip())
+        except ValueError as exc:
+            raise BadQuery(f"{name} is not a date in the calendar, {DATE_EXAMPLE}") from exc
+        moment = day.replace(tzinfo=zone)
+        if end_of_day:
+            moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
+        return _in_utc(moment)
     cleaned = _SPACED_OFFSET.sub(r"\1+\2", text.strip().upper())
     cleaned = _LEAP_SECOND.sub(r"\1:59", cleaned)
     try:
@@ -96,7 +127,14 @@ def parse_moment(text: str, name: str) -> datetime:
     except ValueError as exc:
         raise BadQuery(f"{name} must be a W3C date and time, {DATE_EXAMPLE}") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
+        raise BadQuery(
+            f"{name} has no time zone: add Z for UTC or an offset, {DATE_EXAMPLE} "
+            "(or send a date alone, like 2026-11-25, for that whole day in Bridgeport)"
+        )
+    return _in_utc(moment)
+
+
+def _in_utc(moment: datetime) -> datetime:
     try:
         return moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+14:00 is before the first representable moment
@@ -120,9 +158,16 @@ def parse_query(args: Mapping) -> RequestQuery:
     start_text = (args.get("start_date") or "").strip()
     end_text = (args.get("end_date") or "").strip()
     query.start = parse_moment(start_text, "start_date") if start_text else None
-    query.end = parse_moment(end_text, "end_date") if end_text else None
+    query.end = parse_moment(end_text, "end_date", end_of_day=True) if end_text else None
     if query.start and query.end and query.start > query.end:
         raise BadQuery("start_date is after end_date, so nothing can match")
+    if query.start and query.end and query.end - query.start > timedelta(days=DEFAULT_DAYS):
+        raise BadQuery(
+            f"start_date and end_date may be at most {DEFAULT_DAYS} days apart: ask for one "
+            "window at a time, or send start_date alone and read it page by page"
+        )
+    query.page = _whole_number(args, "page", 1, 1_000_000)
+    query.page_size = _whole_number(args, "page_size", 1, MAX_RESULTS)
 
     ids = listed(args, "service_request_id")
     if ids:  # overrides every other filter
@@ -134,13 +179,26 @@ def parse_query(args: Mapping) -> RequestQuery:
                 f"service_request_id {wrong[0]!r} is not one of ours: they look like BPT-000123"
             )
         numbers = [report_id(text) for text in ids]  # None: too large to exist
-        return RequestQuery(report_ids=[n for n in dict.fromkeys(numbers) if n is not None])
+        return RequestQuery(
+            report_ids=[n for n in dict.fromkeys(numbers) if n is not None],
+            page=query.page,
+            page_size=query.page_size,
+        )
 
     if query.start is None:  # the spec's default: the most recent 90 days
         end = query.end or utcnow()
         window = timedelta(days=DEFAULT_DAYS)
         query.start = end - window if end - EARLIEST > window else EARLIEST
     return query
+
+
+def _whole_number(args: Mapping, name: str, least: int, most: int) -> int | None:
+    text = (args.get(name) or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not least <= int(text) <= most:
+        raise BadQuery(f"{name} must be a whole number from {least} to {most:,}, not {text!r}")
+    return int(text)
 
 
 # ---- reading ---------------------------------------------------------------------
@@ -183,6 +241,7 @@ def _public_columns() -> Select:
             Report.created_at,
             Report.updated_at,
             Report.due_at,
+            Report.media_url,
             Category.service_code,
             Category.name.label("service_name"),
             Category.sla_hours,
@@ -197,7 +256,8 @@ def _public_columns() -> Select:
 
 
 def matching(query: RequestQuery) -> Select:
-    """The SELECT of public rows for ``query``, newest first, at most 1,000."""
+    """The SELECT of public rows for ``query``, newest first: at most 1,000, or one page
+    and the first row of the next (so the caller knows whether there is one)."""
     rows = _public_columns()
     if query.report_ids is not None:
         rows = rows.where(Report.id.in_(query.report_ids))
@@ -210,7 +270,10 @@ def matching(query: RequestQuery) -> Select:
             rows = rows.where(Report.created_at >= query.start)
         if query.end is not None:
             rows = rows.where(Report.created_at <= query.end)
-    return rows.order_by(Report.created_at.desc(), Report.id.desc()).limit(MAX_RESULTS)
+    rows = rows.order_by(Report.created_at.desc(), Report.id.desc())
+    if query.paged:
+        return rows.offset(query.offset).limit(query.limit + 1)
+    return rows.limit(MAX_RESULTS)
 
 
 @cache
@@ -235,6 +298,7 @@ def record(row, site_url: str, zone: ZoneInfo) -> dict:
         created_at,
         updated_at,
         due_at,
+        linked_media,
         service_code,
         service_name,
         sla_hours,
@@ -259,14 +323,20 @@ def record(row, site_url: str, zone: ZoneInfo) -> dict:
         "zipcode": None,
         "lat": latitude,
         "long": longitude,
-        "media_url": f"{site_url}/media/{quote(photo)}" if photo else None,
+        "media_url": f"{site_url}/media/{quote(photo)}" if photo else (linked_media or None),
     }
 
 
-def requests_matching(query: RequestQuery) -> Iterator[dict]:
-    site_url, zone = current_app.config["SITE_URL"], city_zone()
-    for row in db.session.connection().execute(matching(query)):
-        yield record(row, site_url, zone)
+def requests_matching(query: RequestQuery) -> tuple[Iterator[dict], bool]:
+    """The requests, as an iterator to stream, and whether another page follows."""
+    site, zone = site_url(), city_zone()
+    rows = db.session.connection().execute(matching(query))
+    more = False
+    if query.paged:  # a page is at most 1,001 small tuples: read it to know what follows
+        rows = rows.all()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+    return (record(row, site, zone) for row in rows), more
 
 
 def one_request(text: str) -> dict | None:
@@ -275,7 +345,7 @@ def one_request(text: str) -> dict | None:
     if number is None:
         return None
     row = db.session.execute(_public_columns().where(Report.id == number)).first()
-    return record(row, current_app.config["SITE_URL"], city_zone()) if row else None
+    return record(row, site_url(), city_zone()) if row else None
 
 
 def id_for_token(token: str) -> str | None:

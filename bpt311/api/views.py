@@ -11,16 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
-from bpt311.api import georeport, intake, keys, service_requests, services
+from bpt311.api import georeport, intake, keys, service_requests, services, updates
 from bpt311.api.discovery import discovery as discovery_document
 from bpt311.api.openapi import openapi_document
 from bpt311.errors import error_response
 from bpt311.extensions import csrf, db, limiter
+from bpt311.site import site_url
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,23 @@ def _revalidated(response: Response) -> Response:
 
 def _is_open311() -> bool:
     return request.path.startswith("/open311/")
+
+
+@bp.before_app_request
+def _options_say_what_is_allowed():
+    """OPTIONS (a browser's CORS preflight, or a client asking) names only the methods the
+    path really takes, not every method the catch-all below answers with an error."""
+    if request.method != "OPTIONS" or not _is_open311():
+        return None
+    allowed = _allowed_methods(request.path)
+    if not allowed:
+        return georeport.errors(georeport.format_of(request.path), 404, "Not found")
+    response = Response(status=204)
+    response.headers["Allow"] = ", ".join(allowed)
+    response.headers["Access-Control-Allow-Methods"] = ", ".join(allowed)
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    return response
 
 
 @bp.after_request
@@ -83,12 +102,39 @@ def requests_list(fmt: str):
         query = service_requests.parse_query(request.args)
     except service_requests.BadQuery as exc:
         return georeport.errors(fmt, 400, str(exc))
-    body = georeport.streamed_list(
-        fmt, "service_requests", service_requests.requests_matching(query)
-    )
-    return Response(
+    found, more = service_requests.requests_matching(query)
+    body = georeport.streamed_list(fmt, "service_requests", found)
+    response = Response(
         stream_with_context(body), content_type=f"{georeport.MIMETYPES[fmt]}; charset=utf-8"
     )
+    if query.paged:
+        _link_pages(response, query.page or 1, more)
+    return response
+
+
+def _link_pages(response: Response, page: int, more: bool) -> None:
+    """``Link`` (RFC 8288) to the next and previous pages, the other parameters as sent."""
+    links = []
+    for number, rel in ((page + 1, "next"), (page - 1, "prev")):
+        if (rel == "next" and more) or (rel == "prev" and number >= 1):
+            args = request.args.copy()
+            args["page"] = str(number)
+            links.append(f'<{site_url()}{request.path}?{urlencode(args, doseq=True)}>; rel="{rel}"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+
+
+@bp.get(f"{V2}/servicerequestupdates.{FMT}")
+def request_updates(fmt: str):
+    try:
+        query = updates.parse_updates_query(request.args)
+    except service_requests.BadQuery as exc:
+        return georeport.errors(fmt, 400, str(exc))
+    found, more = updates.updates_matching(query)
+    response = georeport.document(fmt, "service_request_updates", list(found))
+    if query.paged:
+        _link_pages(response, query.page or 1, more)
+    return response
 
 
 @bp.get(f"{V2}/requests/<service_request_id>.{FMT}", endpoint="request")
@@ -131,7 +177,7 @@ def create_request(fmt: str):
         "account_id": None,
     }
     response = georeport.document(fmt, "service_requests", [made], 201)
-    site = current_app.config["SITE_URL"]
+    site = site_url()
     response.headers["Location"] = f"{site}{V2}/requests/{report.tracking_number}.{fmt}"
     return response
 
@@ -150,6 +196,7 @@ def token(token: str, fmt: str):
 
 
 @bp.get(f"/open311/discovery.{FMT}")
+@bp.get(f"{V2}/discovery.{FMT}", endpoint="discovery_v2")  # where clients look for it too
 def discovery(fmt: str):
     response = georeport.document(fmt, "discovery", discovery_document())
     response.headers["Cache-Control"] = CACHE_A_WHILE
@@ -195,7 +242,7 @@ def not_found(rest: str):
             f"{request.method} is not allowed here; use {', '.join(allowed)}",
             headers={"Allow": ", ".join(allowed)},
         )
-    site = current_app.config["SITE_URL"]
+    site = site_url()
     return georeport.errors(
         fmt,
         404,

@@ -103,6 +103,8 @@ class Report(Base):
     # A guest reporter with an email hears of changes until they unsubscribe.
     notify_contact: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     source: Mapped[str] = mapped_column(String(10), default="web")
+    # A photo another app sent by its address (Open311 media_url): linked, never fetched.
+    media_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # {question code: answer}; a list for multi-value questions
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"), index=True)

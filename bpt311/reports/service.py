@@ -80,6 +80,7 @@ class NewReport:
     submission_key: str | None = None
     media: list[storage.StashedMedia] = field(default_factory=list)
     photo_alt: str = ""
+    media_url: str = ""  # a photo elsewhere, linked (Open311); checked by the caller
 
 
 def active_category(code: str) -> Category | None:
@@ -354,6 +355,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         contact_phone=new.contact_phone.strip()[:40],
         anonymous=new.anonymous,
         source=new.source,
+        media_url=new.media_url,
         answers=answers,
         submission_key=new.submission_key or None,
         locale=current_language(),  # later emails to a reporter without an account use it
