@@ -17,6 +17,7 @@ from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, TimelineEvent, utcnow
 from bpt311.models.base import UTCDateTime
 from bpt311.notify import enqueue_email, site_link
+from bpt311.reports import lifecycle
 from bpt311.staff.audit import record
 from bpt311.templating import city_zone
 
@@ -45,8 +46,9 @@ def archive_closed(days: int, now: datetime | None = None, batch_size: int = ARC
     cutoff = now - timedelta(days=days)
     note = f"Archived: closed more than {days} days ago."
     total, after = 0, 0
+    in_source_status, archived = lifecycle.bulk("archive", now)
     while True:
-        eligible = (Report.status == "closed", Report.closed_at < cutoff)
+        eligible = (in_source_status, Report.closed_at < cutoff)
         # Keyset on the primary key: each batch starts where the last ended, so no batch
         # scans the rows the ones before it already passed over.
         batch = (
@@ -60,7 +62,7 @@ def archive_closed(days: int, now: datetime | None = None, batch_size: int = ARC
         ids = db.session.scalars(
             update(Report)
             .where(Report.id.in_(batch), *eligible)
-            .values(status="archived", archived_at=now, updated_at=now, version=Report.version + 1)
+            .values(**archived, version=Report.version + 1)
             .returning(Report.id)
             .execution_options(synchronize_session=False)
         ).all()

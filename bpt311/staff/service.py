@@ -31,6 +31,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email, site_link
+from bpt311.reports import lifecycle
 from bpt311.staff.access import may_act_on
 from bpt311.staff.audit import record
 from bpt311.watch.events import announce
@@ -157,7 +158,7 @@ def change_status(
             raise InvalidInput(
                 "action", _("It is already %(status)s", status=report.status_label.lower())
             )
-        report.status, report.acknowledged_at = "acknowledged", now
+        lifecycle.move(report, "acknowledge", lifecycle.STAFF, now)
         kind, headline = (
             "acknowledged",
             _l("%(department)s acknowledged it", department=report.department.name),
@@ -165,8 +166,7 @@ def change_status(
     elif action == "close":
         if report.is_closed:
             raise InvalidInput("action", _("It is already closed"))
-        report.status, report.closed_at = "closed", now
-        report.acknowledged_at = report.acknowledged_at or now
+        lifecycle.move(report, "close", lifecycle.STAFF, now)
         kind, headline = (
             "closed",
             _l("%(department)s closed it", department=report.department.name),
@@ -174,8 +174,7 @@ def change_status(
     elif action == "reopen":
         if report.status != "closed":
             raise InvalidInput("action", _("Only a closed report can be reopened"))
-        report.status, report.closed_at = "open", None
-        report.due_at = now + timedelta(hours=report.category.sla_hours)
+        lifecycle.move(report, "reopen", lifecycle.STAFF, now)
         kind, headline = (
             "reopened",
             _l("%(department)s reopened it", department=report.department.name),
@@ -383,6 +382,10 @@ def mark_duplicate(
             ),
         )
     now = utcnow()
+    try:  # first, so a refusal leaves the followers and votes where they were
+        lifecycle.move(report, "merge", lifecycle.STAFF, now)
+    except lifecycle.MoveRefused as exc:
+        raise InvalidInput("original", str(exc)) from exc
     # Followers and votes move: inserted where the person has none on the original, then
     # removed here, so each counts exactly once.
     db.session.execute(
@@ -414,8 +417,6 @@ def mark_duplicate(
     original.vote_count = original.vote_count + moved_votes
     report.vote_count = 0
     report.duplicate_of = original
-    report.status, report.closed_at = "closed", now
-    report.acknowledged_at = report.acknowledged_at or now
     _event(
         report,
         actor,
