@@ -106,6 +106,7 @@ def register_cli(app: Flask) -> None:
     from bpt311.accounts.cli import users_cli
     from bpt311.api.cli import api_keys_cli
     from bpt311.backup import backup_command, restore_command
+    from bpt311.imports.cli import import_cli
     from bpt311.privacy.cli import privacy_cli
     from bpt311.watch.cli import digest_command
 
@@ -120,3 +121,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(import_cli)

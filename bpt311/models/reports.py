@@ -8,7 +8,18 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, event, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
@@ -63,6 +74,7 @@ class Report(Base):
         # The dashboard's counts and response times by when reports were acknowledged or closed.
         Index("ix_report_acknowledged_at", "acknowledged_at"),
         Index("ix_report_closed_at", "closed_at"),
+        Index("uq_report_import", "import_source", "import_id", unique=True),
         # AUTOINCREMENT on SQLite so a tracking number is never handed out twice.
         {"sqlite_autoincrement": True},
     )
@@ -105,6 +117,10 @@ class Report(Base):
     source: Mapped[str] = mapped_column(String(10), default="web")
     # A photo another app sent by its address (Open311 media_url): linked, never fetched.
     media_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Where an imported report came from (``seeclickfix``, ``open311:host``…) and its id
+    # there: unique together, so importing again updates instead of adding.
+    import_source: Mapped[str | None] = mapped_column(String(40))
+    import_id: Mapped[str | None] = mapped_column(String(100), index=True)  # by old number
     # {question code: answer}; a list for multi-value questions
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"), index=True)
@@ -150,6 +166,15 @@ class Report(Base):
             return None
         late = (now or utcnow()) - self.due_at
         return late if late > timedelta(0) else None
+
+    @property
+    def old_number(self) -> str:
+        """How people knew an imported report before: SCF-1234567, or the other id."""
+        if not self.import_id:
+            return ""
+        if self.import_source == "seeclickfix":
+            return f"SCF-{self.import_id}"
+        return self.import_id
 
     @property
     def open311_status(self) -> str:

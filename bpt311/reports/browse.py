@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy import Select, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.fields import DateField
@@ -253,26 +253,34 @@ def _squared_metres(latitude: float, longitude: float):
     return dy * dy + dx * dx
 
 
+def _old_number(words: str):
+    """Matches a report imported under this number from an earlier system (SCF-1234567)."""
+    text_ = words.strip()
+    if not text_ or len(text_) > 100 or " " in text_:
+        return None
+    wanted = [text_, text_[4:]] if text_.upper().startswith("SCF-") else [text_]
+    return Report.import_id.in_(wanted)
+
+
 def _text_search(query: Select, words: str) -> Select:
     report_id = report_id_from_tracking_number(words)
     if report_id is not None:
         return query.where(Report.id == report_id)
+    old = _old_number(words)
     if db.engine.dialect.name == "postgresql":
-        return query.where(
-            literal_column(PG_VECTOR).op("@@")(func.websearch_to_tsquery("english", words))
-        )
+        found = literal_column(PG_VECTOR).op("@@")(func.websearch_to_tsquery("english", words))
+        return query.where(found if old is None else or_(found, old))
     tokens = re.findall(r"\w+", words.lower())[:12]
     if not tokens:
         return query
     # Every word, as a prefix; quoted so nothing typed is read as FTS5 syntax.
     match = " ".join(f'"{token}"*' for token in tokens)
-    return query.where(
-        Report.id.in_(
-            select(literal_column("rowid"))
-            .select_from(text("report_fts"))
-            .where(text("report_fts MATCH :match").bindparams(match=match))
-        )
+    found = Report.id.in_(
+        select(literal_column("rowid"))
+        .select_from(text("report_fts"))
+        .where(text("report_fts MATCH :match").bindparams(match=match))
     )
+    return query.where(found if old is None else or_(found, old))
 
 
 def filtered(filters: Filters, include_hidden: bool = False) -> Select:

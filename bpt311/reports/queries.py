@@ -41,6 +41,21 @@ def merged_into(report: Report) -> list[Report]:
     ).all()
 
 
+def report_by_old_number(text: str) -> Report | None:
+    """The report an earlier system's number names (``SCF-1234567``, an Open311 id), for
+    reports brought over by ``flask import``. Hidden ones are not found."""
+    text = (text or "").strip()
+    if not text or len(text) > 100:
+        return None
+    wanted = [text, text[4:]] if text.upper().startswith("SCF-") else [text]
+    return db.session.scalars(
+        select(Report)
+        .where(Report.import_id.in_(wanted), Report.hidden_at.is_(None))
+        .order_by(Report.id)
+        .limit(1)
+    ).first()
+
+
 def report_by_tracking_number(tracking_number: str) -> Report | None:
     report_id = report_id_from_tracking_number(tracking_number)
     if report_id is None:

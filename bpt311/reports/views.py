@@ -209,7 +209,10 @@ def detail_context(report, comment_form=None) -> dict:
 def detail(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
     if report is None:
-        abort(404)
+        earlier = queries.report_by_old_number(tracking_number)  # imported from SeeClickFix…
+        if earlier is None:
+            abort(404)
+        return redirect(url_for(".detail", tracking_number=earlier.tracking_number), 301)
     hidden = report.hidden_at is not None  # moderators hid it: gone for the public, not staff
     if hidden and not getattr(current_user, "is_staff", False):
         abort(404)
