@@ -1,5 +1,6 @@
 """What we accept as a person's name: anything they type, stored as typed, except
-control characters (line breaks, tabs, NUL, escapes: Unicode category Cc).
+control characters (line breaks, tabs, NUL, escapes: Unicode category Cc) and the
+Unicode line and paragraph separators.
 
 A name travels into email subjects, push titles, CSV cells and logs; a line break there
 can start a header of its own ("X\\r\\nBcc: a@b"). One check, used by every form field and
@@ -16,9 +17,14 @@ from wtforms.validators import ValidationError
 MESSAGE = _l("A name cannot contain line breaks, tabs or other control characters")
 
 
+REFUSED_CATEGORIES = ("Cc", "Zl", "Zp")
+
+
 def has_control_characters(text: str | None) -> bool:
-    """True when ``text`` holds a character of Unicode category Cc (CR, LF, NUL, tab...)."""
-    return any(unicodedata.category(char) == "Cc" for char in text or "")
+    """True when ``text`` holds a control character (Unicode category Cc: CR, LF, NUL,
+    tab, escape...) or a line or paragraph separator (U+2028, U+2029), which splits a
+    line (and an email header) as LF does."""
+    return any(unicodedata.category(char) in REFUSED_CATEGORIES for char in text or "")
 
 
 class PersonName:
