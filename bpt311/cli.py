@@ -59,11 +59,11 @@ def seed_command(report_count: int) -> None:
 )
 def notify_run(once: bool, interval: float) -> None:
     """Deliver queued emails and push messages, retrying failures with backoff, until stopped."""
-    from bpt311.notify import deliver_due, run_worker
-    from bpt311.pwa.push import deliver_push_due
+    from bpt311.notify import run_pass, run_worker
 
     if once:
-        click.echo(f"Sent {deliver_due()} emails and {deliver_push_due()} push messages.")
+        done = run_pass()
+        click.echo(f"Sent {done.emails} emails and {done.pushes} push messages.")
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

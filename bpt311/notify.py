@@ -15,17 +15,22 @@ import smtplib
 import socket
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid, parseaddr
 
 from flask import Flask, current_app, render_template
 from flask_babel import LazyString, force_locale, get_locale
 from sqlalchemy import or_, select, true, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bpt311 import i18n
 from bpt311.extensions import db
 from bpt311.models import Outbox, utcnow
+from bpt311.names import has_control_characters
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
@@ -70,20 +75,35 @@ def enqueue_email(
 
 
 def build_message(row: Outbox, sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = row.recipient
-    message["Subject"] = row.subject
-    message["Date"] = format_datetime(row.created_at)
+    """The email of one outbox row. Every header is made by the email package's header
+    registry (``policy.SMTP``, ``Address``), never by joining strings, and a value holding
+    a control character (a line break that would start a header of its own) raises
+    ValueError: the row fails alone, and is retried until it is given up (see deliver_one)."""
+    message = EmailMessage(policy=policy.SMTP)
+    sender_name, sender_address = parseaddr(sender)
+    message["From"] = Address(
+        display_name=_header_text("From", sender_name), addr_spec=sender_address
+    )
+    message["To"] = Address(addr_spec=_header_text("To", row.recipient))
+    message["Subject"] = _header_text("Subject", row.subject)
+    message["Date"] = row.created_at
     # One Message-ID per outbox row: a resend after a crash can be recognised downstream.
-    domain = sender.rsplit("@", 1)[-1].strip(">") or "bpt311.localhost"
+    domain = sender_address.rsplit("@", 1)[-1] or "bpt311.localhost"
     message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain=domain)
     for name, value in (row.headers or {}).items():
-        message[name] = value
+        message[name] = _header_text(name, value)
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")
     return message
+
+
+def _header_text(name: str, value: str) -> str:
+    """``value`` for header ``name``, refused if it holds a control character (the email
+    package refuses CR and LF itself, but lets NUL, escapes and tabs through)."""
+    if has_control_characters(value):
+        raise ValueError(f"the {name} header would hold a control character: {value!r:.200}")
+    return value
 
 
 def send_message(message: EmailMessage) -> None:
@@ -141,12 +161,16 @@ def due_ids(model, now: datetime, limit: int) -> list[int]:
 
 
 def deliver_due(worker: str | None = None, limit: int = 100, now: datetime | None = None) -> int:
-    """Send every email that is due; returns how many were sent in this pass."""
+    """Send every email that is due; returns how many were sent in this pass. Each row
+    fails alone: whatever one raises, the others are still sent."""
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     now = now or utcnow()
     sent = 0
     for row_id in due_ids(Outbox, now, limit):
-        sent += deliver_one(row_id, worker, now) == "sent"
+        try:
+            sent += deliver_one(row_id, worker, now) == "sent"
+        except Exception as exc:  # one row's trouble is that row's alone
+            fail_alone(Outbox, row_id, worker, exc, now)
     return sent
 
 
@@ -157,9 +181,12 @@ def deliver_one(row_id: int, worker: str, now: datetime, on_schedule: bool = Tru
     if not _claim(row_id, worker, now, on_schedule=on_schedule):
         return "skipped"  # another worker won it
     row = db.session.get(Outbox, row_id)
+    if row is None:  # discarded by an administrator meanwhile
+        return "skipped"
     try:
         send_message(build_message(row, current_app.config["MAIL_FROM"]))
-    except (smtplib.SMTPException, OSError) as exc:
+    except Exception as exc:  # SMTP refusals, outages, and a row that cannot be built
+        db.session.rollback()
         _record_failure(row, worker, exc, now)
         return "failed"
     db.session.execute(
@@ -170,6 +197,21 @@ def deliver_one(row_id: int, worker: str, now: datetime, on_schedule: bool = Tru
     )
     db.session.commit()
     return "sent"
+
+
+def fail_alone(model, row_id: int, worker: str, exc: Exception, now: datetime) -> None:
+    """After anything unforeseen while delivering one row of ``model`` (Outbox or
+    PushMessage): log it and count it as that row's failed attempt, so the row backs off
+    and is given up after OUTBOX_MAX_ATTEMPTS instead of stopping the pass."""
+    log.exception("Delivering %s %s failed; going on with the others", model.__name__, row_id)
+    db.session.rollback()
+    try:
+        row = db.session.get(model, row_id)
+        if row is not None:
+            retry_later(model, row, worker, f"{type(exc).__name__}: {exc}", now)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("Could not record the failure of %s %s", model.__name__, row_id)
 
 
 def _record_failure(row: Outbox, worker: str, exc: Exception, now: datetime) -> None:
@@ -204,20 +246,45 @@ def retry_later(model, row, worker: str, error: str, now: datetime) -> None:
     db.session.commit()
 
 
+@dataclass(frozen=True)
+class PassResult:
+    emails: int = 0
+    pushes: int = 0
+    swept: int = 0
+
+
+def run_pass(worker: str | None = None, now: datetime | None = None) -> PassResult:
+    """One pass of the worker: due emails, due pushes, then the sweep. The parts run
+    independently: one raising (its error logged) does not keep the others from running."""
+    # Imported here: both import this module (push reuses the claim and the backoff).
+    from bpt311.jobs import sweep
+    from bpt311.pwa import push
+
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    parts = {
+        "emails": lambda: deliver_due(worker, now=now),
+        "pushes": lambda: push.deliver_push_due(worker, now=now),  # a no-op without keys
+        "swept": sweep.sweep_when_due,  # photos and watch events whose job was lost
+    }
+    done = {}
+    for name, part in parts.items():
+        try:
+            done[name] = part()
+        except Exception:  # a database outage, or a bug in one part
+            log.exception("The %s part of the outbox pass failed; the others go on", name)
+            db.session.rollback()
+            done[name] = 0
+    return PassResult(**done)
+
+
 def run_worker(app: Flask, stop: threading.Event, interval: float = 5.0) -> None:
     """Deliver in a loop until ``stop`` is set; survives database and SMTP outages."""
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     while not stop.is_set():
         with app.app_context():
             try:
-                deliver_due(worker)
-                from bpt311.pwa.push import deliver_push_due
-
-                deliver_push_due(worker)  # Web Push, the third channel (a no-op without keys)
-                from bpt311.jobs.sweep import sweep_when_due
-
-                sweep_when_due()  # photos whose job was lost (Redis down) get their copies
-            except Exception:  # a database outage must not kill the worker
+                run_pass(worker)
+            except Exception:  # nothing must kill the worker
                 log.exception("Outbox pass failed; trying again in %s s", interval)
                 db.session.rollback()
             finally:

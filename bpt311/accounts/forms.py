@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from bpt311.accounts.passwords import NotCommon
 from bpt311.accounts.service import PASSWORD_MAX, PASSWORD_MIN
+from bpt311.names import PersonName
 
 
 def _email_field(label=None) -> EmailField:
@@ -56,6 +57,7 @@ def _display_name_field() -> StringField:
         [
             DataRequired(_l("Enter your name")),
             Length(max=80, message=_l("Your name must be 80 characters or fewer")),
+            PersonName(),
         ],
     )
 

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import i18n
+from bpt311 import i18n, names
 from bpt311.accounts import tokens
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
 from bpt311.extensions import db
@@ -406,6 +406,8 @@ def create_account(
     """A verified account made by an administrator (staff, admins, or a resident)."""
     if role not in ROLES:
         raise InvalidAccount(f"Unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if names.has_control_characters(display_name):
+        raise InvalidAccount(str(names.MESSAGE))
     try:
         email = normalise_email(validate_email(email, check_deliverability=False).normalized)
     except EmailNotValidError as exc:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
+from bpt311 import names
 from bpt311.api.service_requests import SERVICE_CODE_RE, clean
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, search
@@ -146,6 +147,9 @@ def take_request(values, key: ApiKey) -> Report:
         raise Refused(400, "lat/long: that location is not a real place on the map")
     description = clean(values.get("description"))
     media_url = _media_url(values)
+    for part in ("first_name", "last_name"):
+        if names.has_control_characters(values.get(part)):
+            raise Refused(400, f"{part}: {names.MESSAGE}")
     name = " ".join(clean(values.get(part)) for part in ("first_name", "last_name")).strip()
     new = NewReport(
         category_code=service_code,

@@ -10,11 +10,11 @@ import redis
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bpt311.extensions import db
 from bpt311.jobs import queue
-from bpt311.models import Media, Outbox, Report, User, WatchEvent
+from bpt311.models import Media, Outbox, Report, User, WatchEvent, utcnow
 from bpt311.staff.audit import record
 
 LIMIT = 200
@@ -183,4 +183,56 @@ def discard(actor: User, job_id: str) -> None:
     except redis.RedisError:
         db.session.rollback()
         raise
+    db.session.commit()
+
+
+# ---- emails the outbox gave up on ------------------------------------------------------
+
+
+class NoSuchEmail(Exception):
+    """Not a given-up email (retried or discarded meanwhile, or never one)."""
+
+
+@dataclass(frozen=True)
+class DeadEmail:
+    email: Outbox
+    report: Report | None  # the report it was about, if any
+
+
+def dead_emails() -> list[DeadEmail]:
+    """Emails given up after OUTBOX_MAX_ATTEMPTS, newest first (with or without Redis:
+    the outbox loop gives up on them as a job would)."""
+    rows = db.session.scalars(
+        select(Outbox).where(Outbox.status == "dead").order_by(Outbox.id.desc()).limit(LIMIT)
+    ).all()
+    reports = {
+        report.id: report
+        for report in db.session.scalars(
+            select(Report).where(Report.id.in_({row.report_id for row in rows}))
+        )
+    }
+    return [DeadEmail(row, reports.get(row.report_id)) for row in rows]
+
+
+def retry_email(actor: User, outbox_id: int) -> None:
+    """Make a given-up email pending again with all its attempts, due now; audited."""
+    done = db.session.execute(
+        update(Outbox)
+        .where(Outbox.id == outbox_id, Outbox.status == "dead")
+        .values(status="pending", attempts=0, lease_until=None, next_attempt_at=utcnow())
+    )
+    if done.rowcount != 1:
+        db.session.rollback()
+        raise NoSuchEmail(outbox_id)
+    record(actor, "outbox.retry", target_type="outbox", target_id=outbox_id)
+    db.session.commit()
+
+
+def discard_email(actor: User, outbox_id: int) -> None:
+    """Delete a given-up email for good; audited."""
+    done = db.session.execute(delete(Outbox).where(Outbox.id == outbox_id, Outbox.status == "dead"))
+    if done.rowcount != 1:
+        db.session.rollback()
+        raise NoSuchEmail(outbox_id)
+    record(actor, "outbox.discard", target_type="outbox", target_id=outbox_id)
     db.session.commit()

@@ -28,7 +28,15 @@ def sweep_when_due() -> int:
     if now - app.extensions.get(LAST_SWEEP, -1e9) < app.config["JOBS_SWEEP_INTERVAL_SECONDS"]:
         return 0
     app.extensions[LAST_SWEEP] = now
-    return sweep_media() + sweep_watch_events() + retry_spooled_media()
+    done = 0
+    # Independent parts: one raising (logged) does not keep the others from running.
+    for part in (sweep_media, sweep_watch_events, retry_spooled_media):
+        try:
+            done += part()
+        except Exception:
+            log.exception("The sweep's %s failed; the other parts go on", part.__name__)
+            db.session.rollback()
+    return done
 
 
 def retry_spooled_media() -> int:
@@ -83,6 +91,9 @@ def _requeue_or_do(kind: str, ids: list[int], do_here, failures, what: str) -> i
         except failures as exc:
             db.session.rollback()
             log.warning("%s %s: not done yet: %s", what, row_id, exc)
+        except Exception:  # one item's trouble is that item's alone: the others go on
+            db.session.rollback()
+            log.exception("%s %s: failed; left for the next sweep", what, row_id)
         else:
             handled += 1
     return handled

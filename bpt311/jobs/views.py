@@ -47,6 +47,7 @@ def admin_jobs():
         configured=queue.enabled(),
         states=states,
         dead=dead,
+        dead_emails=deadletter.dead_emails(),
         problem=problem,
         confirm=ConfirmForm(),
     )
@@ -79,6 +80,33 @@ def admin_job_retry():
 @admin_required
 def admin_job_discard():
     return _act(deadletter.discard, _("The job was discarded."))
+
+
+def _act_on_email(action, done: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    outbox_id = request.form.get("outbox_id", type=int)
+    try:
+        if outbox_id is None:
+            raise deadletter.NoSuchEmail(outbox_id)
+        action(current_user, outbox_id)
+    except deadletter.NoSuchEmail:
+        flash(_("That email is no longer among those that could not be sent."), "info")
+    else:
+        flash(done, "success")
+    return redirect(url_for(".admin_jobs") + "#dead-emails", 303)
+
+
+@bp.post("/staff/admin/jobs/emails/retry")
+@admin_required
+def admin_email_retry():
+    return _act_on_email(deadletter.retry_email, _("The email will be sent again."))
+
+
+@bp.post("/staff/admin/jobs/emails/discard")
+@admin_required
+def admin_email_discard():
+    return _act_on_email(deadletter.discard_email, _("The email was discarded."))
 
 
 @bp.get("/reports/<tracking_number>/photos")

@@ -32,7 +32,7 @@ from sqlalchemy import delete, select, update
 from bpt311 import i18n
 from bpt311.extensions import db
 from bpt311.models import PushMessage, PushSubscription, User, utcnow
-from bpt311.notify import _claim, due_ids, retry_later
+from bpt311.notify import _claim, due_ids, fail_alone, retry_later
 
 log = logging.getLogger(__name__)
 SCOPES = ("reports", "areas")
@@ -239,52 +239,61 @@ def send(subscription: PushSubscription, payload: dict) -> None:
 
 
 def deliver_push_due(worker: str | None = None, limit: int = 100, now: datetime | None = None):
-    """One pass: send every due push; returns how many were accepted by push services."""
-    import requests
-    from pywebpush import WebPushException
-
+    """One pass: send every due push; returns how many were accepted by push services.
+    Each notification fails alone: whatever one raises, the others are still sent."""
     if not enabled():
         return 0
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     now = now or utcnow()
     sent = 0
     for row_id in due_ids(PushMessage, now, limit):
-        if not _claim(row_id, worker, now, model=PushMessage):
-            continue
-        row = db.session.get(PushMessage, row_id)
-        if row is None:  # its device was removed meanwhile
-            continue
-        subscription = row.subscription
         try:
-            send(subscription, row.payload)
-        except WebPushException as exc:
-            status = getattr(exc.response, "status_code", None)
-            if status in (404, 410):  # the push service forgot it: so do we
-                log.info("Push subscription %s is gone (%s): removed", subscription.id, status)
-                db.session.execute(
-                    delete(PushSubscription).where(PushSubscription.id == subscription.id)
-                )
-                db.session.commit()
-                continue
-            retry_later(PushMessage, row, worker, f"push failed: {status} {exc}", now)
-            continue
-        except (requests.RequestException, OSError, ValueError) as exc:
-            retry_later(PushMessage, row, worker, f"{type(exc).__name__}: {exc}", now)
-            continue
-        db.session.execute(
-            update(PushMessage)
-            .where(PushMessage.id == row_id, PushMessage.lease_owner == worker)
-            .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
-            .execution_options(synchronize_session=False)
-        )
-        db.session.execute(
-            update(PushSubscription)
-            .where(PushSubscription.id == subscription.id)
-            .values(last_sent_at=utcnow())
-        )
-        db.session.commit()
-        sent += 1
+            sent += _deliver_one(row_id, worker, now)
+        except Exception as exc:  # one notification's trouble is that notification's alone
+            fail_alone(PushMessage, row_id, worker, exc, now)
     return sent
+
+
+def _deliver_one(row_id: int, worker: str, now: datetime) -> bool:
+    """Claim and push one notification; True when the push service took it."""
+    from pywebpush import WebPushException
+
+    if not _claim(row_id, worker, now, model=PushMessage):
+        return False
+    row = db.session.get(PushMessage, row_id)
+    if row is None:  # its device was removed meanwhile
+        return False
+    subscription = row.subscription
+    try:
+        send(subscription, row.payload)
+    except WebPushException as exc:
+        status = getattr(exc.response, "status_code", None)
+        if status in (404, 410):  # the push service forgot it: so do we
+            log.info("Push subscription %s is gone (%s): removed", subscription.id, status)
+            db.session.execute(
+                delete(PushSubscription).where(PushSubscription.id == subscription.id)
+            )
+            db.session.commit()
+            return False
+        retry_later(PushMessage, row, worker, f"push failed: {status} {exc}", now)
+        return False
+    except Exception as exc:  # network trouble, a bad key, a library bug: this row only
+        db.session.rollback()
+        retry_later(PushMessage, row, worker, f"{type(exc).__name__}: {exc}", now)
+        return False
+    db.session.execute(
+        update(PushMessage)
+        .where(PushMessage.id == row_id, PushMessage.lease_owner == worker)
+        .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(PushSubscription)
+        .where(PushSubscription.id == subscription.id)
+        .values(last_sent_at=utcnow())
+    )
+    db.session.commit()
+    return True
 
 
 def new_vapid_keys() -> tuple[str, str]:

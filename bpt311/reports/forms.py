@@ -22,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from bpt311.i18n import translated, translated_option
 from bpt311.models import Category, CategoryQuestion
+from bpt311.names import PersonName
 
 
 class CheckboxesField(SelectMultipleField):
@@ -50,7 +51,7 @@ class ReportForm(FlaskForm):
     photos = MultipleFileField(_l("Photos"))
     photo_alt = StringField(_l("Describe what your photos show"), [Optional(), Length(max=250)])
     video = FileField(_l("Video"))
-    contact_name = StringField(_l("Your name"), [Optional(), Length(max=120)])
+    contact_name = StringField(_l("Your name"), [Optional(), Length(max=120), PersonName()])
     contact_email = EmailField(
         _l("Email address"),
         [

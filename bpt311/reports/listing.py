@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import json
+import math
+from numbers import Number
 
 from flask import Response, abort, current_app, render_template, request, stream_with_context
 from sqlalchemy import func, select
@@ -226,10 +228,22 @@ CSV_COLUMNS = [
 ]
 
 
-def spreadsheet_safe(value) -> str:
-    """Text a spreadsheet will show, never run: a leading = + - @ tab or CR is defused."""
+def spreadsheet_safe(value):
+    """A CSV cell a spreadsheet will show, never run: text with a leading = + - @ tab or CR
+    is defused with a quote; a finite number is written as the number it is (a longitude
+    is -73.1951, not the text '-73.1951)."""
+    if isinstance(value, Number) and _finite(value):
+        return value
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _finite(number: Number) -> bool:
+    """Not NaN or an infinity ("-inf" reads as a formula to a spreadsheet)."""
+    try:
+        return math.isfinite(number)
+    except (TypeError, ValueError):  # a complex number
+        return False
 
 
 def _csv_line(values) -> str:

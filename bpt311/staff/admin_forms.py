@@ -20,6 +20,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
 from bpt311.i18n import LANGUAGES
+from bpt311.names import PersonName
 from bpt311.reports.forms import Marked
 from bpt311.staff.forms import choices
 
@@ -177,7 +178,7 @@ class UserSearchForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField(_l("Email address"), [InputRequired(_l("Enter their email address"))])
-    display_name = StringField(_l("Name"), [Optional(), Length(max=80)])
+    display_name = StringField(_l("Name"), [Optional(), Length(max=80), PersonName()])
     role = SelectField(
         _l("Role"),
         [Marked(True)],
