@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+import av
+from PIL import Image
 from sqlalchemy import select
 
 from bpt311.extensions import db
@@ -49,3 +52,47 @@ def sign_in_as(client, user: User) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
+
+
+# A phone video's metadata: Bridgeport City Hall, the camera, the time it was recorded.
+GPS = "+41.1792-073.1894/"
+PHONE_METADATA = {
+    "location": GPS,
+    "make": "Apple",
+    "model": "iPhone 15 Pro",
+    "creation_time": "2026-11-30T12:34:56.000000Z",
+    "encoder": "PhoneCam 17.1",
+}
+
+
+def phone_video(seconds: float = 1, fps: int = 10, audio: bool = True, picture: bool = True):
+    """A real H.264/AAC MP4 as a phone writes it: its place, camera and time in the
+    container (as text: movflags use_metadata_tags) and in each stream."""
+    out_file = io.BytesIO()
+    with av.open(out_file, "w", format="mp4", options={"movflags": "use_metadata_tags"}) as out:
+        out.metadata.update(PHONE_METADATA)
+        if picture:
+            video = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", fps)
+            video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+            video.metadata.update(
+                {"creation_time": PHONE_METADATA["creation_time"], "handler_name": "iPhone video"}
+            )
+        if audio:
+            sound = out.add_stream("aac", 8000)
+            sound.metadata.update({"handler_name": "iPhone sound", "location": GPS})
+        for number in range(round(seconds * fps) if picture else 0):
+            shade = (number * 25) % 255
+            frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), (shade, 90, 60)))
+            out.mux(video.encode(frame))
+        if picture:
+            out.mux(video.encode())
+        if audio:
+            for number in range(round(seconds * 8000 / 1024) + 1):
+                silence = av.AudioFrame(format="s16", layout="mono", samples=1024)
+                silence.planes[0].update(bytes(silence.planes[0].buffer_size))
+                silence.sample_rate, silence.pts = 8000, number * 1024
+                out.mux(sound.encode(silence))
+            out.mux(sound.encode())
+    data = out_file.getvalue()
+    assert GPS.encode() in data and b"iPhone" in data  # the test's own premise
+    return data
