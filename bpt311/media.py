@@ -476,12 +476,15 @@ def clean_video(
         except Exception:  # a codec this container does not take, or damaged data
             target.unlink(missing_ok=True)
             continue
+        width, height = info.width, info.height
+        if (poster.width > poster.height) != (width > height) and poster.width != poster.height:
+            width, height = height, width  # held upright: the size as it is shown
         return CleanVideo(
             path=target,
             content_type=content_type,
             extension=out_extension,
-            width=info.width,
-            height=info.height,
+            width=width,
+            height=height,
             duration=duration or info.duration,
             poster=_jpeg_bytes(poster, THUMB_QUALITY),
             poster_width=poster.width,

@@ -65,15 +65,20 @@ PHONE_METADATA = {
 }
 
 
-def phone_video(seconds: float = 1, fps: int = 10, audio: bool = True, picture: bool = True):
+def phone_video(
+    seconds: float = 1, fps: int = 10, audio: bool = True, picture: bool = True, rotation: int = 0
+):
     """A real H.264/AAC MP4 as a phone writes it: its place, camera and time in the
-    container (as text: movflags use_metadata_tags) and in each stream."""
+    container (as text: movflags use_metadata_tags) and in each stream; ``rotation``
+    (counter-clockwise degrees) as a phone held upright records it."""
     out_file = io.BytesIO()
     with av.open(out_file, "w", format="mp4", options={"movflags": "use_metadata_tags"}) as out:
         out.metadata.update(PHONE_METADATA)
         if picture:
             video = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", fps)
             video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+            if rotation:
+                video.set_display_rotation(rotation)
             video.metadata.update(
                 {"creation_time": PHONE_METADATA["creation_time"], "handler_name": "iPhone video"}
             )

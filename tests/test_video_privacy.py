@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import av
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from bpt311.extensions import db
@@ -117,6 +119,19 @@ def test_without_a_job_queue_the_clean_copy_is_made_at_upload(client, city):
     assert sorted(kept) == sorted([video.file_name, video.thumb_name])  # nothing as sent
 
 
+def test_video_held_upright_keeps_its_turn_and_gets_an_upright_poster(client, city):
+    data = form_data(client, video=upload(phone_video(rotation=-90)))
+    assert post(client, data).status_code == 303
+    video = the_video()
+    assert (video.width, video.height) == (48, 64)
+    served = client.get(f"/media/{video.file_name}").get_data()
+    assert_clean(served)
+    with av.open(io.BytesIO(served)) as clip:
+        assert next(clip.decode(video=0)).rotation == -90  # players turn it as the phone did
+    poster = Image.open(io.BytesIO(client.get(f"/media/{video.thumb_name}").get_data()))
+    assert poster.size == (48, 64)
+
+
 @pytest.mark.parametrize("queue", [False, True], ids=["at-upload", "with-a-job-queue"])
 def test_too_long_video_is_refused_by_name_and_the_report_is_kept(make_app, jobs_prefix, queue):
     settings = {"REDIS_URL": JOBS_REDIS_URL, "JOBS_PREFIX": jobs_prefix} if queue else {}
@@ -163,3 +178,60 @@ def test_video_in_an_object_store_is_cleaned_there(make_app, object_store, jobs_
         assert object_store.names() == {video.file_name, video.thumb_name}
         assert_clean(object_store.read(video.file_name))
         assert client.get(f"/media/{video.file_name}").status_code == 302
+
+
+@pytest.mark.parametrize("readable", [True, False], ids=["phone-video", "damaged"])
+def test_video_stored_as_sent_is_cleaned_by_the_sweep_or_never_shown(client, city, readable):
+    """Videos kept as sent before clean copies existed (the migration marks them
+    "processing"), or whose job was lost: the sweep does the job's work."""
+    from bpt311 import storage
+    from bpt311.jobs.sweep import sweep_media
+    from bpt311.models import utcnow
+    from tests.factories import make_report
+
+    report = make_report()
+    sent = storage.new_name(".mp4")
+    data = phone_video() if readable else phone_video()[:40] + b"\x00" * 500
+    storage.write_bytes(sent, data)
+    report.media.append(
+        Media(
+            kind="video",
+            file_name=sent,
+            content_type="video/mp4",
+            size_bytes=len(data),
+            processing_state="processing",
+            created_at=utcnow() - timedelta(hours=1),
+        )
+    )
+    db.session.commit()
+    assert client.get(f"/media/{sent}").status_code == 404
+
+    assert sweep_media() == 1
+
+    video = the_video()
+    page = client.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
+    assert not storage.exists(sent) and client.get(f"/media/{sent}").status_code == 404
+    if readable:
+        assert video.processing_state == "ready"
+        assert_clean(client.get(f"/media/{video.file_name}").get_data())
+        assert f'poster="/media/{video.thumb_name}"' in page
+    else:
+        assert video.processing_state == "failed"
+        assert "Video processing…" not in page and "<video" not in page
+
+
+def test_video_waiting_in_the_form_is_kept_but_not_served_as_sent(queued_city):
+    client = queued_city.test_client()
+    data = form_data(client, video=upload(phone_video()), description="")
+    response = post(client, data)
+    assert response.status_code == 422  # no description: the form comes back
+    page = response.get_data(as_text=True)
+    token = re.search(r'name="pending_media" value="([0-9a-f]{32})"', page).group(1)
+    assert "IMG_0042.mp4 is attached" in page
+    assert client.get(f"/media/pending/{token}.mp4").status_code == 404
+
+    data = form_data(client, pending_media=token)
+    assert post(client, data).status_code == 303
+    assert the_video().processing_state == "processing"
+    run_worker(queued_city)
+    assert_clean(client.get(f"/media/{the_video().file_name}").get_data())
