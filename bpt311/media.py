@@ -427,11 +427,13 @@ def _video_kind(head: bytes) -> tuple[str, str] | None:
 # see an upload, as Pillow's other plugins never see a photo.
 VIDEO_DEMUXERS = {".mp4": "mov", ".mov": "mov", ".webm": "matroska"}
 # Where a clean copy goes, tried in order, the streams copied as they are: MP4 plays
-# everywhere; QuickTime takes what MP4 refuses (PCM sound, ProRes ...); WebM stays WebM.
+# everywhere; QuickTime takes what MP4 refuses (PCM sound, ProRes ...); WebM stays WebM
+# unless it holds what WebM may not (H.264, as Chrome's recorder writes it).
+MP4_THEN_QUICKTIME = (("mp4", "video/mp4", ".mp4"), ("mov", "video/quicktime", ".mov"))
 CLEAN_CONTAINERS = {
-    ".mp4": (("mp4", "video/mp4", ".mp4"), ("mov", "video/quicktime", ".mov")),
-    ".mov": (("mp4", "video/mp4", ".mp4"), ("mov", "video/quicktime", ".mov")),
-    ".webm": (("webm", "video/webm", ".webm"),),
+    ".mp4": MP4_THEN_QUICKTIME,
+    ".mov": MP4_THEN_QUICKTIME,
+    ".webm": (("webm", "video/webm", ".webm"), *MP4_THEN_QUICKTIME),
 }
 # bitexact: no encoder name and no creation time in the headers; faststart: the index
 # first, so a browser starts playing before the whole file has come.
@@ -559,8 +561,9 @@ def _remux(source, extension: str, name: str, target: Path, muxer: str, max_seco
                 copy.metadata.clear()  # handler names, languages, dates, places
                 copies[stream.index] = copy
             for packet in inp.demux(*chosen):
-                if packet.dts is None:
-                    continue  # the empty packet that ends each stream
+                if not packet.size:
+                    continue  # the empty packet that ends each stream (Matroska's
+                    # real packets may have no dts: FFmpeg's muxer works it out)
                 if packet.pts is not None and packet.time_base:
                     latest = max(latest, float(packet.pts * packet.time_base))
                     if latest > max_seconds + 1:

@@ -65,17 +65,35 @@ PHONE_METADATA = {
 }
 
 
+# kind: (muxer, video codec, audio codec, sample rate); "chrome-webm" is H.264 in a file
+# that says it is WebM, as Chrome's MediaRecorder writes it.
+VIDEO_KINDS = {
+    "mp4": ("mp4", "libx264", "aac", 8000),
+    "mov": ("mov", "libx264", "aac", 8000),
+    "webm": ("webm", "libvpx-vp9", "libopus", 48000),
+    "chrome-webm": ("matroska", "libx264", "libopus", 48000),
+}
+
+
 def phone_video(
-    seconds: float = 1, fps: int = 10, audio: bool = True, picture: bool = True, rotation: int = 0
+    seconds: float = 1,
+    fps: int = 10,
+    audio: bool = True,
+    picture: bool = True,
+    rotation: int = 0,
+    kind: str = "mp4",
 ):
-    """A real H.264/AAC MP4 as a phone writes it: its place, camera and time in the
-    container (as text: movflags use_metadata_tags) and in each stream; ``rotation``
-    (counter-clockwise degrees) as a phone held upright records it."""
+    """A real video as a phone writes it (H.264/AAC MP4 unless ``kind`` says otherwise):
+    its place, camera and time in the container (as text: movflags use_metadata_tags)
+    and in each stream; ``rotation`` (counter-clockwise degrees) as a phone held upright
+    records it."""
+    muxer, video_codec, audio_codec, rate = VIDEO_KINDS[kind]
+    options = {"movflags": "use_metadata_tags"} if muxer in ("mp4", "mov") else {}
     out_file = io.BytesIO()
-    with av.open(out_file, "w", format="mp4", options={"movflags": "use_metadata_tags"}) as out:
+    with av.open(out_file, "w", format=muxer, options=options) as out:
         out.metadata.update(PHONE_METADATA)
         if picture:
-            video = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", fps)
+            video = out.add_stream(video_codec, fps)
             video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
             if rotation:
                 video.set_display_rotation(rotation)
@@ -83,7 +101,7 @@ def phone_video(
                 {"creation_time": PHONE_METADATA["creation_time"], "handler_name": "iPhone video"}
             )
         if audio:
-            sound = out.add_stream("aac", 8000)
+            sound = out.add_stream(audio_codec, rate)
             sound.metadata.update({"handler_name": "iPhone sound", "location": GPS})
         for number in range(round(seconds * fps) if picture else 0):
             shade = (number * 25) % 255
@@ -92,12 +110,15 @@ def phone_video(
         if picture:
             out.mux(video.encode())
         if audio:
-            for number in range(round(seconds * 8000 / 1024) + 1):
-                silence = av.AudioFrame(format="s16", layout="mono", samples=1024)
+            samples = 960 if audio_codec == "libopus" else 1024
+            for number in range(round(seconds * rate / samples) + 1):
+                silence = av.AudioFrame(format="s16", layout="mono", samples=samples)
                 silence.planes[0].update(bytes(silence.planes[0].buffer_size))
-                silence.sample_rate, silence.pts = 8000, number * 1024
+                silence.sample_rate, silence.pts = rate, number * samples
                 out.mux(sound.encode(silence))
             out.mux(sound.encode())
     data = out_file.getvalue()
+    if kind == "chrome-webm":
+        data = data.replace(b"\x88matroska", b"\x88webm\x00\x00\x00\x00", 1)  # its DocType
     assert GPS.encode() in data and b"iPhone" in data  # the test's own premise
     return data
