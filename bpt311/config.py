@@ -81,6 +81,8 @@ def from_environment(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 150) * 1024 * 1024,
         "PHOTO_MAX_MB": _int("PHOTO_MAX_MB", 20),
         "VIDEO_MAX_MB": _int("VIDEO_MAX_MB", 50),
+        # Longer clips are refused: a report needs seconds of video, not a film.
+        "MAX_VIDEO_SECONDS": _int("MAX_VIDEO_SECONDS", 120),
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
         "OUTBOX_BACKOFF_SECONDS": _int("OUTBOX_BACKOFF_SECONDS", 30),
         "SESSION_COOKIE_SECURE": env == "production",

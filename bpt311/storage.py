@@ -560,6 +560,9 @@ class StashedMedia:
     thumb_height: int | None = None
     gps: tuple[float, float] | None = None
     variant_files: list[str] = field(default_factory=list)
+    # A video is "clean" once copied without its metadata (and given a poster, its
+    # thumbnail); until then it is the file as sent, never served (bpt311/jobs/videos.py).
+    clean: bool = False
 
     @property
     def file_name(self) -> str:
@@ -567,7 +570,13 @@ class StashedMedia:
 
     @property
     def thumb_name(self) -> str:
-        return f"pending/{self.token}.thumb.jpg" if self.kind == "photo" else ""
+        has_thumb = self.kind == "photo" or self.clean
+        return f"pending/{self.token}.thumb.jpg" if has_thumb else ""
+
+    @property
+    def servable(self) -> bool:
+        """Whether the stashed file may be shown back: a video only once it is clean."""
+        return self.kind != "video" or self.clean
 
 
 def stash(
@@ -646,6 +655,59 @@ def stash_photo(upload) -> StashedMedia:
         gps=photo.gps,
         variants=photo.variants,
     )
+
+
+def stash_video(upload) -> StashedMedia:
+    """Check an uploaded video (its kind, size, header and length) and stash it; raises
+    media.UploadRefused with a message naming the file when it is not one we keep.
+
+    With a job queue the file is stashed as sent and a job makes the clean copy once the
+    report is in (bpt311/jobs/videos.py); without one the clean copy is made here."""
+    from bpt311.jobs.queue import defers_photo_copies
+    from bpt311.media import check_video, clean_video, read_video
+
+    config = current_app.config
+    checked = check_video(
+        upload.stream, upload.filename, max_bytes=config["VIDEO_MAX_MB"] * 1024 * 1024
+    )
+    max_seconds = config["MAX_VIDEO_SECONDS"]
+    info = read_video(
+        upload.stream, upload.filename, extension=checked.extension, max_seconds=max_seconds
+    )
+    if defers_photo_copies():
+        return stash(
+            "video",
+            upload.filename,
+            checked.content_type,
+            checked.extension,
+            checked.size,
+            stream=upload.stream,
+            width=info.width,
+            height=info.height,
+        )
+    with tempfile.TemporaryDirectory(prefix="bpt311-video-") as folder:
+        video = clean_video(
+            upload.stream,
+            Path(folder),
+            upload.filename,
+            extension=checked.extension,
+            max_seconds=max_seconds,
+        )
+        with open(video.path, "rb") as clean:
+            return stash(
+                "video",
+                upload.filename,
+                video.content_type,
+                video.extension,
+                video.path.stat().st_size,
+                stream=clean,
+                thumb=video.poster,
+                width=video.width,
+                height=video.height,
+                thumb_width=video.poster_width,
+                thumb_height=video.poster_height,
+                clean=True,
+            )
 
 
 def load_stashed(token: str, strict: bool = False) -> StashedMedia | None:

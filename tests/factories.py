@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+import av
+from PIL import Image
 from sqlalchemy import select
 
 from bpt311.extensions import db
@@ -49,3 +52,73 @@ def sign_in_as(client, user: User) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
+
+
+# A phone video's metadata: Bridgeport City Hall, the camera, the time it was recorded.
+GPS = "+41.1792-073.1894/"
+PHONE_METADATA = {
+    "location": GPS,
+    "make": "Apple",
+    "model": "iPhone 15 Pro",
+    "creation_time": "2026-11-30T12:34:56.000000Z",
+    "encoder": "PhoneCam 17.1",
+}
+
+
+# kind: (muxer, video codec, audio codec, sample rate); "chrome-webm" is H.264 in a file
+# that says it is WebM, as Chrome's MediaRecorder writes it.
+VIDEO_KINDS = {
+    "mp4": ("mp4", "libx264", "aac", 8000),
+    "mov": ("mov", "libx264", "aac", 8000),
+    "webm": ("webm", "libvpx-vp9", "libopus", 48000),
+    "chrome-webm": ("matroska", "libx264", "libopus", 48000),
+}
+
+
+def phone_video(
+    seconds: float = 1,
+    fps: int = 10,
+    audio: bool = True,
+    picture: bool = True,
+    rotation: int = 0,
+    kind: str = "mp4",
+):
+    """A real video as a phone writes it (H.264/AAC MP4 unless ``kind`` says otherwise):
+    its place, camera and time in the container (as text: movflags use_metadata_tags)
+    and in each stream; ``rotation`` (counter-clockwise degrees) as a phone held upright
+    records it."""
+    muxer, video_codec, audio_codec, rate = VIDEO_KINDS[kind]
+    options = {"movflags": "use_metadata_tags"} if muxer in ("mp4", "mov") else {}
+    out_file = io.BytesIO()
+    with av.open(out_file, "w", format=muxer, options=options) as out:
+        out.metadata.update(PHONE_METADATA)
+        if picture:
+            video = out.add_stream(video_codec, fps)
+            video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+            if rotation:
+                video.set_display_rotation(rotation)
+            video.metadata.update(
+                {"creation_time": PHONE_METADATA["creation_time"], "handler_name": "iPhone video"}
+            )
+        if audio:
+            sound = out.add_stream(audio_codec, rate)
+            sound.metadata.update({"handler_name": "iPhone sound", "location": GPS})
+        for number in range(round(seconds * fps) if picture else 0):
+            shade = (number * 25) % 255
+            frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), (shade, 90, 60)))
+            out.mux(video.encode(frame))
+        if picture:
+            out.mux(video.encode())
+        if audio:
+            samples = 960 if audio_codec == "libopus" else 1024
+            for number in range(round(seconds * rate / samples) + 1):
+                silence = av.AudioFrame(format="s16", layout="mono", samples=samples)
+                silence.planes[0].update(bytes(silence.planes[0].buffer_size))
+                silence.sample_rate, silence.pts = rate, number * samples
+                out.mux(sound.encode(silence))
+            out.mux(sound.encode())
+    data = out_file.getvalue()
+    if kind == "chrome-webm":
+        data = data.replace(b"\x88matroska", b"\x88webm\x00\x00\x00\x00", 1)  # its DocType
+    assert GPS.encode() in data and b"iPhone" in data  # the test's own premise
+    return data

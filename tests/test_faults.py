@@ -32,7 +32,7 @@ from bpt311.extensions import db
 from bpt311.models import Media, Outbox, Report, TimelineEvent, utcnow
 from bpt311.notify import enqueue_email
 from tests.conftest import TEST_DATABASE_URL, free_port
-from tests.factories import make_report
+from tests.factories import make_report, phone_video
 from tests.load.server import ROOT, gunicorn, server_env
 from tests.test_reporting import form_data, jpeg, post
 
@@ -289,8 +289,7 @@ def test_disk_full_while_storing_a_video_is_refused_with_a_message(client, city,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("bpt311.storage.shutil.copyfileobj", full)
-    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 2000
-    response = post(client, form_data(client, video=(io.BytesIO(mp4), "clip.mp4")))
+    response = post(client, form_data(client, video=(io.BytesIO(phone_video()), "clip.mp4")))
     assert response.status_code == 422
     assert "clip.mp4 could not be saved just now" in response.get_data(as_text=True)
     root = Path(city.config["MEDIA_ROOT"])

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bpt311 import storage
 from bpt311.extensions import db
 from bpt311.models import Media, Outbox, Report
-from tests.factories import CITY_HALL, make_report
+from tests.factories import CITY_HALL, make_report, phone_video
 from tests.fake_nominatim import FakeNominatim, nominatim_place
 from tests.smtp import SMTPServer
 
@@ -381,13 +381,16 @@ def test_more_than_five_photos_are_refused_by_name(client, city):
 
 
 def test_video_is_checked_by_content(client, city):
-    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 200
-    data = form_data(client, video=(io.BytesIO(mp4), "clip.mp4"))
+    data = form_data(client, video=(io.BytesIO(phone_video()), "clip.mp4"))
     assert post(client, data).status_code == 303
     [video] = db.session.scalars(select(Media)).all()
     assert video.kind == "video" and video.content_type == "video/mp4"
     assert client.get(f"/media/{video.file_name}").mimetype == "video/mp4"
     page = post(client, form_data(client, video=(io.BytesIO(b"<html>"), "clip.mp4")))
+    assert "clip.mp4 is not a video we can play" in page.get_data(as_text=True)
+    # A video's header that names no real video is refused as well, by FFmpeg.
+    header_only = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 200
+    page = post(client, form_data(client, video=(io.BytesIO(header_only), "clip.mp4")))
     assert "clip.mp4 is not a video we can play" in page.get_data(as_text=True)
 
 

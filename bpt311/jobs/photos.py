@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from bpt311 import storage
 from bpt311.extensions import db
+from bpt311.jobs.videos import make_clean_copy
 
 
 def mark_processing(media) -> None:
@@ -33,7 +34,8 @@ def mark_processing(media) -> None:
 
 
 def make_copies(media_id: int) -> str:
-    """Make and store the copies of one photo and mark it ready; "ready already" if so.
+    """Make and store the copies of one photo (a video: its clean copy) and mark it ready;
+    "ready already" if so.
     Raises OSError (storage.StorageUnavailable included) for the queue to retry."""
     from bpt311.media import make_variants
     from bpt311.models import Media
@@ -43,6 +45,8 @@ def make_copies(media_id: int) -> str:
         return "gone"
     if media.processing_state == "ready":
         return "ready already"
+    if media.kind == "video":  # the same "media" job, sweep and retry: a clean copy
+        return make_clean_copy(media_id)
     thumb_name, file_name = media.thumb_name, media.file_name
     db.session.rollback()  # no transaction held open while the pictures are made
     key = storage.variant_key(storage.read_bytes(thumb_name))

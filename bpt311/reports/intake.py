@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import current_app, request
+from flask import request
 from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from bpt311 import storage
-from bpt311.media import UploadRefused, check_video
+from bpt311.media import UploadRefused
 from bpt311.models import Category, Report
 from bpt311.reports.forms import ReportForm
 from bpt311.reports.service import (
@@ -74,7 +74,6 @@ def _kept_media(form: ReportForm) -> list[storage.StashedMedia]:
 
 
 def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
-    config = current_app.config
     refused = []
     if any(getattr(f, "filename", "") for f in [*(form.photos.data or []), form.video.data]):
         storage.clean_stash()  # forget uploads of forms abandoned more than a day ago
@@ -102,17 +101,7 @@ def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
             form.video.errors = [_("You have already added a video: remove it to send another")]
             return
         try:
-            checked = check_video(
-                video.stream, video.filename, max_bytes=config["VIDEO_MAX_MB"] * 1024 * 1024
-            )
-            stashed = storage.stash(
-                "video",
-                video.filename,
-                checked.content_type,
-                checked.extension,
-                checked.size,
-                stream=video.stream,
-            )
+            stashed = storage.stash_video(video)
         except UploadRefused as exc:
             form.video.errors = [str(exc)]
             return

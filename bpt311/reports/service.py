@@ -378,6 +378,8 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
                     height=item.height,
                     alt_text=_alt_text(new, category, item, photos),
                     position=position,
+                    # A video as sent waits for its clean copy, unserved (jobs/videos.py).
+                    processing_state="ready" if item.servable else "processing",
                 )
             )
         db.session.add(report)

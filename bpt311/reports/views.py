@@ -247,6 +247,8 @@ def media_file(name: str):
         item = storage.load_stashed(token)
         if item is None or name not in (item.file_name, item.thumb_name):
             abort(404)
+        if name == item.file_name and not item.servable:
+            abort(404)  # a video as sent, its place and camera inside: never shown
         content_type = "image/jpeg" if name == item.thumb_name else item.content_type
     else:
         media = db.session.scalars(
@@ -259,6 +261,8 @@ def media_file(name: str):
         hidden = media.hidden_at is not None or media.report.hidden_at is not None
         if hidden and not (current_user.is_authenticated and current_user.is_staff):
             abort(404)  # hidden by moderators: only staff still see it
+        if media.kind == "video" and media.processing_state != "ready":
+            abort(404)  # the video as sent, its place and camera inside, until cleaned
         content_type = "image/jpeg" if name == media.thumb_name else media.content_type
     inline = content_type in SERVABLE_TYPES  # whatever a row says, never serve markup
     if not inline:
