@@ -118,7 +118,7 @@ def source_server(tmp_path_factory):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(600):  # a loaded build machine may take a while to start it
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
