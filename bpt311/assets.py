@@ -245,26 +245,29 @@ def _media_variant(name: str):
     if match is None:
         abort(404)
     rows = db.session.scalars(
-        select(Media).where(Media.variant_key == match["key"]).options(selectinload(Media.report))
+        select(Media)
+        .where(Media.variant_key == match["key"])
+        .options(selectinload(Media.report), selectinload(Media.comment))
     ).all()
-    staff = current_user.is_authenticated and getattr(current_user, "is_staff", False)
+    # The photo's own rule (Media.visible_to), as /media/<name> applies it.
     shown = [
         media
         for media in rows
-        if f"v/{name}" in storage.variant_files(media)
-        and (staff or (media.hidden_at is None and media.report.hidden_at is None))
+        if f"v/{name}" in storage.variant_files(media) and media.visible_to(current_user)
     ]
     if not shown:
         abort(404)
+    public = any(media.publicly_visible for media in shown)
     mimetype = next(k for k, ext in storage.VARIANT_EXTENSIONS.items() if name.endswith(ext))
     response = storage.send(f"v/{name}", mimetype, stream=True)
     if response is None:
         abort(404)
     if response.status_code == 302:  # to the object store's public URL
+        storage.cache_while_hideable(response, public)
         return response
     response.headers["Content-Disposition"] = "inline"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "public, max-age=86400"  # as the photo itself
+    storage.cache_while_hideable(response, public)  # as the photo itself
     return response
 
 

@@ -74,6 +74,33 @@ def enqueue_email(
     return row
 
 
+# What a notice to watchers or followers tells of ("report <id>" or "comment <id>"), so
+# the email can be withdrawn while unsent when moderators hide that thing (or the writer
+# deletes their comment). Sent as a header too: harmless, and a filter may use it.
+ABOUT_HEADER = "X-BPT311-About"
+
+
+def about(report_id: int, comment_id: int | None = None) -> dict[str, str]:
+    """The header naming what a notice email tells of."""
+    return {ABOUT_HEADER: f"comment {comment_id}" if comment_id else f"report {report_id}"}
+
+
+def withdraw_unsent(report_id: int, comment_id: int | None = None) -> int:
+    """Delete the notice emails not yet sent that tell of a report (every one about it),
+    or of one comment on it; the caller commits. Returns how many went."""
+    wanted = about(report_id, comment_id)[ABOUT_HEADER] if comment_id else None
+    rows = db.session.scalars(
+        select(Outbox).where(Outbox.report_id == report_id, Outbox.status == "pending")
+    ).all()
+    gone = 0
+    for row in rows:
+        told = (row.headers or {}).get(ABOUT_HEADER)
+        if told and (wanted is None or told == wanted):
+            db.session.delete(row)
+            gone += 1
+    return gone
+
+
 def build_message(row: Outbox, sender: str) -> EmailMessage:
     """The email of one outbox row. Every header is made by the email package's header
     registry (``policy.SMTP``, ``Address``), never by joining strings, and a value holding

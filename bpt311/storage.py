@@ -541,6 +541,18 @@ def send(name: str, content_type: str, inline: bool = True, stream: bool = False
     )
 
 
+def cache_while_hideable(response, public: bool) -> None:
+    """Cache-Control for a photo or video moderators may hide at any time: every cache
+    asks again before each use (ETag and Last-Modified make that a 304), so none keeps
+    serving it once hidden; and what only staff may see (``public`` False) stays in their
+    own browser. A presigned URL's redirect keeps its own short private lifetime."""
+    if response.status_code == 302 and response.headers.get("Cache-Control", "").startswith(
+        "private"
+    ):
+        return
+    response.headers["Cache-Control"] = "public, no-cache" if public else "private, no-cache"
+
+
 # ---- the stash ------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bpt311.community.service import add_comment
+from bpt311.community.service import add_comment, delete_comment
 from bpt311.extensions import db
 from bpt311.models import (
     ApiKey,
@@ -504,23 +504,23 @@ def _add_media(site, report, file_name, content_type, content: bytes):
 
 
 @pytest.mark.parametrize(
-    "file_name, content_type",
+    "file_name, content_type, served_as, disposition",
     [
-        ("evil.html", "image/jpeg"),
-        ("evil.svg", "image/jpeg"),
-        ("evil.jpg", "text/html"),  # a row that somehow says HTML is still not served as HTML
+        ("evil.html", "image/jpeg", "image/jpeg", "inline"),  # the row decides, not the name
+        ("evil.svg", "image/jpeg", "image/jpeg", "inline"),
+        # a row that somehow says HTML is still not served as HTML: a download
+        ("evil.jpg", "text/html", "application/octet-stream", "attachment"),
     ],
 )
-def test_uploads_are_never_served_as_html(world, file_name, content_type):
+def test_uploads_are_never_served_as_html(world, file_name, content_type, served_as, disposition):
     site, report = world["site"], world["report"]
     _add_media(site, report, file_name, content_type, b"<html><script>alert(1)</script></html>")
     response = client_for(site).get(f"/media/{file_name}")
-    assert response.status_code in (200, 404)
-    if response.status_code == 200:
-        served = response.headers["Content-Type"]
-        assert "html" not in served and "svg" not in served and "xml" not in served, served
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert "sandbox" in response.headers["Content-Security-Policy"]
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == served_as
+    assert response.headers["Content-Disposition"] == disposition
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response.headers["Content-Security-Policy"]
 
 
 def test_photos_are_served_with_their_type_and_nosniff(world):
@@ -536,3 +536,224 @@ def test_photos_are_served_with_their_type_and_nosniff(world):
 )
 def test_media_route_serves_only_named_files(world, path):
     assert client_for(world["site"]).get(path).status_code == 404
+
+
+# ---- what moderators hid leaves no trace in public ---------------------------------------
+
+HIDDEN_REPORT_TEXT = "Zebracrossing hiddenreportmarker"
+HIDDEN_COMMENT_TEXT = "Quokka hiddencommentmarker"
+DELETED_COMMENT_TEXT = "Wombat deletedcommentmarker"
+HIDDEN_PHOTOS = ("hiddenreport.jpg", "hiddencomment.jpg", "deletedcomment.jpg")
+
+
+@pytest.fixture
+def hidden_world(world):
+    """The world plus, hidden by moderators: a report near the visible one (same kind, open,
+    with a photo) and a comment with a photo on the visible one; and a comment with a photo
+    its writer deleted. The resident's area hears of new reports and comments by email,
+    and did hear of all three before they were hidden."""
+    from bpt311.staff import moderation
+    from bpt311.watch.events import announce
+
+    site, report, people = world["site"], world["report"], world["people"]
+    area = db.session.scalars(select(WatchArea)).one()
+    area.wants_comments = True
+    writer = make_user("writer@example.org", display_name="Writer")
+    db.session.commit()
+    root = Path(site.config["MEDIA_ROOT"])
+    # A number no example or count on any page could show by chance.
+    hidden = make_report(id=424242, description=HIDDEN_REPORT_TEXT, latitude=41.17925)
+    announce(hidden, "new")
+    db.session.commit()
+    comment = add_comment(report, writer, HIDDEN_COMMENT_TEXT)
+    gone = add_comment(report, writer, DELETED_COMMENT_TEXT)
+    for name, target, on_comment in zip(
+        HIDDEN_PHOTOS, (hidden, report, report), (None, comment, gone), strict=True
+    ):
+        (root / name).write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+        db.session.add(
+            Media(
+                report_id=target.id,
+                comment_id=on_comment.id if on_comment else None,
+                kind="photo",
+                file_name=name,
+                content_type="image/jpeg",
+                size_bytes=10,
+            )
+        )
+    db.session.commit()
+    admin = people["admin"]
+    for target_type, target in (("report", hidden), ("comment", comment)):
+        item = moderation.load_items([(target_type, target.id)])[0]
+        moderation.hide(item, admin, "Abusive")
+    delete_comment(gone, writer)
+    values = {
+        **world["values"],
+        "tracking_number": hidden.tracking_number,
+        "service_request_id": hidden.tracking_number,
+        "comment_id": comment.id,
+        "target_id": hidden.id,
+    }
+    return {
+        **world,
+        "hidden": hidden,
+        "comment": comment,
+        "deleted": gone,
+        "writer": writer,
+        "hidden_values": values,
+    }
+
+
+def _traces(body: str, hidden, path: str = "") -> list[str]:
+    """What ``body`` shows of the hidden things; the hidden report's number counts only
+    when the visitor did not type it themselves (a 404 page may name the path asked for)."""
+    markers = ("hiddenreportmarker", "hiddencommentmarker", "deletedcommentmarker")
+    found = [marker for marker in (*markers, *HIDDEN_PHOTOS) if marker in body]
+    found = [marker for marker in found if marker not in path]
+    if hidden.tracking_number not in path and hidden.tracking_number in body:
+        found.append(hidden.tracking_number)
+    return found
+
+
+def _public_paths(world) -> list[str]:
+    """Every GET route, with the world's ids (and the hidden ones'), and the outputs that
+    take a query: the duplicate check, searches, feeds and the API's filters."""
+    report = world["report"]
+    near = f"latitude={report.latitude}&longitude={report.longitude}"
+    paths = {
+        f"/reports/nearby?category=pothole&{near}",
+        "/reports?q=zebracrossing",
+        "/reports?q=pothole",
+        "/reports.csv?q=pothole",
+        "/reports.geojson?category=pothole",
+        "/open311/v2/requests.json?service_code=pothole",
+        "/open311/v2/requests.xml",
+        "/embed/recent",
+        "/categories/pothole/feed.atom",
+        "/neighbourhoods",
+        "/stats",
+        "/feeds",
+        "/watch",
+        "/me/notifications",
+    }
+    for method, rule, _endpoint in routes(world["site"]):
+        if method != "GET" or rule in SKIPPED or rule.startswith("/static/"):
+            continue
+        paths.add(fill(rule, world["values"]))
+        paths.add(fill(rule, world["hidden_values"]))
+    for name in HIDDEN_PHOTOS:
+        paths.add(f"/media/{name}")
+    return sorted(paths)
+
+
+@pytest.mark.parametrize("role", ("guest", "resident", "other"))
+def test_what_moderators_hid_leaves_no_trace_on_any_public_page(hidden_world, role):
+    """Every GET route, as a guest, the resident whose area heard of it all and another
+    resident: no word of the hidden report or comment, of the deleted comment, nor their
+    photos or the hidden report's number."""
+    site = hidden_world["site"]
+    wrong = []
+    for path in _public_paths(hidden_world):
+        client = client_for(site, hidden_world["people"].get(role))
+        response = client.get(path)
+        body = response.get_data().decode("utf-8", "replace")
+        body += response.headers.get("Location", "")
+        traces = _traces(body, hidden_world["hidden"], path)
+        if path.removeprefix("/media/") in HIDDEN_PHOTOS and response.status_code != 404:
+            traces.append("the file itself")
+        if traces:
+            wrong.append(f"{path}: {response.status_code} shows {traces}")
+        db.session.rollback()
+    assert wrong == [], "\n".join(wrong)
+
+
+HIDDEN_TEST = re.compile(
+    r"\b(?:Report|report|Comment|comment)\.hidden_at\s*"
+    r"(?:\.is_\(None\)|\.is_not\(None\)|is None|is not None)"
+)
+
+
+def test_one_rule_decides_what_the_public_may_see():
+    """Report/Comment/WatchEvent.publicly_visible and Media.visible_to, in the models, are
+    the only tests of "hidden": a new public read uses them instead of its own."""
+    root = Path(__file__).resolve().parent.parent / "bpt311"
+    found = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for path in root.rglob("*.py")
+        if "models" not in path.relative_to(root).parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if HIDDEN_TEST.search(line)
+    ]
+    assert found == [], "use Report.publicly_visible / Comment.publicly_visible:\n" + "\n".join(
+        found
+    )
+
+
+def test_the_hidden_things_themselves_are_not_found(hidden_world):
+    site, hidden = hidden_world["site"], hidden_world["hidden"]
+    number, comment = hidden.tracking_number, hidden_world["comment"]
+    resident = hidden_world["people"]["resident"]
+    for user in (None, resident, hidden_world["writer"]):
+        client = client_for(site, user)
+        for path in (
+            f"/reports/{number}",
+            f"/reports/{number}/photos",
+            f"/flag/report/{hidden.id}",
+            f"/flag/comment/{comment.id}",
+            *[f"/media/{name}" for name in HIDDEN_PHOTOS],
+        ):
+            expected = 302 if user is None and path.startswith("/flag/") else 404
+            assert client.get(path).status_code == expected, (user, path)
+    writer = client_for(site, hidden_world["writer"])
+    assert writer.get(f"/comments/{comment.id}/edit").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reports/{n}/vote",
+        "/reports/{n}/follow",
+        "/reports/{n}/comments",
+        "/flag/report/{id}",
+        "/flag/comment/{comment}",
+    ],
+)
+def test_nobody_acts_on_a_hidden_report_or_comment(hidden_world, path):
+    hidden, comment = hidden_world["hidden"], hidden_world["comment"]
+    other = hidden_world["people"]["other"]
+    client = client_for(hidden_world["site"], other)
+    token = csrf_token_from(client)
+    target = path.format(n=hidden.tracking_number, id=hidden.id, comment=comment.id)
+    data = {"csrf_token": token, "body": "Me too, this is still here.", "reason": "spam"}
+    assert client.post(target, data=data).status_code == 404
+    from bpt311.models import Flag, Follow, Vote
+
+    for model in (Flag, Vote, Follow):
+        assert db.session.scalars(select(model).where(model.user_id == other.id)).all() == []
+
+
+def test_emails_not_yet_sent_say_nothing_of_what_was_hidden(hidden_world):
+    """Watchers' notice emails still waiting in the outbox are dropped with what they
+    tell; the poster's own "your comment was hidden" email is theirs to read."""
+    from bpt311.models import Outbox
+
+    writer = hidden_world["writer"]
+    waiting = db.session.scalars(select(Outbox).where(Outbox.status == "pending")).all()
+    leaks = [
+        (row.recipient, row.subject)
+        for row in waiting
+        if row.recipient != writer.email
+        and _traces(row.body_text + row.body_html, hidden_world["hidden"])
+    ]
+    assert leaks == []
+
+
+def test_staff_still_see_what_was_hidden(hidden_world):
+    site, hidden = hidden_world["site"], hidden_world["hidden"]
+    staff = client_for(site, hidden_world["people"]["staff"])
+    page = staff.get(f"/staff/reports/{hidden.tracking_number}").get_data(as_text=True)
+    assert "hiddenreportmarker" in page
+    for name in HIDDEN_PHOTOS[:2]:
+        response = staff.get(f"/media/{name}")
+        assert response.status_code == 200, name
+        assert response.headers["Cache-Control"].startswith("private"), name

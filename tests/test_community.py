@@ -517,3 +517,22 @@ def test_my_page_lists_what_i_follow(site, maria):
     page = client.get("/me").get_data(as_text=True)
     following = page.split("<h2>Reports you follow</h2>")[1].split("<h2>")[0]
     assert theirs.tracking_number in following and mine.tracking_number not in following
+
+
+def test_a_comment_moderators_hid_is_not_changed_deleted_or_flagged_through_its_links(
+    site, maria, luis
+):
+    """Its writer's links (change, delete) and anyone's flag link find nothing, as on a
+    report moderators hid; the moderators restore it or not."""
+    report = make_report()
+    client = client_for(site, maria)
+    post(client, f"/reports/{report.tracking_number}/comments", {"body": "A comment to hide."})
+    comment = db.session.scalars(select(Comment)).one()
+    comment.hidden_at, comment.hidden_reason = utcnow(), "Abusive"
+    db.session.commit()
+    for path in (f"/comments/{comment.id}/edit", f"/comments/{comment.id}/delete"):
+        assert client.get(path).status_code == 404, path
+        assert post(client, path, {"body": "Changed words"}).status_code == 404, path
+    assert client_for(site, luis).get(f"/flag/comment/{comment.id}").status_code == 404
+    assert db.session.get(Comment, comment.id).body == "A comment to hide."
+    assert db.session.get(Comment, comment.id).deleted_at is None

@@ -11,7 +11,11 @@ from io import BytesIO
 
 import pytest
 from PIL import Image, ImageCms, ImageFile, TiffImagePlugin
+from sqlalchemy import select
 
+from bpt311 import storage
+from bpt311.community.service import add_comment
+from bpt311.extensions import db
 from bpt311.media import (
     CheckedVideo,
     ProcessedPhoto,
@@ -20,6 +24,9 @@ from bpt311.media import (
     process_photo,
     read_gps,
 )
+from bpt311.models import Media, utcnow
+from tests.factories import make_user, sign_in_as
+from tests.test_reporting import form_data, jpeg, post
 
 NOT_A_PHOTO = "is not a photo we can read. Send a JPEG, PNG, WebP or HEIC picture."
 DAMAGED = "is damaged or incomplete. Try taking or saving it again."
@@ -584,3 +591,59 @@ def test_copies_are_never_larger_than_the_photo():
     photo = process_photo(BytesIO(photo_jpeg(size=(150, 100))), "small.jpg")
     assert {variant.width for variant in photo.variants} == {150}
     assert "image/jpeg" not in {v.content_type for v in photo.variants}  # the thumbnail is it
+
+
+# --- serving what moderators may hide ----------------------------------------
+
+
+def _comment_photo(client):
+    """A resident's report with a photo (and its copies), the photo then moved onto a
+    comment by another resident, as a photo sent with a comment is stored."""
+    assert post(client, form_data(client, photos=[jpeg(size=(1600, 1200))])).status_code == 303
+    media = db.session.scalars(select(Media)).one()
+    writer = make_user("writer@example.org")
+    comment = add_comment(media.report, writer, "Here is a closer look at it.")
+    media.comment_id = comment.id
+    db.session.commit()
+    return media, comment
+
+
+def _names(media) -> list[str]:
+    return [media.file_name, media.thumb_name, *storage.variant_files(media)]
+
+
+@pytest.mark.parametrize("how", ["hidden", "deleted"])
+def test_a_photo_with_a_comment_hidden_or_deleted_is_not_served(client, city, how):
+    media, comment = _comment_photo(client)
+    names = _names(media)
+    assert len(names) > 3 and all(client.get(f"/media/{n}").status_code == 200 for n in names)
+    if how == "hidden":
+        comment.hidden_at, comment.hidden_reason = utcnow(), "Abusive"
+    else:
+        comment.deleted_at = utcnow()
+    db.session.commit()
+    for name in names:  # the photo, its thumbnail and every copy under /media/v/
+        assert client.get(f"/media/{name}").status_code == 404, name
+    staff = city.test_client()
+    sign_in_as(staff, make_user("moderator@bridgeport.example", role="staff"))
+    for name in names:
+        response = staff.get(f"/media/{name}")
+        assert response.status_code == 200, name
+        assert response.headers["Cache-Control"] == "private, no-cache", name
+
+
+def test_photos_are_revalidated_so_no_cache_keeps_one_after_it_is_hidden(client, city):
+    """Not a day in a shared cache: every use asks again, and an unchanged photo is a
+    304; once hidden, the next ask is a 404."""
+
+    media, _comment = _comment_photo(client)
+    for name in _names(media):
+        response = client.get(f"/media/{name}")
+        assert response.headers["Cache-Control"] == "public, no-cache", name
+        etag = response.headers["ETag"]
+        again = client.get(f"/media/{name}", headers={"If-None-Match": etag})
+        assert again.status_code == 304, name
+    media.hidden_at, media.hidden_reason = utcnow(), "Shows a face"
+    db.session.commit()
+    for name in _names(media):
+        assert client.get(f"/media/{name}", headers={"If-None-Match": etag}).status_code == 404

@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 from sqlalchemy import func, select
 
+from bpt311.community.service import delete_comment
 from bpt311.extensions import db
-from bpt311.models import Follow, PushMessage, PushSubscription, Report, utcnow
+from bpt311.models import Comment, Follow, PushMessage, PushSubscription, Report, utcnow
 from bpt311.pwa import push
 from tests.conftest import client_for, csrf_token_from, post_form
 from tests.factories import CITY_HALL, make_report, make_user
@@ -469,6 +470,19 @@ def test_push_round_trip_to_a_loopback_push_service(push_site):
     db.session.expire_all()
     assert db.session.scalars(select(PushMessage)).one().status == "sent"
     assert push.deliver_push_due() == 0  # sent once
+
+
+def test_a_push_not_yet_sent_of_a_comment_deleted_meanwhile_is_withdrawn(push_site):
+    """Its words are not pushed to followers once its writer deleted it (or moderators
+    hid it: the same withdrawal)."""
+    with PushService() as service:
+        device = Device(service.url + "/push/maria-phone")
+        report = _comment_on_followed_report(push_site, device)
+        comment = db.session.scalars(select(Comment).where(Comment.report_id == report.id)).one()
+        delete_comment(comment, comment.author)
+        assert push.deliver_push_due() == 0
+    assert service.received == []
+    assert db.session.scalar(select(func.count(PushMessage.id))) == 0
 
 
 def test_a_gone_subscription_is_removed_when_the_push_service_says_410(push_site):

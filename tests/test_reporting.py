@@ -509,6 +509,24 @@ def test_closed_or_old_reports_are_not_offered_as_duplicates(client, city):
     assert post(client, form_data(client)).status_code == 303
 
 
+def test_a_report_moderators_hid_is_never_offered_as_a_duplicate(client, city):
+    """Neither by the duplicate check nor at the form's duplicates step (the kiosk's and
+    staff intake's are the same step): its words and number stay hidden."""
+    from bpt311.models import utcnow
+
+    secret = make_report("pothole", description="Abusive words about a neighbour, hidden")
+    secret.hidden_at, secret.hidden_reason = utcnow(), "Abusive"
+    db.session.commit()
+    query = {"category": "pothole", "latitude": CITY_HALL[0], "longitude": CITY_HALL[1]}
+    for headers in (HTMX, {}):
+        page = client.get("/reports/nearby", query_string=query, headers=headers)
+        text = page.get_data(as_text=True)
+        assert secret.tracking_number not in text and "Abusive words" not in text
+    response = post(client, form_data(client))
+    assert response.status_code == 303  # straight through: no duplicates step
+    assert report_count() == 2
+
+
 def test_nearby_check_through_htmx_and_without(client, city):
     original = make_report("pothole")
     query = {"category": "pothole", "latitude": CITY_HALL[0], "longitude": CITY_HALL[1]}

@@ -388,6 +388,41 @@ def test_hiding_a_comment_shows_it_as_hidden_and_tells_its_writer(site, smtp, ro
     assert "Abusive" in message.get_body(("plain",)).get_content()
 
 
+def test_hiding_a_comment_withdraws_the_emails_about_it_not_yet_sent(
+    site, smtp, roads, maria, luis, ana
+):
+    """Its followers' emails still in the outbox go with it; other news of the report
+    stays, and its writer is told why."""
+    report = make_report(reporter_id=maria.id)
+    add_comment(report, maria, "The reporter adds that it is getting worse")  # maria follows
+    add_comment(report, ana, "A first, kind comment on it")  # ana follows from now on
+    comment = add_comment(report, luis, "Something nasty about the neighbours")
+    response = post(
+        client_for(site, roads), f"/staff/moderation/comment/{comment.id}/hide", {"reason": "Rude"}
+    )
+    assert response.status_code == 303
+    deliver_due()
+
+    def told(address):
+        return [m.get_body(("plain",)).get_content() for m in smtp.mailbox.to(address)]
+
+    assert any("A first, kind comment" in text for text in told("maria@example.org"))
+    assert [t for t in told("maria@example.org") + told("ana@example.org") if "nasty" in t] == []
+    assert len(told("luis@example.org")) == 1  # "your comment was hidden"
+
+
+def test_nobody_flags_a_hidden_comment_or_a_photo_with_one(site, roads, maria, luis):
+    report = make_report()
+    comment = add_comment(report, luis, "Something nasty about the neighbours")
+    photo = make_photo(report, comment)
+    post(client_for(site, roads), f"/staff/moderation/comment/{comment.id}/hide", {"reason": "x"})
+    client = client_for(site, maria)
+    for path in (f"/flag/comment/{comment.id}", f"/flag/media/{photo.id}"):
+        assert client.get(path).status_code == 404
+        assert post(client, path, {"reason": "spam"}).status_code == 404
+    assert db.session.scalars(select(Flag)).all() == []
+
+
 def test_hiding_a_photo_takes_it_off_the_report_page(site, roads, maria, luis):
     report = make_report(reporter_id=maria.id)
     photo = make_photo(report)

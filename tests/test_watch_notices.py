@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import select
+
+from bpt311.community.service import add_comment, delete_comment
 from bpt311.extensions import db
+from bpt311.models import User
+from bpt311.staff import moderation
 from bpt311.watch.events import announce
 from tests.factories import make_report, make_user
 from tests.test_watch_support import (
@@ -102,3 +108,29 @@ def test_marking_read_without_the_csrf_token_is_refused(site):
 def test_guests_are_asked_to_sign_in_for_notifications(site):
     response = client_for(site).get("/me/notifications")
     assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("how", ["hidden", "deleted"])
+def test_a_notice_of_a_comment_since_hidden_or_deleted_no_longer_shows_its_words(site, how):
+    maria, luis = make_user("maria@example.org"), make_user("luis@example.org")
+    circle_area(maria, delivery="none")
+    report = make_report()
+    comment = add_comment(report, luis, "Rude words about the family at number 12")
+    client = client_for(site, maria)
+    assert "Rude words" in client.get("/me/notifications").get_data(as_text=True)
+    [notice] = notices_of(maria)
+    if how == "hidden":
+        item = moderation.load_items([("comment", comment.id)])[0]
+        moderation.hide(item, make_user("mod@bridgeport.example", role="admin"), "Abusive")
+    else:
+        delete_comment(comment, luis)
+    page = client.get("/me/notifications").get_data(as_text=True)
+    assert "Rude words" not in page and '<span id="unread-count"></span>' in page
+    assert post(client, f"/me/notifications/{notice.id}/read", {}).status_code == 404
+    if how == "hidden":  # restored by the moderators: the notice is back
+        moderation.restore(moderation.load_items([("comment", comment.id)])[0], moderator())
+        assert "Rude words" in client.get("/me/notifications").get_data(as_text=True)
+
+
+def moderator():
+    return db.session.scalars(select(User).where(User.role == "admin")).one()

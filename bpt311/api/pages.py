@@ -24,7 +24,7 @@ def developers():
         .limit(1)
     ).first()
     latest = db.session.scalar(
-        select(Report.id).where(Report.hidden_at.is_(None)).order_by(Report.id.desc()).limit(1)
+        select(Report.id).where(Report.publicly_visible).order_by(Report.id.desc()).limit(1)
     )
     return render_template(
         "api/developers.html",
@@ -51,7 +51,7 @@ def recent_reports(neighbourhood_id: int | None, limit: int = RECENT_COUNT) -> l
         )
         .join(Category, Category.id == Report.category_id)
         .outerjoin(Neighbourhood, Neighbourhood.id == Report.neighbourhood_id)
-        .where(Report.hidden_at.is_(None))
+        .where(Report.publicly_visible)
         .order_by(Report.created_at.desc(), Report.id.desc())
         .limit(limit)
     )

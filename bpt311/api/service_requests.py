@@ -251,7 +251,7 @@ def _public_columns() -> Select:
         )
         .join(Category, Category.id == Report.category_id)
         .join(Department, Department.id == Report.department_id)
-        .where(Report.hidden_at.is_(None))
+        .where(Report.publicly_visible)
     )
 
 
@@ -354,6 +354,6 @@ def id_for_token(token: str) -> str | None:
     if number is None:
         return None
     found = db.session.scalar(
-        select(Report.id).where(Report.id == number, Report.hidden_at.is_(None))
+        select(Report.id).where(Report.id == number, Report.publicly_visible)
     )
     return tracking_number(found) if found else None

@@ -75,7 +75,7 @@ def _matching(query: RequestQuery) -> Select:
         )
         .join(Report, Report.id == TimelineEvent.report_id)
         .where(
-            Report.hidden_at.is_(None),
+            Report.publicly_visible,
             TimelineEvent.kind != "comment",
             or_(TimelineEvent.kind != "note", TimelineEvent.public_note != ""),
         )

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import i18n
+from bpt311 import i18n, notify
 from bpt311.accounts.tokens import UNSUBSCRIBE, make_token
 from bpt311.extensions import db
 from bpt311.models import (
@@ -30,7 +30,7 @@ from bpt311.models import (
     Vote,
     utcnow,
 )
-from bpt311.notify import enqueue_email, site_link
+from bpt311.notify import about, enqueue_email, site_link
 from bpt311.watch.events import announce
 
 COMMENT_MAX = 2000
@@ -185,9 +185,16 @@ def unsubscribe_token(report: Report, user_id: int | None, email: str) -> str:
     return make_token(UNSUBSCRIBE, {"r": report.id, "u": user_id, "e": email.lower()})
 
 
-def tell_followers(report: Report, headline: str, note: str = "", actor: User | None = None) -> int:
+def tell_followers(
+    report: Report,
+    headline: str,
+    note: str = "",
+    actor: User | None = None,
+    comment: Comment | None = None,
+) -> int:
     """Queue an email about a change to everyone who follows the report (and a guest
-    reporter who left an email), except the person who made the change."""
+    reporter who left an email), except the person who made the change. ``comment``: the
+    comment it tells of, so the email is withdrawn if that is hidden before it goes."""
     rows = db.session.execute(
         select(User.id, User.email, User.locale)
         .join(Follow, Follow.user_id == User.id)
@@ -215,6 +222,7 @@ def tell_followers(report: Report, headline: str, note: str = "", actor: User | 
             headers={
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                **about(report.id, comment.id if comment else None),
             },
             report=report,
             headline=headline,
@@ -282,8 +290,9 @@ def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
         .execution_options(synchronize_session=False)
     )
     _ensure_follow(report.id, user.id)
-    tell_followers(report, _l("%(name)s commented", name=public_name(user)), text, actor=user)
-    announce(report, "comment", actor=user, note=text)
+    headline = _l("%(name)s commented", name=public_name(user))
+    tell_followers(report, headline, text, actor=user, comment=comment)
+    announce(report, "comment", actor=user, note=text, comment=comment)
     _commit_with_files()
     return comment
 
@@ -305,6 +314,7 @@ def delete_comment(comment: Comment, user: User) -> None:
     if comment.deleted_at:
         return
     comment.deleted_at = utcnow()
+    withdraw_unsent_notices(comment.report_id, comment)
     db.session.execute(
         update(Report)
         .where(Report.id == comment.report_id)
@@ -314,11 +324,21 @@ def delete_comment(comment: Comment, user: User) -> None:
     db.session.commit()
 
 
+def withdraw_unsent_notices(report_id: int, comment: Comment | None = None) -> None:
+    """The public may no longer see a report (or ``comment`` on it): emails and push
+    notifications telling followers and watchers of it that have not gone yet are
+    withdrawn, in the caller's transaction."""
+    from bpt311.pwa import push  # as in tell_followers
+
+    notify.withdraw_unsent(report_id, comment.id if comment else None)
+    push.withdraw_unsent(report_id, comment.body if comment else None)
+
+
 def can_edit(comment: Comment, user) -> bool:
     return (
         getattr(user, "is_authenticated", False)
         and comment.author_id == user.id
-        and comment.deleted_at is None
+        and comment.publicly_visible  # not deleted, nor hidden by moderators
         and utcnow() - comment.created_at <= EDIT_WINDOW
     )
 
@@ -361,9 +381,14 @@ def flag(user: User, target_type: str, target_id: int, reason: str, detail: str 
 
 
 def _flagged_report_id(target_type: str, target_id: int) -> int | None:
+    """The report a flag is about, when the thing flagged is one the public may see
+    (Report, Comment and Media.publicly_visible); None otherwise."""
     model = {"report": Report, "comment": Comment, "media": Media}[target_type]
-    column = model.id if model is Report else model.report_id
-    return db.session.scalar(select(column).where(model.id == target_id))
+    target = db.session.get(model, target_id)
+    if target is None or not target.publicly_visible:
+        return None
+    report = target if model is Report else db.session.get(Report, target.report_id)
+    return report.id if report.publicly_visible else None
 
 
 # ---- the reporter and residents change the status ---------------------------------------

@@ -33,7 +33,7 @@ bp = Blueprint("community", __name__)
 
 def _report(tracking_number: str) -> Report:
     report = queries.report_by_tracking_number(tracking_number)
-    if report is None or report.hidden_at is not None:  # hidden by moderators: not here
+    if report is None or not report.publicly_visible:  # hidden by moderators: not here
         abort(404)
     return report
 
@@ -207,7 +207,9 @@ def _detail_with(report: Report, comment_form, status: int):
 
 def _own_comment(comment_id: int) -> Comment:
     comment = db.session.get(Comment, comment_id)
-    if comment is None or comment.deleted_at is not None:
+    report = db.session.get(Report, comment.report_id) if comment is not None else None
+    # Deleted, or hidden by moderators (it or its report): not here, as on the report page.
+    if comment is None or not (comment.publicly_visible and report.publicly_visible):
         abort(404)
     return comment
 

@@ -115,7 +115,7 @@ def report_photos(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
     if report is None:
         abort(404)
-    if report.hidden_at is not None and not getattr(current_user, "is_staff", False):
+    if not report.publicly_visible and not getattr(current_user, "is_staff", False):
         abort(404)
     page = url_for("reports.detail", tracking_number=report.tracking_number)
     if not request.headers.get("HX-Request") or request.headers.get("HX-History-Restore-Request"):

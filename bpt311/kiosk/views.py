@@ -66,7 +66,7 @@ def _page(template: str, partial: str | None = None, status: int = 200, **contex
 
 def _report_or_404(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
-    if report is None or report.hidden_at is not None:
+    if report is None or not report.publicly_visible:
         abort(404)
     return report
 
@@ -246,7 +246,7 @@ def lookup():
         typed = form.number.data.strip()
         # The number pad has no letters: the digits alone are enough.
         report = queries.report_by_tracking_number("BPT-" + typed if typed.isdigit() else typed)
-        if report is not None and report.hidden_at is None:
+        if report is not None and report.publicly_visible:
             return redirect(url_for(".report", tracking_number=report.tracking_number), 303)
         form.number.errors = [
             _(

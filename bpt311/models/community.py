@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
@@ -64,9 +74,16 @@ class Comment(Base):
 
     author: Mapped[User | None] = relationship()
 
-    @property
-    def is_visible(self) -> bool:
+    @hybrid_property
+    def publicly_visible(self) -> bool:
+        """The one rule for who may read a comment: neither deleted by its writer nor
+        hidden by moderators. On the class, the same rule as SQL."""
         return self.deleted_at is None and self.hidden_at is None
+
+    @publicly_visible.inplace.expression
+    @classmethod
+    def _publicly_visible(cls) -> ColumnElement[bool]:
+        return and_(cls.deleted_at.is_(None), cls.hidden_at.is_(None))
 
 
 class Flag(Base):

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     event,
     true,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
@@ -148,6 +150,17 @@ class Report(Base):
         cascade="all, delete-orphan",
     )
 
+    @hybrid_property
+    def publicly_visible(self) -> bool:
+        """The one rule for who may see a report: anyone, unless moderators hid it (then
+        only staff). Every public read uses it, in Python or, on the class, as SQL."""
+        return self.hidden_at is None
+
+    @publicly_visible.inplace.expression
+    @classmethod
+    def _publicly_visible(cls) -> ColumnElement[bool]:
+        return cls.hidden_at.is_(None)
+
     @property
     def tracking_number(self) -> str:
         return f"{TRACKING_PREFIX}{self.id:06d}"
@@ -234,6 +247,22 @@ class Media(Base):
     )
 
     report: Mapped[Report] = relationship(back_populates="media")
+    comment: Mapped[Comment | None] = relationship()
+
+    @property
+    def publicly_visible(self) -> bool:
+        """The one rule for serving a photo or video (and its copies) to the public: not
+        hidden itself, on a report the public may see, and, with a comment, on a comment
+        the public may read (neither hidden nor deleted)."""
+        return (
+            self.hidden_at is None
+            and self.report.publicly_visible
+            and (self.comment is None or self.comment.publicly_visible)
+        )
+
+    def visible_to(self, user) -> bool:
+        """Whether ``user`` may have the file: the public rule, or staff, who see all."""
+        return self.publicly_visible or bool(getattr(user, "is_staff", False))
 
     @property
     def thumb_size(self) -> tuple[int, int] | None:

@@ -5,10 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    exists,
+    or_,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
+from bpt311.models.community import Comment
 from bpt311.models.people import User
 from bpt311.models.places import Category, Neighbourhood
 from bpt311.models.reports import Report
@@ -133,8 +148,30 @@ class WatchEvent(Base):
     fanned_out_at: Mapped[datetime | None] = mapped_column(index=True)
     actor_id: Mapped[int | None]
     already_told: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The comment a "comment" event is about: its notices go with it when it is hidden or
+    # deleted. No foreign key, like actor_id (comments are only ever deleted with their
+    # report, and its events go with it).
+    comment_id: Mapped[int | None] = mapped_column(index=True)
 
     report: Mapped[Report] = relationship()
+    comment: Mapped[Comment | None] = relationship(
+        primaryjoin="foreign(WatchEvent.comment_id) == Comment.id", viewonly=True
+    )
+
+    @hybrid_property
+    def publicly_visible(self) -> bool:
+        """Whether watchers may still read of it: its report and, for a comment, the
+        comment may be seen by the public (Report and Comment.publicly_visible)."""
+        return self.report.publicly_visible and (
+            self.comment_id is None or (self.comment is not None and self.comment.publicly_visible)
+        )
+
+    @publicly_visible.inplace.expression
+    @classmethod
+    def _publicly_visible(cls) -> ColumnElement[bool]:
+        report = exists().where(Report.id == cls.report_id, Report.publicly_visible)
+        comment = exists().where(Comment.id == cls.comment_id, Comment.publicly_visible)
+        return and_(report, or_(cls.comment_id.is_(None), comment))
 
 
 class Notice(Base):

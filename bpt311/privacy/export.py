@@ -25,6 +25,7 @@ from bpt311.models import (
     Vote,
     WatchArea,
     WatchAreaFollow,
+    WatchEvent,
     utcnow,
 )
 
@@ -88,9 +89,12 @@ def personal_data(user: User) -> dict[str, Any]:
         .options(selectinload(WatchAreaFollow.area))
         .order_by(WatchAreaFollow.id)
     ).all()
+    # Notices of things moderators hid since tell of someone else's words: left out, as
+    # on /me/notifications (they are back if the thing is restored).
     notices = db.session.scalars(
         select(Notice)
-        .where(Notice.user_id == user.id)
+        .join(WatchEvent, WatchEvent.id == Notice.event_id)
+        .where(Notice.user_id == user.id, WatchEvent.publicly_visible)
         .options(selectinload(Notice.event))
         .order_by(Notice.id)
     ).all()
@@ -124,7 +128,10 @@ def personal_data(user: User) -> dict[str, Any]:
                 "contact_email": report.contact_email,
                 "contact_phone": report.contact_phone,
                 "contact_erased_at": _when(report.contact_erased_at),
-                "photos_and_videos": [_media(item) for item in report.media],
+                # Theirs: photos others added with comments are the others' data.
+                "photos_and_videos": [
+                    _media(item) for item in report.media if item.comment_id is None
+                ],
             }
             for report in reports
         ],

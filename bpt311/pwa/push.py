@@ -204,6 +204,22 @@ def queue(user_ids, scope: str, title, body, url: str, report_id=None) -> int:
     return len(devices)
 
 
+def withdraw_unsent(report_id: int, body: str | None = None) -> int:
+    """Delete notifications not yet pushed about a report (every one), or only those
+    whose text is ``body`` (a comment's, as followers are pushed it); the caller commits."""
+    rows = db.session.scalars(
+        select(PushMessage).where(
+            PushMessage.report_id == report_id, PushMessage.status == "pending"
+        )
+    ).all()
+    gone = 0
+    for row in rows:
+        if body is None or (row.payload or {}).get("body") == body[:300]:
+            db.session.delete(row)
+            gone += 1
+    return gone
+
+
 def _forget_queued(session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(QUEUED, None)

@@ -288,7 +288,7 @@ def filtered(filters: Filters, include_hidden: bool = False) -> Select:
     moderators hid are left out unless ``include_hidden`` (the staff queue)."""
     query = select(Report)
     if not include_hidden:
-        query = query.where(Report.hidden_at.is_(None))
+        query = query.where(Report.publicly_visible)
     if filters.category:
         query = query.where(
             Report.category_id.in_(

@@ -16,7 +16,7 @@ def latest_reports(limit: int = 10) -> list[Report]:
     from bpt311.reports.browse import with_list_details
 
     return db.session.scalars(
-        with_list_details(select(Report).where(Report.hidden_at.is_(None)))
+        with_list_details(select(Report).where(Report.publicly_visible))
         .order_by(Report.created_at.desc(), Report.id.desc())
         .limit(limit)
     ).all()
@@ -35,9 +35,11 @@ def category_groups() -> list[tuple[str, list[Category]]]:
 
 
 def merged_into(report: Report) -> list[Report]:
-    """Reports closed as duplicates of this one."""
+    """Reports closed as duplicates of this one, that the public may see."""
     return db.session.scalars(
-        select(Report).where(Report.duplicate_of_id == report.id).order_by(Report.id)
+        select(Report)
+        .where(Report.duplicate_of_id == report.id, Report.publicly_visible)
+        .order_by(Report.id)
     ).all()
 
 
@@ -50,7 +52,7 @@ def report_by_old_number(text: str) -> Report | None:
     wanted = [text, text[4:]] if text.upper().startswith("SCF-") else [text]
     return db.session.scalars(
         select(Report)
-        .where(Report.import_id.in_(wanted), Report.hidden_at.is_(None))
+        .where(Report.import_id.in_(wanted), Report.publicly_visible)
         .order_by(Report.id)
         .limit(1)
     ).first()

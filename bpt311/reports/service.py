@@ -240,6 +240,7 @@ def possible_duplicates(
         select(Report)
         .where(
             Report.category_id == category_id,
+            Report.publicly_visible,  # a hidden report is no one's duplicate to see
             Report.status.in_(("open", "acknowledged")),
             Report.created_at >= utcnow() - timedelta(days=DUPLICATE_DAYS),
             Report.latitude.between(min_lat, max_lat),

@@ -168,7 +168,7 @@ def nearby():
 @bp.get("/reports/<tracking_number>/submitted")
 def submitted(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
-    if report is None or report.hidden_at is not None:
+    if report is None or not report.publicly_visible:
         abort(404)
     link = report_url(report)
     qr = segno.make(link, error="m").svg_inline(
@@ -213,7 +213,7 @@ def detail(tracking_number: str):
         if earlier is None:
             abort(404)
         return redirect(url_for(".detail", tracking_number=earlier.tracking_number), 301)
-    hidden = report.hidden_at is not None  # moderators hid it: gone for the public, not staff
+    hidden = not report.publicly_visible  # moderators hid it: gone for the public, not staff
     if hidden and not getattr(current_user, "is_staff", False):
         abort(404)
     if tracking_number != report.tracking_number:
@@ -242,6 +242,7 @@ SERVABLE_TYPES = frozenset(
 @bp.get("/media/<path:name>")
 def media_file(name: str):
     """A stored photo or video, as an image or video and never as anything a browser runs."""
+    media = None
     if name.startswith("pending/"):
         token = name.removeprefix("pending/").split(".", 1)[0]
         item = storage.load_stashed(token)
@@ -254,13 +255,10 @@ def media_file(name: str):
         media = db.session.scalars(
             select(Media)
             .where(or_(Media.file_name == name, Media.thumb_name == name))
-            .options(selectinload(Media.report))
+            .options(selectinload(Media.report), selectinload(Media.comment))
         ).first()
-        if media is None:
-            abort(404)
-        hidden = media.hidden_at is not None or media.report.hidden_at is not None
-        if hidden and not (current_user.is_authenticated and current_user.is_staff):
-            abort(404)  # hidden by moderators: only staff still see it
+        if media is None or not media.visible_to(current_user):
+            abort(404)  # hidden by moderators, or with a deleted comment: staff only
         if media.kind == "video" and media.processing_state != "ready":
             abort(404)  # the video as sent, its place and camera inside, until cleaned
         content_type = "image/jpeg" if name == media.thumb_name else media.content_type
@@ -271,8 +269,13 @@ def media_file(name: str):
     if response is None:
         abort(404)
     if response.status_code == 302:  # to the object store: the URL was checked above
+        if media is not None:
+            storage.cache_while_hideable(response, public=media.publicly_visible)
         return response
     response.headers["Content-Disposition"] = "inline" if inline else "attachment"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "public, max-age=86400"
+    if media is None:  # an upload waiting for its report: only its uploader has the name
+        response.headers["Cache-Control"] = "private, max-age=86400"
+    else:
+        storage.cache_while_hideable(response, public=media.publicly_visible)
     return response

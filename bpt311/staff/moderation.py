@@ -30,6 +30,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import Optional as OptionalValue
 
+from bpt311.community.service import withdraw_unsent_notices
 from bpt311.errors import wants_partial
 from bpt311.extensions import db
 from bpt311.models import Comment, Flag, Media, Report, TimelineEvent, User, utcnow
@@ -394,7 +395,7 @@ def _tell_poster(item: Item, actor: User, template: str, reason: str = "") -> No
     if not address or (item.author is not None and item.author.id == actor.id):
         return
     report = item.report
-    report_hidden = item.target_type == "report" or report.hidden_at is not None
+    report_hidden = item.target_type == "report" or not report.publicly_visible
     enqueue_email(
         address,
         template,
@@ -419,6 +420,10 @@ def hide(item: Item, actor: User, reason: str) -> int:
         db.session.rollback()
         raise ModerationError(MESSAGES["already_hidden"][item.target_type]())
     resolved = _resolve_flags(item, "hidden", now)
+    if item.target_type in ("report", "comment"):  # what followers and watchers may not read
+        withdraw_unsent_notices(
+            item.report.id, item.target if item.target_type == "comment" else None
+        )
     _timeline(item, actor, "hidden", f"Hidden: {reason}", now)
     record(
         actor,

@@ -68,7 +68,7 @@ class Selection:
     def conditions(self) -> list[ColumnElement]:
         wanted = []
         if self.public:
-            wanted.append(Report.hidden_at.is_(None))
+            wanted.append(Report.publicly_visible)
         if self.department_id:
             wanted.append(Report.department_id == self.department_id)
         if self.category_id:

@@ -70,6 +70,7 @@ def digest_for(user_id: int, now: datetime) -> bool:
             Notice.user_id == user_id,
             Notice.digested_at == stamp,
             Notice.area_id.is_not(None),  # an area deleted since: they no longer want it
+            WatchEvent.publicly_visible,  # hidden (or a comment deleted) since: not told
         )
         .options(
             selectinload(Notice.area),

@@ -17,8 +17,17 @@ from sqlalchemy.orm import Session
 
 from bpt311 import i18n
 from bpt311.extensions import db
-from bpt311.models import Notice, Outbox, Report, TimelineEvent, User, WatchEvent, utcnow
-from bpt311.notify import enqueue_email, site_link
+from bpt311.models import (
+    Comment,
+    Notice,
+    Outbox,
+    Report,
+    TimelineEvent,
+    User,
+    WatchEvent,
+    utcnow,
+)
+from bpt311.notify import about, enqueue_email, site_link
 from bpt311.watch.matching import Watcher, watchers_of
 from bpt311.watch.tokens import unsubscribe_token
 
@@ -26,8 +35,15 @@ KINDS = ("new", "status", "comment")
 NOTE_MAX = 2000
 
 
-def announce(report: Report, kind: str, actor: User | None = None, note: str = "") -> None:
-    """Queue what the watchers of ``report``'s point should hear about ``kind``.
+def announce(
+    report: Report,
+    kind: str,
+    actor: User | None = None,
+    note: str = "",
+    comment: Comment | None = None,
+) -> None:
+    """Queue what the watchers of ``report``'s point should hear about ``kind`` (for a
+    comment, ``comment``: its notices go if it is hidden or deleted).
 
     The caller flushes the report first and commits afterwards. The person who acted
     is never told of their own action, and each watcher hears once however many of
@@ -38,12 +54,12 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
 
     if kind not in KINDS:
         raise ValueError(f"unknown kind of event {kind!r}: use one of {', '.join(KINDS)}")
-    if report.hidden_at is not None:
+    if not report.publicly_visible:
         return
     now = utcnow()
     if queue_enabled():
         # The event is enqueued once the transaction commits (bpt311.jobs.queue).
-        event, _ = _new_event(report, kind, actor, note, now)
+        event, _ = _new_event(report, kind, actor, note, now, comment)
         event.actor_id = actor.id if actor is not None else None
         event.already_told = {
             "emails": sorted(_emailed_in_this_transaction(report.id)),
@@ -60,7 +76,7 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
     )
     if not watchers:
         return
-    event, step = _new_event(report, kind, actor, note, now)
+    event, step = _new_event(report, kind, actor, note, now, comment)
     event.fanned_out_at = now
     db.session.add(event)
     db.session.flush()
@@ -71,7 +87,7 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
 
 
 def _new_event(
-    report: Report, kind: str, actor: User | None, note: str, now
+    report: Report, kind: str, actor: User | None, note: str, now, comment: Comment | None
 ) -> tuple[WatchEvent, TimelineEvent | None]:
     step = _latest_step(report) if kind == "status" else None
     if step is not None and not note and step.is_public:
@@ -82,6 +98,7 @@ def _new_event(
         headline=english_headline(report, kind, actor, step)[:200],
         note=(note or "").strip()[:NOTE_MAX],
         created_at=now,
+        comment_id=comment.id if comment is not None else None,
     )
     return event, step
 
@@ -146,7 +163,7 @@ def fan_out_later(event_id: int) -> str:
         return "told already"
     report = event.report
     watchers = []
-    if report.hidden_at is None:  # hidden meanwhile: as if announced while hidden
+    if event.publicly_visible:  # hidden meanwhile: as if announced while hidden
         watchers = watchers_of(
             report.latitude,
             report.longitude,
@@ -341,6 +358,7 @@ def _email(
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            **about(report.id, event.comment_id),
         },
         report=report,
         event=event,

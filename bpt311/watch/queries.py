@@ -84,7 +84,7 @@ def _in_area(query: Select, area: WatchArea) -> Select:
     query = query.where(
         Report.latitude.between(area.min_lat, area.max_lat),
         Report.longitude.between(area.min_lon, area.max_lon),
-        Report.hidden_at.is_(None),
+        Report.publicly_visible,
     )
     if not area.all_categories:
         query = query.where(
@@ -129,10 +129,9 @@ def _public_steps(query: Select) -> Select:
         query.join(Report, Report.id == TimelineEvent.report_id)
         .outerjoin(Comment, Comment.id == TimelineEvent.comment_id)
         .where(
-            Report.hidden_at.is_(None),
+            Report.publicly_visible,
             (TimelineEvent.kind != "note") | (TimelineEvent.public_note != ""),
-            TimelineEvent.comment_id.is_(None)
-            | (Comment.deleted_at.is_(None) & Comment.hidden_at.is_(None)),
+            TimelineEvent.comment_id.is_(None) | Comment.publicly_visible,
         )
     )
 
@@ -185,16 +184,26 @@ def category_by_code(code: str) -> Category | None:
 # ---- notices -----------------------------------------------------------------------------
 
 
+def _still_visible(query: Select) -> Select:
+    """Notices of what the public may still see: not of a report or comment hidden (or a
+    comment deleted) since; they come back if moderators restore it."""
+    return query.join(WatchEvent, WatchEvent.id == Notice.event_id).where(
+        WatchEvent.publicly_visible
+    )
+
+
 def unread_count(user_id: int) -> int:
     return db.session.scalar(
-        select(func.count(Notice.id)).where(Notice.user_id == user_id, Notice.read_at.is_(None))
+        _still_visible(select(func.count(Notice.id))).where(
+            Notice.user_id == user_id, Notice.read_at.is_(None)
+        )
     )
 
 
 def notices_for(user_id: int, page: int = 1) -> tuple[list[Notice], bool]:
     """A page of someone's notices, newest first, and whether there is another page."""
     rows = db.session.scalars(
-        select(Notice)
+        _still_visible(select(Notice))
         .where(Notice.user_id == user_id)
         .options(
             selectinload(Notice.area),

@@ -423,7 +423,7 @@ def _no_pending_digest(user_id: int, area_ids: list[int]) -> None:
 
 def mark_read(user: User, notice_id: int) -> Notice | None:
     notice = db.session.get(Notice, notice_id)
-    if notice is None or notice.user_id != user.id:
+    if notice is None or notice.user_id != user.id or not notice.event.publicly_visible:
         return None
     if notice.read_at is None:
         notice.read_at = utcnow()

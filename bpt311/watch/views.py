@@ -324,7 +324,7 @@ def neighbourhood_feed(slug: str):
 @bp.get("/reports/<tracking_number>/feed.atom")
 def report_feed(tracking_number: str):
     report = report_queries.report_by_tracking_number(tracking_number)
-    if report is None or report.hidden_at is not None:
+    if report is None or not report.publicly_visible:
         abort(404)
     body = feeds.atom(
         title=_(
