@@ -38,8 +38,8 @@ def announce(report: Report, kind: str, actor: User | None = None, note: str = "
 
     if kind not in KINDS:
         raise ValueError(f"unknown kind of event {kind!r}: use one of {', '.join(KINDS)}")
-    if report.hidden_at is not None:
-        return
+    if report.hidden_at is not None or not report.has_point:
+        return  # a report still to be placed is announced as "new" once it has its point
     now = utcnow()
     if queue_enabled():
         # The event is enqueued once the transaction commits (bpt311.jobs.queue).
@@ -146,7 +146,8 @@ def fan_out_later(event_id: int) -> str:
         return "told already"
     report = event.report
     watchers = []
-    if report.hidden_at is None:  # hidden meanwhile: as if announced while hidden
+    # Hidden meanwhile: as if announced while hidden.
+    if report.hidden_at is None and report.has_point:
         watchers = watchers_of(
             report.latitude,
             report.longitude,
