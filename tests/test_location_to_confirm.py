@@ -15,15 +15,15 @@ from bpt311.api.keys import create_key
 from bpt311.extensions import db
 from bpt311.models import Neighbourhood, Report
 from bpt311.reports.locating import place_pending_reports
-from tests.factories import make_report
+from bpt311.seed import load_city
+from bpt311.staff import service
+from tests.factories import make_report, make_user
 from tests.fake_nominatim import FakeNominatim, nominatim_place
 from tests.test_reporting import form_data, jpeg, post
 
 LYON_TERRACE = (41.1792, -73.1894)
 PHOTO_SPOT = (41.18615, -73.19542)
-KNOWN = {
-    "lyon terrace": [nominatim_place(*LYON_TERRACE, house_number="45", road="Lyon Terrace")]
-}
+KNOWN = {"lyon terrace": [nominatim_place(*LYON_TERRACE, house_number="45", road="Lyon Terrace")]}
 # Words about tools only the JavaScript map gives: never in markup shown without it.
 TOOL_WORDS = re.compile(r"\bpin\b|the map|your location|use my location", re.IGNORECASE)
 
@@ -87,8 +87,6 @@ def down(make_app):
     """An app whose geocoder refuses connections, with the city loaded."""
     app = make_app()
     with app.app_context():
-        from bpt311.seed import load_city
-
         load_city()
         yield app
 
@@ -147,8 +145,6 @@ def test_an_address_the_geocoder_cannot_find_can_still_be_sent(make_app):
     with FakeNominatim(KNOWN) as fake:
         app = make_app(GEOCODER_URL=fake.url, GEOCODER_TIMEOUT=1)
         with app.app_context():
-            from bpt311.seed import load_city
-
             load_city()
             client = app.test_client()
             data = form_data(client, latitude="", longitude="", address="Behind the old mill")
@@ -188,8 +184,6 @@ def reverse_geocoder(make_app):
     ) as fake:
         app = make_app(GEOCODER_URL=fake.url, GEOCODER_TIMEOUT=1)
         with app.app_context():
-            from bpt311.seed import load_city
-
             load_city()
             yield app, fake
 
@@ -258,10 +252,6 @@ def test_old_rows_named_after_a_photo_are_renamed_by_the_job(reverse_geocoder):
 
 
 def test_staff_can_place_a_report_that_waits_for_its_point(down):
-    from bpt311.staff import service
-
-    from tests.factories import make_user
-
     report = make_report("pothole", latitude=None, longitude=None, location_pending=True)
     admin = make_user("admin@example.org", role="admin")
     service.edit_details(
@@ -300,3 +290,33 @@ def test_open311_address_only_while_the_geocoder_is_down_is_accepted_with_a_noti
         assert place_pending_reports() == 1
     db.session.expire_all()
     assert (report.latitude, report.longitude) == LYON_TERRACE
+
+
+def test_a_changed_address_is_looked_up_again_not_the_kept_point_used(make_app):
+    """The kept point belongs to the address it was found for: a resident without
+    JavaScript who corrects the address gets the new place."""
+    fairfield_avenue = (41.17500, -73.20500)
+    places = {
+        **KNOWN,
+        "fairfield avenue": [
+            nominatim_place(*fairfield_avenue, house_number="990", road="Fairfield Avenue")
+        ],
+    }
+    with FakeNominatim(places) as fake:
+        app = make_app(GEOCODER_URL=fake.url, GEOCODER_TIMEOUT=1)
+        with app.app_context():
+            load_city()
+            client = app.test_client()
+            data = form_data(client, latitude="", longitude="", description="short")
+            page = post(client, data).get_data(as_text=True)
+            assert "at least 10 characters" in page
+            assert BrowserForm(page).fields["latitude"] == f"{LYON_TERRACE[0]:.6f}"
+            sent = resend(
+                client,
+                page,
+                description="A deep pothole in the right lane by the bus stop.",
+                address="990 Fairfield Avenue",
+            )
+            assert sent.status_code == 303
+            report = db.session.scalars(select(Report)).one()
+            assert (report.latitude, report.longitude) == fairfield_avenue

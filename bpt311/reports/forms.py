@@ -47,6 +47,10 @@ class ReportForm(FlaskForm):
     address = StringField(_l("Address or nearest intersection"), [Optional(), Length(max=200)])
     latitude = HiddenField()
     longitude = HiddenField()
+    # "@" and the address a point in latitude/longitude was found for by the server (a
+    # geocoded address, a photo's point: "@" alone); empty for the map's pin. Changing the
+    # address without JavaScript then looks the new one up instead of keeping the old point.
+    located_for = HiddenField()
     location_choice = RadioField(_l("Which place do you mean?"), choices=[], validate_choice=False)
     # Offered when the address cannot be looked up: the report is sent with the address as
     # typed (address_as_typed) and, if chosen, the neighbourhood; the city places it later.

@@ -136,8 +136,12 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
             form.address.data = address
         latitude, longitude = _number(lat_text), _number(lon_text)
         if latitude is not None and longitude is not None:
-            form.latitude.data, form.longitude.data = f"{latitude:.6f}", f"{longitude:.6f}"
+            _keep_point(form, latitude, longitude)
         return latitude, longitude
+    if (form.located_for.data or "").startswith("@") and _words(
+        form.located_for.data[1:]
+    ) != _words(form.address.data):  # the address was changed: look the new one up
+        form.latitude.data = form.longitude.data = form.located_for.data = ""
     latitude, longitude = _number(form.latitude.data), _number(form.longitude.data)
     if (form.latitude.data or form.longitude.data) and (latitude is None or longitude is None):
         _add_error(form, "address", _("That location is not a real place on the map"))
@@ -156,8 +160,7 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
             return None, None
         if len(places) == 1:
             form.address.data = places[0].address
-            form.latitude.data = f"{places[0].latitude:.6f}"
-            form.longitude.data = f"{places[0].longitude:.6f}"
+            _keep_point(form, places[0].latitude, places[0].longitude)
             return places[0].latitude, places[0].longitude
         _offer_places(form, [(p.latitude, p.longitude, p.address) for p in places])
         form.location_choice.errors = [_("Choose which place you mean")]
@@ -172,6 +175,16 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
         )
         return None, None
     return None, None
+
+
+def _words(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _keep_point(form: ReportForm, latitude: float, longitude: float) -> None:
+    """Keep a point the server found in the hidden fields, with the address it is for."""
+    form.latitude.data, form.longitude.data = f"{latitude:.6f}", f"{longitude:.6f}"
+    form.located_for.data = "@" + _words(form.address.data)
 
 
 def _as_typed(form: ReportForm, intake: Intake, typed: str, geocoder_down: bool) -> None:

@@ -295,9 +295,10 @@ def validate(new: NewReport) -> tuple[Category, dict[str, Any], tuple[float, flo
     point: tuple[float, float] | None = None
     address = " ".join((new.address or "").split())
     if new.unplaced and new.latitude is None and new.longitude is None and address:
-        if new.neighbourhood_id is not None and db.session.get(
-            Neighbourhood, new.neighbourhood_id
-        ) is None:
+        if (
+            new.neighbourhood_id is not None
+            and db.session.get(Neighbourhood, new.neighbourhood_id) is None
+        ):
             errors["neighbourhood"] = _("Choose a neighbourhood from the list")
     else:
         try:
