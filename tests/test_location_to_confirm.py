@@ -17,7 +17,7 @@ from bpt311.models import Neighbourhood, Report
 from bpt311.reports.locating import place_pending_reports
 from bpt311.seed import load_city
 from bpt311.staff import service
-from tests.factories import make_report, make_user
+from tests.factories import make_report, make_user, sign_in_as
 from tests.fake_nominatim import FakeNominatim, nominatim_place
 from tests.test_reporting import form_data, jpeg, post
 
@@ -254,6 +254,11 @@ def test_old_rows_named_after_a_photo_are_renamed_by_the_job(reverse_geocoder):
 def test_staff_can_place_a_report_that_waits_for_its_point(down):
     report = make_report("pothole", latitude=None, longitude=None, location_pending=True)
     admin = make_user("admin@example.org", role="admin")
+    client = down.test_client()
+    sign_in_as(client, admin)
+    inspector = client.get(f"/staff/reports/{report.tracking_number}")
+    assert inspector.status_code == 200
+    assert "Location to be confirmed" in inspector.get_data(as_text=True)
     service.edit_details(
         report, admin, report.version, report.description, "45 Lyon Terrace", "41.1792", "-73.1894"
     )
