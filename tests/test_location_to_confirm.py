@@ -114,6 +114,8 @@ def test_geocoder_down_accepts_the_address_as_typed_then_a_job_places_it(down):
     assert report.tracking_number in receipt
     detail = client.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
     assert "Location to be confirmed" in detail and "data-map-point" not in detail
+    spanish = client.get(f"/reports/{report.tracking_number}", headers={"Accept-Language": "es"})
+    assert "Ubicación por confirmar" in spanish.get_data(as_text=True)
     # lists show it; the map's GeoJSON, which needs a point, leaves it out
     assert report.tracking_number in client.get("/reports").get_data(as_text=True)
     features = json.loads(client.get("/reports.geojson").get_data(as_text=True))["features"]
