@@ -327,3 +327,13 @@ def test_a_changed_address_is_looked_up_again_not_the_kept_point_used(make_app):
             assert sent.status_code == 303
             report = db.session.scalars(select(Report)).one()
             assert (report.latitude, report.longitude) == fairfield_avenue
+
+
+def test_a_geocoder_down_costs_the_sweep_one_try_not_one_per_report(down):
+    first, second = (
+        make_report("pothole", latitude=None, longitude=None, location_pending=True)
+        for _ in range(2)
+    )
+    assert place_pending_reports() == 0
+    db.session.expire_all()
+    assert (first.location_attempts, second.location_attempts) == (1, 0)

@@ -46,13 +46,18 @@ def due_ids(limit: int = 20) -> list[int]:
 
 
 def place_pending_reports(limit: int = 20) -> int:
-    """One pass of the job; returns how many reports got their point or address."""
+    """One pass of the job; returns how many reports got their point or address. A geocoder
+    found down ends the pass, so a slow one costs the sweep one timeout, not one a report."""
     placed = 0
     for report_id in due_ids(limit):
         try:
-            placed += locate(report_id) == "placed"
+            outcome = locate(report_id)
         except StaleDataError:  # staff placed it, or another sweep did, meanwhile
             db.session.rollback()
+            continue
+        if outcome == "retry later":
+            break
+        placed += outcome == "placed"
     return placed
 
 
