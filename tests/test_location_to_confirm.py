@@ -337,3 +337,26 @@ def test_a_geocoder_down_costs_the_sweep_one_try_not_one_per_report(down):
     assert place_pending_reports() == 0
     db.session.expire_all()
     assert (first.location_attempts, second.location_attempts) == (1, 0)
+
+
+def test_staff_correcting_the_address_of_an_unplaced_report_has_it_looked_up_again(down):
+    report = make_report(
+        "pothole",
+        latitude=None,
+        longitude=None,
+        address="45 Lyon Terace",
+        location_pending=True,
+        location_attempts=12,  # the geocoder could not find the misspelt address
+    )
+    admin = make_user("admin@example.org", role="admin")
+    service.edit_details(
+        report, admin, report.version, report.description, "45 Lyon Terrace", "", ""
+    )
+    db.session.expire_all()
+    assert report.address == "45 Lyon Terrace" and report.latitude is None
+    assert report.location_pending and report.location_attempts == 0
+    with FakeNominatim(KNOWN) as fake:
+        down.config["GEOCODER_URL"] = fake.url
+        assert place_pending_reports() == 1
+    db.session.expire_all()
+    assert (report.latitude, report.longitude) == LYON_TERRACE
