@@ -360,3 +360,22 @@ def test_staff_correcting_the_address_of_an_unplaced_report_has_it_looked_up_aga
         assert place_pending_reports() == 1
     db.session.expire_all()
     assert (report.latitude, report.longitude) == LYON_TERRACE
+
+
+def test_the_city_hall_kiosk_accepts_an_address_while_the_geocoder_is_down(down):
+    client = down.test_client()
+    page = client.get("/kiosk/report?category=pothole").get_data(as_text=True)
+    fields = BrowserForm(page).fields
+    fields.update(
+        description="A deep pothole in front of the library steps.",
+        answer_size="large",
+        address="925 Broad Street",
+    )
+    offered = client.post("/kiosk/report", data=fields).get_data(as_text=True)
+    assert "look up addresses right now" in offered and 'name="neighbourhood"' in offered
+    fields = BrowserForm(offered).fields
+    sent = client.post("/kiosk/report", data=fields)
+    assert sent.status_code == 303 and "/receipt" in sent.headers["Location"]
+    report = db.session.scalars(select(Report)).one()
+    assert report.source == "kiosk" and report.address == "925 Broad Street"
+    assert report.location_pending and report.latitude is None
