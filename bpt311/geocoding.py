@@ -91,12 +91,14 @@ def search(text: str, limit: int = 5) -> list[Place]:
     return places
 
 
-def reverse(latitude: float, longitude: float) -> str | None:
+def reverse(latitude: float, longitude: float, strict: bool = False) -> str | None:
     """A short address for a point ("350 Main Street, Bridgeport"), or None.
 
     None when the geocoder finds nothing or is down or slow: the address is only for
-    display, so this never raises for the geocoder's sake. Answers are cached by the
-    point rounded to 5 decimals (about a metre); commits the cache row, like search().
+    display, so this never raises for the geocoder's sake, unless ``strict`` (a job that
+    retries later), when a geocoder down or slow raises GeocoderUnavailable. Answers are
+    cached by the point rounded to 5 decimals (about a metre); commits the cache row,
+    like search().
     """
     key = f"{latitude:.5f},{longitude:.5f}"
     cached = _cached("reverse", key)
@@ -108,6 +110,8 @@ def reverse(latitude: float, longitude: float) -> str | None:
         address = short_address(location.raw) if location else ""
     except GEOCODER_FAILURES as exc:
         log.warning("geocoder reverse for %s failed: %r", key, exc)
+        if strict:
+            raise GeocoderUnavailable() from exc
         return None
     if not address:
         return None

@@ -91,3 +91,65 @@ def test_sqlite_report_table_keeps_autoincrement_and_search_through_every_migrat
     assert "AUTOINCREMENT" in sql
     # the full-text index's triggers survive table rebuilds
     assert {"report_fts_insert", "report_fts_delete", "report_fts_update"} <= set(triggers)
+
+
+def _insert(connection, table, **given) -> int:
+    """A row with ``given`` values and a plain value in every other required column."""
+    from datetime import datetime
+
+    from sqlalchemy import Boolean, DateTime, Float, Integer, MetaData, Table
+
+    reflected = Table(table, MetaData(), autoload_with=connection)
+    row = dict(given)
+    for column in reflected.columns:
+        if column.name in row or column.primary_key or column.nullable:
+            continue
+        if column.server_default is not None:
+            continue
+        kind = column.type
+        if isinstance(kind, Boolean):
+            row[column.name] = False
+        elif isinstance(kind, Integer):
+            row[column.name] = 1
+        elif isinstance(kind, Float):
+            row[column.name] = 41.18
+        elif isinstance(kind, DateTime):
+            row[column.name] = datetime(2026, 11, 1)
+        elif kind.__class__.__name__ == "JSON":
+            row[column.name] = {}
+        else:
+            row[column.name] = "x"
+    return connection.execute(reflected.insert().values(**row)).inserted_primary_key[0]
+
+
+def test_a_photo_file_name_in_an_address_is_cleared_for_the_reverse_geocoder(
+    empty_database, tmp_path
+):
+    """Reports whose address was "Where your photo <file> was taken" (#22.3) lose it
+    and wait for the geocoding job to name the place."""
+    app = create_app(app_settings(empty_database, tmp_path))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="5e1f0a9b2c09")
+        with db.engine.begin() as connection:
+            department = _insert(connection, "department", name="Public Works")
+            category = _insert(
+                connection, "category", department_id=department, service_code="pothole"
+            )
+            for address in ("Where your photo pothole_gps2.jpg was taken", "45 Lyon Terrace"):
+                _insert(
+                    connection,
+                    "report",
+                    category_id=category,
+                    department_id=department,
+                    address=address,
+                )
+        upgrade(directory=MIGRATIONS_DIR)
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT address, location_pending FROM report ORDER BY id")
+            ).all()
+        db.engine.dispose()
+    assert [(address, bool(pending)) for address, pending in rows] == [
+        ("", True),
+        ("45 Lyon Terrace", False),
+    ]

@@ -982,11 +982,15 @@ def test_post_with_an_address_string_is_placed_by_the_geocoder(geocoded):
     assert "could not find “1 Nowhere Lane”" in error_descriptions(missing, "json")[0]
 
 
-def test_post_with_an_address_while_the_geocoder_is_down_says_to_send_lat_long(client, api_key):
+def test_post_with_an_address_while_the_geocoder_is_down_is_accepted_to_place_later(
+    client, api_key
+):
     response = post_request(client, api_key, lat=None, long=None, address_string="45 Lyon Terrace")
-    assert response.status_code == 400
-    [message] = error_descriptions(response, "json")
-    assert "cannot look up addresses right now" in message and "lat and long" in message
+    assert response.status_code == 201
+    [made] = body(response)
+    assert "its location will be confirmed later" in made["service_notice"]
+    report = db.session.scalars(select(Report)).one()
+    assert report.latitude is None and report.location_pending
 
 
 # ---- everything else under /open311/ ----------------------------------------------------

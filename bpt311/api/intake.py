@@ -62,8 +62,11 @@ def _coordinate(text: str) -> float:
         ) from exc
 
 
-def location(values: Mapping) -> tuple[float, float, str]:
-    """(latitude, longitude, address in words) from lat/long, else a geocoded address_string."""
+def location(values: Mapping) -> tuple[float | None, float | None, str]:
+    """(latitude, longitude, address in words) from lat/long, else a geocoded address_string.
+
+    With the geocoder down the point is (None, None): the request is accepted with its
+    address, its location to be confirmed (bpt311.reports.locating)."""
     lat_text, long_text = clean(values.get("lat")), clean(values.get("long"))
     address = " ".join(clean(values.get("address_string")).split())[:300]
     if lat_text or long_text:
@@ -73,12 +76,8 @@ def location(values: Mapping) -> tuple[float, float, str]:
     if address:
         try:
             places = search(address, limit=1)
-        except GeocoderUnavailable as exc:
-            raise Refused(
-                400,
-                "address_string: we cannot look up addresses right now. Send lat and long "
-                "instead, or try again in a few minutes.",
-            ) from exc
+        except GeocoderUnavailable:
+            return None, None, address
         if not places:
             raise Refused(
                 400,
@@ -143,7 +142,8 @@ def take_request(values, key: ApiKey) -> Report:
     if not SERVICE_CODE_RE.match(service_code) or active_category(service_code) is None:
         raise Refused(404, f"service_code {service_code!r} was not found")
     latitude, longitude, address = location(values)
-    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+    unplaced = latitude is None or longitude is None
+    if not unplaced and not (math.isfinite(latitude) and math.isfinite(longitude)):
         raise Refused(400, "lat/long: that location is not a real place on the map")
     description = clean(values.get("description"))
     media_url = _media_url(values)
@@ -163,6 +163,7 @@ def take_request(values, key: ApiKey) -> Report:
         contact_phone=clean(values.get("phone")),
         source="api",
         media_url=media_url,
+        unplaced=unplaced,
     )
     try:
         report = submit_report(new)

@@ -276,6 +276,14 @@ def matching(query: RequestQuery) -> Select:
     return rows.limit(MAX_RESULTS)
 
 
+# Said to a client whose address_string could not be looked up when it was sent.
+LOCATION_NOTICE = (
+    " The address could not be looked up just now: the request was accepted with the"
+    " address as sent, and its location will be confirmed later (lat and long stay empty"
+    " until then)."
+)
+
+
 @cache
 def service_notice(sla_hours: int) -> str:
     return f"Expected response time: {sla_in_words(sla_hours)}."

@@ -173,7 +173,8 @@ def create_request(fmt: str):
         return georeport.errors(fmt, exc.status, *exc.messages)
     made = {
         "service_request_id": report.tracking_number,
-        "service_notice": service_requests.service_notice(report.category.sla_hours),
+        "service_notice": service_requests.service_notice(report.category.sla_hours)
+        + (service_requests.LOCATION_NOTICE if not report.has_point else ""),
         "account_id": None,
     }
     response = georeport.document(fmt, "service_requests", [made], 201)

@@ -1,7 +1,8 @@
 """The sweep: photos left "processing" and watch events whose watchers were not told,
 because their job was lost (Redis was down when they were made, or was emptied), get a
 job again, or are done here if Redis is still down (or no longer configured); media
-spooled on this host while the object store was down are sent to it.
+spooled on this host while the object store was down are sent to it; reports whose
+location is to be confirmed are geocoded (bpt311.reports.locating).
 Emails need no sweep here: ``flask notify run`` delivers every due outbox row."""
 
 from __future__ import annotations
@@ -30,13 +31,26 @@ def sweep_when_due() -> int:
     app.extensions[LAST_SWEEP] = now
     done = 0
     # Independent parts: one raising (logged) does not keep the others from running.
-    for part in (sweep_media, sweep_watch_events, retry_spooled_media):
+    for part in (sweep_media, sweep_watch_events, retry_spooled_media, sweep_locations):
         try:
             done += part()
         except Exception:
             log.exception("The sweep's %s failed; the other parts go on", part.__name__)
             db.session.rollback()
     return done
+
+
+def sweep_locations(limit: int = 20) -> int:
+    """Reports whose location is to be confirmed (sent while the geocoder was down, or
+    without an address) are geocoded here, each retried with its own backoff."""
+    from bpt311.reports.locating import place_pending_reports
+
+    try:
+        return place_pending_reports(limit)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("Locating reports: not done yet: %s", exc)
+        return 0
 
 
 def retry_spooled_media() -> int:

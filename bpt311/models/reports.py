@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    false,
     true,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -85,9 +86,18 @@ class Report(Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     description: Mapped[str] = mapped_column(Text)
-    latitude: Mapped[float] = mapped_column(Float)
-    longitude: Mapped[float] = mapped_column(Float)
+    # None while a report sent with only an address waits for the geocoder (location_pending).
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     address: Mapped[str] = mapped_column(String(300), default="")
+    # The location is still to be confirmed: an address to geocode (no point yet) or a point
+    # to reverse-geocode (no address yet). The sweep's geocoding job retries it with backoff
+    # (location_attempts, location_retry_at); staff may place it by hand meanwhile.
+    location_pending: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
+    location_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    location_retry_at: Mapped[datetime | None]
     neighbourhood_id: Mapped[int | None] = mapped_column(ForeignKey("neighbourhood.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -201,12 +211,26 @@ class Report(Base):
         return self.reporter.public_name
 
     @property
+    def has_point(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
     def place_label(self) -> str:
+        """Where the report is, in words: its address, else a neutral phrase (translated)."""
         if self.address:
             return self.address
+        if not self.has_point:
+            if self.neighbourhood:
+                return _(
+                    "Location to be confirmed (%(neighbourhood)s)",
+                    neighbourhood=self.neighbourhood.name,
+                )
+            return _("Location to be confirmed")
         if self.neighbourhood:
-            return self.neighbourhood.name
-        return f"{self.latitude:.5f}, {self.longitude:.5f}"
+            return _(
+                "Location on the map (%(neighbourhood)s)", neighbourhood=self.neighbourhood.name
+            )
+        return _("Location on the map")
 
     def __repr__(self) -> str:
         return f"<Report {self.tracking_number} {self.status}>"

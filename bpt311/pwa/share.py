@@ -91,7 +91,7 @@ def pending_point() -> tuple[str, str] | None:
 def take_pending(form):
     """The intake a new form starts with: shared photos attached and the location of the
     first one that has GPS offered, or None when nothing was shared."""
-    from bpt311.reports.intake import Intake, _offer_places
+    from bpt311.reports.intake import Intake, offer_photo_point
     from bpt311.reports.service import service_area
 
     media = [m for m in (storage.load_stashed(t) for t in session.get(SHARED, [])) if m]
@@ -104,12 +104,7 @@ def take_pending(form):
         form.description.data = text
     located = [m for m in media if m.gps and service_area().contains(*m.gps)]
     if located and not (form.latitude.data and form.longitude.data):
-        lat, lon = located[0].gps
-        _offer_places(
-            form,
-            [(lat, lon, _("Where your photo %(name)s was taken", name=located[0].original_name))],
-            True,
-        )
+        offer_photo_point(form, located[0])
         intake.notice = _("We found the location stored in your photo. Check it is right.")
     return intake
 

@@ -12,6 +12,7 @@ from wtforms import (
     MultipleFileField,
     RadioField,
     SelectChoice,
+    SelectField,
     SelectMultipleField,
     StringField,
     TelField,
@@ -47,7 +48,15 @@ class ReportForm(FlaskForm):
     address = StringField(_l("Address or nearest intersection"), [Optional(), Length(max=200)])
     latitude = HiddenField()
     longitude = HiddenField()
+    # "@" and the address a point in latitude/longitude was found for by the server (a
+    # geocoded address, a photo's point: "@" alone); empty for the map's pin. Changing the
+    # address without JavaScript then looks the new one up instead of keeping the old point.
+    located_for = HiddenField()
     location_choice = RadioField(_l("Which place do you mean?"), choices=[], validate_choice=False)
+    # Offered when the address cannot be looked up: the report is sent with the address as
+    # typed (address_as_typed) and, if chosen, the neighbourhood; the city places it later.
+    neighbourhood = SelectField(_l("Neighbourhood"), choices=[], validate_choice=False)
+    address_as_typed = HiddenField()
     photos = MultipleFileField(_l("Photos"))
     photo_alt = StringField(_l("Describe what your photos show"), [Optional(), Length(max=250)])
     video = FileField(_l("Video"))

@@ -15,9 +15,11 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from bpt311 import storage
+from bpt311.geocoding import GeocoderUnavailable, search
 from bpt311.media import UploadRefused
 from bpt311.models import Category, Report
 from bpt311.reports.forms import ReportForm
+from bpt311.reports.queries import neighbourhoods
 from bpt311.reports.service import (
     MAX_PHOTOS,
     InvalidReport,
@@ -38,6 +40,8 @@ class Intake:
     duplicates: list = field(default_factory=list)
     notice: str = ""
     report: Report | None = None
+    # Send it with the address as typed, its location to be confirmed later.
+    unplaced: bool = False
 
 
 def _number(text: str | None) -> float | None:
@@ -109,15 +113,24 @@ def _take_uploads(form: ReportForm, media: list[storage.StashedMedia]) -> None:
 
 
 def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, float | None]:
-    """The point of the report, from a choice, the pin, the address or a photo."""
-    from bpt311.geocoding import GeocoderUnavailable, search
+    """The point of the report, from a choice, the pin, the address or a photo.
 
+    A point once found is kept in the hidden latitude/longitude fields, so a form shown
+    again (possible duplicates, another field's error) sends it back as it is."""
     choice = form.location_choice.data or ""
     if choice and "|" in choice:
         point, _bar, address = choice.partition("|")
         lat_text, _comma, lon_text = point.partition(",")
-        form.address.data = address
-        return _number(lat_text), _number(lon_text)
+        if address:  # a geocoded place; a photo's point has none and keeps what was typed
+            form.address.data = address
+        latitude, longitude = _number(lat_text), _number(lon_text)
+        if latitude is not None and longitude is not None:
+            _keep_point(form, latitude, longitude)
+        return latitude, longitude
+    if (form.located_for.data or "").startswith("@") and _words(
+        form.located_for.data[1:]
+    ) != _words(form.address.data):  # the address was changed: look the new one up
+        form.latitude.data = form.longitude.data = form.located_for.data = ""
     latitude, longitude = _number(form.latitude.data), _number(form.longitude.data)
     if (form.latitude.data or form.longitude.data) and (latitude is None or longitude is None):
         _add_error(form, "address", _("That location is not a real place on the map"))
@@ -128,22 +141,15 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
     if typed:
         try:
             places = search(typed)
-        except GeocoderUnavailable as exc:
-            _add_error(form, "address", str(exc))
+        except GeocoderUnavailable:
+            _as_typed(form, intake, typed, geocoder_down=True)
             return None, None
         if not places:
-            _add_error(
-                form,
-                "address",
-                _(
-                    "We could not find “%(address)s” in Bridgeport. Check the spelling, add "
-                    "a house number or the nearest cross street, or place the pin on the map",
-                    address=typed,
-                ),
-            )
+            _as_typed(form, intake, typed, geocoder_down=False)
             return None, None
         if len(places) == 1:
             form.address.data = places[0].address
+            _keep_point(form, places[0].latitude, places[0].longitude)
             return places[0].latitude, places[0].longitude
         _offer_places(form, [(p.latitude, p.longitude, p.address) for p in places])
         form.location_choice.errors = [_("Choose which place you mean")]
@@ -151,12 +157,7 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
     area = service_area()
     located = [m for m in intake.media if m.gps and area.contains(*m.gps)]
     if located:
-        lat, lon = located[0].gps
-        _offer_places(
-            form,
-            [(lat, lon, _("Where your photo %(file)s was taken", file=located[0].original_name))],
-            checked=True,
-        )
+        offer_photo_point(form, located[0])
         intake.notice = _(
             "We found the location stored in your photo. Check it is right "
             "and send the report again."
@@ -165,12 +166,71 @@ def _resolve_location(form: ReportForm, intake: Intake) -> tuple[float | None, f
     return None, None
 
 
+def _words(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _keep_point(form: ReportForm, latitude: float, longitude: float) -> None:
+    """Keep a point the server found in the hidden fields, with the address it is for."""
+    form.latitude.data, form.longitude.data = f"{latitude:.6f}", f"{longitude:.6f}"
+    form.located_for.data = "@" + _words(form.address.data)
+
+
+def _as_typed(form: ReportForm, intake: Intake, typed: str, geocoder_down: bool) -> None:
+    """An address the geocoder cannot place: offered once to be sent as typed, with the
+    neighbourhood to choose (no JavaScript needed); sent again, it is accepted so."""
+    _offer_neighbourhoods(form)
+    if form.address_as_typed.data == "1":
+        intake.unplaced = True
+        return
+    form.address_as_typed.data = "1"
+    if geocoder_down:
+        intake.notice = _(
+            "We can't look up addresses right now. Choose the neighbourhood if you know it "
+            "and send the report again: we will keep the address as you typed it and find "
+            "the place later."
+        )
+        return
+    _add_error(
+        form,
+        "address",
+        _(
+            "We could not find “%(address)s” in Bridgeport. Check the spelling, or add a "
+            "house number, the nearest cross street or a landmark. Or choose the "
+            "neighbourhood and send it as it is: the city will find the place.",
+            address=typed,
+        ),
+    )
+
+
+def _offer_neighbourhoods(form: ReportForm) -> None:
+    form.neighbourhood.choices = [
+        SelectChoice("", _("I don't know")),
+        *(SelectChoice(str(row.id), row.name) for row in neighbourhoods()),
+    ]
+
+
+def _chosen_neighbourhood(form: ReportForm) -> int | None:
+    value = (form.neighbourhood.data or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
 def _offer_places(form: ReportForm, places, checked: bool = False) -> None:
     form.location_choice.choices = [
         SelectChoice(f"{lat:.6f},{lon:.6f}|{address}", address) for lat, lon, address in places
     ]
     if checked:
         form.location_choice.data = form.location_choice.choices[0].value
+
+
+def offer_photo_point(form: ReportForm, photo: storage.StashedMedia) -> None:
+    """Offer, pre-selected, the point stored in a photo. The choice carries no address (a
+    file name is never one): the report gets its address by reverse geocoding."""
+    lat, lon = photo.gps
+    value = f"{lat:.6f},{lon:.6f}|"
+    label = _("Where your photo %(file)s was taken", file=photo.original_name)
+    form.location_choice.choices = [SelectChoice(value, label)]
+    form.location_choice.data = value
 
 
 def take_report(form: ReportForm, category: Category, reporter=None, source: str = "web") -> Intake:
@@ -197,6 +257,8 @@ def take_report(form: ReportForm, category: Category, reporter=None, source: str
         submission_key=form.submission_key.data or None,
         media=intake.media,
         photo_alt=form.photo_alt.data or "",
+        unplaced=intake.unplaced,
+        neighbourhood_id=_chosen_neighbourhood(form) if intake.unplaced else None,
     )
     try:
         validate(new)
@@ -207,9 +269,11 @@ def take_report(form: ReportForm, category: Category, reporter=None, source: str
             ):
                 continue  # already explained by the address or the offered places
             _add_error(form, name, message)
-    if any(f.errors for f in form) or intake.notice or latitude is None:
+    if any(f.errors for f in form) or intake.notice:
         return intake
-    if not form.not_duplicate.data:
+    if latitude is None and not intake.unplaced:
+        return intake
+    if latitude is not None and not form.not_duplicate.data:
         intake.duplicates = possible_duplicates(category.id, latitude, longitude)
         if intake.duplicates:
             return intake

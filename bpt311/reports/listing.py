@@ -116,10 +116,13 @@ def _etag() -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
-def _rows(filters: browse.Filters, limit: int | None):
+def _rows(filters: browse.Filters, limit: int | None, on_the_map: bool = False):
     """The public fields of matching reports as plain rows (no ORM objects), streamed from
-    the database in batches: cheap enough for a map of thousands or an export of all."""
+    the database in batches: cheap enough for a map of thousands or an export of all.
+    ``on_the_map`` leaves out reports whose location is still to be confirmed (no point)."""
     matching = browse.filtered(filters)
+    if on_the_map:
+        matching = matching.where(Report.latitude.is_not(None), Report.longitude.is_not(None))
     if limit:
         matching = matching.limit(limit)
     ids = matching.with_only_columns(Report.id).subquery()
@@ -197,7 +200,7 @@ def geojson():
 
     def generate():
         yield '{"type":"FeatureCollection","features":['
-        for n, report in enumerate(_rows(filters, limit)):
+        for n, report in enumerate(_rows(filters, limit, on_the_map=True)):
             yield ("," if n else "") + json.dumps(_feature(report), ensure_ascii=False)
         yield "]}"
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from bpt311.extensions import db
 from bpt311.i18n import translated
-from bpt311.models import Category, Report, report_id_from_tracking_number
+from bpt311.models import Category, Neighbourhood, Report, report_id_from_tracking_number
 
 
 def latest_reports(limit: int = 10) -> list[Report]:
@@ -116,3 +116,12 @@ def search_categories(query: str = "") -> list[tuple[str, list[Category]]]:
         if hits:
             found.append((group, hits))
     return found
+
+
+def neighbourhoods() -> list[tuple[int, str]]:
+    """Every neighbourhood as (id, name), by name: for a resident to say where a report is."""
+    return list(
+        db.session.execute(
+            select(Neighbourhood.id, Neighbourhood.name).order_by(Neighbourhood.name)
+        )
+    )

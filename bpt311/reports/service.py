@@ -81,6 +81,11 @@ class NewReport:
     media: list[storage.StashedMedia] = field(default_factory=list)
     photo_alt: str = ""
     media_url: str = ""  # a photo elsewhere, linked (Open311); checked by the caller
+    # Without a point, accept the address as typed: the report's location is then to be
+    # confirmed (geocoded later by bpt311.reports.locating, or placed by staff).
+    unplaced: bool = False
+    # The neighbourhood the resident chose for an unplaced report (a point finds its own).
+    neighbourhood_id: int | None = None
 
 
 def active_category(code: str) -> Category | None:
@@ -200,7 +205,7 @@ def outside_city_message(latitude: float, longitude: float) -> str:
         (
             _("That location is outside the City of Bridgeport, so the city cannot fix it."),
             where,
-            _("If the problem is in Bridgeport, move the pin or check the address."),
+            _("If the problem is in Bridgeport, check the location you gave."),
         )
     )
 
@@ -210,8 +215,8 @@ def check_location(latitude: float | None, longitude: float | None) -> tuple[flo
         raise InvalidReport(
             {
                 "location": _(
-                    "Tell us where the problem is: type an address, "
-                    "place the pin on the map, or use your location"
+                    "Tell us where the problem is, for example an address "
+                    "or the nearest intersection"
                 )
             }
         )
@@ -259,8 +264,10 @@ def possible_duplicates(
 # ---- submitting ----------------------------------------------------------------
 
 
-def validate(new: NewReport) -> tuple[Category, dict[str, Any], tuple[float, float]]:
-    """Every check a report must pass, wherever it comes from; raises InvalidReport."""
+def validate(new: NewReport) -> tuple[Category, dict[str, Any], tuple[float, float] | None]:
+    """Every check a report must pass, wherever it comes from; raises InvalidReport.
+
+    The point is None for a report accepted with its address alone (``new.unplaced``)."""
     errors: dict[str, str] = {}
     category = active_category(new.category_code)
     if category is None:
@@ -287,11 +294,19 @@ def validate(new: NewReport) -> tuple[Category, dict[str, Any], tuple[float, flo
         errors["photos"] = _("Send at most %(max)d photos", max=MAX_PHOTOS)
     if len([m for m in new.media if m.kind == "video"]) > 1:
         errors["video"] = _("Send at most one video")
-    try:
-        point = check_location(new.latitude, new.longitude)
-    except InvalidReport as exc:
-        errors.update(exc.errors)
-        point = (0.0, 0.0)
+    point: tuple[float, float] | None = None
+    address = " ".join((new.address or "").split())
+    if new.unplaced and new.latitude is None and new.longitude is None and address:
+        if (
+            new.neighbourhood_id is not None
+            and db.session.get(Neighbourhood, new.neighbourhood_id) is None
+        ):
+            errors["neighbourhood"] = _("Choose a neighbourhood from the list")
+    else:
+        try:
+            point = check_location(new.latitude, new.longitude)
+        except InvalidReport as exc:
+            errors.update(exc.errors)
     if errors:
         raise InvalidReport(errors)
     return category, answers, point
@@ -331,12 +346,19 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
     existing = find_by_submission_key(new.submission_key)
     if existing:
         return existing
-    category, answers, (latitude, longitude) = validate(new)
+    category, answers, point = validate(new)
     address = " ".join((new.address or "").split())[:300]
-    if not address:
-        from bpt311.geocoding import reverse  # a network call: before the transaction
+    if point is None:  # the address alone: placed later (bpt311.reports.locating)
+        latitude = longitude = None
+        neighbourhood_id, pending = new.neighbourhood_id, True
+    else:
+        latitude, longitude = point
+        neighbourhood_id, pending = neighbourhood_at(latitude, longitude), False
+        if not address:
+            from bpt311.geocoding import reverse  # a network call: before the transaction
 
-        address = reverse(latitude, longitude) or ""
+            address = reverse(latitude, longitude) or ""
+            pending = not address  # the geocoder was down or slow: a job asks again
     now = utcnow()
     report = Report(
         category=category,
@@ -345,7 +367,8 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         latitude=latitude,
         longitude=longitude,
         address=address,
-        neighbourhood_id=neighbourhood_at(latitude, longitude),
+        neighbourhood_id=neighbourhood_id,
+        location_pending=pending,
         status="open",
         created_at=now,
         updated_at=now,
@@ -387,7 +410,8 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         db.session.flush()
         if reporter is not None:  # the reporter follows their own report
             db.session.add(Follow(report_id=report.id, user_id=reporter.id))
-        announce(report, "new", actor=reporter)
+        if report.has_point:  # watchers of an area hear of it once it has a point
+            announce(report, "new", actor=reporter)
         if report.contact_email:
             enqueue_email(
                 report.contact_email,

@@ -269,7 +269,8 @@ def _open_report_moves(
     names_by_id = {row.id: row.name for row in existing.values()}
     rows = db.session.execute(
         select(Report.id, Report.latitude, Report.longitude, Report.neighbourhood_id).where(
-            Report.status.in_(OPEN_STATUSES)
+            Report.status.in_(OPEN_STATUSES),
+            Report.latitude.is_not(None),  # not placed yet: keeps the neighbourhood chosen
         )
     ).all()
     moves = {}

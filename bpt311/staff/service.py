@@ -465,6 +465,9 @@ def edit_details(
             "description",
             _("Describe it in at least %(num)d characters", num=DESCRIPTION_MIN),
         )
+    if not report.has_point and not (latitude or "").strip() and not (longitude or "").strip():
+        _keep_waiting_for_a_point(report, actor, text, address)
+        return
     try:
         lat, lon = check_location(float(latitude), float(longitude))
     except ValueError as exc:
@@ -478,13 +481,19 @@ def edit_details(
         "longitude": report.longitude,
     }
     report.description, report.address = text, " ".join((address or "").split())[:300]
+    placed = not report.has_point  # sent with its address alone: staff place it now
     moved = (lat, lon) != (report.latitude, report.longitude)
     report.latitude, report.longitude = lat, lon
     if moved:
         from bpt311.reports.service import neighbourhood_at
 
         report.neighbourhood_id = neighbourhood_at(lat, lon)
+    if placed or report.address:
+        report.location_pending = False  # nothing left for the geocoding job to do
     _event(report, actor, "edited", public_note="The city corrected the details.")
+    if placed:
+        db.session.flush()
+        announce(report, "new", actor=actor)  # watch areas match it now it has a point
     # The original text is kept here, in the audit trail.
     record(
         actor,
@@ -492,6 +501,27 @@ def edit_details(
         report,
         before=before,
         after={"description": text, "address": report.address, "latitude": lat, "longitude": lon},
+    )
+    _commit()
+
+
+def _keep_waiting_for_a_point(report: Report, actor: User, text: str, address: str) -> None:
+    """Details corrected for a report not placed yet, still without a point: a changed
+    address is geocoded afresh by the job (bpt311.reports.locating)."""
+    address = " ".join((address or "").split())[:300]
+    if not address:
+        raise InvalidInput("address", _("Give the address, or the latitude and longitude"))
+    before = {"description": report.description, "address": report.address}
+    if address != report.address:
+        report.location_attempts, report.location_retry_at = 0, None
+    report.description, report.address, report.location_pending = text, address, True
+    _event(report, actor, "edited", public_note="The city corrected the details.")
+    record(
+        actor,
+        "edit_details",
+        report,
+        before=before,
+        after={"description": text, "address": address},
     )
     _commit()
 

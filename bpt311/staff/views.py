@@ -241,7 +241,9 @@ def _inspector(
         forms=_inspector_forms(report, bound, request.args.get("template", ""), bound_form),
         audit=queries.audit_trail(report),
         templates=queries.templates_for(report),
-        nearby=possible_duplicates(report.category_id, report.latitude, report.longitude),
+        nearby=possible_duplicates(report.category_id, report.latitude, report.longitude)
+        if report.has_point
+        else [],
         response_time=sla_in_words(report.category.sla_hours),
         notice=notice,
         announce=announce,

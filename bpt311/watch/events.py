@@ -54,8 +54,8 @@ def announce(
 
     if kind not in KINDS:
         raise ValueError(f"unknown kind of event {kind!r}: use one of {', '.join(KINDS)}")
-    if not report.publicly_visible:
-        return
+    if not report.publicly_visible or not report.has_point:
+        return  # a report still to be placed is announced as "new" once it has its point
     now = utcnow()
     if queue_enabled():
         # The event is enqueued once the transaction commits (bpt311.jobs.queue).
@@ -163,7 +163,8 @@ def fan_out_later(event_id: int) -> str:
         return "told already"
     report = event.report
     watchers = []
-    if event.publicly_visible:  # hidden meanwhile: as if announced while hidden
+    # Hidden meanwhile: as if announced while hidden; no point yet: announced once placed.
+    if event.publicly_visible and report.has_point:
         watchers = watchers_of(
             report.latitude,
             report.longitude,

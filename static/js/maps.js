@@ -65,9 +65,11 @@
     function tell(text) { status.textContent = text; }
     var MOVED = _("The pin was moved.");
 
+    var locatedFor = form.querySelector("[name=located_for]");
     function place(latitude, longitude, how) {
       lat.value = latitude.toFixed(6);
       lon.value = longitude.toFixed(6);
+      if (locatedFor) locatedFor.value = "";  // the pin is the resident's: the address only describes it
       if (map) {
         var latlng = L.latLng(latitude, longitude);
         if (!marker) {
