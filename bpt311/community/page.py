@@ -84,6 +84,7 @@ def conversation_context(report: Report, user, comment_form=None) -> dict:
         "step_words": step_words,
         "actor_words": actor_words,
         "can_edit_comment": lambda comment: service.can_edit(comment, user),
+        "can_delete_comment": lambda comment: service.may_delete(comment, report, user),
         "is_author": lambda comment: (
             getattr(user, "is_authenticated", False) and comment.author_id == user.id
         ),

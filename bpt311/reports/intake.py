@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from bpt311 import storage
+from bpt311.accounts.standing import require_may_write
 from bpt311.media import UploadRefused, check_video
 from bpt311.models import Category, Report
 from bpt311.reports.forms import ReportForm
@@ -186,6 +187,7 @@ def _offer_places(form: ReportForm, places, checked: bool = False) -> None:
 
 def take_report(form: ReportForm, category: Category, reporter=None, source: str = "web") -> Intake:
     """Check everything, keep every upload, and send the report if all is well."""
+    require_may_write(reporter)  # before any upload is kept: a banned account sends nothing
     already = find_by_submission_key(form.submission_key.data)
     if already:  # the same form sent again (a reload, a second tap): the same report
         return Intake(report=already)
