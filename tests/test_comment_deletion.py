@@ -6,7 +6,7 @@ deletes (or a hide and a delete) arrive at the same moment."""
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bpt311.community.service import add_comment
 from bpt311.extensions import db
@@ -213,3 +213,27 @@ def test_a_comment_never_counted_does_not_take_the_count_below_zero(site, maria)
     db.session.commit()
     assert post(client_for(site, maria), f"/comments/{stray.id}/delete").status_code == 303
     assert counted(report) == 0
+
+
+# ---- the other counters: votes move with their rows too --------------------------------------
+
+
+def test_a_vote_on_the_original_while_a_duplicate_merges_is_kept(site, roads, maria):
+    """The merge read the original's count, a resident voted meanwhile, and the merge wrote
+    its old figure plus the moved votes back: the resident's vote was lost from the count."""
+    from bpt311.models import Vote
+    from bpt311.staff.service import mark_duplicate
+
+    original = make_report(description="The first report of the hole")
+    copy = make_report(description="The same hole again")
+    db.session.add(Vote(report_id=copy.id, user_id=make_user("copy@example.org").id))
+    db.session.execute(Report.__table__.update().where(Report.id == copy.id).values(vote_count=1))
+    db.session.commit()
+    loaded = db.session.get(Report, original.id)
+    assert loaded.vote_count == 0  # what the merge's request read
+    number = f"/reports/{loaded.tracking_number}/vote"
+    assert post(client_for(site, maria), number, {"wanted": "1"}).status_code == 303
+    mark_duplicate(db.session.get(Report, copy.id), roads, None, loaded.tracking_number)
+    db.session.expire_all()
+    assert db.session.get(Report, original.id).vote_count == 2
+    assert db.session.scalar(select(func.count(Vote.id)).where(Vote.report_id == original.id)) == 2
