@@ -90,7 +90,8 @@ def test_a_banned_resident_writes_nothing_anywhere(site, scene):
     before = everything()
     number = mine.tracking_number
 
-    # The report form, signed in, named or anonymous.
+    # The report form, signed in, named or anonymous: refused before it is filled in, too.
+    assert_refused(client.get("/reports/new?category=pothole"))
     for anonymous in ("", "y"):
         response = client.post(
             "/reports/new",
