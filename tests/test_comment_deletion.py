@@ -205,14 +205,31 @@ def test_hiding_and_deleting_one_comment_at_once_leaves_the_count_right(site, ro
     assert counted(report) == 1
 
 
-def test_a_comment_never_counted_does_not_take_the_count_below_zero(site, maria):
-    """A reopening's photo is kept as a comment row that the counter never counted."""
+def test_a_comment_never_counted_does_not_move_the_count(site, maria):
+    """A reopening's photo is kept as a comment row that is not in the conversation and
+    that the counter never counted: deleting it leaves the count of real comments alone."""
     report = make_report()
+    add_comment(report, maria, "A real comment")
     stray = Comment(report_id=report.id, author_id=maria.id, body="Not fixed")
     db.session.add(stray)
     db.session.commit()
     assert post(client_for(site, maria), f"/comments/{stray.id}/delete").status_code == 303
-    assert counted(report) == 0
+    assert counted(report) == 1
+
+
+def test_deleting_an_account_takes_off_only_the_comments_that_were_counted(site, maria):
+    from bpt311.accounts.service import delete_account, hash_password
+
+    maria.password_hash = hash_password("correct horse battery")
+    db.session.commit()
+    report = make_report()
+    add_comment(report, make_user("luis@example.org"), "Luis's comment stays")
+    add_comment(report, maria, "Maria's comment goes")
+    db.session.add(Comment(report_id=report.id, author_id=maria.id, body="Reopening's photo"))
+    db.session.commit()
+    assert counted(report) == 2
+    delete_account(db.session.get(type(maria), maria.id), "correct horse battery")
+    assert counted(report) == 1
 
 
 # ---- the other counters: votes move with their rows too --------------------------------------

@@ -12,7 +12,7 @@ from datetime import timedelta
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import i18n
@@ -297,6 +297,12 @@ def edit_comment(comment: Comment, user: User, body: str) -> Comment:
     return comment
 
 
+def counted_comment(comment_id) -> ColumnElement[bool]:
+    """SQL: the comment is one of the conversation's, which is what ``comment_count``
+    counts (a reopening's photo is kept as a comment row that is not, and never counted)."""
+    return exists().where(TimelineEvent.comment_id == comment_id, TimelineEvent.kind == "comment")
+
+
 def may_delete(comment: Comment, report: Report, user) -> bool:
     """The writer deletes their own comment; staff one on a report they may moderate (their
     department's; admins all): the rule the moderation queue's hide button follows."""
@@ -330,7 +336,11 @@ def delete_comment(comment: Comment, user: User, reason: str = "") -> bool:
         return False
     db.session.execute(
         update(Report)
-        .where(Report.id == comment.report_id, Report.comment_count > 0)
+        .where(
+            Report.id == comment.report_id,
+            Report.comment_count > 0,
+            counted_comment(comment.id),
+        )
         .values(comment_count=Report.comment_count - 1)
         .execution_options(synchronize_session=False)
     )
