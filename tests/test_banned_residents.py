@@ -180,7 +180,12 @@ def outline_for_point(outline_for):
 
 def test_a_banned_resident_still_reads_signs_out_and_keeps_their_data(site, scene):
     client, mine, comment = scene["client"], scene["mine"], scene["comment"]
-    assert client.get(f"/reports/{mine.tracking_number}").status_code == 200
+    page = client.get(f"/reports/{mine.tracking_number}").get_data(as_text=True)
+    # The page says so where the links to write were, and offers no Change link.
+    assert CANNOT_POST in page and 'href="/me/data"' in page
+    assert f"/reports/{mine.tracking_number}/edit" not in page
+    assert f"/comments/{comment.id}/edit" not in page
+    assert f"/comments/{comment.id}/delete" in page  # their own words are theirs to remove
     assert client.get("/me/data").status_code == 200
     assert client.get("/me/data/bpt311-my-data.json").status_code == 200
     # Following only changes what they are sent; deleting their comment removes their words.

@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from bpt311 import storage
-from bpt311.accounts.standing import require_may_write
+from bpt311.accounts.standing import CannotPost, may_write, require_may_write
 from bpt311.errors import wants_partial
 from bpt311.extensions import db, limiter, person_or_address
 from bpt311.models import Media
@@ -199,6 +199,8 @@ def detail_context(report, comment_form=None) -> dict:
     user = current_user
     mine = getattr(user, "is_authenticated", False) and report.reporter_id == user.id
     return {
+        # A banned account is told once, where the links to write would be.
+        "cannot_post": "" if may_write(user) else str(CannotPost()),
         "merged": queries.merged_into(report),
         "response_time": sla_in_words(report.category.sla_hours),
         "is_reporter": mine,
