@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from bpt311.accounts.standing import CannotPost
 from bpt311.extensions import db
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,10 @@ def wants_partial() -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def error_response(code: int, message: str | None = None, headers: dict | None = None):
+def error_response(
+    code: int, message: str | None = None, headers: dict | None = None, cannot_post: bool = False
+):
+    """``cannot_post``: the refusal of a banned account, which also says what it can still do."""
     title, default_message = MESSAGES.get(code, MESSAGES[500])
     message = message or default_message
     if wants_json():  # for programs: the standard wording stays English
@@ -84,7 +88,9 @@ def error_response(code: int, message: str | None = None, headers: dict | None =
     else:
         template = "errors/_error.html" if wants_partial() else "errors/page.html"
         try:
-            body = render_template(template, code=code, title=title, message=message)
+            body = render_template(
+                template, code=code, title=title, message=message, cannot_post=cannot_post
+            )
         except Exception:  # the page itself failed (database down?): still answer
             log.exception("Could not render the %s page", code)
             body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
@@ -146,6 +152,11 @@ def _too_many_message(exc: HTTPException) -> str:
     )
 
 
+def _handle_cannot_post(exc: CannotPost):
+    db.session.rollback()  # whatever the request had begun is not kept
+    return error_response(403, str(exc), cannot_post=True)
+
+
 def _handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
@@ -203,4 +214,5 @@ def register(app: Flask) -> None:
     app.teardown_appcontext(_close_session_quietly)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(InternalServerError, _handle_unexpected)
+    app.register_error_handler(CannotPost, _handle_cannot_post)
     app.register_error_handler(Exception, _handle_unexpected)

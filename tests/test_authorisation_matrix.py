@@ -149,9 +149,10 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/reports/<tracking_number>/withdraw"): _who(SIGN_IN, NO_5XX, DENY, DENY, DENY, DENY),
     ("GET", "/comments/<int:comment_id>/edit"): OWNER,
     ("POST", "/comments/<int:comment_id>/edit"): OWNER_ANY,
-    # staff may delete any comment (moderation); other residents may not
-    ("GET", "/comments/<int:comment_id>/delete"): _who(SIGN_IN, OK, DENY, OK, OK, OK),
-    ("POST", "/comments/<int:comment_id>/delete"): _who(SIGN_IN, ANY, DENY, ANY, ANY, ANY),
+    # the writer, and staff where they may moderate (their department's report; admins all),
+    # as on /staff/moderation; other residents and other departments' staff may not
+    ("GET", "/comments/<int:comment_id>/delete"): _who(SIGN_IN, OK, DENY, DENY, OK, OK),
+    ("POST", "/comments/<int:comment_id>/delete"): _who(SIGN_IN, ANY, DENY, DENY, ANY, ANY),
     ("GET", "/flag/*"): SIGNED_IN,
     ("POST", "/flag/*"): SIGNED_IN_ANY,
     # watch areas: the owner's, private by default

@@ -576,7 +576,7 @@ def test_a_banned_resident_can_no_longer_vote_or_comment(site, admin, maria, lui
     url = f"/reports/{report.tracking_number}"
     assert post(resident, f"{url}/vote", {"wanted": "1"}).status_code == 403
     response = post(resident, f"{url}/comments", {"body": "More spam from me"})
-    assert response.status_code == 422 and "may not post" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "cannot post" in response.get_data(as_text=True)
     assert fresh(Report, report.id).vote_count == 0
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bpt311 import i18n, names
 from bpt311.accounts import tokens
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
+from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.models import ROLES, Department, Report, User, utcnow
 from bpt311.notify import enqueue_email, site_link
@@ -264,7 +265,10 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 
 def update_profile(user: User, display_name: str, show_name: bool) -> None:
-    user.display_name = display_name.strip()
+    name = display_name.strip()
+    if show_name and (name != user.display_name or not user.show_name):
+        require_may_write(user)  # a new public name is a post; hiding the name never is
+    user.display_name = name
     user.show_name = show_name
     db.session.commit()
 

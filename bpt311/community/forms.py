@@ -31,6 +31,12 @@ class WithdrawForm(FlaskForm):
     reason = TextAreaField(_l("Why are you withdrawing it?"), [Optional(), Length(max=2000)])
 
 
+class DeleteCommentForm(FlaskForm):
+    """Staff removing someone else's comment say why; the writer is told."""
+
+    reason = TextAreaField(_l("Why is it being removed?"), [Optional(), Length(max=500)])
+
+
 class FlagForm(FlaskForm):
     reason = RadioField(
         _l("What is wrong with it?"),

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from bpt311.accounts.standing import may_write
 from bpt311.community import forms, service
 from bpt311.extensions import db
 from bpt311.models import Comment, Media, Report, TimelineEvent
@@ -83,7 +84,8 @@ def conversation_context(report: Report, user, comment_form=None) -> dict:
         "comment_form": comment_form,
         "step_words": step_words,
         "actor_words": actor_words,
-        "can_edit_comment": lambda comment: service.can_edit(comment, user),
+        "can_edit_comment": lambda comment: service.can_edit(comment, user) and may_write(user),
+        "can_delete_comment": lambda comment: service.may_delete(comment, report, user),
         "is_author": lambda comment: (
             getattr(user, "is_authenticated", False) and comment.author_id == user.id
         ),

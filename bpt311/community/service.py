@@ -12,10 +12,11 @@ from datetime import timedelta
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import i18n, notify
+from bpt311.accounts.standing import require_may_write
 from bpt311.accounts.tokens import UNSUBSCRIBE, make_token
 from bpt311.extensions import db
 from bpt311.models import (
@@ -31,10 +32,13 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import about, enqueue_email, site_link
+from bpt311.staff.access import may_act_on
+from bpt311.staff.audit import record
 from bpt311.watch.events import announce
 
 COMMENT_MAX = 2000
 NOTE_MAX = 2000
+REASON_MAX = 500
 EDIT_WINDOW = timedelta(minutes=15)
 FLAG_REASONS = {
     "offensive": _l("Offensive, hateful or abusive"),
@@ -57,13 +61,6 @@ class InvalidInput(CommunityError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
-
-
-def _can_post(user: User) -> None:
-    if user.banned_at is not None:
-        raise NotAllowed(
-            _("Your account may not post. Contact the city if you think this is wrong.")
-        )
 
 
 # What to say about each kind of text when it is missing or too long: whole sentences,
@@ -119,7 +116,7 @@ def public_name(user: User | None) -> str:
 def set_vote(report: Report, user: User, wanted: bool) -> tuple[bool, int]:
     """Vote or take the vote back; idempotent, so concurrent clicks count once.
     Returns whether the user now votes, and the report's vote count."""
-    _can_post(user)
+    require_may_write(user)
     if wanted:
         try:
             with db.session.begin_nested():
@@ -264,7 +261,7 @@ def unfollow_by_token(payload: dict) -> Report | None:
 
 def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
     """A comment, in the timeline, with an optional photo (already checked and stashed)."""
-    _can_post(user)
+    require_may_write(user)
     text = _text(body, "body", COMMENT_MAX, True, "a comment")
     now = utcnow()
     comment = Comment(
@@ -298,6 +295,7 @@ def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
 
 
 def edit_comment(comment: Comment, user: User, body: str) -> Comment:
+    require_may_write(user)
     if comment.author_id != user.id:
         raise NotAllowed(_("Only the person who wrote a comment can change it."))
     if comment.deleted_at or utcnow() - comment.created_at > EDIT_WINDOW:
@@ -308,20 +306,84 @@ def edit_comment(comment: Comment, user: User, body: str) -> Comment:
     return comment
 
 
-def delete_comment(comment: Comment, user: User) -> None:
-    if comment.author_id != user.id and not user.is_staff:
-        raise NotAllowed(_("Only the person who wrote a comment can delete it."))
-    if comment.deleted_at:
-        return
-    comment.deleted_at = utcnow()
+def counted_comment(comment_id) -> ColumnElement[bool]:
+    """SQL: the comment is one of the conversation's, which is what ``comment_count``
+    counts (a reopening's photo is kept as a comment row that is not, and never counted)."""
+    return exists().where(TimelineEvent.comment_id == comment_id, TimelineEvent.kind == "comment")
+
+
+def may_delete(comment: Comment, report: Report, user) -> bool:
+    """The writer deletes their own comment; staff one on a report they may moderate (their
+    department's; admins all): the rule the moderation queue's hide button follows."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return comment.author_id == user.id or may_act_on(user, report)
+
+
+def delete_comment(comment: Comment, user: User, reason: str = "") -> bool:
+    """Delete a comment, moving the report's counter in the same transaction and only if
+    this call is the one that deleted it, so deletes at the same moment count once.
+    Staff deleting someone else's comment leave an audit row and the writer is told, with
+    the reason if one was given. Returns whether this call deleted it."""
+    report = db.session.get(Report, comment.report_id)
+    if not may_delete(comment, report, user):
+        raise NotAllowed(
+            _(
+                "Only the person who wrote a comment, or staff of its report's department, "
+                "can delete it."
+            )
+        )
+    reason = _text(reason, "reason", REASON_MAX, False, "a reason")
+    gone = db.session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.deleted_at.is_(None))
+        .values(deleted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if gone.rowcount != 1:  # someone else deleted it first: nothing more to do
+        db.session.rollback()
+        return False
     withdraw_unsent_notices(comment.report_id, comment)
     db.session.execute(
         update(Report)
-        .where(Report.id == comment.report_id)
+        .where(
+            Report.id == comment.report_id,
+            Report.comment_count > 0,
+            counted_comment(comment.id),
+        )
         .values(comment_count=Report.comment_count - 1)
         .execution_options(synchronize_session=False)
     )
+    if comment.author_id != user.id:
+        record(
+            user,
+            "comment.delete",
+            report=report,
+            target_type="comment",
+            target_id=comment.id,
+            reason=reason,
+        )
+        _tell_writer_of_removal(comment, report, reason)
     db.session.commit()
+    return True
+
+
+def _tell_writer_of_removal(comment: Comment, report: Report, reason: str) -> None:
+    """Email the writer, in their language, that the city removed their comment."""
+    writer = comment.author
+    if writer is None or not writer.active:
+        return
+    enqueue_email(
+        writer.email,
+        "comment_removed",
+        _l("%(number)s: your comment was removed", number=report.tracking_number),
+        locale=i18n.known(writer.locale),
+        report_id=report.id,
+        report=report,
+        reason=reason,
+        report_hidden=report.hidden_at is not None,
+        report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+    )
 
 
 def withdraw_unsent_notices(report_id: int, comment: Comment | None = None) -> None:
@@ -349,7 +411,7 @@ def can_edit(comment: Comment, user) -> bool:
 def flag(user: User, target_type: str, target_id: int, reason: str, detail: str = "") -> bool:
     """Flag something for the moderators; a second flag from the same person counts once.
     Returns True when this flag is new."""
-    _can_post(user)
+    require_may_write(user)
     if target_type not in FLAG_TARGETS:
         raise InvalidInput("target", _("That cannot be flagged"))
     if reason not in FLAG_REASONS:
@@ -396,6 +458,7 @@ def _flagged_report_id(target_type: str, target_id: int) -> int | None:
 
 def close_by_reporter(report: Report, user: User, note: str) -> None:
     """The reporter says it is fixed."""
+    require_may_write(user)
     if report.reporter_id != user.id:
         raise NotAllowed(_("Only the person who reported it can close it."))
     if report.is_closed:
@@ -419,7 +482,7 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
 
 def reopen(report: Report, user: User, note: str, photo=None) -> None:
     """Any resident says it is not fixed: back to the department's queue."""
-    _can_post(user)
+    require_may_write(user)
     if report.status != "closed":
         raise NotAllowed(_("Only a closed report can be reopened."))
     text = _text(note, "note", NOTE_MAX, True, "what is still wrong")
@@ -475,6 +538,7 @@ def _editable_by_reporter(report: Report, user: User) -> None:
 def edit_report(report: Report, user: User, description: str) -> None:
     from bpt311.reports.service import DESCRIPTION_MAX, DESCRIPTION_MIN
 
+    require_may_write(user)
     _editable_by_reporter(report, user)
     text = _text(description, "description", DESCRIPTION_MAX, True, "a description")
     if len(text) < DESCRIPTION_MIN:
@@ -499,6 +563,7 @@ def edit_report(report: Report, user: User, description: str) -> None:
 
 
 def withdraw(report: Report, user: User, reason: str) -> None:
+    require_may_write(user)
     _editable_by_reporter(report, user)
     text = _text(reason, "reason", NOTE_MAX, False, "a reason")
     now = utcnow()

@@ -18,6 +18,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from bpt311 import i18n
+from bpt311.accounts.standing import CannotPost
 from bpt311.accounts.tokens import UNSUBSCRIBE, TokenExpired, TokenInvalid, read_token
 from bpt311.community import forms, service
 from bpt311.community.page import conversation_context
@@ -176,7 +177,7 @@ def comment(tracking_number: str):
                 service.add_comment(report, current_user, form.body.data, photo)
             except service.InvalidInput as exc:
                 form[exc.field].errors = [str(exc)]
-            except service.NotAllowed as exc:
+            except (service.NotAllowed, CannotPost) as exc:  # the draft stays in the form
                 form.body.errors = [str(exc)]
             else:
                 if not wants_partial():
@@ -242,14 +243,32 @@ def edit_comment(comment_id: int):
 @limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def delete_comment(comment_id: int):
     comment = _own_comment(comment_id)
-    if comment.author_id != current_user.id and not current_user.is_staff:
-        abort(403, _("Only the person who wrote a comment can delete it."))
     report = db.session.get(Report, comment.report_id)
-    if request.method == "POST":
-        service.delete_comment(comment, current_user)
-        flash(_("The comment was deleted."), "success")
-        return _report_page(report, "conversation")
-    return render_template("community/delete_comment.html", comment=comment, report=report)
+    if not service.may_delete(comment, report, current_user):
+        abort(
+            403,
+            _(
+                "Only the person who wrote a comment, or staff of its report's department, "
+                "can delete it."
+            ),
+        )
+    form = forms.DeleteCommentForm()
+    if form.validate_on_submit():
+        try:
+            service.delete_comment(comment, current_user, form.reason.data or "")
+        except service.InvalidInput as exc:
+            form.reason.errors = [str(exc)]
+        else:
+            flash(_("The comment was deleted."), "success")
+            return _report_page(report, "conversation")
+    page = render_template(
+        "community/delete_comment.html",
+        comment=comment,
+        report=report,
+        form=form,
+        removal=comment.author_id != current_user.id,  # staff: say why, the writer is told
+    )
+    return page, 422 if form.errors else 200
 
 
 # ---- flags ----------------------------------------------------------------------------

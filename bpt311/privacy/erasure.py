@@ -85,6 +85,8 @@ def erase_person(user: User) -> list[str]:
 
 def _erase_comments(user_id: int, shown_name: str, now) -> list[str]:
     """A resident's comments lose their words and photos; the city's replies stay."""
+    from bpt311.community.service import counted_comment  # as in erase_person
+
     theirs = select(Comment.id).where(Comment.author_id == user_id, Comment.by_city.is_(False))
     photos = [
         storage.files_to_delete(
@@ -102,6 +104,7 @@ def _erase_comments(user_id: int, shown_name: str, now) -> list[str]:
             Comment.author_id == user_id,
             Comment.by_city.is_(False),
             Comment.deleted_at.is_(None),
+            counted_comment(Comment.id),
         )
         .scalar_subquery()
     )

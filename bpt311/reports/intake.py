@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from bpt311 import storage
+from bpt311.accounts.standing import require_may_write
 from bpt311.geocoding import GeocoderUnavailable, search
 from bpt311.media import UploadRefused
 from bpt311.models import Category, Report
@@ -235,6 +236,7 @@ def offer_photo_point(form: ReportForm, photo: storage.StashedMedia) -> None:
 
 def take_report(form: ReportForm, category: Category, reporter=None, source: str = "web") -> Intake:
     """Check everything, keep every upload, and send the report if all is well."""
+    require_may_write(reporter)  # before any upload is kept: a banned account sends nothing
     already = find_by_submission_key(form.submission_key.data)
     if already:  # the same form sent again (a reload, a second tap): the same report
         return Intake(report=already)

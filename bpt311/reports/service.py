@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import storage
+from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.geo import (
     NeighbourhoodFinder,
@@ -343,6 +344,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
 
     A second call with the same ``submission_key`` returns the first report.
     """
+    require_may_write(reporter)
     existing = find_by_submission_key(new.submission_key)
     if existing:
         return existing

@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from bpt311 import storage
+from bpt311.accounts.standing import CannotPost, may_write, require_may_write
 from bpt311.errors import wants_partial
 from bpt311.extensions import db, limiter, person_or_address
 from bpt311.models import Media
@@ -86,6 +87,8 @@ def _form_page(form, category, intake=None, status: int = 200, staff: bool = Fal
 
 
 def new_report_page(staff: bool = False):
+    if not staff:  # a banned account is told before it fills the form in, not after
+        require_may_write(current_user)
     code = request.args.get("category", "").strip()
     category = active_category(code) if code else None
     if category is None:
@@ -196,6 +199,8 @@ def detail_context(report, comment_form=None) -> dict:
     user = current_user
     mine = getattr(user, "is_authenticated", False) and report.reporter_id == user.id
     return {
+        # A banned account is told once, where the links to write would be.
+        "cannot_post": "" if may_write(user) else str(CannotPost()),
         "merged": queries.merged_into(report),
         "response_time": sla_in_words(report.category.sla_hours),
         "is_reporter": mine,

@@ -11,7 +11,7 @@ from flask import current_app
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import i18n
@@ -399,22 +399,30 @@ def mark_duplicate(
         )
     )
 
-    def votes_on_original() -> int:
-        return db.session.scalar(select(func.count(Vote.id)).where(Vote.report_id == original.id))
-
-    before = votes_on_original()
-    db.session.execute(
-        insert(Vote).from_select(
-            ["report_id", "user_id", "created_at"],
-            select(literal(original.id), Vote.user_id, Vote.created_at)
-            .where(Vote.report_id == report.id)
-            .where(~Vote.user_id.in_(select(Vote.user_id).where(Vote.report_id == original.id))),
-        )
+    moved_votes = len(
+        db.session.scalars(
+            insert(Vote)
+            .from_select(
+                ["report_id", "user_id", "created_at"],
+                select(literal(original.id), Vote.user_id, Vote.created_at)
+                .where(Vote.report_id == report.id)
+                .where(
+                    ~Vote.user_id.in_(select(Vote.user_id).where(Vote.report_id == original.id))
+                ),
+            )
+            .returning(Vote.id)
+        ).all()
     )
-    moved_votes = votes_on_original() - before  # rowcount is not reliable on every driver
     db.session.execute(delete(Vote).where(Vote.report_id == report.id))
     db.session.execute(delete(Follow).where(Follow.report_id == report.id))
-    original.vote_count = original.vote_count + moved_votes
+    # The counter moves by the rows just inserted, in one statement: a vote someone adds
+    # to the original meanwhile is not overwritten by a figure read earlier.
+    db.session.execute(
+        update(Report)
+        .where(Report.id == original.id)
+        .values(vote_count=Report.vote_count + moved_votes)
+        .execution_options(synchronize_session=False)
+    )
     report.vote_count = 0
     report.duplicate_of = original
     _event(

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, Place, search
 from bpt311.models import (
@@ -207,6 +208,8 @@ def _apply_outline(area: WatchArea, outline: Outline) -> None:
 
 
 def create_area(owner: User, outline: Outline, settings: AreaSettings) -> WatchArea:
+    if settings.is_public:  # its name is shown to others; a private area tells only its owner
+        require_may_write(owner)
     cleaned, categories, errors = _checked(settings)
     count = db.session.scalar(
         select(func.count(WatchArea.id)).where(WatchArea.owner_id == owner.id)
@@ -237,6 +240,8 @@ def update_area(
     area: WatchArea, user: User, outline: Outline | None, settings: AreaSettings
 ) -> WatchArea:
     _own(area, user)
+    if settings.is_public:
+        require_may_write(user)
     cleaned, categories, errors = _checked(settings)
     if errors:
         raise AreaErrors(errors)
