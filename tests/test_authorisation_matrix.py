@@ -74,6 +74,7 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/metrics"): PUBLIC_ANY,  # may be limited to loopback by the ops helper
     ("GET", "/manifest.webmanifest"): PUBLIC,
     ("GET", "/sw.js"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/offline"): PUBLIC,
     ("GET", "/privacy"): PUBLIC,
     ("POST", "/language"): PUBLIC_ANY,

@@ -7,15 +7,23 @@ import hashlib
 import io
 import json
 
-from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask import (
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy import func, select
 
-from bpt311.errors import error_response, wants_partial
+from bpt311.errors import error_response, go_to, wants_partial
 from bpt311.extensions import db, limiter
 from bpt311.models import Category, Neighbourhood, Report
 from bpt311.models.reports import STATUS_NAMES, TRACKING_PREFIX
 from bpt311.ops import replica
-from bpt311.reports import browse, figures
+from bpt311.reports import browse, figures, queries
 from bpt311.reports.views import bp
 
 MAP_CAP = 2000
@@ -34,6 +42,11 @@ def _query_string(without: tuple[str, ...] = ("page",)) -> str:
 
 
 def _results(template: str, **context):
+    # A tracking number typed in the search or the home page's address box: its report.
+    for typed in (request.args.get("q", ""), request.args.get("near", "")):
+        report = queries.report_typed(typed[:40])
+        if report is not None:
+            return go_to(url_for("reports.detail", tracking_number=report.tracking_number))
     form, filters, problems = browse.filter_form(request.args)
     page = browse.page_of_reports(filters)
     context.update(

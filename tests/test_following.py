@@ -1,0 +1,94 @@
+"""No dead ends when finding and following a report (issue #22): tracking numbers typed in
+any box, a new account's follow, email-only updates, unconfirmed addresses, closed reports."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from bpt311.extensions import db
+from bpt311.models import Department, Follow, Outbox, Report, utcnow
+from tests.conftest import client_for
+from tests.conftest import post_form as post
+from tests.factories import make_report, make_user
+
+HTMX = {"HX-Request": "true"}
+
+
+def spellings(report: Report) -> list[str]:
+    number = report.id
+    return [
+        report.tracking_number,
+        f"bpt {number}",
+        f"BPT{number:06d}",
+        f"#{number}",
+        str(number),
+        f"{number:06d}",
+        f"  bpt-{number}  ",
+    ]
+
+
+# ---- 9: a tracking number in any box goes straight to its report ------------------------
+
+
+def test_a_tracking_number_in_the_home_search_box_opens_the_report(site):
+    make_report()
+    report = make_report(description="A fallen tree across the path.")
+    client = site.test_client()
+    home = client.get("/").get_data(as_text=True)
+    assert 'name="near"' in home
+    for typed in spellings(report):
+        response = client.get("/reports", query_string={"near": typed})
+        assert response.status_code == 303, typed
+        assert response.headers["Location"].endswith(f"/reports/{report.tracking_number}")
+        response = client.get("/reports", query_string={"q": typed})
+        assert response.status_code == 303, typed
+    page = client.get("/reports", query_string={"q": str(report.id)}, follow_redirects=True)
+    assert "A fallen tree across the path." in page.get_data(as_text=True)
+
+
+def test_live_search_sends_htmx_to_the_report_page(site):
+    report = make_report()
+    response = site.test_client().get("/reports", query_string={"q": "bpt 1"}, headers=HTMX)
+    assert response.headers["HX-Redirect"] == f"/reports/{report.tracking_number}"
+
+
+def test_a_hidden_report_is_not_revealed_by_its_number(site):
+    report = make_report(hidden_at=utcnow(), hidden_reason="Abusive")
+    client = site.test_client()
+    response = client.get("/reports", query_string={"q": str(report.id)})
+    assert response.status_code == 200
+    response = client.get("/kiosk/lookup", query_string={"number": str(report.id)})
+    assert response.status_code == 422
+
+
+def test_the_kiosk_and_the_staff_queue_read_the_same_spellings(site):
+    report = make_report()
+    clerk = make_user(
+        "clerk@bridgeport.example",
+        role="staff",
+        department=db.session.get(Department, report.department_id),
+    )
+    kiosk = site.test_client()
+    queue = client_for(site, clerk)
+    for typed in spellings(report):
+        response = kiosk.get("/kiosk/lookup", query_string={"number": typed})
+        assert response.status_code == 303, typed
+        assert response.headers["Location"].endswith(f"/kiosk/reports/{report.tracking_number}")
+        response = queue.get("/staff", query_string={"q": typed})
+        assert response.status_code == 303, typed
+        assert response.headers["Location"].endswith(f"/staff/reports/{report.tracking_number}")
+
+
+# ---- the icon browsers ask for ----------------------------------------------------------
+
+
+def test_favicon_is_served_and_cached(site):
+    client = site.test_client()
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
+    assert response.cache_control.max_age >= 7 * 24 * 3600
+    assert 'rel="icon"' in client.get("/").get_data(as_text=True)
