@@ -92,3 +92,41 @@ def test_favicon_is_served_and_cached(site):
     assert response.mimetype == "image/png"
     assert response.cache_control.max_age >= 7 * 24 * 3600
     assert 'rel="icon"' in client.get("/").get_data(as_text=True)
+
+
+# ---- 15: a closed report offers reopening, or a new report, not "Me too" ------------------
+
+
+def test_a_closed_report_offers_reopening_to_a_guest_who_then_reopens_it(site):
+    report = make_report(status="closed", closed_at=utcnow())
+    luis = make_user("luis@example.org", display_name="Luis", password_hash="x")
+    client = site.test_client()
+    page = client.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
+    assert "Me too" not in page
+    link = re.search(r'id="reopen-link"[^>]*href="([^"]+)"', page)
+    assert link and "Still a problem? Reopen" in page
+    response = client.get(link.group(1))
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+    from tests.factories import sign_in_as
+
+    sign_in_as(client, luis)
+    form = client.get(link.group(1))
+    assert form.status_code == 200
+    response = post(client, link.group(1), {"note": "The hole is back"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Report, report.id).status == "open"
+
+
+def test_who_may_not_reopen_is_offered_a_new_report_for_the_same_place_and_kind(site):
+    archived = make_report(status="archived", closed_at=utcnow())
+    closed = make_report(status="closed", closed_at=utcnow())
+    banned = make_user("banned@example.org", banned_at=utcnow())
+    for client, report in ((site.test_client(), archived), (client_for(site, banned), closed)):
+        page = client.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
+        assert "Me too" not in page and "reopen-link" not in page
+        link = re.search(r'id="report-again-link"[^>]*href="([^"]+)"', page)
+        assert link, page
+        form = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+        assert re.search(r'name="category"[^>]*value="pothole"', form)
+        assert re.search(rf'name="latitude"[^>]*value="{report.latitude}"', form)

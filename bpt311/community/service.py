@@ -163,10 +163,17 @@ def _ensure_follow(report_id: int, user_id: int) -> None:
         pass  # already following
 
 
+def reopenable(report: Report) -> bool:
+    """The reopen rule: a closed report may be reopened; an archived one is history."""
+    return report.status == "closed"
+
+
 def viewer_state(report: Report, user) -> dict:
-    """Whether the person looking votes for and follows the report (two small queries)."""
+    """Whether the person looking votes for and follows the report (two small queries), and
+    whether they may reopen it (a guest may, once signed in; an account barred from posting
+    may not)."""
     if not getattr(user, "is_authenticated", False):
-        return {"voted": False, "following": False}
+        return {"voted": False, "following": False, "may_reopen": reopenable(report)}
     voted = db.session.scalar(
         select(func.count(Vote.id)).where(Vote.report_id == report.id, Vote.user_id == user.id)
     )
@@ -175,7 +182,11 @@ def viewer_state(report: Report, user) -> dict:
             Follow.report_id == report.id, Follow.user_id == user.id
         )
     )
-    return {"voted": bool(voted), "following": bool(following)}
+    return {
+        "voted": bool(voted),
+        "following": bool(following),
+        "may_reopen": reopenable(report) and user.banned_at is None,
+    }
 
 
 # ---- who hears about a change --------------------------------------------------------
@@ -395,7 +406,7 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
 def reopen(report: Report, user: User, note: str, photo=None) -> None:
     """Any resident says it is not fixed: back to the department's queue."""
     _can_post(user)
-    if report.status != "closed":
+    if not reopenable(report):
         raise NotAllowed(_("Only a closed report can be reopened."))
     text = _text(note, "note", NOTE_MAX, True, "what is still wrong")
     now = utcnow()
