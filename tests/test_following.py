@@ -130,3 +130,65 @@ def test_who_may_not_reopen_is_offered_a_new_report_for_the_same_place_and_kind(
         form = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
         assert re.search(r'name="category"[^>]*value="pothole"', form)
         assert re.search(rf'name="latitude"[^>]*value="{report.latitude}"', form)
+
+
+# ---- 10: a follow asked for before having an account is done after confirming -------------
+
+PASSWORD = "correct horse battery staple"
+
+
+def href(page: str, text: str) -> str:
+    match = re.search(r'<a href="([^"]+)">' + re.escape(text), page)
+    assert match, text
+    return match.group(1).replace("&amp;", "&")
+
+
+def verify_link(email: str) -> str:
+    body = db.session.scalars(
+        select(Outbox.body_text).where(Outbox.recipient == email).order_by(Outbox.id.desc())
+    ).first()
+    return re.search(r"/verify/[\w.\-]+", body).group(0)
+
+
+@pytest.mark.parametrize("other_browser", [False, True])
+def test_a_new_persons_follow_survives_registering_and_confirming(site, other_browser):
+    report = make_report()
+    guest = site.test_client()
+    response = post(guest, f"/reports/{report.tracking_number}/follow", {"wanted": "1"})
+    assert response.status_code == 303
+    sign_in_page = guest.get(response.headers["Location"]).get_data(as_text=True)
+    register_url = href(sign_in_page, "Create an account")
+    assert "next=" in register_url
+    register_page = guest.get(register_url).get_data(as_text=True)
+    back = re.search(r'name="next" type="hidden" value="([^"]*)"', register_page).group(1)
+    response = post(
+        guest,
+        "/register",
+        {
+            "email": "nadia@example.org",
+            "display_name": "Nadia",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            "next": back,
+        },
+    )
+    assert response.status_code == 303
+
+    browser = site.test_client() if other_browser else guest  # the link opened on a phone
+    response = browser.get(verify_link("nadia@example.org"))
+    assert response.status_code == 303
+    sign_in_url = response.headers["Location"]
+    assert sign_in_url.startswith("/sign-in?next=")
+    sign_in_page = browser.get(sign_in_url).get_data(as_text=True)
+    assert "Your email address is confirmed" in sign_in_page
+    back = re.search(r'name="next" type="hidden" value="([^"]*)"', sign_in_page).group(1)
+    assert back == f"/reports/{report.tracking_number}/resume"
+    response = post(
+        browser, "/sign-in", {"email": "nadia@example.org", "password": PASSWORD, "next": back}
+    )
+    assert response.status_code == 303
+    landing = browser.get(response.headers["Location"], follow_redirects=True)
+    assert landing.request.path == f"/reports/{report.tracking_number}"
+    assert "You are following this report." in landing.get_data(as_text=True)
+    follows = db.session.scalars(select(Follow).where(Follow.report_id == report.id)).all()
+    assert len(follows) == 1
