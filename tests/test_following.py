@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bpt311.extensions import db
-from bpt311.models import Department, Follow, Outbox, Report, utcnow
+from bpt311.models import Department, Follow, Outbox, Report, User, utcnow
 from tests.conftest import client_for
 from tests.conftest import post_form as post
 from tests.factories import make_report, make_user
@@ -192,3 +192,49 @@ def test_a_new_persons_follow_survives_registering_and_confirming(site, other_br
     assert "You are following this report." in landing.get_data(as_text=True)
     follows = db.session.scalars(select(Follow).where(Follow.report_id == report.id)).all()
     assert len(follows) == 1
+
+
+# ---- 12: nothing but the confirmation goes to an address not yet confirmed ---------------
+
+
+def outbox_subjects(email: str) -> list[str]:
+    return db.session.scalars(
+        select(Outbox.subject).where(Outbox.recipient == email).order_by(Outbox.id)
+    ).all()
+
+
+def test_an_unconfirmed_address_gets_its_confirmation_and_nothing_else_until_confirmed(site):
+    from bpt311.community.service import tell_followers
+    from bpt311.watch.events import announce
+    from tests.test_watch_support import circle_area
+
+    client = site.test_client()
+    response = post(
+        client,
+        "/register",
+        {
+            "email": "nadia@example.org",
+            "display_name": "Nadia",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+        },
+    )
+    assert response.status_code == 303
+    nadia = db.session.scalars(
+        select(User).where(User.email == "nadia@example.org")
+    ).one()
+    circle_area(nadia, name="Around home")
+    report = make_report()
+    db.session.add(Follow(report_id=report.id, user_id=nadia.id))
+    db.session.commit()
+    announce(report, "new")
+    tell_followers(report, "Acknowledged")
+    db.session.commit()
+    [subject] = outbox_subjects("nadia@example.org")
+    assert "Confirm your email address" in subject
+
+    assert client.get(verify_link("nadia@example.org")).status_code == 200
+    announce(report, "status")
+    tell_followers(report, "Fixed")
+    db.session.commit()
+    assert len(outbox_subjects("nadia@example.org")) > 1
