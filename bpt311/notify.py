@@ -58,6 +58,7 @@ ADDRESS_EMAILS = frozenset(
         "account_reset",
         "account_claim",
         "staff_invite",
+        "report_updates_confirm",
     }
 )
 

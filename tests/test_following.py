@@ -238,3 +238,86 @@ def test_an_unconfirmed_address_gets_its_confirmation_and_nothing_else_until_con
     tell_followers(report, "Fixed")
     db.session.commit()
     assert len(outbox_subjects("nadia@example.org")) > 1
+
+
+# ---- 11: email updates on a report with only an email address ----------------------------
+
+
+def test_email_updates_without_an_account_confirmed_by_a_link_and_stopped_in_one_click(site):
+    from bpt311.community.service import tell_followers
+    from bpt311.models import EmailSubscription
+
+    report = make_report()
+    guest = site.test_client()
+    page = guest.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
+    assert "Email me updates on this report" in page
+    action = f"/reports/{report.tracking_number}/email-updates"
+    assert f'action="{action}"' in page
+
+    refused = post(guest, action, {"email": "not an address"})
+    assert refused.status_code == 422
+    assert "Enter an email address like name@example.com" in refused.get_data(as_text=True)
+    assert 'value="not an address"' in refused.get_data(as_text=True)  # nothing typed is lost
+    assert guest.post(action, data={"email": "ana@example.org"}).status_code == 400  # no CSRF
+
+    response = post(guest, action, {"email": "Ana@Example.org"})
+    assert response.status_code == 303
+    assert "Check your email" in guest.get(response.headers["Location"]).get_data(as_text=True)
+    assert db.session.scalars(select(EmailSubscription)).all() == []  # nothing kept yet
+    tell_followers(report, "Acknowledged")
+    db.session.commit()
+    [subject] = outbox_subjects("ana@example.org")
+    assert subject.startswith("Confirm email updates")
+
+    body = db.session.scalars(
+        select(Outbox.body_text).where(Outbox.recipient == "ana@example.org")
+    ).one()
+    link = re.search(r"/email-updates/[\w.\-]+", body).group(0)
+    other_browser = site.test_client()
+    response = other_browser.get(link)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"/reports/{report.tracking_number}")
+    assert other_browser.get(link).status_code == 303  # twice is still one subscription
+    assert len(db.session.scalars(select(EmailSubscription)).all()) == 1
+
+    tell_followers(report, "Fixed")
+    db.session.commit()
+    update = db.session.scalars(
+        select(Outbox).where(Outbox.recipient == "ana@example.org").order_by(Outbox.id.desc())
+    ).first()
+    assert "Fixed" in update.subject
+    assert update.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = update.headers["List-Unsubscribe"].strip("<>").replace("http://bpt311.test", "")
+    assert unsubscribe.split("/")[-1] in update.body_text  # and a visible link too
+    assert unsubscribe.split("/")[-1] in update.body_html
+    assert site.test_client().post(unsubscribe).status_code == 200  # RFC 8058: no CSRF
+    assert db.session.scalars(select(EmailSubscription)).all() == []
+    tell_followers(report, "Closed")
+    db.session.commit()
+    assert len(outbox_subjects("ana@example.org")) == 2
+
+
+def test_a_broken_email_updates_link_says_so(site):
+    response = site.test_client().get("/email-updates/not-a-token")
+    assert response.status_code == 400
+    assert "This link cannot be used" in response.get_data(as_text=True)
+
+
+def test_retention_forgets_addresses_following_long_closed_reports(site):
+    from datetime import timedelta
+
+    from bpt311.models import EmailSubscription
+    from bpt311.privacy.retention import purge
+
+    days = site.config["RETENTION_CONTACT_DAYS"]
+    old = make_report(status="closed", closed_at=utcnow() - timedelta(days=days + 1))
+    recent = make_report(status="closed", closed_at=utcnow())
+    db.session.add_all(
+        [
+            EmailSubscription(report_id=old.id, email="ana@example.org"),
+            EmailSubscription(report_id=recent.id, email="ana@example.org"),
+        ]
+    )
+    db.session.commit()
+    assert purge().subscriptions == 1
+    assert db.session.scalars(select(EmailSubscription.report_id)).all() == [recent.id]
