@@ -321,3 +321,18 @@ def test_retention_forgets_addresses_following_long_closed_reports(site):
     db.session.commit()
     assert purge().subscriptions == 1
     assert db.session.scalars(select(EmailSubscription.report_id)).all() == [recent.id]
+
+
+def test_asking_for_email_updates_is_rate_limited_per_address(make_app):
+    app = make_app(RATELIMIT_ENABLED=True)
+    with app.app_context():
+        from bpt311.seed import load_city
+
+        load_city()
+        report = make_report()
+        action = f"/reports/{report.tracking_number}/email-updates"
+        codes = [
+            post(app.test_client(), action, {"email": "ana@example.org"}).status_code
+            for _ in range(4)
+        ]
+        assert codes == [303, 303, 303, 429]

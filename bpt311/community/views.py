@@ -166,8 +166,14 @@ def resume(tracking_number: str):
 # ---- email updates without an account ---------------------------------------------------
 
 
+def _address_typed() -> str:
+    """Rate-limit key: the address typed, so one inbox is not flooded from many machines."""
+    return "email-updates:" + request.form.get("email", "").strip().lower()[:254]
+
+
 @bp.post("/reports/<tracking_number>/email-updates")
 @limiter.limit("5/hour;20/day", key_func=person_or_address)
+@limiter.limit("3/hour;10/day", key_func=_address_typed)
 def email_updates(tracking_number: str):
     """Someone with no account asks for the report's update emails: we email a link."""
     report = _report(tracking_number)
