@@ -49,10 +49,25 @@ def test_a_tracking_number_in_the_home_search_box_opens_the_report(site):
     assert "A fallen tree across the path." in page.get_data(as_text=True)
 
 
-def test_live_search_sends_htmx_to_the_report_page(site):
+def test_live_search_puts_the_report_a_number_names_on_top(site):
+    # HTMX searches as people type: "3" on the way to "302" must not carry them off.
     report = make_report()
-    response = site.test_client().get("/reports", query_string={"q": "bpt 1"}, headers=HTMX)
-    assert response.headers["HX-Redirect"] == f"/reports/{report.tracking_number}"
+    clerk = make_user(
+        "clerk@bridgeport.example",
+        role="staff",
+        department=db.session.get(Department, report.department_id),
+    )
+    for client, path, target in (
+        (site.test_client(), "/reports", f"/reports/{report.tracking_number}"),
+        (client_for(site, clerk), "/staff", f"/staff/reports/{report.tracking_number}"),
+    ):
+        response = client.get(path, query_string={"q": f"bpt {report.id}"}, headers=HTMX)
+        assert response.status_code == 200 and "HX-Redirect" not in response.headers
+        html = response.get_data(as_text=True)
+        assert "<html" not in html
+        link = re.search(r'id="typed-report"><a href="([^"]+)">([^<]+)</a>', html)
+        assert link and link.group(1) == target
+        assert link.group(2) == f"Go to report {report.tracking_number}"
 
 
 def test_a_hidden_report_is_not_revealed_by_its_number(site):

@@ -41,12 +41,22 @@ def _query_string(without: tuple[str, ...] = ("page",)) -> str:
     return urlencode(pairs)
 
 
-def _results(template: str, **context):
-    # A tracking number typed in the search or the home page's address box: its report.
+def _typed_report() -> Report | None:
+    """The report a tracking number typed in the search or the address box names."""
     for typed in (request.args.get("q", ""), request.args.get("near", "")):
         report = queries.report_typed(typed[:40])
         if report is not None:
-            return go_to(url_for("reports.detail", tracking_number=report.tracking_number))
+            return report
+    return None
+
+
+def _results(template: str, **context):
+    # A tracking number goes straight to its report; the live search (HTMX, sent while the
+    # person may still be typing "302") shows a link to it on top of the results instead.
+    typed_report = _typed_report()
+    if typed_report is not None and not wants_partial():
+        return go_to(url_for("reports.detail", tracking_number=typed_report.tracking_number))
+    context["typed_report"] = typed_report
     form, filters, problems = browse.filter_form(request.args)
     page = browse.page_of_reports(filters)
     context.update(

@@ -75,10 +75,13 @@ def _bulk_form(people):
 @bp.get("/")
 @staff_required
 def queue():
-    # A tracking number in the search box opens that report (hidden ones too: staff see them).
-    report = report_queries.report_typed(request.args.get("q", "")[:40], include_hidden=True)
-    if report is not None:
-        return go_to(url_for(".inspect", tracking_number=report.tracking_number))
+    # A tracking number in the search box opens that report (hidden ones too: staff see
+    # them); the live search shows a link to it on top of the results instead.
+    typed_report = report_queries.report_typed(
+        request.args.get("q", "")[:40], include_hidden=True
+    )
+    if typed_report is not None and not wants_partial():
+        return go_to(url_for(".inspect", tracking_number=typed_report.tracking_number))
     extra, people = _queue_form(request.args)
     selection = queries.queue_selection(request.args, extra, current_user)
     filters, department_id = selection.filters, selection.department_id
@@ -98,6 +101,9 @@ def queue():
         save_form=forms.SaveFilterForm(query=query_string),
         query_string=query_string,
         source_names=dict(forms.SOURCES),
+        typed_report=typed_report,
+        typed_report_url=typed_report
+        and url_for(".inspect", tracking_number=typed_report.tracking_number),
     )
     template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
     return _vary(render_template(template, **context))
