@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, jsonify, make_response, redirect, render_template, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -73,6 +73,18 @@ def wants_json() -> bool:
 def wants_partial() -> bool:
     """An HTMX request gets a fragment, except a history restore, which needs the page."""
     return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def go_to(target: str):
+    """Send the browser to another page: a 303 for a plain request; HTMX gets an empty
+    answer with ``HX-Redirect``, so it loads the whole page instead of swapping it in."""
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+    else:
+        response = redirect(target, 303)
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 def error_response(

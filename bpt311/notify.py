@@ -24,12 +24,12 @@ from email.utils import make_msgid, parseaddr
 
 from flask import Flask, current_app, render_template
 from flask_babel import LazyString, force_locale, get_locale
-from sqlalchemy import or_, select, true, update
+from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bpt311 import i18n
 from bpt311.extensions import db
-from bpt311.models import Outbox, utcnow
+from bpt311.models import Outbox, User, utcnow
 from bpt311.names import has_control_characters
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,47 @@ def site_link(endpoint: str, **values) -> str:
     return current_app.config["SITE_URL"] + path
 
 
+# The emails an account whose address is not confirmed yet may get: those that prove or
+# protect the address (its confirmation link, a reset or change-of-address link, the claim
+# link, a staff invitation, a notice that someone used the address). Nothing else (follow
+# updates, watch-area notices, digests, receipts, moderation notes) goes to an address its
+# owner has not confirmed: anyone can register with someone else's address.
+#
+# The rule is about accounts. An address that belongs to no account is one a person typed
+# for exactly this email: a guest reporter's contact address gets the receipt and that
+# report's updates (the receipt is its confirmation: it goes to that one address, once,
+# names the report, and every email after it carries a one-click unsubscribe), and the
+# email-only subscribers of a report are written to only once they followed the link
+# (community.email_updates). Department addresses are the city's own.
+ADDRESS_EMAILS = frozenset(
+    {
+        "account_verify",
+        "account_email_confirm",
+        "account_email_change_notice",
+        "account_exists",
+        "account_reset",
+        "account_claim",
+        "staff_invite",
+        "report_updates_confirm",
+    }
+)
+
+
+def unconfirmed_account_address(recipient: str) -> bool:
+    """Whether ``recipient`` is the address of an account that has not confirmed it."""
+    return (
+        db.session.scalar(
+            select(User.id)
+            .where(
+                func.lower(User.email) == recipient.strip().lower(),
+                User.email_verified_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def enqueue_email(
     recipient: str,
     template: str,
@@ -51,11 +92,16 @@ def enqueue_email(
     headers: dict[str, str] | None = None,
     locale: str | None = None,
     **context,
-) -> Outbox:
+) -> Outbox | None:
     """Render ``emails/<template>.txt`` and ``.html`` and queue them; the caller commits.
 
     The email is written in ``locale`` (the recipient's language) when given, else in the
-    language of the current page; ``subject`` may be a lazy translation (``lazy_gettext``)."""
+    language of the current page; ``subject`` may be a lazy translation (``lazy_gettext``).
+    Nothing is queued (None) for an account's unconfirmed address unless the email is one of
+    ``ADDRESS_EMAILS``."""
+    if template not in ADDRESS_EMAILS and unconfirmed_account_address(recipient):
+        log.info("Email %s not sent: the account has not confirmed its address", template)
+        return None
     with force_locale(i18n.known(locale) if locale else str(get_locale() or i18n.DEFAULT)):
         subject = str(subject)
         # Lazy translations become text in the recipient's language here (and are escaped

@@ -41,6 +41,9 @@ def make_report(code: str = "pothole", **fields) -> Report:
 
 
 def make_user(email: str = "resident@example.org", role: str = "resident", **fields) -> User:
+    """An account with a confirmed address (pass ``email_verified_at=None`` for one without:
+    such an account gets no email but its confirmation)."""
+    fields.setdefault("email_verified_at", utcnow())
     user = User(email=email, role=role, **fields)
     db.session.add(user)
     db.session.commit()

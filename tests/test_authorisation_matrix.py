@@ -74,6 +74,7 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/metrics"): PUBLIC_ANY,  # may be limited to loopback by the ops helper
     ("GET", "/manifest.webmanifest"): PUBLIC,
     ("GET", "/sw.js"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/offline"): PUBLIC,
     ("GET", "/privacy"): PUBLIC,
     ("POST", "/language"): PUBLIC_ANY,
@@ -137,6 +138,9 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/reports/<tracking_number>/follow"): COMMUNITY_ANY,
     ("POST", "/reports/<tracking_number>/comments"): COMMUNITY_ANY,
     ("GET", "/reports/<tracking_number>/resume"): SIGNED_IN,
+    # email updates without an account: anyone may ask (an empty form is a 422)
+    ("POST", "/reports/<tracking_number>/email-updates"): PUBLIC_ANY,
+    ("GET", "/email-updates/<token>"): PUBLIC_ANY,  # the signed link decides
     ("GET", "/reports/<tracking_number>/reopen"): SIGNED_IN,
     # anyone signed in may ask; reopening a report that is still open is refused (403)
     ("POST", "/reports/<tracking_number>/reopen"): _who(SIGN_IN, *[NO_5XX] * 5),

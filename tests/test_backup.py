@@ -16,6 +16,7 @@ from bpt311.models import (
     AuditLog,
     Base,
     Comment,
+    EmailSubscription,
     Follow,
     Media,
     Notice,
@@ -78,6 +79,7 @@ def seed_everything() -> dict:
             Vote(report_id=first.id, user_id=maria.id),
             Vote(report_id=second.id, user_id=staff.id),
             Follow(report_id=second.id, user_id=maria.id),
+            EmailSubscription(report_id=second.id, email="ana@example.org"),
         ]
     )
     first.vote_count, first.comment_count, second.vote_count = 1, 1, 1

@@ -16,6 +16,7 @@ from bpt311.models import (
     AuditLog,
     Base,
     Comment,
+    EmailSubscription,
     Follow,
     Media,
     Notice,
@@ -190,6 +191,7 @@ def maria(city):
             Vote(report_id=others.id, user_id=user.id),
             Vote(report_id=others.id, user_id=neighbour.id),
             Follow(report_id=others.id, user_id=user.id),
+            EmailSubscription(report_id=others.id, email=EMAIL.lower()),
         ]
     )
     others.vote_count, others.comment_count = 2, 2
@@ -258,6 +260,9 @@ def test_export_holds_everything_of_mine_and_nothing_of_anyone_else(city, maria)
     assert [c["text"] for c in data["comments"]] == [COMMENT]
     assert [v["report"] for v in data["votes"]] == [f"BPT-{maria['others']:06d}"]
     assert [f["report"] for f in data["follows"]] == [f"BPT-{maria['others']:06d}"]
+    assert [row["report"] for row in data["email_updates_without_signing_in"]] == [
+        f"BPT-{maria['others']:06d}"
+    ]
     assert data["watch_areas"][0]["name"] == "Around my house on Maple"
     assert data["notices"][0]["headline"].endswith("commented on a graffiti report")
     text = response.get_data(as_text=True)

@@ -67,6 +67,7 @@ class RegisterForm(FlaskForm):
     display_name = _display_name_field()
     show_name = BooleanField(_l("Show my name on the reports I send"))
     password, confirm = _new_password_fields()
+    next = HiddenField()  # where to go back once the address is confirmed
 
 
 class SignInForm(FlaskForm):

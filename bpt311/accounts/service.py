@@ -120,10 +120,14 @@ def _token_payload(purpose: str, token: str) -> dict:
         raise LinkProblem(_("This link is not right: it may have been cut short")) from exc
 
 
-def _queue_verification(user: User) -> None:
-    token = tokens.make_token(
-        tokens.VERIFY_EMAIL, {"uid": user.id, "email": normalise_email(user.email)}
-    )
+def _queue_verification(user: User, then: dict | None = None) -> None:
+    """Email the confirmation link. ``then`` (what the person was doing when they made the
+    account: a follow or vote to finish, where to go back) rides in the signed link, so it
+    is kept even when the link is opened in another browser."""
+    payload = {"uid": user.id, "email": normalise_email(user.email)}
+    if then:
+        payload["then"] = then
+    token = tokens.make_token(tokens.VERIFY_EMAIL, payload)
     enqueue_email(
         user.email,
         "account_verify",
@@ -149,8 +153,11 @@ def _queue_address_in_use(email: str) -> None:
 # ---- registering and signing in -------------------------------------------------
 
 
-def register(email: str, display_name: str, show_name: bool, password: str) -> None:
-    """Make an account and email a link to confirm the address.
+def register(
+    email: str, display_name: str, show_name: bool, password: str, then: dict | None = None
+) -> None:
+    """Make an account and email a link to confirm the address (carrying ``then``, what to
+    finish once it is confirmed).
 
     An address that already has an account gets a notice instead, and the caller
     sees no difference, so the form cannot be used to find out who has an account.
@@ -172,14 +179,16 @@ def register(email: str, display_name: str, show_name: bool, password: str) -> N
         except IntegrityError:  # registered a moment ago by a second request
             db.session.rollback()
         else:
-            _queue_verification(user)
+            _queue_verification(user, then)
             db.session.commit()
             return
     _queue_address_in_use(email)
     db.session.commit()
 
 
-def verify_email(token: str) -> User:
+def verify_email(token: str) -> tuple[User, dict]:
+    """Confirm the address a link was sent to; gives the account and what the person was
+    doing when they registered (``{}`` when nothing)."""
     payload = _token_payload(tokens.VERIFY_EMAIL, token)
     user = db.session.get(User, payload.get("uid") or 0)
     if user is None or normalise_email(user.email) != payload.get("email"):
@@ -187,7 +196,8 @@ def verify_email(token: str) -> User:
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         db.session.commit()
-    return user
+    then = payload.get("then")
+    return user, then if isinstance(then, dict) else {}
 
 
 def resend_verification(user: User) -> None:

@@ -21,6 +21,7 @@ RESET_PASSWORD = "accounts.reset-password"
 CHANGE_EMAIL = "accounts.change-email"
 CLAIM_REPORTS = "accounts.claim-reports"
 UNSUBSCRIBE = "notify.unsubscribe"
+EMAIL_UPDATES = "community.email-updates"  # an address without an account asks for updates
 
 # How long each kind of link works, in seconds.
 MAX_AGE = {
@@ -29,6 +30,7 @@ MAX_AGE = {
     CHANGE_EMAIL: 24 * 3600,
     CLAIM_REPORTS: 24 * 3600,
     UNSUBSCRIBE: 5 * 365 * 24 * 3600,  # an old email's link should still work
+    EMAIL_UPDATES: 3 * 24 * 3600,
 }
 
 

@@ -60,9 +60,15 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for(".me"), 303)
     form = forms.RegisterForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
     if form.validate_on_submit():
         service.register(
-            form.email.data, form.display_name.data, form.show_name.data, form.password.data
+            form.email.data,
+            form.display_name.data,
+            form.show_name.data,
+            form.password.data,
+            then=_unfinished(form.next.data),
         )
         session["account_email"] = service.normalise_email(form.email.data)
         return redirect(url_for(".check_email"), 303)
@@ -74,10 +80,44 @@ def check_email():
     return render_template("accounts/check_email.html", email=session.get("account_email", ""))
 
 
+def _unfinished(next_page: str | None) -> dict | None:
+    """What a guest was doing when sent to make an account (the guest intent the community
+    pages keep in the session, and the page to go back to), to carry in the confirmation
+    link. A comment draft is cut short there: the link must stay a link."""
+    back = safe_next(next_page)
+    pending = session.get("pending")
+    if not back and not pending:
+        return None
+    then: dict = {"next": back or ""}
+    if isinstance(pending, dict):
+        then["pending"] = {**pending, "draft": str(pending.get("draft", ""))[:1000]}
+        if not pending.get("draft"):
+            then["pending"].pop("draft")
+    return then
+
+
+def _finish_what_was_started(then: dict):
+    """After confirming: back to what the person was doing (signing in first if needed),
+    with the follow or vote they asked for still to be done there."""
+    back = safe_next(then.get("next"))
+    if not back:
+        return None
+    if isinstance(then.get("pending"), dict):
+        session["pending"] = then["pending"]
+    if current_user.is_authenticated:
+        flash(_("Your email address is confirmed."), "success")
+        return redirect(back, 303)
+    flash(
+        _("Your email address is confirmed. Sign in and you will go straight back to the page."),
+        "success",
+    )
+    return redirect(url_for(".sign_in", next=back), 303)
+
+
 @bp.get("/verify/<token>")
 def verify_email(token: str):
     try:
-        service.verify_email(token)
+        _user, then = service.verify_email(token)
     except service.LinkProblem as exc:
         if current_user.is_authenticated:
             return _link_problem(
@@ -86,6 +126,9 @@ def verify_email(token: str):
         return _link_problem(
             str(exc), _("Sign in to ask for a new link"), url_for(".sign_in", next=url_for(".me"))
         )
+    onward = _finish_what_was_started(then)
+    if onward is not None:
+        return onward
     return render_template(
         "accounts/message.html",
         title=_("Your email address is confirmed"),

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import FileField, HiddenField, RadioField, SelectChoice, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms import (
+    EmailField,
+    FileField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from bpt311.community.service import FLAG_REASONS
 from bpt311.reports.forms import Marked
@@ -52,3 +59,17 @@ class ToggleForm(FlaskForm):
     """A vote or follow button: carries only the CSRF token and the wanted state."""
 
     wanted = HiddenField()
+
+
+class EmailUpdatesForm(FlaskForm):
+    """Update emails on one report for someone with no account: an address is enough."""
+
+    email = EmailField(
+        _l("Your email address"),
+        [
+            DataRequired(_l("Enter your email address")),
+            Length(max=254, message=_l("Email address must be 254 characters or fewer")),
+            Email(_l("Enter an email address like name@example.com"), check_deliverability=False),
+        ],
+        filters=[lambda value: value.strip() if value else value],
+    )

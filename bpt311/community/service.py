@@ -17,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bpt311 import i18n, notify
 from bpt311.accounts.standing import require_may_write
-from bpt311.accounts.tokens import UNSUBSCRIBE, make_token
+from bpt311.accounts.tokens import EMAIL_UPDATES, UNSUBSCRIBE, make_token
 from bpt311.extensions import db
 from bpt311.models import (
     FLAG_TARGETS,
     Comment,
+    EmailSubscription,
     Flag,
     Follow,
     Media,
@@ -160,10 +161,17 @@ def _ensure_follow(report_id: int, user_id: int) -> None:
         pass  # already following
 
 
+def reopenable(report: Report) -> bool:
+    """The reopen rule: a closed report may be reopened; an archived one is history."""
+    return report.status == "closed"
+
+
 def viewer_state(report: Report, user) -> dict:
-    """Whether the person looking votes for and follows the report (two small queries)."""
+    """Whether the person looking votes for and follows the report (two small queries), and
+    whether they may reopen it (a guest may, once signed in; an account barred from posting
+    may not)."""
     if not getattr(user, "is_authenticated", False):
-        return {"voted": False, "following": False}
+        return {"voted": False, "following": False, "may_reopen": reopenable(report)}
     voted = db.session.scalar(
         select(func.count(Vote.id)).where(Vote.report_id == report.id, Vote.user_id == user.id)
     )
@@ -172,7 +180,11 @@ def viewer_state(report: Report, user) -> dict:
             Follow.report_id == report.id, Follow.user_id == user.id
         )
     )
-    return {"voted": bool(voted), "following": bool(following)}
+    return {
+        "voted": bool(voted),
+        "following": bool(following),
+        "may_reopen": reopenable(report) and user.banned_at is None,
+    }
 
 
 # ---- who hears about a change --------------------------------------------------------
@@ -199,6 +211,13 @@ def tell_followers(
     ).all()
     # Each person hears in their own language: ``headline`` may be a lazy translation.
     audience = {email.lower(): (user_id, email, locale) for user_id, email, locale in rows}
+    # Addresses with no account that asked for updates and confirmed by the link.
+    for email, locale in db.session.execute(
+        select(EmailSubscription.email, EmailSubscription.locale).where(
+            EmailSubscription.report_id == report.id
+        )
+    ):
+        audience.setdefault(email.lower(), (None, email, locale))
     if report.reporter_id is None and report.notify_contact and report.contact_email:
         audience.setdefault(
             report.contact_email.lower(),
@@ -250,8 +269,58 @@ def unfollow_by_token(payload: dict) -> Report | None:
         db.session.execute(
             delete(Follow).where(Follow.report_id == report.id, Follow.user_id == payload["u"])
         )
-    elif (report.contact_email or "").lower() == payload.get("e"):
-        report.notify_contact = False
+    else:
+        email = str(payload.get("e") or "")
+        db.session.execute(
+            delete(EmailSubscription).where(
+                EmailSubscription.report_id == report.id, EmailSubscription.email == email
+            )
+        )
+        if (report.contact_email or "").lower() == email:
+            report.notify_contact = False
+    db.session.commit()
+    return report
+
+
+# ---- email updates for people without an account ------------------------------------------
+
+
+def request_email_updates(report: Report, email: str) -> None:
+    """Email a link that starts update emails on ``report`` to ``email``. Nothing is kept
+    until the link is followed: the signed link carries the address (and the language of
+    the page, for the emails that follow)."""
+    email = email.strip().lower()
+    token = make_token(
+        EMAIL_UPDATES, {"r": report.id, "e": email, "l": i18n.current_language()}
+    )
+    enqueue_email(
+        email,
+        "report_updates_confirm",
+        _l("Confirm email updates on %(number)s", number=report.tracking_number),
+        report_id=report.id,
+        report=report,
+        link=site_link("community.confirm_email_updates", token=token),
+        report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+    )
+    db.session.commit()
+
+
+def confirm_email_updates(payload: dict) -> Report | None:
+    """The link was followed: the address gets the report's updates from now on (once,
+    however often the link is opened). None when the report is gone or hidden."""
+    report = db.session.get(Report, payload.get("r") or 0)
+    email = str(payload.get("e") or "")[:254]
+    if report is None or not report.publicly_visible or "@" not in email:
+        return None
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                EmailSubscription(
+                    report_id=report.id, email=email, locale=i18n.known(payload.get("l"))
+                )
+            )
+    except IntegrityError:
+        pass  # already getting them
     db.session.commit()
     return report
 
@@ -381,7 +450,7 @@ def _tell_writer_of_removal(comment: Comment, report: Report, reason: str) -> No
         report_id=report.id,
         report=report,
         reason=reason,
-        report_hidden=report.hidden_at is not None,
+        report_hidden=not report.publicly_visible,
         report_url=site_link("reports.detail", tracking_number=report.tracking_number),
     )
 
@@ -483,7 +552,7 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
 def reopen(report: Report, user: User, note: str, photo=None) -> None:
     """Any resident says it is not fixed: back to the department's queue."""
     require_may_write(user)
-    if report.status != "closed":
+    if not reopenable(report):
         raise NotAllowed(_("Only a closed report can be reopened."))
     text = _text(note, "note", NOTE_MAX, True, "what is still wrong")
     now = utcnow()

@@ -19,7 +19,13 @@ from flask_login import current_user, login_required
 
 from bpt311 import i18n
 from bpt311.accounts.standing import CannotPost
-from bpt311.accounts.tokens import UNSUBSCRIBE, TokenExpired, TokenInvalid, read_token
+from bpt311.accounts.tokens import (
+    EMAIL_UPDATES,
+    UNSUBSCRIBE,
+    TokenExpired,
+    TokenInvalid,
+    read_token,
+)
 from bpt311.community import forms, service
 from bpt311.community.page import conversation_context
 from bpt311.errors import wants_partial
@@ -158,6 +164,64 @@ def resume(tracking_number: str):
     return _report_page(report, "votes")
 
 
+# ---- email updates without an account ---------------------------------------------------
+
+
+def _address_typed() -> str:
+    """Rate-limit key: the address typed, so one inbox is not flooded from many machines."""
+    return "email-updates:" + request.form.get("email", "").strip().lower()[:254]
+
+
+@bp.post("/reports/<tracking_number>/email-updates")
+@limiter.limit("5/hour;20/day", key_func=person_or_address)
+@limiter.limit("3/hour;10/day", key_func=_address_typed)
+def email_updates(tracking_number: str):
+    """Someone with no account asks for the report's update emails: we email a link."""
+    report = _report(tracking_number)
+    form = forms.EmailUpdatesForm()
+    if not form.validate_on_submit():
+        return _detail_with(report, status=422, email_form=form)
+    service.request_email_updates(report, form.email.data)
+    flash(
+        _(
+            "Check your email: we sent a link to %(email)s. Follow it to start getting "
+            "updates on this report.",
+            email=form.email.data,
+        ),
+        "success",
+    )
+    return _report_page(report, "email-updates")
+
+
+@bp.get("/email-updates/<token>")
+def confirm_email_updates(token: str):
+    try:
+        payload = read_token(EMAIL_UPDATES, token)
+    except (TokenExpired, TokenInvalid):
+        page = render_template(
+            "accounts/message.html",
+            title=_("This link cannot be used"),
+            message=_(
+                "It has expired or was cut short. Ask for email updates again on the "
+                "report's page."
+            ),
+            link_text=_("Find the report"),
+            link_url=url_for("reports.index"),
+        )
+        return page, 400
+    report = service.confirm_email_updates(payload)
+    if report is None:
+        abort(404)
+    flash(
+        _(
+            "Your email address is confirmed: you will get an email when this report changes. "
+            "Every email has a link to stop them."
+        ),
+        "success",
+    )
+    return _report_page(report, "email-updates")
+
+
 # ---- comments -------------------------------------------------------------------------
 
 
@@ -196,12 +260,11 @@ def comment(tracking_number: str):
     return response
 
 
-def _detail_with(report: Report, comment_form, status: int):
+def _detail_with(report: Report, comment_form=None, status: int = 200, email_form=None):
     from bpt311.reports.views import detail_context
 
-    response = make_response(
-        render_template("reports/detail.html", **detail_context(report, comment_form=comment_form))
-    )
+    context = detail_context(report, comment_form=comment_form, email_form=email_form)
+    response = make_response(render_template("reports/detail.html", **context))
     response.status_code = status
     return response
 

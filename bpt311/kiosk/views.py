@@ -243,10 +243,9 @@ def text_receipt(tracking_number: str):
 def lookup():
     form = LookupForm(request.args)
     if request.args and form.validate():
-        typed = form.number.data.strip()
-        # The number pad has no letters: the digits alone are enough.
-        report = queries.report_by_tracking_number("BPT-" + typed if typed.isdigit() else typed)
-        if report is not None and report.publicly_visible:
+        # The number pad has no letters: the digits alone are enough (one parser reads all).
+        report = queries.report_typed(form.number.data[:40])
+        if report is not None:
             return redirect(url_for(".report", tracking_number=report.tracking_number), 303)
         form.number.errors = [
             _(

@@ -3,7 +3,14 @@
 from bpt311.models import search  # noqa: F401  (attaches the full-text DDL)
 from bpt311.models.base import Base, utcnow
 from bpt311.models.boundary import ServiceBoundary
-from bpt311.models.community import FLAG_TARGETS, Comment, Flag, Follow, Vote
+from bpt311.models.community import (
+    FLAG_TARGETS,
+    Comment,
+    EmailSubscription,
+    Flag,
+    Follow,
+    Vote,
+)
 from bpt311.models.people import ROLES, User
 from bpt311.models.places import (
     QUESTION_TYPES,
@@ -43,6 +50,7 @@ __all__ = [
     "Comment",
     "Flag",
     "Follow",
+    "EmailSubscription",
     "Vote",
     "EVENT_KINDS",
     "QUESTION_TYPES",

@@ -53,6 +53,21 @@ class Follow(Base):
     user: Mapped[User] = relationship()
 
 
+class EmailSubscription(Base):
+    """An address with no account that gets a report's update emails, as followers do.
+    Written only once the address followed the link we sent it, so every row is a
+    confirmed address (``email`` is kept lower-case)."""
+
+    __tablename__ = "email_subscription"
+    __table_args__ = (UniqueConstraint("report_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    locale: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Comment(Base):
     """A resident's or the city's words on a report, shown in its timeline."""
 

@@ -46,18 +46,25 @@ STATUS_NAMES = {
 }
 SOURCES = ("web", "kiosk", "api", "staff")
 TRACKING_PREFIX = "BPT-"
-_TRACKING_RE = re.compile(r"^\s*BPT[-\s]?0*(\d{1,12})\s*$", re.IGNORECASE)
+# One reading of a typed tracking number for every box that takes one (report pages, the
+# search boxes, the kiosk, the API): "BPT-000302", "bpt 302", "BPT302", "#302", "000302", "302".
+_TRACKING_RE = re.compile(r"^\s*#?\s*(?:BPT)?[-\s#]*0*(\d{1,12})\s*$", re.IGNORECASE)
 _LARGEST_ID = 2**31 - 1  # the integer primary key's range on PostgreSQL
 
 
+# What programs must send (the Open311 API's ids): the prefix, then the number.
+_PREFIXED_RE = re.compile(r"^\s*BPT[-\s]?0*(\d{1,12})\s*$", re.IGNORECASE)
+
+
 def looks_like_tracking_number(text: str) -> bool:
-    """Whether the text has the form of a tracking number (whether or not one exists)."""
-    return bool(_TRACKING_RE.match(text or ""))
+    """Whether the text has the form of a tracking number with its prefix (whether or not
+    one exists): the API's contract, stricter than what people may type in a search box."""
+    return bool(_PREFIXED_RE.match(text or ""))
 
 
 def report_id_from_tracking_number(text: str) -> int | None:
-    """``BPT-000123`` (or ``bpt 123``, ``BPT123``) gives 123; anything else, or a number no
-    report can have, gives None."""
+    """``BPT-000123`` (or ``bpt 123``, ``BPT123``, ``#123``, ``000123``, ``123``) gives 123;
+    anything else, or a number no report can have, gives None."""
     match = _TRACKING_RE.match(text or "")
     if not match:
         return None

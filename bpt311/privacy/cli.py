@@ -26,3 +26,9 @@ def purge_command() -> None:
         f"notification{'s' if done.pushes != 1 else ''} sent more than "
         f"{config['RETENTION_OUTBOX_DAYS']} days ago."
     )
+    if done.subscriptions:
+        click.echo(
+            f"Deleted {done.subscriptions} email subscription"
+            f"{'s' if done.subscriptions != 1 else ''} to reports closed more than "
+            f"{config['RETENTION_CONTACT_DAYS']} days ago."
+        )

@@ -17,6 +17,7 @@ from bpt311.models import (
     AuditLog,
     Base,
     Comment,
+    EmailSubscription,
     Media,
     Outbox,
     Report,
@@ -53,6 +54,12 @@ def erase_person(user: User) -> list[str]:
         .execution_options(synchronize_session=False)
     )
     if email and user.email_verified_at is not None:
+        # Update emails this (proven) address asked for without signing in.
+        db.session.execute(
+            delete(EmailSubscription)
+            .where(EmailSubscription.email == email)
+            .execution_options(synchronize_session=False)
+        )
         # Reports sent as a guest from this (proven) address, never claimed.
         db.session.execute(
             update(Report)

@@ -17,6 +17,7 @@ from bpt311.extensions import db
 from bpt311.models import (
     Base,
     Comment,
+    EmailSubscription,
     Follow,
     Media,
     Notice,
@@ -157,6 +158,18 @@ def personal_data(user: User) -> dict[str, Any]:
             {"report": _tracking(follow.report_id), "since": _when(follow.created_at)}
             for follow in db.session.scalars(
                 select(Follow).where(Follow.user_id == user.id).order_by(Follow.id)
+            )
+        ],
+        "email_updates_without_signing_in": [
+            {"report": _tracking(row.report_id), "since": _when(row.confirmed_at)}
+            for row in (
+                db.session.scalars(
+                    select(EmailSubscription)
+                    .where(EmailSubscription.email == user.email.strip().lower())
+                    .order_by(EmailSubscription.id)
+                )
+                if user.email_verified_at is not None  # only an address they proved is theirs
+                else ()
             )
         ],
         "watch_areas": [

@@ -11,7 +11,15 @@ from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
 from bpt311.extensions import db
-from bpt311.models import Notice, Outbox, PushMessage, Report, WatchEvent, utcnow
+from bpt311.models import (
+    EmailSubscription,
+    Notice,
+    Outbox,
+    PushMessage,
+    Report,
+    WatchEvent,
+    utcnow,
+)
 from bpt311.staff.audit import record
 
 
@@ -21,6 +29,7 @@ class Purged:
     emails: int
     notices: int = 0
     pushes: int = 0
+    subscriptions: int = 0
 
 
 def purge(now=None) -> Purged:
@@ -37,6 +46,20 @@ def purge(now=None) -> Purged:
             or_(Report.contact_name != "", Report.contact_email != "", Report.contact_phone != ""),
         )
         .values(contact_name="", contact_email="", contact_phone="", contact_erased_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # Addresses without an account that followed a report closed as long: like the contact
+    # details above, kept no longer than the report's own.
+    subscriptions = db.session.execute(
+        delete(EmailSubscription)
+        .where(
+            EmailSubscription.report_id.in_(
+                select(Report.id).where(
+                    Report.status.in_(("closed", "archived")),
+                    Report.closed_at < now - timedelta(days=contact_days),
+                )
+            )
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     # Sent and undeliverable emails hold an address and what we told them; pending ones
@@ -72,7 +95,7 @@ def purge(now=None) -> Purged:
         .where(WatchEvent.created_at < notice_cutoff)
         .execution_options(synchronize_session=False)
     )
-    if contacts or emails or notices or pushes:
+    if contacts or emails or notices or pushes or subscriptions:
         record(
             None,
             "privacy_purge",
@@ -81,9 +104,16 @@ def purge(now=None) -> Purged:
             emails_deleted=emails,
             notices_deleted=notices,
             pushes_deleted=pushes,
+            email_subscriptions_deleted=subscriptions,
             contact_days=contact_days,
             outbox_days=outbox_days,
             notice_days=notice_days,
         )
     db.session.commit()
-    return Purged(contacts=contacts, emails=emails, notices=notices, pushes=pushes)
+    return Purged(
+        contacts=contacts,
+        emails=emails,
+        notices=notices,
+        pushes=pushes,
+        subscriptions=subscriptions,
+    )

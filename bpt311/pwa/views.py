@@ -19,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_babel import gettext as _
@@ -34,6 +35,7 @@ NAME = "Bridgeport 311"
 THEME_COLOUR = "#0b3d91"  # --brand in site.css
 BACKGROUND_COLOUR = "#ffffff"
 ICON_SIZES = (192, 512)
+FAVICON_AGE = 30 * 24 * 3600  # its name cannot carry a fingerprint; icons change rarely
 # Files every page needs, so the app opens with no connection (names are fingerprinted).
 SHELL_FILES = (
     "css/site.css",
@@ -96,6 +98,16 @@ def manifest() -> dict:
             },
         },
     }
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links: the app icon, not a 404."""
+    response = send_from_directory(
+        current_app.static_folder, "icons/icon-192.png", mimetype="image/png", max_age=FAVICON_AGE
+    )
+    response.cache_control.public = True
+    return response
 
 
 @bp.get("/manifest.webmanifest")

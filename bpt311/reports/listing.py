@@ -9,15 +9,23 @@ import json
 import math
 from numbers import Number
 
-from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask import (
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy import func, select
 
-from bpt311.errors import error_response, wants_partial
+from bpt311.errors import error_response, go_to, wants_partial
 from bpt311.extensions import db, limiter
 from bpt311.models import Category, Neighbourhood, Report
 from bpt311.models.reports import STATUS_NAMES, TRACKING_PREFIX
 from bpt311.ops import replica
-from bpt311.reports import browse, figures
+from bpt311.reports import browse, figures, queries
 from bpt311.reports.views import bp
 
 MAP_CAP = 2000
@@ -35,7 +43,22 @@ def _query_string(without: tuple[str, ...] = ("page",)) -> str:
     return urlencode(pairs)
 
 
+def _typed_report() -> Report | None:
+    """The report a tracking number typed in the search or the address box names."""
+    for typed in (request.args.get("q", ""), request.args.get("near", "")):
+        report = queries.report_typed(typed[:40])
+        if report is not None:
+            return report
+    return None
+
+
 def _results(template: str, **context):
+    # A tracking number goes straight to its report; the live search (HTMX, sent while the
+    # person may still be typing "302") shows a link to it on top of the results instead.
+    typed_report = _typed_report()
+    if typed_report is not None and not wants_partial():
+        return go_to(url_for("reports.detail", tracking_number=typed_report.tracking_number))
+    context["typed_report"] = typed_report
     form, filters, problems = browse.filter_form(request.args)
     page = browse.page_of_reports(filters)
     context.update(

@@ -76,6 +76,18 @@ def report_by_tracking_number(tracking_number: str) -> Report | None:
     ).one_or_none()
 
 
+def report_typed(text: str, include_hidden: bool = False) -> Report | None:
+    """The report a search box's text names, when it is a tracking number in any spelling;
+    a report the moderators hid is only found when ``include_hidden`` (staff)."""
+    report_id = report_id_from_tracking_number(text)
+    if report_id is None:
+        return None
+    query = select(Report).where(Report.id == report_id)
+    if not include_hidden:
+        query = query.where(Report.publicly_visible)
+    return db.session.scalars(query).one_or_none()
+
+
 def _words(text: str) -> list[str]:
     return "".join(c if c.isalnum() else " " for c in text.lower()).split()
 

@@ -191,8 +191,9 @@ def submitted(tracking_number: str):
     )
 
 
-def detail_context(report, comment_form=None) -> dict:
+def detail_context(report, comment_form=None, email_form=None) -> dict:
     """Everything the report page shows, for the person looking at it."""
+    from bpt311.community.forms import EmailUpdatesForm
     from bpt311.community.page import conversation_context
     from bpt311.community.service import viewer_state
 
@@ -207,6 +208,7 @@ def detail_context(report, comment_form=None) -> dict:
         "can_change": mine and report.status == "open" and report.acknowledged_at is None,
         **viewer_state(report, user),
         **conversation_context(report, user, comment_form),
+        "email_form": email_form or EmailUpdatesForm(formdata=None),
     }
 
 

@@ -20,11 +20,12 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311.community.page import step_words
-from bpt311.errors import wants_partial
+from bpt311.errors import go_to, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import translated
 from bpt311.models import ResponseTemplate, SavedFilter
 from bpt311.reports import browse
+from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.staff import forms, queries, service
 from bpt311.staff.access import (
@@ -74,6 +75,13 @@ def _bulk_form(people):
 @bp.get("/")
 @staff_required
 def queue():
+    # A tracking number in the search box opens that report (hidden ones too: staff see
+    # them); the live search shows a link to it on top of the results instead.
+    typed_report = report_queries.report_typed(
+        request.args.get("q", "")[:40], include_hidden=True
+    )
+    if typed_report is not None and not wants_partial():
+        return go_to(url_for(".inspect", tracking_number=typed_report.tracking_number))
     extra, people = _queue_form(request.args)
     selection = queries.queue_selection(request.args, extra, current_user)
     filters, department_id = selection.filters, selection.department_id
@@ -93,6 +101,9 @@ def queue():
         save_form=forms.SaveFilterForm(query=query_string),
         query_string=query_string,
         source_names=dict(forms.SOURCES),
+        typed_report=typed_report,
+        typed_report_url=typed_report
+        and url_for(".inspect", tracking_number=typed_report.tracking_number),
     )
     template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
     return _vary(render_template(template, **context))
