@@ -25,6 +25,8 @@ from tests.factories import CITY_HALL, make_report, make_user
 from tests.test_reporting import form_data, hidden, jpeg
 
 HTMX = {"HX-Request": "true"}
+# What a phone's share sheet sends: the browser itself starts the request.
+SHARE_SHEET = {"Sec-Fetch-Site": "none"}
 
 
 def b64(raw: bytes) -> str:
@@ -141,6 +143,7 @@ def test_shared_photo_opens_the_form_with_it_attached_and_its_location_offered(s
         "/share",
         data={"photos": (photo, "IMG_2041.jpg"), "text": "Huge pothole"},
         content_type="multipart/form-data",
+        headers=SHARE_SHEET,
     )
     assert response.status_code == 303
     assert response.location == "/reports/new"
@@ -158,7 +161,7 @@ def test_shared_photo_opens_the_form_with_it_attached_and_its_location_offered(s
 def test_a_shared_photo_goes_into_the_report_once(site):
     client = site.test_client()
     photo, _ = jpeg(gps=(41.1792, -73.1894), name="shared.jpg")
-    client.post("/share", data={"photos": (photo, "shared.jpg")})
+    client.post("/share", data={"photos": (photo, "shared.jpg")}, headers=SHARE_SHEET)
     form = client.get("/reports/new?category=pothole").get_data(as_text=True)
     token = re.search(r'name="pending_media" value="([0-9a-f]{32})"', form).group(1)
     response = client.post(
@@ -198,7 +201,9 @@ def test_a_shared_photo_goes_into_the_report_once(site):
 )
 def test_unknown_share_payloads_open_the_form_with_a_clear_message(site, data, message):
     client = site.test_client()
-    response = client.post("/share", data=data, content_type="multipart/form-data")
+    response = client.post(
+        "/share", data=data, content_type="multipart/form-data", headers=SHARE_SHEET
+    )
     assert response.status_code == 303 and response.location == "/reports/new"
     page = client.get("/reports/new").get_data(as_text=True)
     assert message in page
@@ -213,10 +218,74 @@ def test_another_site_cannot_post_into_the_share_target(site):
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="no Sec-Fetch-Site, no Origin, no token"),
+        pytest.param({"Origin": "https://evil.example"}, id="another site's Origin"),
+        pytest.param({"Origin": "null"}, id="an opaque Origin"),
+        pytest.param({"Origin": "http://localhost.evil.example"}, id="a lookalike Origin"),
+        pytest.param({"Origin": "http://localhost:8080"}, id="another port"),
+        pytest.param({"Sec-Fetch-Site": "cross-site"}, id="cross-site"),
+        pytest.param({"Sec-Fetch-Site": "same-site"}, id="a sibling subdomain"),
+        pytest.param({"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"}, id="both"),
+        pytest.param({"X-CSRFToken": "forged"}, id="a forged token"),
+    ],
+)
+def test_a_share_from_another_site_is_refused_with_a_page(site, headers):
+    """A browser that sends no Sec-Fetch-Site must show where the post came from (Origin)
+    or carry our token; nothing is stashed for the next report form."""
+    client = site.test_client()
+    photo, _ = jpeg(name="planted.jpg")
+    response = client.post(
+        "/share",
+        data={"photos": (photo, "planted.jpg"), "text": "planted"},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "<html" in page and "share" in page.lower()
+    form = client.get("/reports/new?category=pothole").get_data(as_text=True)
+    assert "planted" not in form and "pending_media" not in form
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(SHARE_SHEET, id="the share sheet"),
+        pytest.param({"Sec-Fetch-Site": "same-origin"}, id="our own page"),
+        pytest.param({"Origin": "http://localhost"}, id="our Origin, no Sec-Fetch-Site"),
+    ],
+)
+def test_a_share_from_the_phone_or_our_own_pages_is_taken(site, headers):
+    client = site.test_client()
+    photo, _ = jpeg(name="mine.jpg")
+    response = client.post(
+        "/share",
+        data={"photos": (photo, "mine.jpg")},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
+    assert response.status_code == 303 and response.location == "/reports/new"
+    assert "mine.jpg is attached" in client.get("/reports/new").get_data(as_text=True)
+
+
+def test_an_old_browser_without_either_header_may_share_with_our_token(site):
+    client = site.test_client()
+    photo, _ = jpeg(name="mine.jpg")
+    response = client.post(
+        "/share",
+        data={"photos": (photo, "mine.jpg"), "csrf_token": csrf_token_from(client)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+
+
 def test_share_target_is_rate_limited(make_app):
     app = make_app(RATELIMIT_ENABLED=True)
     client = app.test_client()
-    codes = [client.post("/share", data={}).status_code for _ in range(6)]
+    codes = [client.post("/share", data={}, headers=SHARE_SHEET).status_code for _ in range(6)]
     assert codes[:5] == [303] * 5 and codes[5] == 429
 
 
