@@ -14,6 +14,7 @@ import http_ece
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import current_app
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -331,7 +332,7 @@ def push_site(make_app, smtp):
         VAPID_PUBLIC_KEY=public,
         VAPID_PRIVATE_KEY=private,
         VAPID_SUBJECT="mailto:test@bpt311.test",
-        PUSH_SERVICE_HOSTS="fcm.googleapis.com,127.0.0.1",
+        PUSH_SERVICE_HOSTS="fcm.googleapis.com",
     )
     with app.app_context():
         from bpt311.seed import load_city
@@ -419,6 +420,18 @@ def _forged(kind: str) -> dict:
         return {**good, "endpoint": "http://fcm.googleapis.com/fcm/send/abc"}
     if kind == "lookalike host":
         return {**good, "endpoint": "https://fcm.googleapis.com.evil.example/x"}
+    if kind == "backslash bypass":  # urllib3 reads host 127.0.0.1, path /%5C.fcm...
+        return {**good, "endpoint": "https://127.0.0.1\\.fcm.googleapis.com/x"}
+    if kind == "odd port":
+        return {**good, "endpoint": "https://fcm.googleapis.com:8443/fcm/send/abc"}
+    if kind == "ssh port":
+        return {**good, "endpoint": "https://fcm.googleapis.com:22/x"}
+    if kind == "user name":
+        return {**good, "endpoint": "https://fcm.googleapis.com\\@127.0.0.1/x"}
+    if kind == "tab in host":
+        return {**good, "endpoint": "https://fcm.googleapis.com\t/x"}
+    if kind == "loopback literal":
+        return {**good, "endpoint": "https://[::1]/fcm.googleapis.com"}
     if kind == "point off the curve":
         return {**good, "keys": {**good["keys"], "p256dh": b64(b"\x04" + b"\x01" * 64)}}
     if kind == "short secret":
@@ -434,6 +447,12 @@ def _forged(kind: str) -> dict:
         "private address",
         "plain http",
         "lookalike host",
+        "backslash bypass",
+        "odd port",
+        "ssh port",
+        "user name",
+        "tab in host",
+        "loopback literal",
         "point off the curve",
         "short secret",
         "no keys",
@@ -447,6 +466,15 @@ def test_forged_or_invalid_subscriptions_are_refused(push_site, kind):
     assert answer.status_code == 422
     assert answer.get_json()["message"]
     assert db.session.scalar(select(func.count(PushSubscription.id))) == 0
+
+
+def test_a_bypass_endpoint_is_refused_with_the_push_service_message(push_site):
+    maria = make_user("maria@example.org", email_verified_at=utcnow())
+    client = client_for(push_site, maria)
+    for kind in ("backslash bypass", "odd port"):
+        answer = subscribe(client, {"subscription": _forged(kind)})
+        assert answer.status_code == 422
+        assert answer.get_json()["message"] == "That push service is not one we send to."
 
 
 def test_subscribing_needs_the_csrf_token_and_an_account(push_site):
@@ -491,6 +519,9 @@ class PushService:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self):
+        # Named by its exact origin, as an operator would name a push service of their own:
+        # only then may the worker send to a loopback address over http.
+        current_app.config["PUSH_SERVICE_HOSTS"] += "," + self.url
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -609,3 +640,113 @@ def test_vapid_keys_command_prints_a_working_pair(app):
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     assert b64(point) == public
+
+
+# ---- push: never to a private address ------------------------------------------------------
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """Every connection the sender opens, refused after it is recorded: no test here may
+    reach anything, and each shows where the worker tried to go."""
+    import urllib3.util.connection
+
+    tried = []
+
+    def record(address, *args, **kwargs):
+        tried.append(address)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", record)
+    return tried
+
+
+def _stored_before_the_checks(endpoint: str) -> Device:
+    """A subscription already in the database (stored before these checks existed), with
+    a notification waiting for it."""
+    maria = make_user("maria@example.org", email_verified_at=utcnow())
+    device = Device(endpoint)
+    keys = device.subscription()["keys"]
+    row = PushSubscription(
+        user_id=maria.id,
+        endpoint=endpoint,
+        endpoint_hash=push.endpoint_hash(endpoint),
+        p256dh=keys["p256dh"],
+        auth=keys["auth"],
+    )
+    db.session.add(row)
+    db.session.flush()
+    db.session.add(PushMessage(subscription_id=row.id, payload={"title": "t", "body": "b"}))
+    db.session.commit()
+    return device
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://127.0.0.1\\.fcm.googleapis.com/x",
+        "https://fcm.googleapis.com:8443/x",
+        "https://fcm.googleapis.com:22/x",
+        "http://fcm.googleapis.com/x",
+        "https://10.0.0.7/steal",
+    ],
+)
+def test_a_stored_bypass_endpoint_is_refused_at_send_time(push_site, connections, endpoint):
+    _stored_before_the_checks(endpoint)
+    assert push.deliver_push_due() == 0
+    assert connections == []
+    db.session.expire_all()
+    message = db.session.scalars(select(PushMessage)).one()
+    assert message.status == "pending" and message.last_error.startswith("refused:")
+
+
+def _resolving(monkeypatch, answers: dict[str, str]):
+    """getaddrinfo as a DNS server that answers ``answers`` (host -> address) would."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def fake(host, port, *args, **kwargs):
+        if host in answers:
+            address = answers[host]
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sockaddr = (address, port, 0, 0) if ":" in address else (address, port)
+            return [(family, socket.SOCK_STREAM, 6, "", sockaddr)]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "fd00::1"])
+def test_a_push_service_subdomain_that_resolves_to_a_private_address_is_refused_at_send_time(
+    push_site, connections, monkeypatch, address
+):
+    endpoint = "https://rebound.fcm.googleapis.com/fcm/send/abc"
+    maria = make_user("maria@example.org", email_verified_at=utcnow())
+    # At subscribe time it is a push service's subdomain like any other.
+    answer = subscribe(
+        client_for(push_site, maria), {"subscription": Device(endpoint).subscription()}
+    )
+    assert answer.status_code == 200
+    db.session.add(
+        PushMessage(
+            subscription_id=db.session.scalar(select(PushSubscription.id)),
+            payload={"title": "t", "body": "b"},
+        )
+    )
+    db.session.commit()
+    _resolving(monkeypatch, {"rebound.fcm.googleapis.com": address})
+    assert push.deliver_push_due() == 0
+    assert connections == []
+    db.session.expire_all()
+    message = db.session.scalars(select(PushMessage)).one()
+    assert message.status == "pending" and address in message.last_error
+
+
+def test_a_push_service_on_a_public_address_is_sent_to(push_site, connections, monkeypatch):
+    endpoint = "https://public.fcm.googleapis.com/fcm/send/abc"
+    _stored_before_the_checks(endpoint)
+    _resolving(monkeypatch, {"public.fcm.googleapis.com": "142.250.80.10"})
+    assert push.deliver_push_due() == 0  # the fake network refuses it after recording
+    assert [host for host, _port in connections] == ["public.fcm.googleapis.com"]
+    assert connections[0][1] == 443
