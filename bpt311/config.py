@@ -167,16 +167,38 @@ DEFAULTS = {
 }
 
 
+MIN_SECRET_KEY_BYTES = 32
+MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_hex(32))"'
+
+
 def check_secret_key(config: dict) -> None:
-    """Refuse to run production on a guessable key; warn loudly anywhere else."""
+    """Refuse to run production on a guessable key; warn loudly anywhere else.
+
+    Anyone who knows the key can forge a session (and so sign in as anyone) and CSRF
+    tokens: production needs at least 32 random bytes, and never the published
+    development key.
+    """
+    key = (config.get("SECRET_KEY") or "").strip()
+    if config.get("ENV_NAME") == "production":
+        if not key:
+            raise RuntimeError(
+                "SECRET_KEY is not set. Production refuses to start without one: set "
+                f"SECRET_KEY to at least {MIN_SECRET_KEY_BYTES} random bytes, made with: "
+                f"{MAKE_A_KEY}"
+            )
+        if key == DEV_SECRET_KEY:
+            raise RuntimeError(
+                "SECRET_KEY is the published development key, which anyone can use to forge "
+                f"sessions. Production refuses it: make a new key with: {MAKE_A_KEY}"
+            )
+        if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise RuntimeError(
+                f"SECRET_KEY is too short ({len(key.encode())} bytes): production needs at "
+                f"least {MIN_SECRET_KEY_BYTES} random bytes. Make one with: {MAKE_A_KEY}"
+            )
+        return
     if config.get("SECRET_KEY"):
         return
-    if config.get("ENV_NAME") == "production":
-        raise RuntimeError(
-            "SECRET_KEY is not set. Production refuses to start without one: "
-            "set SECRET_KEY to a long random string (python -c 'import secrets; "
-            "print(secrets.token_urlsafe(48))')."
-        )
     log.warning(
         "\n%s\nSECRET_KEY is not set: using an insecure development key.\n"
         "Sessions and CSRF tokens can be forged. Never run like this in production.\n%s",

@@ -19,6 +19,8 @@ from flask import Flask, current_app, has_request_context, redirect, request
 from flask_babel import Babel, get_locale, gettext, ngettext
 from flask_login import current_user
 
+from bpt311.redirects import safe_next
+
 LANGUAGES = {"en": "English", "es": "Español", "pt": "Português"}
 DEFAULT = "en"
 COOKIE = "lang"
@@ -59,16 +61,10 @@ def known(code: str | None) -> str:
     return code if code in LANGUAGES else DEFAULT
 
 
-def safe_next(target: str | None) -> str:
-    """Back where the visitor was: only a path on this site, never another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 def remember_choice(code: str, target: str | None):
-    """A redirect back to ``target`` that remembers ``code`` in a year-long cookie."""
-    response = redirect(safe_next(target), code=303)
+    """A redirect back to ``target`` (when it is a page of this site, else the home page)
+    that remembers ``code`` in a year-long cookie."""
+    response = redirect(safe_next(target, "/"), code=303)
     response.set_cookie(
         COOKIE,
         code,

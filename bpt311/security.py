@@ -1,4 +1,5 @@
-"""Security headers on every response, and which pages other sites may frame."""
+"""Security headers on every response, which pages other sites may frame, and where a
+CSRF-exempt post came from."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import ValidationError, validate_csrf
 
 
 def embeddable(view):
@@ -45,6 +47,41 @@ def content_security_policy(frame_ancestors: str) -> str:
             f"frame-ancestors {frame_ancestors}",
         ]
     )
+
+
+def own_origins() -> set[str]:
+    """This site's origin as the request reached us, and as SITE_URL says it is."""
+    origins = {request.host_url.rstrip("/")}
+    site = urlsplit(current_app.config.get("SITE_URL", ""))
+    if site.scheme and site.netloc:
+        origins.add(f"{site.scheme}://{site.netloc}")
+    return origins
+
+
+def _carries_our_token() -> bool:
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    token = request.form.get(field) or request.headers.get("X-CSRFToken", "")
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
+
+
+def came_from_this_site() -> bool:
+    """Whether a post to a CSRF-exempt view was started by the browser itself or by one
+    of our own pages, never by another site.
+
+    Browsers say so in Sec-Fetch-Site ("none": a share sheet, a bookmark; "same-origin").
+    Where it is missing (older browsers, other clients), the Origin header must be ours,
+    or the post must carry the session's CSRF token.
+    """
+    fetched_from = request.headers.get("Sec-Fetch-Site")
+    if fetched_from is not None:
+        return fetched_from in ("same-origin", "none")
+    if request.headers.get("Origin") in own_origins():
+        return True
+    return _carries_our_token()
 
 
 def _add_headers(response):

@@ -17,7 +17,6 @@ from sqlalchemy import event, func, select
 
 from bpt311.accounts import tokens
 from bpt311.accounts.service import hash_password
-from bpt311.accounts.views import safe_next
 from bpt311.extensions import db
 from bpt311.models import (
     AuditLog,
@@ -30,6 +29,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import deliver_due
+from bpt311.redirects import safe_next
 from tests.conftest import csrf_token_from
 from tests.factories import make_report, make_user
 from tests.smtp import SMTPServer
@@ -405,7 +405,7 @@ def test_next_to_another_site_is_refused(browser, target):
 
 def test_safe_next_keeps_paths_with_queries():
     assert safe_next("/reports/BPT-000001?tab=photos") == "/reports/BPT-000001?tab=photos"
-    assert safe_next("") is None and safe_next(None) is None
+    assert safe_next("", None) is None and safe_next(None, None) is None
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(browser):

@@ -70,7 +70,7 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path)
 def test_production_cookies_are_secure(monkeypatch, tmp_path):
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("BPT311_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-key")
+    monkeypatch.setenv("SECRET_KEY", "5d0c8b6a4e2f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f")
     config = create_app().config
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SESSION_COOKIE_HTTPONLY"] is True

@@ -96,7 +96,7 @@ def test_the_app_serves_under_gunicorn_with_json_logs_and_summed_metrics(
     env = {k: v for k, v in os.environ.items() if k not in CLEAN}
     env.update(
         DATABASE_URL=database_url,
-        SECRET_KEY="gunicorn-test-secret",
+        SECRET_KEY="gunicorn-test-secret-key-at-least-32-bytes-long",
         BPT311_ENV="production",
         MEDIA_ROOT=str(media),
         INSTANCE_PATH=str(tmp_path / "instance"),

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from bpt311 import create_app
 from bpt311.accounts.service import hash_password
+from bpt311.config import DEV_SECRET_KEY
 from bpt311.models import utcnow
 from tests.conftest import csrf_token_from
 from tests.factories import make_user
 
 PASSWORD = "correct horse battery"
+# What `python -c "import secrets; print(secrets.token_hex(32))"` prints: 64 hex digits.
+PRODUCTION_KEY = "3f1c9a7e5b2d4f6081a3c5e7f9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7"
 
 
 def signed_in_cookies(app) -> dict[str, str]:
@@ -35,7 +39,7 @@ def signed_in_cookies(app) -> dict[str, str]:
 @pytest.fixture
 def production(make_app, monkeypatch):
     monkeypatch.setenv("BPT311_ENV", "production")
-    return make_app()
+    return make_app(SECRET_KEY=PRODUCTION_KEY)
 
 
 @pytest.mark.parametrize("path", ["/", "/privacy", "/sign-in", "/no-such-page"])
@@ -57,3 +61,41 @@ def test_development_sends_no_hsts_and_plain_cookies(make_app, monkeypatch):
     assert "Strict-Transport-Security" not in app.test_client().get("/").headers
     cookies = signed_in_cookies(app)
     assert "Secure" not in cookies["session"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        " ",
+        "a",
+        "   \t  ",
+        DEV_SECRET_KEY,
+        f"  {DEV_SECRET_KEY}  ",
+        "test-secret-key",
+        "x" * 31,
+        "  " + "x" * 31 + "  ",  # 31 bytes once the spaces are taken off
+    ],
+)
+def test_production_refuses_a_weak_secret_key_and_says_how_to_make_one(monkeypatch, tmp_path, key):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("BPT311_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", key)
+    with pytest.raises(RuntimeError) as refusal:
+        create_app()
+    message = str(refusal.value)
+    assert "SECRET_KEY" in message and "32" in message
+    assert 'python -c "import secrets; print(secrets.token_hex(32))"' in message
+
+
+def test_production_starts_with_a_long_random_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("BPT311_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", PRODUCTION_KEY)
+    assert create_app().config["SECRET_KEY"] == PRODUCTION_KEY
+
+
+def test_development_still_runs_on_a_short_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("BPT311_ENV", "development")
+    monkeypatch.setenv("SECRET_KEY", "a")
+    assert create_app().config["SECRET_KEY"] == "a"

@@ -14,6 +14,7 @@ import http_ece
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import current_app
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -26,6 +27,8 @@ from tests.factories import CITY_HALL, make_report, make_user
 from tests.test_reporting import form_data, hidden, jpeg
 
 HTMX = {"HX-Request": "true"}
+# What a phone's share sheet sends: the browser itself starts the request.
+SHARE_SHEET = {"Sec-Fetch-Site": "none"}
 
 
 def b64(raw: bytes) -> str:
@@ -142,6 +145,7 @@ def test_shared_photo_opens_the_form_with_it_attached_and_its_location_offered(s
         "/share",
         data={"photos": (photo, "IMG_2041.jpg"), "text": "Huge pothole"},
         content_type="multipart/form-data",
+        headers=SHARE_SHEET,
     )
     assert response.status_code == 303
     assert response.location == "/reports/new"
@@ -159,7 +163,7 @@ def test_shared_photo_opens_the_form_with_it_attached_and_its_location_offered(s
 def test_a_shared_photo_goes_into_the_report_once(site):
     client = site.test_client()
     photo, _ = jpeg(gps=(41.1792, -73.1894), name="shared.jpg")
-    client.post("/share", data={"photos": (photo, "shared.jpg")})
+    client.post("/share", data={"photos": (photo, "shared.jpg")}, headers=SHARE_SHEET)
     form = client.get("/reports/new?category=pothole").get_data(as_text=True)
     token = re.search(r'name="pending_media" value="([0-9a-f]{32})"', form).group(1)
     response = client.post(
@@ -199,7 +203,9 @@ def test_a_shared_photo_goes_into_the_report_once(site):
 )
 def test_unknown_share_payloads_open_the_form_with_a_clear_message(site, data, message):
     client = site.test_client()
-    response = client.post("/share", data=data, content_type="multipart/form-data")
+    response = client.post(
+        "/share", data=data, content_type="multipart/form-data", headers=SHARE_SHEET
+    )
     assert response.status_code == 303 and response.location == "/reports/new"
     page = client.get("/reports/new").get_data(as_text=True)
     assert message in page
@@ -214,10 +220,74 @@ def test_another_site_cannot_post_into_the_share_target(site):
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="no Sec-Fetch-Site, no Origin, no token"),
+        pytest.param({"Origin": "https://evil.example"}, id="another site's Origin"),
+        pytest.param({"Origin": "null"}, id="an opaque Origin"),
+        pytest.param({"Origin": "http://localhost.evil.example"}, id="a lookalike Origin"),
+        pytest.param({"Origin": "http://localhost:8080"}, id="another port"),
+        pytest.param({"Sec-Fetch-Site": "cross-site"}, id="cross-site"),
+        pytest.param({"Sec-Fetch-Site": "same-site"}, id="a sibling subdomain"),
+        pytest.param({"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"}, id="both"),
+        pytest.param({"X-CSRFToken": "forged"}, id="a forged token"),
+    ],
+)
+def test_a_share_from_another_site_is_refused_with_a_page(site, headers):
+    """A browser that sends no Sec-Fetch-Site must show where the post came from (Origin)
+    or carry our token; nothing is stashed for the next report form."""
+    client = site.test_client()
+    photo, _ = jpeg(name="planted.jpg")
+    response = client.post(
+        "/share",
+        data={"photos": (photo, "planted.jpg"), "text": "planted"},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "<html" in page and "share" in page.lower()
+    form = client.get("/reports/new?category=pothole").get_data(as_text=True)
+    assert "planted" not in form and "pending_media" not in form
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(SHARE_SHEET, id="the share sheet"),
+        pytest.param({"Sec-Fetch-Site": "same-origin"}, id="our own page"),
+        pytest.param({"Origin": "http://localhost"}, id="our Origin, no Sec-Fetch-Site"),
+    ],
+)
+def test_a_share_from_the_phone_or_our_own_pages_is_taken(site, headers):
+    client = site.test_client()
+    photo, _ = jpeg(name="mine.jpg")
+    response = client.post(
+        "/share",
+        data={"photos": (photo, "mine.jpg")},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
+    assert response.status_code == 303 and response.location == "/reports/new"
+    assert "mine.jpg is attached" in client.get("/reports/new").get_data(as_text=True)
+
+
+def test_an_old_browser_without_either_header_may_share_with_our_token(site):
+    client = site.test_client()
+    photo, _ = jpeg(name="mine.jpg")
+    response = client.post(
+        "/share",
+        data={"photos": (photo, "mine.jpg"), "csrf_token": csrf_token_from(client)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+
+
 def test_share_target_is_rate_limited(make_app):
     app = make_app(RATELIMIT_ENABLED=True)
     client = app.test_client()
-    codes = [client.post("/share", data={}).status_code for _ in range(6)]
+    codes = [client.post("/share", data={}, headers=SHARE_SHEET).status_code for _ in range(6)]
     assert codes[:5] == [303] * 5 and codes[5] == 429
 
 
@@ -263,7 +333,7 @@ def push_site(make_app, smtp):
         VAPID_PUBLIC_KEY=public,
         VAPID_PRIVATE_KEY=private,
         VAPID_SUBJECT="mailto:test@bpt311.test",
-        PUSH_SERVICE_HOSTS="fcm.googleapis.com,127.0.0.1",
+        PUSH_SERVICE_HOSTS="fcm.googleapis.com",
     )
     with app.app_context():
         from bpt311.seed import load_city
@@ -351,6 +421,18 @@ def _forged(kind: str) -> dict:
         return {**good, "endpoint": "http://fcm.googleapis.com/fcm/send/abc"}
     if kind == "lookalike host":
         return {**good, "endpoint": "https://fcm.googleapis.com.evil.example/x"}
+    if kind == "backslash bypass":  # urllib3 reads host 127.0.0.1, path /%5C.fcm...
+        return {**good, "endpoint": "https://127.0.0.1\\.fcm.googleapis.com/x"}
+    if kind == "odd port":
+        return {**good, "endpoint": "https://fcm.googleapis.com:8443/fcm/send/abc"}
+    if kind == "ssh port":
+        return {**good, "endpoint": "https://fcm.googleapis.com:22/x"}
+    if kind == "user name":
+        return {**good, "endpoint": "https://fcm.googleapis.com\\@127.0.0.1/x"}
+    if kind == "tab in host":
+        return {**good, "endpoint": "https://fcm.googleapis.com\t/x"}
+    if kind == "loopback literal":
+        return {**good, "endpoint": "https://[::1]/fcm.googleapis.com"}
     if kind == "point off the curve":
         return {**good, "keys": {**good["keys"], "p256dh": b64(b"\x04" + b"\x01" * 64)}}
     if kind == "short secret":
@@ -366,6 +448,12 @@ def _forged(kind: str) -> dict:
         "private address",
         "plain http",
         "lookalike host",
+        "backslash bypass",
+        "odd port",
+        "ssh port",
+        "user name",
+        "tab in host",
+        "loopback literal",
         "point off the curve",
         "short secret",
         "no keys",
@@ -379,6 +467,15 @@ def test_forged_or_invalid_subscriptions_are_refused(push_site, kind):
     assert answer.status_code == 422
     assert answer.get_json()["message"]
     assert db.session.scalar(select(func.count(PushSubscription.id))) == 0
+
+
+def test_a_bypass_endpoint_is_refused_with_the_push_service_message(push_site):
+    maria = make_user("maria@example.org", email_verified_at=utcnow())
+    client = client_for(push_site, maria)
+    for kind in ("backslash bypass", "odd port"):
+        answer = subscribe(client, {"subscription": _forged(kind)})
+        assert answer.status_code == 422
+        assert answer.get_json()["message"] == "That push service is not one we send to."
 
 
 def test_subscribing_needs_the_csrf_token_and_an_account(push_site):
@@ -423,6 +520,9 @@ class PushService:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self):
+        # Named by its exact origin, as an operator would name a push service of their own:
+        # only then may the worker send to a loopback address over http.
+        current_app.config["PUSH_SERVICE_HOSTS"] += "," + self.url
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -554,3 +654,113 @@ def test_vapid_keys_command_prints_a_working_pair(app):
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     assert b64(point) == public
+
+
+# ---- push: never to a private address ------------------------------------------------------
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """Every connection the sender opens, refused after it is recorded: no test here may
+    reach anything, and each shows where the worker tried to go."""
+    import urllib3.util.connection
+
+    tried = []
+
+    def record(address, *args, **kwargs):
+        tried.append(address)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", record)
+    return tried
+
+
+def _stored_before_the_checks(endpoint: str) -> Device:
+    """A subscription already in the database (stored before these checks existed), with
+    a notification waiting for it."""
+    maria = make_user("maria@example.org", email_verified_at=utcnow())
+    device = Device(endpoint)
+    keys = device.subscription()["keys"]
+    row = PushSubscription(
+        user_id=maria.id,
+        endpoint=endpoint,
+        endpoint_hash=push.endpoint_hash(endpoint),
+        p256dh=keys["p256dh"],
+        auth=keys["auth"],
+    )
+    db.session.add(row)
+    db.session.flush()
+    db.session.add(PushMessage(subscription_id=row.id, payload={"title": "t", "body": "b"}))
+    db.session.commit()
+    return device
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://127.0.0.1\\.fcm.googleapis.com/x",
+        "https://fcm.googleapis.com:8443/x",
+        "https://fcm.googleapis.com:22/x",
+        "http://fcm.googleapis.com/x",
+        "https://10.0.0.7/steal",
+    ],
+)
+def test_a_stored_bypass_endpoint_is_refused_at_send_time(push_site, connections, endpoint):
+    _stored_before_the_checks(endpoint)
+    assert push.deliver_push_due() == 0
+    assert connections == []
+    db.session.expire_all()
+    message = db.session.scalars(select(PushMessage)).one()
+    assert message.status == "pending" and message.last_error.startswith("refused:")
+
+
+def _resolving(monkeypatch, answers: dict[str, str]):
+    """getaddrinfo as a DNS server that answers ``answers`` (host -> address) would."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def fake(host, port, *args, **kwargs):
+        if host in answers:
+            address = answers[host]
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sockaddr = (address, port, 0, 0) if ":" in address else (address, port)
+            return [(family, socket.SOCK_STREAM, 6, "", sockaddr)]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "fd00::1"])
+def test_a_push_service_subdomain_that_resolves_to_a_private_address_is_refused_at_send_time(
+    push_site, connections, monkeypatch, address
+):
+    endpoint = "https://rebound.fcm.googleapis.com/fcm/send/abc"
+    maria = make_user("maria@example.org", email_verified_at=utcnow())
+    # At subscribe time it is a push service's subdomain like any other.
+    answer = subscribe(
+        client_for(push_site, maria), {"subscription": Device(endpoint).subscription()}
+    )
+    assert answer.status_code == 200
+    db.session.add(
+        PushMessage(
+            subscription_id=db.session.scalar(select(PushSubscription.id)),
+            payload={"title": "t", "body": "b"},
+        )
+    )
+    db.session.commit()
+    _resolving(monkeypatch, {"rebound.fcm.googleapis.com": address})
+    assert push.deliver_push_due() == 0
+    assert connections == []
+    db.session.expire_all()
+    message = db.session.scalars(select(PushMessage)).one()
+    assert message.status == "pending" and address in message.last_error
+
+
+def test_a_push_service_on_a_public_address_is_sent_to(push_site, connections, monkeypatch):
+    endpoint = "https://public.fcm.googleapis.com/fcm/send/abc"
+    _stored_before_the_checks(endpoint)
+    _resolving(monkeypatch, {"public.fcm.googleapis.com": "142.250.80.10"})
+    assert push.deliver_push_due() == 0  # the fake network refuses it after recording
+    assert [host for host, _port in connections] == ["public.fcm.googleapis.com"]
+    assert connections[0][1] == 443

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -11,23 +9,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from bpt311.accounts import forms, queries, service
 from bpt311.extensions import limiter, person_or_address
+from bpt311.redirects import safe_next
 
 bp = Blueprint("accounts", __name__)
-
-
-def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else None: never another site, however spelt."""
-    if not target or len(target) > 2000:
-        return None
-    # "//evil" and "/\evil" are other sites to a browser; control characters hide tricks.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    if any(ord(char) < 32 or ord(char) == 127 for char in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _form_page(template: str, form, **context):
@@ -61,7 +45,7 @@ def register():
         return redirect(url_for(".me"), 303)
     form = forms.RegisterForm()
     if request.method == "GET":
-        form.next.data = safe_next(request.args.get("next")) or ""
+        form.next.data = safe_next(request.args.get("next"), "")
     if form.validate_on_submit():
         service.register(
             form.email.data,
@@ -84,7 +68,7 @@ def _unfinished(next_page: str | None) -> dict | None:
     """What a guest was doing when sent to make an account (the guest intent the community
     pages keep in the session, and the page to go back to), to carry in the confirmation
     link. A comment draft is cut short there: the link must stay a link."""
-    back = safe_next(next_page)
+    back = safe_next(next_page, None)
     pending = session.get("pending")
     if not back and not pending:
         return None
@@ -99,7 +83,7 @@ def _unfinished(next_page: str | None) -> dict | None:
 def _finish_what_was_started(then: dict):
     """After confirming: back to what the person was doing (signing in first if needed),
     with the follow or vote they asked for still to be done there."""
-    back = safe_next(then.get("next"))
+    back = safe_next(then.get("next"), None)
     if not back:
         return None
     if isinstance(then.get("pending"), dict):
@@ -158,8 +142,8 @@ def _account_signing_in() -> str:
 def sign_in():
     form = forms.SignInForm()
     if request.method == "GET":
-        form.next.data = safe_next(request.args.get("next")) or ""
-    target = safe_next(form.next.data) or url_for(".me")
+        form.next.data = safe_next(request.args.get("next"), "")
+    target = safe_next(form.next.data, url_for(".me"))
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target, 303)
     if form.validate_on_submit():

@@ -20,7 +20,6 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,7 +28,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 
-from bpt311 import i18n
+from bpt311 import i18n, outbound
 from bpt311.extensions import db
 from bpt311.models import PushMessage, PushSubscription, User, utcnow
 from bpt311.notify import _claim, due_ids, fail_alone, retry_later
@@ -58,14 +57,10 @@ def _b64url(text: str) -> bytes:
         raise InvalidSubscription(_("The subscription's keys are not valid base64.")) from exc
 
 
-def _allowed_host(host: str, scheme: str) -> bool:
+def push_services() -> list[str]:
     """Only the push services we know: a subscription is a URL the server will POST to,
     so an arbitrary one would let anyone aim our worker at any address."""
-    allowed = [h.strip().lower() for h in current_app.config["PUSH_SERVICE_HOSTS"].split(",")]
-    host = host.lower()
-    if scheme != "https" and not (host in ("127.0.0.1", "localhost") and host in allowed):
-        return False
-    return any(h and (host == h or host.endswith("." + h)) for h in allowed)
+    return current_app.config["PUSH_SERVICE_HOSTS"].split(",")
 
 
 @dataclass
@@ -87,9 +82,10 @@ def parse_subscription(raw) -> Subscription:
     endpoint = raw.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > MAX_ENDPOINT:
         raise InvalidSubscription(_("The subscription has no usable address."))
-    parts = urlsplit(endpoint)
-    if not parts.hostname or parts.username or not _allowed_host(parts.hostname, parts.scheme):
-        raise InvalidSubscription(_("That push service is not one we send to."))
+    try:
+        outbound.check_url(endpoint, push_services())
+    except outbound.Refused as exc:
+        raise InvalidSubscription(_("That push service is not one we send to.")) from exc
     p256dh, auth = raw["keys"].get("p256dh"), raw["keys"].get("auth")
     point = _b64url(p256dh)
     if len(point) != 65 or point[0] != 4:
@@ -240,18 +236,23 @@ register_session_hook()
 
 
 def send(subscription: PushSubscription, payload: dict) -> None:
-    """Encrypt and POST one notification; raises pywebpush.WebPushException."""
+    """Encrypt and POST one notification; raises pywebpush.WebPushException, or
+    outbound.Refused when the endpoint (checked again, and resolved now) is not a push
+    service's public address."""
     from pywebpush import webpush
 
     config = current_app.config
-    webpush(
-        subscription.info,
-        data=json.dumps(payload),
-        vapid_private_key=config["VAPID_PRIVATE_KEY"],
-        vapid_claims={"sub": config["VAPID_SUBJECT"]},
-        ttl=TTL_SECONDS,
-        timeout=10,
-    )
+    destination = outbound.check_before_connecting(subscription.endpoint, push_services())
+    with outbound.session_for(destination) as session:
+        webpush(
+            subscription.info,
+            data=json.dumps(payload),
+            vapid_private_key=config["VAPID_PRIVATE_KEY"],
+            vapid_claims={"sub": config["VAPID_SUBJECT"]},
+            ttl=TTL_SECONDS,
+            timeout=10,
+            requests_session=session,
+        )
 
 
 def deliver_push_due(worker: str | None = None, limit: int = 100, now: datetime | None = None):
@@ -292,6 +293,10 @@ def _deliver_one(row_id: int, worker: str, now: datetime) -> bool:
             db.session.commit()
             return False
         retry_later(PushMessage, row, worker, f"push failed: {status} {exc}", now)
+        return False
+    except outbound.Refused as exc:  # not a push service's public address (now)
+        log.warning("Push to subscription %s refused: %s", subscription.id, exc)
+        retry_later(PushMessage, row, worker, f"refused: {exc}", now)
         return False
     except Exception as exc:  # network trouble, a bad key, a library bug: this row only
         db.session.rollback()

@@ -28,6 +28,7 @@ from flask_login import current_user, login_required
 from bpt311 import i18n
 from bpt311.extensions import csrf, limiter, person_or_address
 from bpt311.pwa import push, share
+from bpt311.security import came_from_this_site
 
 bp = Blueprint("pwa", __name__, cli_group="pwa")
 
@@ -174,9 +175,16 @@ def offline():
 @csrf.exempt  # the phone's share sheet posts here, not our form: see share.accept
 @limiter.limit("20/hour;5/minute", methods=["POST"])
 def share_target():
-    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
-        # A share comes from the browser itself ("none") or our own pages, never another site.
-        abort(403)
+    if not came_from_this_site():
+        # A share comes from the browser itself ("none") or our own pages, never another
+        # site, which could otherwise plant a photo and words in the visitor's next report.
+        abort(
+            403,
+            _(
+                "This share did not come from your phone's share menu or from this site, "
+                "so nothing was kept. Share again from the photo, or start a report here."
+            ),
+        )
     outcome = share.accept(
         request.files.getlist("photos"),
         text=" ".join(request.form.get(k, "") for k in ("title", "text", "url")).strip(),

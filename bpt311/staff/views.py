@@ -24,6 +24,7 @@ from bpt311.errors import go_to, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import translated
 from bpt311.models import ResponseTemplate, SavedFilter
+from bpt311.redirects import safe_referrer
 from bpt311.reports import browse
 from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
@@ -136,11 +137,7 @@ def bulk_action():
             ngettext("Done: %(num)d report changed.", "Done: %(num)d reports changed.", done),
             "success",
         )
-    return redirect(request.referrer if _same_site(request.referrer) else url_for(".queue"), 303)
-
-
-def _same_site(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url)
+    return redirect(safe_referrer(url_for(".queue")), 303)
 
 
 @bp.post("/filters")
