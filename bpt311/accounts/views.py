@@ -255,9 +255,7 @@ def settings():
 def sign_out_everywhere():
     service.sign_out(current_user._get_current_object())
     logout_user()
-    flash(
-        _("You have been signed out on every device and browser. Sign in again here."), "success"
-    )
+    flash(_("You have been signed out on every device and browser. Sign in again here."), "success")
     return redirect(url_for(".sign_in"), 303)
 
 
