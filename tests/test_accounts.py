@@ -353,8 +353,8 @@ def test_sign_out_everywhere_ends_every_browser_and_says_so(site):
     assert laptop.post("/me/settings/sign-out-everywhere").status_code == 400  # no CSRF token
     assert laptop.get("/me").status_code == 200
     response = post_form(laptop, "/me/settings", {}, action="/me/settings/sign-out-everywhere")
-    assert response.status_code == 303 and response.headers["Location"].startswith("/sign-in")
-    assert "You have been signed out on every device" in page(laptop.get("/sign-in"))
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert "You have been signed out on every device and browser." in page(laptop.get("/"))
     assert signed_out(laptop) and signed_out(copy) and signed_out(phone)
 
 

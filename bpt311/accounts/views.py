@@ -255,8 +255,8 @@ def settings():
 def sign_out_everywhere():
     service.sign_out(current_user._get_current_object())
     logout_user()
-    flash(_("You have been signed out on every device and browser. Sign in again here."), "success")
-    return redirect(url_for(".sign_in"), 303)
+    flash(_("You have been signed out on every device and browser."), "success")
+    return redirect(url_for("home.index"), 303)  # as signing out does
 
 
 @bp.route("/me/settings/password", methods=["GET", "POST"])
