@@ -104,15 +104,15 @@ def create_app(config: dict | None = None) -> Flask:
 
 @login_manager.user_loader
 def _load_user(session_id: str):
-    from bpt311.accounts.tokens import fingerprint
+    from bpt311.accounts.tokens import session_hold
     from bpt311.models import User
 
     number, _, held = (session_id or "").partition(".")
     if not number.isdigit():
         return None
     user = db.session.get(User, int(number))
-    if user is None or not hmac.compare_digest(held, fingerprint(user.password_hash or "")):
-        return None  # the password changed since this session signed in
+    if user is None or not hmac.compare_digest(held, session_hold(user)):
+        return None  # signed out (everywhere) or the password changed since this cookie was made
     return user
 
 

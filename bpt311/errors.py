@@ -146,7 +146,11 @@ def _too_many_message(exc: HTTPException) -> str:
     """Say when to try again, in words, from the limit that was hit."""
     limit = getattr(exc, "limit", None)
     window = getattr(getattr(limit, "limit", None), "GRANULARITY", None)
-    seconds = getattr(window, "seconds", None)
+    return too_many_message(getattr(window, "seconds", None))
+
+
+def too_many_message(seconds: int | None) -> str:
+    """When to try again, in words, for a limit counted over ``seconds``."""
     if not seconds:
         return MESSAGES[429][1]
     if seconds <= 60:

@@ -315,6 +315,74 @@ def test_sign_out_is_a_post_with_a_csrf_token(browser):
     assert browser.get("/me").status_code == 200  # still signed in
 
 
+def copy_of(client, site):
+    """Another browser holding a copy of every cookie ``client`` has now (a stolen jar)."""
+    copy = site.test_client()
+    for cookie in client._cookies.values():
+        copy.set_cookie(
+            cookie.decoded_key, cookie.decoded_value, domain=cookie.domain, path=cookie.path
+        )
+    return copy
+
+
+def signed_out(client) -> bool:
+    response = client.get("/me")
+    return response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+
+
+@pytest.mark.parametrize("remember", ["", "y"])
+def test_signing_out_ends_a_copy_of_the_session_made_before(site, remember):
+    resident()
+    browser = site.test_client()
+    sign_in(browser, remember=remember)
+    copy = copy_of(browser, site)
+    assert copy.get("/me").status_code == 200
+    post_form(browser, "/me", {}, action="/sign-out")
+    assert signed_out(copy) and signed_out(browser)
+    assert sign_in(browser).status_code == 303  # signing in again works as before
+
+
+def test_sign_out_everywhere_ends_every_browser_and_says_so(site):
+    resident()
+    phone, laptop = site.test_client(), site.test_client()
+    sign_in(phone, remember="y")
+    sign_in(laptop)
+    copy = copy_of(laptop, site)
+    settings = page(laptop.get("/me/settings"))
+    assert 'action="/me/settings/sign-out-everywhere"' in settings
+    assert laptop.post("/me/settings/sign-out-everywhere").status_code == 400  # no CSRF token
+    assert laptop.get("/me").status_code == 200
+    response = post_form(laptop, "/me/settings", {}, action="/me/settings/sign-out-everywhere")
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert "You have been signed out on every device and browser." in page(laptop.get("/"))
+    assert signed_out(laptop) and signed_out(copy) and signed_out(phone)
+
+
+def test_changing_the_password_keeps_this_browser_and_ends_copies(site):
+    resident()
+    browser = site.test_client()
+    sign_in(browser, remember="y")
+    copy = copy_of(browser, site)
+    response = post_form(
+        browser,
+        "/me/settings/password",
+        {"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 303
+    assert browser.get("/me").status_code == 200
+    assert signed_out(copy)
+
+
+def test_a_password_reset_ends_every_session(site, smtp):
+    user = resident()
+    browser = site.test_client()
+    sign_in(browser, remember="y")
+    link = f"/reset/{tokens.password_reset_token(user)}"
+    stranger = site.test_client()
+    post_form(stranger, link, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert signed_out(browser)
+
+
 def test_remember_me_sets_the_remember_cookie(site):
     resident()
     forgetful = site.test_client()

@@ -354,7 +354,16 @@ def call(client, method: str, path: str, token: str):
 
 
 # Writes that end something run last, so they do not change the answer to the others.
-ENDINGS = ("/close", "/withdraw", "/delete", "/hide", "/dismiss", "/ban", "/sign-out")
+ENDINGS = (
+    "/close",
+    "/withdraw",
+    "/delete",
+    "/hide",
+    "/dismiss",
+    "/ban",
+    "/sign-out",
+    "/sign-out-everywhere",
+)
 
 
 def _ending(rule: str) -> int:

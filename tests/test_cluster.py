@@ -33,7 +33,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 VOTERS = 12
 COMMENTERS = 6
 REPORTS = 6
-SIGN_IN_LIMIT = 10  # accounts.views.sign_in: 10/minute per address
+SIGN_IN_LIMIT = 10  # accounts.throttle: 10 failures a minute per address (and account)
 FIELD = re.compile(r'name="(csrf_token|submission_key)"[^>]*value="([^"]*)"')
 
 pytestmark = pytest.mark.slow

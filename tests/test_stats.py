@@ -216,9 +216,9 @@ def test_the_default_period_is_the_last_twelve_weeks(client, city):
     assert rows[-1]["week_starting"] == (today - timedelta(days=today.weekday())).isoformat()
 
 
-def test_bad_dates_are_explained_not_refused(client, city):
+def test_bad_dates_are_explained_beside_the_field(client, city):
     response = client.get("/stats?date_from=yesterday&date_to=2026-01-01&department=x")
-    assert response.status_code == 200
+    assert response.status_code == 400  # the page, with what was typed and why it is wrong
     assert "From: enter a date like 2026-11-25" in response.get_data(as_text=True)
     response = client.get("/stats?date_from=2026-02-01&date_to=2026-01-01")
     assert "so they were swapped" in response.get_data(as_text=True)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import i18n, names
-from bpt311.accounts import tokens
+from bpt311.accounts import throttle, tokens
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
 from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
@@ -206,13 +206,20 @@ def resend_verification(user: User) -> None:
         db.session.commit()
 
 
-def authenticate(email: str, password: str) -> User:
-    """The account with this email and password; upgrades an old-fashioned hash on the way."""
+def authenticate(email: str, password: str, address: str) -> User:
+    """The account with this email and password; upgrades an old-fashioned hash on the way.
+
+    Raises :class:`throttle.TooManyGuesses` when ``address`` or the account has guessed too
+    often (see :mod:`bpt311.accounts.throttle` for who is refused and why)."""
     user = user_by_email(email)
+    attempt = throttle.SignInAttempt(
+        normalise_email(email)[:254], user.session_version if user is not None else 0, address
+    )
+    attempt.check()
     if user is None:
         _spend_hashing_time(password)
-        raise BadCredentials()
-    if not password_matches(user, password):
+    if user is None or not password_matches(user, password):
+        attempt.failed()
         raise BadCredentials()
     if not user.active:
         raise AccountClosed()
@@ -255,12 +262,28 @@ def user_for_reset(token: str) -> User:
     return user
 
 
-def reset_password(token: str, new_password: str) -> User:
+def end_sessions(user: User) -> None:
+    """Every session and remember-me cookie of ``user`` made so far stops working, however
+    many copies of it there are; the caller signs the current browser in again if it should."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def sign_out(user: User) -> None:
+    """Signing out ends the session itself, not only this browser's cookie: a copy saved
+    before (a shared computer, a stolen cookie) is no use after. The person's other
+    devices are signed out too: sessions are not stored one by one."""
+    end_sessions(user)
+    db.session.commit()
+
+
+def reset_password(token: str, new_password: str, address: str) -> User:
     user = user_for_reset(token)
     user.password_hash = hash_password(new_password)
+    end_sessions(user)  # also starts the account's sign-in throttle afresh
     if user.email_verified_at is None:  # the link reached them: the address is theirs
         user.email_verified_at = utcnow()
     db.session.commit()
+    throttle.forgive_address(address)
     return user
 
 
@@ -268,6 +291,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     if not password_matches(user, current_password):
         raise WrongPassword()
     user.password_hash = hash_password(new_password)
+    end_sessions(user)
     db.session.commit()
 
 

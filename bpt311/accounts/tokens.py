@@ -52,6 +52,14 @@ def fingerprint(value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
 
+def session_hold(user) -> str:
+    """What a session cookie holds of ``user``: it changes with the password and with the
+    session version. Version 0 keeps the older form, so no one is signed out by the upgrade."""
+    password_hash = user.password_hash or ""
+    version = user.session_version or 0
+    return fingerprint(f"{version}:{password_hash}" if version else password_hash)
+
+
 def make_token(purpose: str, payload: dict[str, Any]) -> str:
     return _serializer(purpose).dumps(payload)
 

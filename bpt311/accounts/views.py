@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
-from bpt311.accounts import forms, queries, service
+from bpt311.accounts import forms, queries, service, throttle
+from bpt311.errors import error_response, too_many_message
 from bpt311.extensions import limiter, person_or_address
 from bpt311.redirects import safe_next
 
@@ -125,20 +127,9 @@ def verify_email(token: str):
 # ---- signing in and out ------------------------------------------------------------
 
 
-def _account_signing_in() -> str:
-    """Rate-limit key for sign-in per account: the email typed, whatever address it comes
-    from, so guesses spread over many machines still run out."""
-    return "sign-in:" + service.normalise_email(request.form.get("email", ""))[:254]
-
-
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit("10/minute;50/hour", methods=["POST"])
-@limiter.limit(
-    "10/minute;30/hour",
-    methods=["POST"],
-    key_func=_account_signing_in,
-    deduct_when=lambda response: response.status_code != 303,  # failed attempts only
-)
+# A flood guard only: guesses are counted per address and per account in accounts.throttle.
+@limiter.limit("30/minute;300/hour", methods=["POST"])
 def sign_in():
     form = forms.SignInForm()
     if request.method == "GET":
@@ -148,7 +139,11 @@ def sign_in():
         return redirect(target, 303)
     if form.validate_on_submit():
         try:
-            user = service.authenticate(form.email.data, form.password.data)
+            user = service.authenticate(form.email.data, form.password.data, get_remote_address())
+        except throttle.TooManyGuesses as exc:
+            return error_response(
+                429, too_many_message(exc.seconds), {"Retry-After": str(exc.retry_after)}
+            )
         except service.AccountError as exc:
             _add_error(form.email, str(exc))
         else:
@@ -159,6 +154,8 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
+    if current_user.is_authenticated:
+        service.sign_out(current_user._get_current_object())
     logout_user()
     flash(_("You have signed out."), "success")
     return redirect(url_for("home.index"), 303)
@@ -190,7 +187,7 @@ def reset_password(token: str):
     try:
         service.user_for_reset(token)
         if form.validate_on_submit():
-            service.reset_password(token, form.password.data)
+            service.reset_password(token, form.password.data, get_remote_address())
             flash(_("Your password has been changed. Sign in with your new password."), "success")
             return redirect(url_for(".sign_in"), 303)
     except service.LinkProblem as exc:
@@ -277,6 +274,16 @@ def settings():
         flash(_("Your name and its setting are saved."), "success")
         return redirect(url_for(".settings"), 303)
     return _form_page("accounts/settings.html", form)
+
+
+@bp.post("/me/settings/sign-out-everywhere")
+@login_required
+@limiter.limit("10/hour", methods=["POST"], key_func=person_or_address)
+def sign_out_everywhere():
+    service.sign_out(current_user._get_current_object())
+    logout_user()
+    flash(_("You have been signed out on every device and browser."), "success")
+    return redirect(url_for("home.index"), 303)  # as signing out does
 
 
 @bp.route("/me/settings/password", methods=["GET", "POST"])

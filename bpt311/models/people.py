@@ -31,6 +31,9 @@ class User(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The language they chose ("en", "es", "pt"; "" = not chosen): pages and emails use it.
     locale: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    # Raised by signing out, "sign out everywhere", a password change or reset: every session
+    # and remember-me cookie made before then stops working, wherever a copy of it is.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     department: Mapped[Department | None] = relationship()
 
@@ -39,11 +42,11 @@ class User(UserMixin, Base):
         return self.active
 
     def get_id(self) -> str:
-        """The session's hold on this account: it lapses when the password changes, so a
-        reset or change signs every other browser out."""
-        from bpt311.accounts.tokens import fingerprint
+        """The session's hold on this account (Flask-Login's alternative id): it lapses when
+        the password or the session version changes, so every copy of an older cookie ends."""
+        from bpt311.accounts.tokens import session_hold
 
-        return f"{self.id}.{fingerprint(self.password_hash or '')}"
+        return f"{self.id}.{session_hold(self)}"
 
     @property
     def is_staff(self) -> bool:

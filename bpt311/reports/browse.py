@@ -12,19 +12,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, StringField
-from wtforms.fields import DateField
-from wtforms.validators import Optional as OptionalValue
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from bpt311.dates import DayField, city_midnight, date_problems
 from bpt311.extensions import db
 from bpt311.geo import METRES_PER_DEG_LAT, bounding_box
 from bpt311.i18n import translated
@@ -69,8 +66,8 @@ class FilterForm(Form):
         _l("Status"), choices=[SelectChoice(*c) for c in STATUS_CHOICES], validate_choice=False
     )
     neighbourhood = SelectField(_l("Neighbourhood"), validate_choice=False)
-    date_from = DateField(_l("Reported from"), [OptionalValue()])
-    date_to = DateField(_l("Reported until"), [OptionalValue()])
+    date_from = DayField(_l("Reported from"))
+    date_to = DayField(_l("Reported until"))
     near = StringField(_l("Near an address"))
     radius = SelectField(
         _l("Within"),
@@ -145,18 +142,6 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return min_lon, min_lat, max_lon, max_lat
 
 
-def date_problems(form) -> list[str]:
-    """The from/to date fields' errors, said one way everywhere, for the error summary."""
-    problems = []
-    for name in ("date_from", "date_to"):
-        if form[name].errors:
-            form[name].errors = [_("Enter a date like 2026-11-25")]
-            problems.append(
-                _("%(field)s: enter a date like 2026-11-25", field=form[name].label.text)
-            )
-    return problems
-
-
 def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
     """The filter form bound to ``args``, the filters it means, and messages about bad input."""
     form = FilterForm(args)
@@ -175,8 +160,8 @@ def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
         group=(form.group.data or "").strip()[:80],
         statuses=[s for s in form.status.data or [] if s in dict(STATUS_CHOICES)],
         neighbourhood=(form.neighbourhood.data or "").strip()[:120],
-        date_from=form.date_from.data if not form.date_from.errors else None,
-        date_to=form.date_to.data if not form.date_to.errors else None,
+        date_from=form.date_from.day,
+        date_to=form.date_to.day,
         near=(form.near.data or "").strip()[:200],
         sort=form.sort.data if form.sort.data in dict(SORTS) else "newest",
     )
@@ -238,11 +223,6 @@ def neighbourhood_choices() -> list[tuple[str, str]]:
         select(Neighbourhood.slug, Neighbourhood.name).order_by(Neighbourhood.name)
     ).all()
     return [(row.slug, row.name) for row in rows]
-
-
-def _city_midnight(day: date) -> datetime:
-    zone = ZoneInfo(current_app.config["CITY_TIMEZONE"])
-    return datetime.combine(day, time.min, tzinfo=zone)
 
 
 def _squared_metres(latitude: float, longitude: float):
@@ -311,9 +291,9 @@ def filtered(filters: Filters, include_hidden: bool = False) -> Select:
             )
         )
     if filters.date_from:
-        query = query.where(Report.created_at >= _city_midnight(filters.date_from))
+        query = query.where(Report.created_at >= city_midnight(filters.date_from))
     if filters.date_to:
-        query = query.where(Report.created_at < _city_midnight(filters.date_to + timedelta(days=1)))
+        query = query.where(Report.created_at < city_midnight(filters.date_to + timedelta(days=1)))
     if filters.q:
         query = _text_search(query, filters.q)
     if filters.has_point:

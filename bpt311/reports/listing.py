@@ -20,6 +20,7 @@ from flask import (
 )
 from sqlalchemy import func, select
 
+from bpt311 import dates
 from bpt311.errors import error_response, go_to, wants_partial
 from bpt311.extensions import db, limiter
 from bpt311.models import Category, Neighbourhood, Report
@@ -60,13 +61,15 @@ def _results(template: str, **context):
         return go_to(url_for("reports.detail", tracking_number=typed_report.tracking_number))
     context["typed_report"] = typed_report
     form, filters, problems = browse.filter_form(request.args)
+    if wants_partial() and (refused := dates.refusal(form)):
+        return refused  # already varies on HX-Request and Accept
     page = browse.page_of_reports(filters)
     context.update(
         form=form, filters=filters, problems=problems, page=page, query_string=_query_string()
     )
     if wants_partial():
         return _with_vary(Response(render_template("reports/_results.html", **context)))
-    return _with_vary(Response(render_template(template, **context)))
+    return _with_vary(Response(render_template(template, **context), dates.status_for(form)))
 
 
 @bp.get("/reports")
@@ -102,6 +105,8 @@ def neighbourhood(slug: str):
     args = request.args.copy()
     args["neighbourhood"] = slug
     form, filters, problems = browse.filter_form(args)
+    if wants_partial() and (refused := dates.refusal(form)):
+        return refused  # already varies on HX-Request and Accept
     page = browse.page_of_reports(filters)
     context = dict(
         form=form,
@@ -114,14 +119,18 @@ def neighbourhood(slug: str):
     )
     if wants_partial():
         return _with_vary(Response(render_template("reports/_results.html", **context)))
-    return _with_vary(Response(render_template("reports/neighbourhood.html", **context)))
+    return _with_vary(
+        Response(render_template("reports/neighbourhood.html", **context), dates.status_for(form))
+    )
 
 
 # ---- machine-readable: GeoJSON for the map and exports, CSV --------------------------
 
 
 def _export_filters():
-    _, filters, _ = browse.filter_form(request.args)
+    form, filters, _ = browse.filter_form(request.args)
+    if refused := dates.refusal(form):
+        return None, refused
     if request.args.get("bbox"):
         try:
             filters.bbox = browse.parse_bbox(request.args["bbox"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from flask import make_response, render_template, request
@@ -19,15 +19,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
-from wtforms import DateField, Form, SelectField, StringField
-from wtforms.validators import Optional as OptionalValue
+from wtforms import Form, SelectField, StringField
 
+from bpt311 import dates
+from bpt311.dates import DayField, city_midnight, date_problems
 from bpt311.errors import wants_partial
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, User, report_id_from_tracking_number
 from bpt311.staff.access import staff_required
 from bpt311.staff.views import bp
-from bpt311.templating import city_zone
 
 PAGE_SIZE = 50
 MAX_PAGE = 2000
@@ -39,8 +39,8 @@ class AuditFilterForm(Form):
     action = SelectField(_l("Action"), validate_choice=False)
     actor = StringField(_l("Done by (email address, or part of it)"))
     tracking_number = StringField(_l("Tracking number"))
-    date_from = DateField(_l("From"), [OptionalValue()])
-    date_to = DateField(_l("Until"), [OptionalValue()])
+    date_from = DayField(_l("From"))
+    date_to = DayField(_l("Until"))
 
 
 @dataclass
@@ -83,18 +83,12 @@ def audit_filters(args) -> tuple[AuditFilterForm, AuditFilters, list[str]]:
     form = AuditFilterForm(args)
     form.action.choices = [("", _("Every action")), *((name, name) for name in action_names())]
     form.validate()
-    problems = []
-    for name in ("date_from", "date_to"):
-        if form[name].errors:
-            form[name].errors = [_("Enter a date like 2026-11-25")]
-            problems.append(
-                _("%(field)s: enter a date like 2026-11-25", field=form[name].label.text)
-            )
+    problems = date_problems(form)
     filters = AuditFilters(
         action=(form.action.data or "").strip()[:60],
         actor=(form.actor.data or "").strip()[:254],
-        date_from=None if form.date_from.errors else form.date_from.data,
-        date_to=None if form.date_to.errors else form.date_to.data,
+        date_from=form.date_from.day,
+        date_to=form.date_to.day,
     )
     number = (form.tracking_number.data or "").strip()
     if number:
@@ -123,10 +117,6 @@ def visible_to(user: User) -> Select:
     )
 
 
-def _city_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=city_zone())
-
-
 def filtered(user: User, filters: AuditFilters) -> Select:
     query = visible_to(user)
     if filters.action:
@@ -140,10 +130,10 @@ def filtered(user: User, filters: AuditFilters) -> Select:
     if filters.report_id is not None:
         query = query.where(AuditLog.report_id == filters.report_id)
     if filters.date_from:
-        query = query.where(AuditLog.created_at >= _city_midnight(filters.date_from))
+        query = query.where(AuditLog.created_at >= city_midnight(filters.date_from))
     if filters.date_to:
         query = query.where(
-            AuditLog.created_at < _city_midnight(filters.date_to + timedelta(days=1))
+            AuditLog.created_at < city_midnight(filters.date_to + timedelta(days=1))
         )
     return query
 
@@ -171,6 +161,8 @@ def audit_page(user: User, filters: AuditFilters) -> AuditPage:
 @staff_required
 def audit():
     form, filters, problems = audit_filters(request.args)
+    if wants_partial() and (refused := dates.refusal(form)):
+        return refused
     page = audit_page(current_user, filters)
     query_string = urlencode(
         [(k, v) for k, v in request.args.items(multi=True) if k != "page" and v != ""]
@@ -184,7 +176,8 @@ def audit():
             problems=problems,
             page=page,
             query_string=query_string,
-        )
+        ),
+        dates.status_for(form),
     )
     response.headers["Vary"] = "HX-Request"
     return response

@@ -7,9 +7,10 @@ import json
 
 from flask import Response, current_app, render_template, request, stream_with_context
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from bpt311 import dates
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Neighbourhood, Report, User
 from bpt311.models.reports import TRACKING_PREFIX
@@ -39,7 +40,7 @@ def dashboard():
         by_department=figures.workload_by_department(selection, known),
         by_assignee=figures.workload_by_assignee(selection, desk),
         desk=known.departments.get(desk) if desk else None,
-    )
+    ), dates.status_for(form)
 
 
 @bp.get("/dashboard/<table>.csv")
@@ -51,10 +52,9 @@ def dashboard_csv(table: str):
 # ---- exports of the queue --------------------------------------------------------------
 
 
-def queue_selection(args) -> tuple[Select, browse.Filters]:
+def queue_selection(args) -> queries.QueueSelection:
     """The very reports the queue lists for these GET parameters (every page of them)."""
-    selection = queries.queue_selection(args, forms.QueueForm(args), current_user)
-    return selection.query, selection.filters
+    return queries.queue_selection(args, forms.QueueForm(args), current_user)
 
 
 EXPORT_COLUMNS = [
@@ -88,9 +88,9 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _export_rows(args):
+def _export_rows(selection: queries.QueueSelection):
     """The queue's reports as plain dicts of EXPORT_COLUMNS, streamed in batches."""
-    query, filters = queue_selection(args)
+    query, filters = selection.query, selection.filters
     ids = query.with_only_columns(Report.id).subquery()
     assignee, reporter = aliased(User), aliased(User)
     rows = (
@@ -178,7 +178,10 @@ def _private(response: Response, filename: str) -> Response:
 @bp.get("/export.csv")
 @staff_required
 def export_csv():
-    rows = _export_rows(request.args)
+    selection = queue_selection(request.args)
+    if refused := dates.refusal(selection.filter_form):
+        return refused
+    rows = _export_rows(selection)
 
     def table():
         yield EXPORT_COLUMNS
@@ -194,7 +197,10 @@ def export_csv():
 @bp.get("/export.geojson")
 @staff_required
 def export_geojson():
-    rows = _export_rows(request.args)
+    selection = queue_selection(request.args)
+    if refused := dates.refusal(selection.filter_form):
+        return refused
+    rows = _export_rows(selection)
 
     def generate():
         yield '{"type":"FeatureCollection","features":['

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from bpt311 import i18n
+from bpt311 import dates, i18n
 from bpt311.community.service import public_name, tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
@@ -314,6 +314,15 @@ def set_due(report: Report, actor: User, version: int | None, due_local: str) ->
         raise InvalidInput("due", _("Enter a date and time like 2026-12-01 17:00")) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
+    if not dates.EARLIEST <= moment.date() <= dates.latest():  # 9999-12-31T23:59 overflows UTC
+        raise InvalidInput(
+            "due",
+            _(
+                "Enter a date and time from %(earliest)s to %(latest)s",
+                earliest=dates.EARLIEST.isoformat(),
+                latest=dates.latest().isoformat(),
+            ),
+        )
     previous = report.due_at
     report.due_at = moment
     _event(report, actor, "note", internal_note=f"Due date set to {moment.isoformat()}")

@@ -19,6 +19,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
+from bpt311 import dates
 from bpt311.community.page import step_words
 from bpt311.errors import go_to, wants_partial
 from bpt311.extensions import db
@@ -85,6 +86,8 @@ def queue():
         return go_to(url_for(".inspect", tracking_number=typed_report.tracking_number))
     extra, people = _queue_form(request.args)
     selection = queries.queue_selection(request.args, extra, current_user)
+    if wants_partial() and (refused := dates.refusal(selection.filter_form)):
+        return refused  # already varies on HX-Request and Accept
     filters, department_id = selection.filters, selection.department_id
     page = browse.page_of(selection.query, filters.page)
     query_string = urlencode(
@@ -107,7 +110,8 @@ def queue():
         and url_for(".inspect", tracking_number=typed_report.tracking_number),
     )
     template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
-    return _vary(render_template(template, **context))
+    status = dates.status_for(selection.filter_form)
+    return _vary((render_template(template, **context), status))
 
 
 @bp.post("/bulk")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from time import monotonic
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -36,6 +35,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from bpt311.dates import city_midnight, city_today
 from bpt311.extensions import db
 from bpt311.i18n import translated
 from bpt311.models import Category, Department, Neighbourhood, Report, User, utcnow
@@ -84,14 +84,6 @@ class Selection:
     @property
     def ends(self) -> datetime:
         return city_midnight(self.last_day + timedelta(days=1))
-
-
-def city_today() -> date:
-    return utcnow().astimezone(ZoneInfo(current_app.config["CITY_TIMEZONE"])).date()
-
-
-def city_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
 
 
 def default_period() -> tuple[date, date]:

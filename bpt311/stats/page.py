@@ -13,10 +13,8 @@ from flask_babel import format_date, format_decimal, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import Form, SelectChoice, SelectField
-from wtforms.fields import DateField
-from wtforms.validators import Optional as OptionalValue
 
-from bpt311.reports import browse
+from bpt311.dates import DayField, date_problems
 from bpt311.reports.listing import spreadsheet_safe
 from bpt311.stats import charts
 from bpt311.stats.figures import MAX_WEEKS, Dashboard, Names, Outcome, Selection, default_period
@@ -28,8 +26,8 @@ CHART_ROWS = 10
 class PeriodForm(Form):
     """The GET form above the figures (no CSRF: it changes nothing)."""
 
-    date_from = DateField(_l("From"), [OptionalValue()])
-    date_to = DateField(_l("Until"), [OptionalValue()])
+    date_from = DayField(_l("From"))
+    date_to = DayField(_l("Until"))
     department = SelectField(_l("Department"), validate_choice=False)
     category = SelectField(_l("Kind of problem"), validate_choice=False)
     neighbourhood = SelectField(_l("Neighbourhood"), validate_choice=False)
@@ -55,10 +53,10 @@ def read_selection(args, known: Names, public: bool) -> tuple[PeriodForm, Select
         *(SelectChoice(place.slug, place.name) for place in known.places),
     ]
     form.validate()
-    problems = browse.date_problems(form)
+    problems = date_problems(form)
     first, last = default_period()
-    first = form.date_from.data if form.date_from.data and not form.date_from.errors else first
-    last = form.date_to.data if form.date_to.data and not form.date_to.errors else last
+    first = form.date_from.day or first
+    last = form.date_to.day or last
     if first > last:
         problems.append(_("The “from” date is after the “until” date, so they were swapped"))
         first, last = last, first

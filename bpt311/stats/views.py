@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
+from bpt311 import dates
 from bpt311.stats import figures, page
 
 bp = Blueprint("stats", __name__)
@@ -26,7 +27,7 @@ def index():
         figures=dashboard,
         charts=page.build_charts(dashboard),
         csv_endpoint="stats.table_csv",
-    )
+    ), dates.status_for(form)
 
 
 @bp.get("/stats/<table>.csv")
@@ -39,7 +40,9 @@ def figures_csv(table: str, *, public: bool) -> Response:
     if table not in page.TABLES:
         abort(404)
     known = figures.names()
-    _, selection, _ = page.read_selection(request.args, known, public=public)
+    form, selection, _ = page.read_selection(request.args, known, public=public)
+    if refused := dates.refusal(form):
+        return refused
     return csv_response(
         page.table_rows(figures.dashboard(selection, known, weeks_only=table == "weeks"), table),
         table,

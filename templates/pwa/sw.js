@@ -87,7 +87,7 @@ self.addEventListener("fetch", function (event) {
   if (url.origin !== self.location.origin) return;
   if (request.method !== "GET") {
     // Signing out forgets the pages kept for offline reading; POSTs themselves go untouched.
-    if (/sign-out$/.test(url.pathname)) event.waitUntil(caches.delete(PAGE_CACHE));
+    if (/sign-out(-everywhere)?$/.test(url.pathname)) event.waitUntil(caches.delete(PAGE_CACHE));
     return;
   }
   if (url.pathname.indexOf(STATIC_PREFIX) === 0) {
