@@ -33,6 +33,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import about, enqueue_email, site_link
+from bpt311.reports import lifecycle
 from bpt311.staff.access import may_act_on
 from bpt311.staff.audit import record
 from bpt311.watch.events import announce
@@ -163,7 +164,7 @@ def _ensure_follow(report_id: int, user_id: int) -> None:
 
 def reopenable(report: Report) -> bool:
     """The reopen rule: a closed report may be reopened; an archived one is history."""
-    return report.status == "closed"
+    return lifecycle.allowed(report.status, "reopen", lifecycle.RESIDENT)
 
 
 def viewer_state(report: Report, user) -> dict:
@@ -530,11 +531,11 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
     require_may_write(user)
     if report.reporter_id != user.id:
         raise NotAllowed(_("Only the person who reported it can close it."))
-    if report.is_closed:
+    if not lifecycle.allowed(report.status, "resolve", lifecycle.REPORTER):
         raise NotAllowed(_("This report is already closed."))
     text = _text(note, "note", NOTE_MAX, False, "a note")
     now = utcnow()
-    report.status, report.closed_at, report.updated_at = "closed", now, now
+    lifecycle.move(report, "resolve", lifecycle.REPORTER, now)
     report.events.append(
         TimelineEvent(
             kind="closed",
@@ -556,9 +557,9 @@ def reopen(report: Report, user: User, note: str, photo=None) -> None:
         raise NotAllowed(_("Only a closed report can be reopened."))
     text = _text(note, "note", NOTE_MAX, True, "what is still wrong")
     now = utcnow()
-    report.status, report.closed_at, report.updated_at = "open", None, now
-    report.due_at = now + timedelta(hours=report.category.sla_hours)
-    label = "The reporter" if report.reporter_id == user.id else public_name(user)
+    is_reporter = report.reporter_id == user.id
+    lifecycle.move(report, "reopen", lifecycle.REPORTER if is_reporter else lifecycle.RESIDENT, now)
+    label = "The reporter" if is_reporter else public_name(user)
     report.events.append(
         TimelineEvent(
             kind="reopened", actor=user, actor_label=label, public_note=text, created_at=now
@@ -636,7 +637,7 @@ def withdraw(report: Report, user: User, reason: str) -> None:
     _editable_by_reporter(report, user)
     text = _text(reason, "reason", NOTE_MAX, False, "a reason")
     now = utcnow()
-    report.status, report.closed_at, report.updated_at = "closed", now, now
+    lifecycle.move(report, "withdraw", lifecycle.REPORTER, now)
     report.events.append(
         TimelineEvent(
             kind="withdrawn",

@@ -39,6 +39,9 @@ class Move:
     roles: frozenset[str]
     event: str  # the timeline entry's kind
     description: str
+    # Closing by the city counts as acknowledging it too (when it had not been); a
+    # reporter's own close or withdrawal does not, so response-time figures stay honest.
+    acknowledges: bool = False
 
 
 MOVES: dict[str, Move] = {
@@ -59,6 +62,7 @@ MOVES: dict[str, Move] = {
             frozenset({STAFF, SYSTEM}),
             "closed",
             "The department fixed it (or will not), with a public note.",
+            acknowledges=True,
         ),
         Move(
             "resolve",
@@ -83,6 +87,7 @@ MOVES: dict[str, Move] = {
             frozenset({STAFF}),
             "duplicate",
             "The same problem as another report, which carries on.",
+            acknowledges=True,
         ),
         Move(
             "reopen",
@@ -157,7 +162,7 @@ def changes(found: Move, now: datetime, report: Report | None = None) -> dict[st
         values["acknowledged_at"] = now
     elif found.target == "closed":
         values["closed_at"] = now
-        if report is not None:
+        if report is not None and found.acknowledges:
             values["acknowledged_at"] = report.acknowledged_at or now
     elif found.target == "open":
         values["closed_at"] = None

@@ -39,6 +39,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email
+from bpt311.reports import lifecycle
 from bpt311.watch.events import announce
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
@@ -371,7 +372,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         address=address,
         neighbourhood_id=neighbourhood_id,
         location_pending=pending,
-        status="open",
+        status=lifecycle.INITIAL,
         created_at=now,
         updated_at=now,
         due_at=now + timedelta(hours=category.sla_hours),
