@@ -162,6 +162,18 @@ def translated_option(question, key: str, label: str) -> str:
     return options.get(key) or label
 
 
+def form_title(category) -> str:
+    """The report form's heading for ``category`` in the current language: the admins'
+    whole phrase ("Report rodents"), else "Report a problem: <name>" (never the English
+    phrase on a Spanish page, never a name forced into "Report a …")."""
+    language = current_language()
+    if language == DEFAULT:
+        title = category.form_title
+    else:
+        title = ((category.translations or {}).get(language) or {}).get("form_title")
+    return title or gettext("Report a problem: %(category)s", category=translated(category, "name"))
+
+
 def register(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("CITY_TIMEZONE", "UTC"))
@@ -169,6 +181,7 @@ def register(app: Flask) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks ignore line breaks
     app.add_template_filter(number)
     app.add_template_filter(translated)
+    app.add_template_filter(form_title)
     app.add_template_global(translated_option)
 
     @app.context_processor

@@ -45,6 +45,7 @@ def load_city() -> dict[str, int]:
             service_code=item["service_code"]
         )
         category.name, category.group = item["name"], item["group"]
+        category.form_title = item.get("form_title", "")
         category.description, category.keywords = item["description"], item["keywords"]
         category.department = departments[item["department"]]
         category.sla_hours, category.position, category.active = item["sla_hours"], position, True

@@ -63,9 +63,16 @@ def iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else ""
 
 
-def field_attrs(extra: dict, described: str, errors) -> dict:
-    """HTML attributes for a form control: the caller's, plus what ties hint and error to it."""
+def field_attrs(extra: dict, described: str, errors, required: bool = False) -> dict:
+    """HTML attributes for a form control: the caller's, plus what ties hint and error to it.
+
+    Never the HTML ``required`` attribute: browsers expose an empty required control as
+    invalid before anyone typed in it; ``aria-required`` says it is needed without that,
+    and ``aria-invalid`` comes only with the server's error."""
     attrs = dict(extra)
+    attrs.setdefault("required", False)
+    if required and not attrs["required"]:
+        attrs["aria-required"] = "true"
     if described:
         attrs["aria-describedby"] = described
     if errors:

@@ -533,7 +533,7 @@ def test_editing_details_keeps_the_original_in_the_audit_trail(site, clerk):
 def test_staff_intake_files_a_report_for_a_caller(site, clerk):
     client = client_for(site, clerk)
     page = client.get("/staff/intake?category=noise").get_data(as_text=True)
-    assert "For a caller: Report a noise complaint" in page
+    assert "For a caller: Make a noise complaint" in page
     assert "The caller's contact details" in page and 'action="/staff/intake"' in page
     key = re.search(r'name="submission_key"[^>]*value="([^"]+)"', page).group(1)
     response = post(

@@ -40,6 +40,9 @@ class Category(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     service_code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    # The report form's heading, a whole phrase ("Report rodents"): a name can't be dropped
+    # into "Report a %s" in every language. Empty: "Report a problem: <name>".
+    form_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
     description: Mapped[str] = mapped_column(Text, default="")
     group: Mapped[str] = mapped_column(String(80), index=True)
     keywords: Mapped[str] = mapped_column(Text, default="")
@@ -47,7 +50,8 @@ class Category(Base):
     sla_hours: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
-    # Admins' translations: {"es": {"name": ..., "description": ..., "group": ...}, "pt": {...}}
+    # Admins' translations: {"es": {"name": ..., "form_title": ..., "description": ...,
+    # "group": ...}, "pt": {...}}
     translations: Mapped[dict[str, dict[str, str]]] = mapped_column(
         JSON, default=dict, server_default="{}"
     )

@@ -138,6 +138,7 @@ def admin_category(category_id: int | None = None):
             service_code=form.service_code.data,
             name=form.name.data,
             group=form.group.data,
+            form_title=form.form_title.data or "",
             description=form.description.data or "",
             keywords=form.keywords.data or "",
             department_id=_number(form.department_id.data),

@@ -73,6 +73,14 @@ class CategoryForm(FlaskForm):
     group = StringField(
         _l("Group"), [InputRequired(_l("Enter the group, like Streets")), Length(max=80)]
     )
+    form_title = StringField(
+        _l("Report form heading"),
+        [Optional(), Length(max=200)],
+        description=_l(
+            "The heading residents read, as a whole phrase, like Report rodents. Left empty,"
+            " it says Report a problem: and the name"
+        ),
+    )
     description = TextAreaField(_l("Description"), [Optional(), Length(max=2000)])
     keywords = StringField(
         _l("Keywords"),
@@ -91,9 +99,15 @@ class CategoryForm(FlaskForm):
     active = BooleanField(_l("Residents can report this"), default=True)
     # What residents read in Spanish and Portuguese; an empty box shows the English.
     name_es = StringField(_l("Name in Spanish"), [Optional(), Length(max=120)])
+    form_title_es = StringField(
+        _l("Report form heading in Spanish"), [Optional(), Length(max=200)]
+    )
     group_es = StringField(_l("Group in Spanish"), [Optional(), Length(max=80)])
     description_es = TextAreaField(_l("Description in Spanish"), [Optional(), Length(max=2000)])
     name_pt = StringField(_l("Name in Portuguese"), [Optional(), Length(max=120)])
+    form_title_pt = StringField(
+        _l("Report form heading in Portuguese"), [Optional(), Length(max=200)]
+    )
     group_pt = StringField(_l("Group in Portuguese"), [Optional(), Length(max=80)])
     description_pt = TextAreaField(_l("Description in Portuguese"), [Optional(), Length(max=2000)])
 
@@ -136,7 +150,7 @@ class QuestionForm(FlaskForm):
 
 
 DEPARTMENT_TRANSLATED_FIELDS = ("name",)
-CATEGORY_TRANSLATED_FIELDS = ("name", "group", "description")
+CATEGORY_TRANSLATED_FIELDS = ("name", "form_title", "group", "description")
 QUESTION_TRANSLATED_FIELDS = ("label", "hint", "options")
 
 

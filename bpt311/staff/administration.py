@@ -175,6 +175,7 @@ class CategoryValues:
     position: int | None
     # {"es": {"name": ..., "group": ..., "description": ...}, "pt": {...}}; empty = English
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    form_title: str = ""
 
 
 def clean_translations(typed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -260,6 +261,7 @@ def save_category(
             "service_code": code,
             "name": name,
             "group": group,
+            "form_title": " ".join((values.form_title or "").split()),
             "description": (values.description or "").strip(),
             "keywords": keywords,
             "department_id": department.id,

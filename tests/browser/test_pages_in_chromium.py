@@ -104,7 +104,7 @@ def test_filtering_the_list_swaps_results_pushes_the_url_and_announces(live, pag
     before = page.locator("#results h2").inner_text()
     page.select_option("#sort", "votes")
     page.wait_for_url(re.compile(r"sort=votes"))
-    page.click("summary")
+    page.click("main summary")
     page.check("input[name=status][value=closed]")
     page.wait_for_url(re.compile(r"status=closed"))
     page.wait_for_function("() => document.getElementById('live').textContent.includes('match')")
