@@ -151,6 +151,56 @@ def test_queue_through_htmx_returns_only_the_results(site, clerk):
     assert "HX-Request" in response.headers["Vary"]
 
 
+def chip_links(page: str) -> dict[str, str]:
+    """The queue's chips: what each says, and where it leads (the queue without it)."""
+    found = re.findall(r'<a class="chip" href="([^"]*)">(.*?)</a>', page, re.S)
+    return {re.sub(r"<[^>]+>|×|Remove the filter", "", text).strip(): href for href, text in found}
+
+
+def test_the_queue_folds_its_filters_and_shows_the_chosen_ones_as_chips(site, clerk):
+    late = make_report("pothole", created_at=utcnow() - timedelta(days=10))
+    client = client_for(site, clerk)
+    plain = client.get("/staff").get_data(as_text=True)
+    assert '<details class="filters-panel">' in plain and "<summary>Filters</summary>" in plain
+    assert chip_links(plain) == {}
+
+    page = client.get("/staff?category=pothole&overdue=y&status=open&q=deep").get_data(
+        as_text=True
+    )
+    assert '<details class="filters-panel">' in page  # still folded: the chips say it all
+    chips = chip_links(page)
+    assert set(chips) == {
+        "Kind of problem: Pothole",
+        "Only overdue reports",
+        "Status: Open",
+        "Words: “deep”",
+    }
+    assert chips["Only overdue reports"] == "/staff/?category=pothole&amp;status=open&amp;q=deep"
+    assert chips["Status: Open"] == "/staff/?category=pothole&amp;overdue=y&amp;q=deep"
+    dropped = client.get(chips["Words: “deep”"].replace("&amp;", "&")).get_data(as_text=True)
+    assert late.tracking_number in dropped and "Words:" not in dropped
+    assert set(chip_links(dropped)) == {
+        "Kind of problem: Pothole",
+        "Only overdue reports",
+        "Status: Open",
+    }
+    # What the folded form sends on its own (the default statuses and sort) is no chip.
+    sent = client.get("/staff?q=&category=&sort=newest&status=open&status=acknowledged")
+    assert chip_links(sent.get_data(as_text=True)) == {}
+
+
+def test_a_chip_shows_what_was_typed_as_text(site, clerk):
+    page = client_for(site, clerk).get("/staff?q=<b>loud</b>").get_data(as_text=True)
+    assert "Words: “&lt;b&gt;loud&lt;/b&gt;”" in page and "<b>loud</b>" not in page
+
+
+def test_the_queue_chips_come_with_the_htmx_results(site, clerk):
+    make_report("pothole")
+    response = client_for(site, clerk).get("/staff?category=pothole", headers=HTMX)
+    fragment = response.get_data(as_text=True)
+    assert "<html" not in fragment and set(chip_links(fragment)) == {"Kind of problem: Pothole"}
+
+
 def test_a_filter_can_be_saved_and_deleted(site, clerk):
     client = client_for(site, clerk)
     response = post(client, "/staff/filters", {"name": "Late ones", "query": "overdue=y"})

@@ -27,6 +27,7 @@ from bpt311.models import ResponseTemplate, SavedFilter
 from bpt311.reports import browse
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.staff import forms, queries, service
+from bpt311.staff.filter_chips import chosen_filters
 from bpt311.staff.access import (
     admin_required,
     may_act_on,
@@ -93,6 +94,12 @@ def queue():
         save_form=forms.SaveFilterForm(query=query_string),
         query_string=query_string,
         source_names=dict(forms.SOURCES),
+        chips=chosen_filters(
+            request.args,
+            {**selection.filter_form._fields, **extra._fields},
+            url_for(".queue"),
+            defaults={"sort": ["newest"], "status": queries.QUEUE_STATUSES},
+        ),
     )
     template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
     return _vary(render_template(template, **context))
