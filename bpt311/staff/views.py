@@ -27,13 +27,13 @@ from bpt311.models import ResponseTemplate, SavedFilter
 from bpt311.reports import browse
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.staff import forms, queries, service
-from bpt311.staff.filter_chips import chosen_filters
 from bpt311.staff.access import (
     admin_required,
     may_act_on,
     require_may_act_on,
     staff_required,
 )
+from bpt311.staff.filter_chips import chosen_filters
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 

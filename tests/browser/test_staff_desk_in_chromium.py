@@ -30,9 +30,7 @@ def pothole(live):
     from tests.factories import make_report
 
     with live.app_context():
-        return make_report(
-            "pothole", description="Pothole on the office screen"
-        ).tracking_number
+        return make_report("pothole", description="Pothole on the office screen").tracking_number
 
 
 def in_first_screen(page, selector: str) -> bool:
