@@ -338,6 +338,42 @@ def test_actions_through_htmx_return_the_inspector_and_announce(site, clerk):
     assert 'data-announce="Saved: the report is acknowledged."' in fragment
 
 
+def test_the_inspector_says_where_the_report_is_with_a_map_and_an_osm_link(site, clerk):
+    report = make_report(address="45 Lyon Terrace, Bridgeport, CT")
+    page = (
+        client_for(site, clerk)
+        .get(f"/staff/reports/{report.tracking_number}")
+        .get_data(as_text=True)
+    )
+    lat, lon = f"{report.latitude:.6f}", f"{report.longitude:.6f}"
+    assert f"{lat}, {lon}" in page
+    assert "45 Lyon Terrace, Bridgeport, CT" in page
+    osm = f"https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lon}#map=18/{lat}/{lon}"
+    assert f'<a href="{osm}"' in page and "Open in OpenStreetMap" in page
+    assert "data-map-point" in page and f'data-lat="{report.latitude}"' in page
+    assert "js/maps." in page  # the map script, which fetches Leaflet only for the map
+    if report.neighbourhood:
+        assert report.neighbourhood.name in page
+
+
+def test_an_htmx_action_puts_its_result_beside_the_form_used(site, clerk):
+    report = make_report()
+    client = client_for(site, clerk)
+    fragment = act(client, report, "assign", {"assignee": str(clerk.id)}, headers=HTMX)
+    page = fragment.get_data(as_text=True)
+    assert 'data-announce="Saved: assigned to Pat Clerk."' in page
+    # The message sits in the assign form (where focus goes back), not at the top.
+    form = re.search(r'<form[^>]*action="[^"]*/assign".*?</form>', page, re.S).group(0)
+    result = re.search(r"<p [^>]*data-focus-after-swap[^>]*>(.*?)</p>", form, re.S)
+    assert result and "Saved: assigned to Pat Clerk." in result.group(1)
+    assert page.count("data-focus-after-swap") == 1
+    # Without HTMX the page reloads with the message in the flash area, as before.
+    plain = act(client, report, "assign", {"assignee": ""})
+    assert plain.status_code == 303
+    page = client.get(plain.headers["Location"]).get_data(as_text=True)
+    assert "Saved: no one is assigned." in page and "data-focus-after-swap" not in page
+
+
 def test_closing_needs_a_public_note_and_keeps_what_was_typed(site, clerk):
     report = make_report()
     response = act(

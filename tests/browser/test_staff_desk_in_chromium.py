@@ -82,3 +82,56 @@ def test_the_queue_folds_and_drops_filters_without_javascript(live, page_without
     page.wait_for_load_state()
     assert page.locator("a.chip").count() == 0
     assert axe_violations(page) == []
+
+
+def test_the_inspector_shows_the_place_on_a_map(live, office_page, pothole):
+    page = office_page
+    sign_in(page, live.base_url, CLERK)
+    page.goto(f"{live.base_url}/staff/reports/{pothole}")
+    assert re.search(r"-?\d+\.\d{6}, -?\d+\.\d{6}", page.locator(".coordinates").inner_text())
+    page.locator(".inspector-place").scroll_into_view_if_needed()
+    page.locator(".inspector-place .leaflet-container").wait_for(state="visible")
+    assert axe_violations(page) == []
+    assert page.js_errors == []
+
+
+def test_the_inspector_gives_the_place_in_words_without_javascript(live, page_without_js, pothole):
+    page = page_without_js
+    sign_in(page, live.base_url, CLERK)
+    page.goto(f"{live.base_url}/staff/reports/{pothole}")
+    coordinates = page.locator(".coordinates").inner_text()
+    link = page.get_by_role("link", name="Open in OpenStreetMap")
+    lat, lon = coordinates.split(", ")
+    assert link.get_attribute("href") == (
+        f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
+    )
+    assert not page.locator("[data-map-point]").is_visible()  # no empty box where a map was
+
+
+def test_after_an_inspector_action_focus_stays_by_the_form_and_the_result_is_said(
+    live, office_page, pothole
+):
+    page = office_page
+    sign_in(page, live.base_url, CLERK)
+    page.goto(f"{live.base_url}/staff/reports/{pothole}")
+    page.select_option("#assignee", label="Clerk")
+    page.click("#assign-title ~ form button[type=submit]")
+    page.wait_for_function(
+        "() => document.getElementById('live').textContent.includes('Saved: assigned to Clerk')"
+    )
+    focused = page.evaluate(
+        "() => ({id: document.activeElement.id, tag: document.activeElement.tagName,"
+        " text: document.activeElement.textContent})"
+    )
+    assert focused["tag"] != "H1"
+    assert focused["id"] == "result-assign" and "assigned to Clerk" in focused["text"]
+    box = page.locator("#result-assign").bounding_box()
+    assert 0 <= box["y"] <= OFFICE_SCREEN["height"]  # in view: the page did not jump away
+    assert axe_violations(page) == []
+
+    # A saved reply chosen with "Use it": focus stays by the picker too.
+    if page.locator("#template").count():
+        page.click("button:has-text('Use it')")
+        page.locator("#result-template").wait_for()
+        assert page.evaluate("() => document.activeElement.id") == "result-template"
+    assert page.js_errors == []
