@@ -120,6 +120,34 @@ def test_kiosk_pages_are_never_stored_and_have_no_sign_in(city_kiosk, path):
     assert "Sign in" not in page and "/sign-in" not in page and "remember" not in page.lower()
 
 
+def kiosk_pages_with_a_receipt(client) -> dict[str, str]:
+    """Every kiosk screen a visitor sees, the receipt of a report just sent included."""
+    pages = {path: client.get(path).get_data(as_text=True) for path in KIOSK_PAGES}
+    sent = kiosk_report(client)
+    pages["receipt"] = client.get(sent.headers["Location"]).get_data(as_text=True)
+    return pages
+
+
+def test_kiosk_pages_offer_no_install_and_register_no_service_worker(city_kiosk):
+    # A shared terminal is no one's phone: no "install this app" prompt, no worker.
+    for path, page in kiosk_pages_with_a_receipt(city_kiosk.test_client()).items():
+        assert 'rel="manifest"' not in page, path
+        assert "manifest.webmanifest" not in page, path
+        assert "js/pwa." not in page and "sw.js" not in page, path
+        assert "js/kiosk." in page, path
+    assert 'rel="manifest"' in city_kiosk.test_client().get("/").get_data(as_text=True)
+
+
+def test_every_kiosk_form_has_autocomplete_off(city_kiosk):
+    # Chromium puts back what was ticked or typed when Back returns to a page, unless the
+    # form says autocomplete="off": after a wipe, Back must show the next visitor nothing.
+    for path, page in kiosk_pages_with_a_receipt(city_kiosk.test_client()).items():
+        tags = re.findall(r"<form\b[^>]*>", page)
+        assert tags, path
+        for tag in tags:
+            assert 'autocomplete="off"' in tag, (path, tag)
+
+
 def test_the_kiosk_form_never_offers_a_previous_visitors_details(city_kiosk):
     page = city_kiosk.test_client().get("/kiosk/report?category=pothole").get_data(as_text=True)
     for name in ("contact_name", "contact_email", "contact_phone", "address"):

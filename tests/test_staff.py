@@ -151,6 +151,56 @@ def test_queue_through_htmx_returns_only_the_results(site, clerk):
     assert "HX-Request" in response.headers["Vary"]
 
 
+def chip_links(page: str) -> dict[str, str]:
+    """The queue's chips: what each says, and where it leads (the queue without it)."""
+    found = re.findall(r'<a class="chip" href="([^"]*)">(.*?)</a>', page, re.S)
+    return {re.sub(r"<[^>]+>|×|Remove the filter", "", text).strip(): href for href, text in found}
+
+
+def test_the_queue_folds_its_filters_and_shows_the_chosen_ones_as_chips(site, clerk):
+    late = make_report("pothole", created_at=utcnow() - timedelta(days=10))
+    client = client_for(site, clerk)
+    plain = client.get("/staff").get_data(as_text=True)
+    assert '<details class="filters-panel">' in plain and "<summary>Filters</summary>" in plain
+    assert chip_links(plain) == {}
+
+    page = client.get("/staff?category=pothole&overdue=y&status=open&q=deep").get_data(
+        as_text=True
+    )
+    assert '<details class="filters-panel">' in page  # still folded: the chips say it all
+    chips = chip_links(page)
+    assert set(chips) == {
+        "Kind of problem: Pothole",
+        "Only overdue reports",
+        "Status: Open",
+        "Words: “deep”",
+    }
+    assert chips["Only overdue reports"] == "/staff/?category=pothole&amp;status=open&amp;q=deep"
+    assert chips["Status: Open"] == "/staff/?category=pothole&amp;overdue=y&amp;q=deep"
+    dropped = client.get(chips["Words: “deep”"].replace("&amp;", "&")).get_data(as_text=True)
+    assert late.tracking_number in dropped and "Words:" not in dropped
+    assert set(chip_links(dropped)) == {
+        "Kind of problem: Pothole",
+        "Only overdue reports",
+        "Status: Open",
+    }
+    # What the folded form sends on its own (the default statuses and sort) is no chip.
+    sent = client.get("/staff?q=&category=&sort=newest&status=open&status=acknowledged")
+    assert chip_links(sent.get_data(as_text=True)) == {}
+
+
+def test_a_chip_shows_what_was_typed_as_text(site, clerk):
+    page = client_for(site, clerk).get("/staff?q=<b>loud</b>").get_data(as_text=True)
+    assert "Words: “&lt;b&gt;loud&lt;/b&gt;”" in page and "<b>loud</b>" not in page
+
+
+def test_the_queue_chips_come_with_the_htmx_results(site, clerk):
+    make_report("pothole")
+    response = client_for(site, clerk).get("/staff?category=pothole", headers=HTMX)
+    fragment = response.get_data(as_text=True)
+    assert "<html" not in fragment and set(chip_links(fragment)) == {"Kind of problem: Pothole"}
+
+
 def test_a_filter_can_be_saved_and_deleted(site, clerk):
     client = client_for(site, clerk)
     response = post(client, "/staff/filters", {"name": "Late ones", "query": "overdue=y"})
@@ -286,6 +336,42 @@ def test_actions_through_htmx_return_the_inspector_and_announce(site, clerk):
     fragment = response.get_data(as_text=True)
     assert response.status_code == 200 and fragment.startswith('<div id="inspector"')
     assert 'data-announce="Saved: the report is acknowledged."' in fragment
+
+
+def test_the_inspector_says_where_the_report_is_with_a_map_and_an_osm_link(site, clerk):
+    report = make_report(address="45 Lyon Terrace, Bridgeport, CT")
+    page = (
+        client_for(site, clerk)
+        .get(f"/staff/reports/{report.tracking_number}")
+        .get_data(as_text=True)
+    )
+    lat, lon = f"{report.latitude:.6f}", f"{report.longitude:.6f}"
+    assert f"{lat}, {lon}" in page
+    assert "45 Lyon Terrace, Bridgeport, CT" in page
+    osm = f"https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lon}#map=18/{lat}/{lon}"
+    assert f'<a href="{osm}"' in page and "Open in OpenStreetMap" in page
+    assert "data-map-point" in page and f'data-lat="{report.latitude}"' in page
+    assert "js/maps." in page  # the map script, which fetches Leaflet only for the map
+    if report.neighbourhood:
+        assert report.neighbourhood.name in page
+
+
+def test_an_htmx_action_puts_its_result_beside_the_form_used(site, clerk):
+    report = make_report()
+    client = client_for(site, clerk)
+    fragment = act(client, report, "assign", {"assignee": str(clerk.id)}, headers=HTMX)
+    page = fragment.get_data(as_text=True)
+    assert 'data-announce="Saved: assigned to Pat Clerk."' in page
+    # The message sits in the assign form (where focus goes back), not at the top.
+    form = re.search(r'<form[^>]*action="[^"]*/assign".*?</form>', page, re.S).group(0)
+    result = re.search(r"<p [^>]*data-focus-after-swap[^>]*>(.*?)</p>", form, re.S)
+    assert result and "Saved: assigned to Pat Clerk." in result.group(1)
+    assert page.count("data-focus-after-swap") == 1
+    # Without HTMX the page reloads with the message in the flash area, as before.
+    plain = act(client, report, "assign", {"assignee": ""})
+    assert plain.status_code == 303
+    page = client.get(plain.headers["Location"]).get_data(as_text=True)
+    assert "Saved: no one is assigned." in page and "data-focus-after-swap" not in page
 
 
 def test_closing_needs_a_public_note_and_keeps_what_was_typed(site, clerk):

@@ -45,13 +45,16 @@ class QueueSelection:
     department_id: int | None
 
 
+QUEUE_STATUSES = ["open", "acknowledged"]  # what the queue shows unless told otherwise
+
+
 def queue_selection(args, extra, user: User) -> QueueSelection:
     """The reports the queue lists for ``args`` (its query string), with ``extra`` its
     staff-only filter form (department, assignee, overdue, source) already bound to them.
     One reading for the queue page and its exports, so they can never disagree."""
     args = args.copy()
     if "status" not in args and not args.get("all"):
-        args.setlist("status", ["open", "acknowledged"])  # the queue is about open work
+        args.setlist("status", list(QUEUE_STATUSES))  # the queue is about open work
     filter_form, filters, problems = browse.filter_form(args)
     department = extra.department.data or ""
     department_id = int(department) if department.isdigit() else None

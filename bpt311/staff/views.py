@@ -36,6 +36,7 @@ from bpt311.staff.access import (
     require_may_act_on,
     staff_required,
 )
+from bpt311.staff.filter_chips import chosen_filters
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -108,6 +109,12 @@ def queue():
         typed_report=typed_report,
         typed_report_url=typed_report
         and url_for(".inspect", tracking_number=typed_report.tracking_number),
+        chips=chosen_filters(
+            request.args,
+            {**selection.filter_form._fields, **extra._fields},
+            url_for(".queue"),
+            defaults={"sort": ["newest"], "status": queries.QUEUE_STATUSES},
+        ),
     )
     template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
     status = dates.status_for(selection.filter_form)
@@ -246,7 +253,10 @@ def _inspector(
     notice: str = "",
     announce: str = "",
     bound_form=None,
+    used: str = "",
 ):
+    """``used`` names the form just sent (or "template"): its result is shown beside it,
+    where focus goes back after an HTMX swap, and ``announce`` is said in the live region."""
     require_may_act_on(current_user, report)
     context = dict(
         report=report,
@@ -259,6 +269,7 @@ def _inspector(
         response_time=sla_in_words(report.category.sla_hours),
         notice=notice,
         announce=announce,
+        used=used,
         source_names=dict(forms.SOURCES),
         reply_kinds=dict(forms.REPLY_KINDS),
         step_words=step_words,
@@ -272,6 +283,9 @@ def _inspector(
 @bp.get("/reports/<tracking_number>")
 @staff_required
 def inspect(tracking_number: str):
+    if request.args.get("template", "").isdigit():
+        message = _("The saved reply is in the note for the public: check it, then save.")
+        return _inspector(_report(tracking_number), announce=message, used="template")
     return _inspector(_report(tracking_number))
 
 
@@ -316,7 +330,7 @@ def act(tracking_number: str, action: str):
             return response
         return redirect(url_for(".queue"), 303)
     if wants_partial():
-        return _inspector(report, announce=message)
+        return _inspector(report, announce=message, used=action)
     flash(message, "success")
     return redirect(url_for(".inspect", tracking_number=tracking_number), 303)
 

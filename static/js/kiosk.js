@@ -95,8 +95,18 @@
     print.addEventListener("click", function () { window.print(); });
   }
 
-  // A page brought back from the back-forward cache must not show what was typed.
+  // Back must never show what the last visitor chose or typed. A page brought back from
+  // the back-forward cache (persisted) is emptied at once and fetched again (the session
+  // behind it may be gone); one the browser refilled on a history visit is emptied too.
+  // reset() goes back to what the server wrote, so its own values (a 422's) stay.
+  function fromHistory() {
+    var entries = window.performance && performance.getEntriesByType
+      ? performance.getEntriesByType("navigation") : [];
+    return entries.length > 0 && entries[0].type === "back_forward";
+  }
   window.addEventListener("pageshow", function (event) {
+    if (!event.persisted && !fromHistory()) return;
+    document.querySelectorAll("form").forEach(function (form) { form.reset(); });
     if (event.persisted) window.location.reload();
   });
 

@@ -21,7 +21,13 @@
     return;
   }
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register(script.getAttribute("data-worker"), { scope: "/" }).catch(function () {});
+    // Once the page has loaded: the worker's start-up never competes with the first screen.
+    var worker = script.getAttribute("data-worker");
+    var register = function () {
+      navigator.serviceWorker.register(worker, { scope: "/" }).catch(function () {});
+    };
+    if (document.readyState === "complete") register();
+    else window.addEventListener("load", register, { once: true });
     navigator.serviceWorker.addEventListener("message", function (event) {
       if (event.data && event.data.type === "bpt311-drafts") tell(event.data.outcome);
     });

@@ -242,3 +242,52 @@ def test_the_kiosk_works_without_javascript(live, page_without_js):
     page.click("button:has-text('Look it up')")
     page.wait_for_url(re.compile(rf"/kiosk/reports/{tracking}$"))
     assert "Deep pothole" in page.content()
+
+
+DESK_SCREEN = {"width": 1280, "height": 1024}  # the city-hall terminal's screen
+
+
+def test_the_receipts_print_and_finish_buttons_are_on_the_first_screen(live, browser):
+    context = browser.new_context(viewport=DESK_SCREEN, bypass_csp=True)
+    page = context.new_page()
+    report_a_pothole(page, live.base_url)
+    assert page.evaluate("() => window.scrollY") == 0
+    for name in ("Print a receipt", "Finish and clear the screen"):
+        button = page.get_by_role("button", name=name)
+        assert button.is_visible(), name
+        box = button.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= DESK_SCREEN["height"], name
+    assert page.locator(".qr svg").bounding_box()["y"] < DESK_SCREEN["height"]
+    assert axe_violations(page) == []
+    assert horizontal_overflow(page) <= 0
+    context.close()
+
+
+def test_after_the_wipe_back_shows_no_previous_choice(quick_kiosk, page_with_js):
+    page = page_with_js
+    page.goto(quick_kiosk.base_url + "/kiosk/")
+    page.click("text=Report a problem")
+    page.check("#category-pothole")
+    page.click("button:has-text('Continue')")
+    page.wait_for_selector("#description")
+    page.fill("#description", "Pothole by the library steps")
+    page.wait_for_url(re.compile(r"/kiosk/$"), timeout=(IDLE + COUNTDOWN + 5) * 1000)
+    page.go_back()
+    page.wait_for_url(re.compile(r"/kiosk/report$"))
+    page.wait_for_load_state("load")
+    assert page.locator("#category-pothole").count() == 1
+    assert page.locator("input[name=category]:checked").count() == 0
+    assert page.js_errors == []
+
+
+def test_a_page_back_from_the_back_forward_cache_forgets_what_was_chosen(live, page_with_js):
+    # Chromium keeps no-store pages out of its back-forward cache today, but may not
+    # always: a page shown again from it must come back empty too.
+    page = page_with_js
+    page.goto(live.base_url + "/kiosk/report")
+    page.check("#category-pothole")
+    page.evaluate("""() => window.dispatchEvent(
+        new PageTransitionEvent('pageshow', {persisted: true}))""")
+    page.wait_for_load_state("load")
+    assert page.locator("input[name=category]:checked").count() == 0
+    assert page.js_errors == []
