@@ -91,6 +91,7 @@ def enqueue_email(
     report_id: int | None = None,
     headers: dict[str, str] | None = None,
     locale: str | None = None,
+    address_confirmed: bool = False,
     **context,
 ) -> Outbox | None:
     """Render ``emails/<template>.txt`` and ``.html`` and queue them; the caller commits.
@@ -99,7 +100,11 @@ def enqueue_email(
     language of the current page; ``subject`` may be a lazy translation (``lazy_gettext``).
     Nothing is queued (None) for an account's unconfirmed address unless the email is one of
     ``ADDRESS_EMAILS``."""
-    if template not in ADDRESS_EMAILS and unconfirmed_account_address(recipient):
+    if (
+        not address_confirmed
+        and template not in ADDRESS_EMAILS
+        and unconfirmed_account_address(recipient)
+    ):
         log.info("Email %s not sent: the account has not confirmed its address", template)
         return None
     with force_locale(i18n.known(locale) if locale else str(get_locale() or i18n.DEFAULT)):

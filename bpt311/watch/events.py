@@ -348,12 +348,15 @@ def _email(
 ) -> None:
     # Links are built once per event (building one is a good part of an email's cost);
     # the token is URL-safe, so it is simply appended.
+    if not watcher.confirmed:  # no email but the confirmation to an unconfirmed address
+        return
     token = unsubscribe_token(watcher.scope, watcher.subscription_id, watcher.user_id)
     unsubscribe = links["unsubscribe_base"] + token
     enqueue_email(
         watcher.email,
         "watch_event",
         LazyString(_subject, watcher.area_name, words, report.place_label),
+        address_confirmed=True,  # known from the watcher's row: no query per email
         locale=watcher.locale,
         report_id=report.id,
         headers={

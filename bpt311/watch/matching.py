@@ -36,6 +36,7 @@ class Watcher:
     scope: str  # "area" for the owner, "follow" for a follower
     subscription_id: int  # the area's id, or the follow's
     locale: str = ""  # the language they chose for pages and emails ("" = none)
+    confirmed: bool = True  # their address is confirmed: only then are they emailed
 
 
 def _candidates_statement(kind: str):
@@ -73,7 +74,7 @@ CANDIDATES = {kind: _candidates_statement(kind) for kind in KIND_COLUMNS}
 FOLLOWERS = select(
     WatchAreaFollow.id, WatchAreaFollow.area_id, WatchAreaFollow.user_id, WatchAreaFollow.delivery
 ).where(WatchAreaFollow.area_id.in_(bindparam("areas", expanding=True)))
-PEOPLE = select(User.id, User.email, User.locale).where(
+PEOPLE = select(User.id, User.email, User.locale, User.email_verified_at).where(
     User.id.in_(bindparam("people", expanding=True)), User.active
 )
 
@@ -129,6 +130,7 @@ def watchers_of(
             scope=scope,
             subscription_id=subscription_id,
             locale=people[user_id].locale,
+            confirmed=people[user_id].email_verified_at is not None,
         )
         for user_id, (_, area_id, delivery, scope, subscription_id) in sorted(chosen.items())
         if user_id in people

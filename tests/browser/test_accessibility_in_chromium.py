@@ -140,7 +140,7 @@ def public_html_pages(live) -> list[str]:
             continue
         if rule.rule.startswith(("/me", "/staff", "/watch")) or rule.rule in skip:
             continue
-        if re.search(r"\.(csv|geojson|json|zip|webmanifest)$", rule.rule):
+        if re.search(r"\.(csv|geojson|json|zip|webmanifest|ico)$", rule.rule):
             continue
         paths.append(rule.rule)
     return sorted(paths)
