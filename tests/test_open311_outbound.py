@@ -27,7 +27,7 @@ from bpt311 import create_app
 from bpt311.api import keys
 from bpt311.extensions import db
 from bpt311.jobs import sweep
-from bpt311.models import Outbox, OutboundRequest, Report, TimelineEvent, utcnow
+from bpt311.models import OutboundRequest, Outbox, Report, TimelineEvent, utcnow
 from bpt311.outbound311 import service
 from bpt311.reports.service import NewReport, submit_report
 from tests.conftest import app_settings, client_for, department, free_port
@@ -161,10 +161,20 @@ def test_a_report_goes_to_the_city_system_and_its_answers_come_back_once(city, c
         connection.execute(
             insert(events),
             [
-                {"report_id": remote_id, "kind": "acknowledged", "created_at": acknowledged,
-                 "actor_label": "Roadway crew", "public_note": "Crew scheduled for Tuesday"},
-                {"report_id": remote_id, "kind": "closed", "created_at": closed,
-                 "actor_label": "Roadway crew", "public_note": "Filled and rolled"},
+                {
+                    "report_id": remote_id,
+                    "kind": "acknowledged",
+                    "created_at": acknowledged,
+                    "actor_label": "Roadway crew",
+                    "public_note": "Crew scheduled for Tuesday",
+                },
+                {
+                    "report_id": remote_id,
+                    "kind": "closed",
+                    "created_at": closed,
+                    "actor_label": "Roadway crew",
+                    "public_note": "Filled and rolled",
+                },
             ],  # fmt: skip
         )
     engine.dispose()
@@ -294,8 +304,14 @@ def test_a_refusal_flags_the_report_for_staff_with_the_city_systems_words(fake_c
     assert service.send_pending_reports(now=utcnow() + timedelta(days=1)) == 0
     assert len(fake.received) == 1
     assert "1 refused" in _cli(app, "endpoints", "list")
-    staff = make_user("crew@example.org", role="staff", department=department("Roadway Maintenance"))
-    page = client_for(app, staff).get(f"/staff/reports/{report.tracking_number}").get_data(as_text=True)
+    staff = make_user(
+        "crew@example.org", role="staff", department=department("Roadway Maintenance")
+    )
+    page = (
+        client_for(app, staff)
+        .get(f"/staff/reports/{report.tracking_number}")
+        .get_data(as_text=True)
+    )
     assert "works refused it: service_code PH-01 is not offered here" in page
 
 
