@@ -207,6 +207,7 @@ class FakeCity:
     def __init__(self):
         self.script: list[tuple] = []
         self.received: list[dict] = []
+        self.remote: dict[str, dict] = {}  # what GET requests.json says of each request
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -219,6 +220,8 @@ class FakeCity:
                     action = ("ok",)
                 if action[0] == "ok":
                     status, body = 201, [{"service_request_id": f"WO-{len(fake.received)}"}]
+                elif action[0] == "token":
+                    status, body = 201, [{"token": "T-1"}]
                 elif action[0] == "refuse":
                     status, body = 400, [{"code": 400, "description": action[1]}]
                 else:
@@ -232,6 +235,22 @@ class FakeCity:
                     self.wfile.write(data)
                 except OSError:
                     pass  # the sender gave up waiting
+
+            def do_GET(self):  # noqa: N802
+                path, _, query = self.path.partition("?")
+                if path.endswith("/tokens/T-1.json"):
+                    status, body = 200, [{"service_request_id": "WO-9", "token": "T-1"}]
+                elif path.endswith("/requests.json"):
+                    wanted = parse_qs(query).get("service_request_id", [""])[0].split(",")
+                    status, body = 200, [fake.remote[i] for i in wanted if i in fake.remote]
+                else:  # no updates feed here
+                    status, body = 404, [{"code": 404, "description": "not found"}]
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def log_message(self, *args):
                 pass
@@ -357,3 +376,37 @@ def test_a_category_routed_to_none_sends_nothing_and_bad_endpoints_are_refused(f
     ):
         result = runner.invoke(args=["open311", *args])
         assert result.exit_code != 0, args
+
+
+def test_a_token_is_resolved_and_without_an_updates_feed_request_states_are_read(fake_city):
+    app, fake = fake_city
+    fake.script = [("token",)]
+    report = _file_pothole()
+    assert service.send_pending_reports() == 1
+    assert (_row().remote_token, _row().remote_request_id) == ("T-1", "")
+    later = (utcnow() + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fake.remote["WO-9"] = {
+        "service_request_id": "WO-9",
+        "status": "closed",
+        "updated_datetime": later,
+        "status_notes": "Patched by the night crew",
+    }
+    assert "works: 1 update applied." in _cli(app, "sync")
+    assert "works: 0 updates applied." in _cli(app, "sync")
+    assert _row().remote_request_id == "WO-9"
+    assert db.session.get(Report, report.id).status == "closed"
+    assert _public_steps(report.id) == [("closed", "works", "Patched by the night crew")]
+
+
+def test_the_outbox_pass_sends_and_only_one_sender_can_claim_a_row(fake_city):
+    from bpt311.notify import run_pass
+
+    app, fake = fake_city
+    _file_pothole()
+    row_id, now = _row().id, utcnow()
+    assert service._claim(row_id, now) is True
+    assert service._claim(row_id, now) is False  # a second sender finds it taken
+    db.session.execute(OutboundRequest.__table__.update().values(lease_until=None, attempts=0))
+    db.session.commit()
+    assert run_pass().swept >= 1  # `flask notify run` and the dev loop send through the sweep
+    assert _row().state == "sent" and len(fake.received) == 1
