@@ -61,6 +61,7 @@ NAME_MAX = 80
 ERROR_MAX = 2000
 OVERLAP = timedelta(minutes=1)  # each sync reads a little before its cursor: nothing falls between
 IDS_PER_QUERY = 50
+PAGE_SIZE, MAX_PAGES = 500, 200  # updates read per page, and pages at most per sync
 STATES_SHOWN = ("pending", "sent", "refused", "dead")
 HEADLINES = {  # the same words as staff changes, in the endpoint's name
     "acknowledged": "%(department)s acknowledged it",
@@ -451,27 +452,27 @@ def _resolve_tokens(endpoint: Open311Endpoint) -> None:
 
 
 def _updates(endpoint: Open311Endpoint, since: datetime | None) -> Iterator[dict]:
-    """The endpoint's updates feed from ``since``, every page; RemoteUnavailable if it
-    serves none (404) or cannot be read."""
-    params = {"start_date": _w3c(since)} if since else {}
+    """The endpoint's updates feed from ``since``, page after page while it links a next
+    one (a server that does not page answers once); LookupError if it serves none (404),
+    RemoteUnavailable if it cannot be read."""
+    params: dict[str, str | int] = {"start_date": _w3c(since)} if since else {}
     if endpoint.jurisdiction:
         params["jurisdiction_id"] = endpoint.jurisdiction
-    path: str | None = "servicerequestupdates.json"
-    pages = 0
-    while path and pages < 100:
-        response = _get(endpoint.root_url, path, params)
+    for page in range(1, MAX_PAGES + 1):
+        response = _get(
+            endpoint.root_url,
+            "servicerequestupdates.json",
+            {**params, "page": page, "page_size": PAGE_SIZE},
+        )
         if response.status_code == 404:
             raise LookupError("no updates feed")
         found = _json(response, endpoint.root_url)
         if not isinstance(found, list):
             raise RemoteUnavailable(f"{endpoint.root_url}: the updates feed is not a list")
         yield from (item for item in found if isinstance(item, dict))
-        following = response.links.get("next", {}).get("url", "")
-        root = endpoint.root_url + "/"
-        path, params = (
-            (following[len(root) :], None) if following.startswith(root) else (None, None)
-        )
-        pages += 1
+        if "next" not in response.links:
+            return
+    raise RemoteUnavailable(f"{endpoint.root_url}: more than {MAX_PAGES} pages of updates")
 
 
 def _request_states(endpoint: Open311Endpoint) -> Iterator[dict]:
