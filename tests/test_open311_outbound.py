@@ -410,3 +410,16 @@ def test_the_outbox_pass_sends_and_only_one_sender_can_claim_a_row(fake_city):
     db.session.commit()
     assert run_pass().swept >= 1  # `flask notify run` and the dev loop send through the sweep
     assert _row().state == "sent" and len(fake.received) == 1
+
+
+def test_a_failing_city_system_holds_the_pass_for_one_attempt_not_one_per_report(fake_city):
+    app, fake = fake_city
+    fake.script = [("500",)]
+    _file_pothole("First pothole")
+    _file_pothole("Second pothole")
+    assert service.send_pending_reports() == 0
+    assert len(fake.received) == 1  # the second waits for the next pass, untouched
+    db.session.expire_all()
+    attempts = db.session.scalars(select(OutboundRequest.attempts).order_by(OutboundRequest.id))
+    assert list(attempts) == [1, 0]
+    assert service.send_pending_reports(now=utcnow() + timedelta(hours=1)) == 2

@@ -243,21 +243,30 @@ def _claim(row_id: int, now: datetime) -> bool:
 
 
 def send_pending_reports(limit: int = 20, now: datetime | None = None) -> int:
-    """Send every due row (at most ``limit``); returns how many were sent."""
+    """Send every due row (at most ``limit``); returns how many were sent. An endpoint that
+    fails once is left alone for the rest of this pass: its other rows wait, untouched,
+    rather than each holding the pass (and the emails after it) for a timeout."""
     now = now or utcnow()
-    due = db.session.scalars(
-        select(OutboundRequest.id).where(*_due(now)).order_by(OutboundRequest.id).limit(limit)
+    due = db.session.execute(
+        select(OutboundRequest.id, OutboundRequest.endpoint_id)
+        .where(*_due(now))
+        .order_by(OutboundRequest.id)
+        .limit(limit)
     ).all()
     db.session.rollback()
-    sent = 0
-    for row_id in due:
-        if not _claim(row_id, now):
-            continue  # another sender has it
+    sent, failing = 0, set()
+    for row_id, endpoint_id in due:
+        if endpoint_id in failing or not _claim(row_id, now):
+            continue  # its endpoint is failing now, or another sender has it
         try:
-            sent += send_claimed(row_id) == "sent"
+            state = send_claimed(row_id)
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("Sending request %s: its outcome could not be recorded", row_id)
+            continue
+        sent += state == "sent"
+        if state in ("pending", "dead"):
+            failing.add(endpoint_id)
     return sent
 
 
