@@ -30,7 +30,7 @@ from bpt311.jobs import sweep
 from bpt311.models import OutboundRequest, Outbox, Report, TimelineEvent, utcnow
 from bpt311.outbound311 import service
 from bpt311.reports.service import NewReport, submit_report
-from tests.conftest import app_settings, client_for, department, free_port
+from tests.conftest import app_settings, client_for, csrf_token_from, department, free_port
 from tests.factories import CITY_HALL, make_user
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -134,7 +134,26 @@ def test_a_report_goes_to_the_city_system_and_its_answers_come_back_once(city, c
     offered = _cli(city, "test", "Public Works")
     assert "pothole: Pothole" in offered
 
-    report = _file_pothole()
+    resident = city.test_client()  # a resident files it through the report form
+    filed = resident.post(
+        "/reports/new",
+        data={
+            "csrf_token": csrf_token_from(resident),
+            "category": "pothole",
+            "submission_key": "outbound-form-key-0001",
+            "description": "Deep pothole outside the café «corner»",
+            "latitude": str(CITY_HALL[0]),
+            "longitude": str(CITY_HALL[1]),
+            "address": "45 Lyon Terrace",
+            "answer_size": "large",
+            "contact_name": "Ana Resident",
+            "contact_email": "res@example.org",
+            "not_duplicate": "y",
+        },
+        content_type="multipart/form-data",
+    )
+    assert filed.status_code in (302, 303), filed.get_data(as_text=True)[:500]
+    report = db.session.scalars(select(Report)).one()
     assert db.session.scalar(select(func.count(OutboundRequest.id))) == 1
     assert sweep.send_pending_reports() == 1
     assert sweep.send_pending_reports() == 0  # never twice
