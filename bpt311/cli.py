@@ -107,6 +107,7 @@ def register_cli(app: Flask) -> None:
     from bpt311.api.cli import api_keys_cli
     from bpt311.backup import backup_command, restore_command
     from bpt311.imports.cli import import_cli
+    from bpt311.outbound311.cli import open311_cli
     from bpt311.privacy.cli import privacy_cli
     from bpt311.watch.cli import digest_command
 
@@ -122,3 +123,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(import_cli)
+    app.cli.add_command(open311_cli)

@@ -85,6 +85,12 @@ def from_environment(instance_path: str) -> dict:
         "MAX_VIDEO_SECONDS": _int("MAX_VIDEO_SECONDS", 120),
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
         "OUTBOX_BACKOFF_SECONDS": _int("OUTBOX_BACKOFF_SECONDS", 30),
+        # Reports sent on to a city work-order system (flask open311): attempts before one
+        # is given up (admins see it), the first retry's delay (doubling), and timeouts.
+        "OPEN311_SEND_MAX_ATTEMPTS": _int("OPEN311_SEND_MAX_ATTEMPTS", 8),
+        "OPEN311_SEND_BACKOFF_SECONDS": _int("OPEN311_SEND_BACKOFF_SECONDS", 60),
+        "OPEN311_CONNECT_TIMEOUT": _int("OPEN311_CONNECT_TIMEOUT", 5),
+        "OPEN311_READ_TIMEOUT": _int("OPEN311_READ_TIMEOUT", 20),
         "SESSION_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_SECURE": env == "production",
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),

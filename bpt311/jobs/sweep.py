@@ -2,7 +2,8 @@
 because their job was lost (Redis was down when they were made, or was emptied), get a
 job again, or are done here if Redis is still down (or no longer configured); media
 spooled on this host while the object store was down are sent to it; reports whose
-location is to be confirmed are geocoded (bpt311.reports.locating).
+location is to be confirmed are geocoded (bpt311.reports.locating); reports of a category
+routed to the city's work-order system are sent on (bpt311.outbound311.service).
 Emails need no sweep here: ``flask notify run`` delivers every due outbox row."""
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ def sweep_when_due() -> int:
     app.extensions[LAST_SWEEP] = now
     done = 0
     # Independent parts: one raising (logged) does not keep the others from running.
-    for part in (sweep_media, sweep_watch_events, retry_spooled_media, sweep_locations):
+    for part in (
+        sweep_media,
+        sweep_watch_events,
+        retry_spooled_media,
+        sweep_locations,
+        send_pending_reports,
+    ):
         try:
             done += part()
         except Exception:
@@ -51,6 +58,14 @@ def sweep_locations(limit: int = 20) -> int:
         db.session.rollback()
         log.warning("Locating reports: not done yet: %s", exc)
         return 0
+
+
+def send_pending_reports(limit: int = 20) -> int:
+    """Reports waiting to go to the city's work-order system are sent (each claimed by one
+    sender, retried with its own backoff)."""
+    from bpt311.outbound311.service import send_pending_reports as send
+
+    return send(limit)
 
 
 def retry_spooled_media() -> int:

@@ -11,6 +11,12 @@ from bpt311.models.community import (
     Follow,
     Vote,
 )
+from bpt311.models.outbound311 import (
+    SEND_STATES,
+    Open311Endpoint,
+    OutboundRequest,
+    RemoteUpdate,
+)
 from bpt311.models.people import ROLES, User
 from bpt311.models.places import (
     QUESTION_TYPES,
@@ -45,6 +51,10 @@ from bpt311.models.watching import (
 )
 
 __all__ = [
+    "Open311Endpoint",
+    "OutboundRequest",
+    "RemoteUpdate",
+    "SEND_STATES",
     "ApiKey",
     "FLAG_TARGETS",
     "Comment",

@@ -56,6 +56,13 @@ class Category(Base):
         JSON, default=dict, server_default="{}"
     )
 
+    # Where its reports are sent on (Open311); None: handled here. The remote service
+    # code, if the city system names the service differently ("" = our service_code).
+    send_endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("open311_endpoint.id", ondelete="SET NULL")
+    )
+    remote_service_code: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
     department: Mapped[Department] = relationship(back_populates="categories")
     questions: Mapped[list[CategoryQuestion]] = relationship(
         back_populates="category",

@@ -33,6 +33,7 @@ from bpt311.models import (
     Follow,
     Media,
     Neighbourhood,
+    OutboundRequest,
     Report,
     TimelineEvent,
     User,
@@ -411,6 +412,10 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
             )
         db.session.add(report)
         db.session.flush()
+        if category.send_endpoint_id is not None:  # sent on by the sweep once committed
+            db.session.add(
+                OutboundRequest(report_id=report.id, endpoint_id=category.send_endpoint_id)
+            )
         if reporter is not None:  # the reporter follows their own report
             db.session.add(Follow(report_id=report.id, user_id=reporter.id))
         if report.has_point:  # watchers of an area hear of it once it has a point
