@@ -1,7 +1,7 @@
 """open311 outbound: endpoints, requests to send, updates read back
 
 Revision ID: 5e1f0a9b2c21
-Revises: 5e1f0a9b2c13
+Revises: 5e1f0a9b2c19
 Create Date: 2026-12-06 04:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "5e1f0a9b2c21"
-down_revision = "5e1f0a9b2c13"
+down_revision = "5e1f0a9b2c19"
 branch_labels = None
 depends_on = None
 
