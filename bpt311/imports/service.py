@@ -21,16 +21,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder
-from bpt311.imports.records import BadRecord, Incoming, web_address
+from bpt311.imports.photos import photo_addresses
+from bpt311.imports.records import BadRecord, Incoming, IncomingComment, web_address
 from bpt311.models import (
     AuditLog,
     Category,
     Comment,
     Department,
+    ImportedPhoto,
     Neighbourhood,
     Report,
     TimelineEvent,
@@ -96,6 +99,10 @@ class Importer:
             [(row.id, json.loads(row.geometry_json)) for row in rows]
         )
         self._area = service_area()
+        self._comment_bodies: dict[int, set[str]] = {}
+        # Comments of this batch, written after its one flush (a comment names its
+        # report by id): (report, comment there, its text).
+        self._comments_later: list[tuple[Report, IncomingComment, str]] = []
 
     # ---- the run ----------------------------------------------------------------------
 
@@ -139,11 +146,19 @@ class Importer:
         known = {
             report.import_id: report
             for report in db.session.scalars(
-                select(Report).where(
-                    Report.import_source == self.source, Report.import_id.in_(wanted)
-                )
+                select(Report)
+                .options(selectinload(Report.events))  # one query for the batch's timelines
+                .where(Report.import_source == self.source, Report.import_id.in_(wanted))
             )
         }
+        self._comment_bodies = {}
+        if known:
+            for report_id, body in db.session.execute(
+                select(Comment.report_id, Comment.body).where(
+                    Comment.report_id.in_([report.id for report in known.values()])
+                )
+            ):
+                self._comment_bodies.setdefault(report_id, set()).add(body)
         for record in batch:
             if isinstance(record, BadRecord):
                 self.summary.skipped.append((getattr(record, "source_id", ""), str(record)))
@@ -156,6 +171,7 @@ class Importer:
                 self.summary.skipped.append((record.source_id, str(exc)))
             except lifecycle.MoveRefused as exc:
                 self.summary.failed.append((record.source_id, str(exc)))
+        self._write_comments()
         if dry_run:
             db.session.rollback()
         else:
@@ -215,15 +231,15 @@ class Importer:
         )
         report.events.append(TimelineEvent(kind="submitted", created_at=created))
         db.session.add(report)
+        for url in photo_addresses(record.media_urls):  # fetched later, by the sweep
+            db.session.add(ImportedPhoto(report=report, url=url))
         self._reach(report, record)
         self._notes_and_comments(report, record, since=None)
         return report
 
     def _bring_up_to_date(self, report: Report, record: Incoming) -> bool:
         before = (report.status, report.updated_at)
-        last = db.session.scalar(
-            select(func.max(TimelineEvent.created_at)).where(TimelineEvent.report_id == report.id)
-        )
+        last = max((event.created_at for event in report.events), default=None)
         self._reach(report, record)
         added = self._notes_and_comments(report, record, since=last)
         return added or (report.status, report.updated_at) != before
@@ -252,24 +268,38 @@ class Importer:
 
     def _notes_and_comments(self, report: Report, record: Incoming, since) -> bool:
         """The city's latest note and each comment, once; True if anything was added."""
-        added = False
-        seen = {
-            (event.public_note, event.actor_label) for event in report.events if event.public_note
-        } | {(c.body, "") for c in _comments_of(report)}
+        seen = (
+            {(e.public_note, e.actor_label) for e in report.events if e.public_note}
+            | {(body, "") for body in self._comment_bodies.get(report.id, ())}
+            | {(text, "") for made, _incoming, text in self._comments_later if made is report}
+        )
         note = (record.status_notes or "").strip()
         label = record.agency or CITY_LABEL
+        newest = []
         if note and (note, label) not in seen:
             at = record.updated_at or record.closed_at or record.created_at
             report.events.append(
                 TimelineEvent(kind="note", actor_label=label, public_note=note, created_at=at)
             )
-            added = True
+            newest.append(at)
         for incoming in record.comments:
             text = incoming.text.strip()
             if not text or (text, "") in seen:
                 continue
-            if report.id is None:
-                db.session.flush()  # a comment names its report by id
+            self._comments_later.append((report, incoming, text))
+            report.comment_count = (report.comment_count or 0) + 1
+            newest.append(incoming.created_at)
+        if newest:
+            newest.extend(event.created_at for event in report.events)
+            report.updated_at = max(report.updated_at, *newest)
+        return bool(newest)
+
+    def _write_comments(self) -> None:
+        """The batch's comments, after one flush gave every new report its id."""
+        if not self._comments_later:
+            return
+        db.session.flush()
+        for report, incoming, text in self._comments_later:
             comment = Comment(
                 report_id=report.id,
                 body=text,
@@ -285,18 +315,19 @@ class Importer:
                     created_at=incoming.created_at,
                 )
             )
-            report.comment_count = (report.comment_count or 0) + 1
-            added = True
-        if added:
-            newest = max(event.created_at for event in report.events)
-            report.updated_at = max(report.updated_at, newest)
-        return added
+        self._comments_later.clear()
 
 
-def _comments_of(report: Report) -> list[Comment]:
-    if report.id is None:
-        return []
-    return list(db.session.scalars(select(Comment).where(Comment.report_id == report.id)))
+def past_imports(limit: int = 100) -> list[AuditLog]:
+    """The runs that wrote something, newest first (from the audit log), for admins."""
+    return list(
+        db.session.scalars(
+            select(AuditLog)
+            .where(AuditLog.action == "import.finished")
+            .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def _other_category() -> Category:

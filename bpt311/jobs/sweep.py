@@ -2,7 +2,8 @@
 because their job was lost (Redis was down when they were made, or was emptied), get a
 job again, or are done here if Redis is still down (or no longer configured); media
 spooled on this host while the object store was down are sent to it; reports whose
-location is to be confirmed are geocoded (bpt311.reports.locating).
+location is to be confirmed are geocoded (bpt311.reports.locating); the photos of
+imported reports are fetched (bpt311.imports.photos).
 Emails need no sweep here: ``flask notify run`` delivers every due outbox row."""
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ def sweep_when_due() -> int:
     app.extensions[LAST_SWEEP] = now
     done = 0
     # Independent parts: one raising (logged) does not keep the others from running.
-    for part in (sweep_media, sweep_watch_events, retry_spooled_media, sweep_locations):
+    for part in (
+        sweep_media,
+        sweep_watch_events,
+        retry_spooled_media,
+        sweep_locations,
+        sweep_imported_photos,
+    ):
         try:
             done += part()
         except Exception:
@@ -50,6 +57,19 @@ def sweep_locations(limit: int = 20) -> int:
     except SQLAlchemyError as exc:
         db.session.rollback()
         log.warning("Locating reports: not done yet: %s", exc)
+        return 0
+
+
+def sweep_imported_photos(limit: int = 10) -> int:
+    """Photos of imported reports whose turn has come are fetched and kept as uploads are
+    (bpt311.imports.photos); each failure is that photo's alone, retried with a backoff."""
+    from bpt311.imports.photos import fetch_waiting
+
+    try:
+        return fetch_waiting(limit)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("Imported photos: not fetched yet: %s", exc)
         return 0
 
 
