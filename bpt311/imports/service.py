@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder
@@ -56,6 +57,33 @@ PATH = {
     ("closed", "acknowledged"): ["reopen", "acknowledge"],
     ("closed", "archived"): ["archive"],
 }
+
+
+# The columns an imported report is written with (the others take their defaults).
+REPORT_KEYS = (
+    "category_id",
+    "department_id",
+    "description",
+    "latitude",
+    "longitude",
+    "address",
+    "neighbourhood_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "acknowledged_at",
+    "closed_at",
+    "archived_at",
+    "anonymous",
+    "source",
+    "media_url",
+    "answers",
+    "vote_count",
+    "comment_count",
+    "import_source",
+    "import_id",
+)
 
 
 @dataclass
@@ -103,6 +131,7 @@ class Importer:
         # Comments of this batch, written after its one flush (a comment names its
         # report by id): (report, comment there, its text).
         self._comments_later: list[tuple[Report, IncomingComment, str]] = []
+        self._new: list[tuple[Report, list[str]]] = []  # made, not written yet
 
     # ---- the run ----------------------------------------------------------------------
 
@@ -171,6 +200,7 @@ class Importer:
                 self.summary.skipped.append((record.source_id, str(exc)))
             except lifecycle.MoveRefused as exc:
                 self.summary.failed.append((record.source_id, str(exc)))
+        self._write_new()
         self._write_comments()
         if dry_run:
             db.session.rollback()
@@ -209,8 +239,10 @@ class Importer:
         category = self._category(record.category)
         created = record.created_at
         description = (record.description or "").strip() or record.category.strip() or "—"
+        # Made here, written with the rest of its batch in a few multi-row INSERTs
+        # (_write_new): the session never holds the batch's thousands of objects.
         report = Report(
-            category=category,
+            category_id=category.id,
             department_id=category.department_id,
             description=description[:DESCRIPTION_LIMIT],
             latitude=round(record.latitude, 6),
@@ -226,16 +258,35 @@ class Importer:
             media_url=next(filter(None, map(web_address, record.media_urls)), ""),
             answers=dict(record.answers),
             vote_count=max(record.vote_count, 0),
+            comment_count=0,
             import_source=self.source,
             import_id=record.source_id[:100],
         )
+        set_committed_value(report, "category", category)  # for the lifecycle, no cascade
         report.events.append(TimelineEvent(kind="submitted", created_at=created))
-        db.session.add(report)
-        for url in photo_addresses(record.media_urls):  # fetched later, by the sweep
-            db.session.add(ImportedPhoto(report=report, url=url))
         self._reach(report, record)
         self._notes_and_comments(report, record, since=None)
+        self._new.append((report, photo_addresses(record.media_urls)))
         return report
+
+    def _write_new(self) -> None:
+        """The batch's new reports, their timelines and photo addresses (fetched later, by
+        the sweep): one INSERT of many rows for each table."""
+        if not self._new:
+            return
+        rows = [{key: getattr(report, key) for key in REPORT_KEYS} for report, _ in self._new]
+        ids = db.session.scalars(
+            insert(Report).returning(Report.id, sort_by_parameter_order=True), rows
+        ).all()
+        events, photos = [], []
+        for (report, urls), report_id in zip(self._new, ids, strict=True):
+            report.id = report_id  # for the batch's comments (_write_comments)
+            events.extend(_event_row(event, report_id) for event in report.events)
+            photos.extend({"report_id": report_id, "url": url} for url in urls)
+        db.session.execute(insert(TimelineEvent), events)
+        if photos:
+            db.session.execute(insert(ImportedPhoto), photos)
+        self._new.clear()
 
     def _bring_up_to_date(self, report: Report, record: Incoming) -> bool:
         before = (report.status, report.updated_at)
@@ -295,27 +346,52 @@ class Importer:
         return bool(newest)
 
     def _write_comments(self) -> None:
-        """The batch's comments, after one flush gave every new report its id."""
+        """The batch's comments and their timeline entries, once every report has its id."""
         if not self._comments_later:
             return
         db.session.flush()
-        for report, incoming, text in self._comments_later:
-            comment = Comment(
-                report_id=report.id,
-                body=text,
-                by_city=incoming.by_city,
-                created_at=incoming.created_at,
+        rows = [
+            {
+                "report_id": report.id,
+                "body": text,
+                "by_city": incoming.by_city,
+                "created_at": incoming.created_at,
+            }
+            for report, incoming, text in self._comments_later
+        ]
+        ids = db.session.scalars(
+            insert(Comment).returning(Comment.id, sort_by_parameter_order=True), rows
+        ).all()
+        events = [
+            {
+                "report_id": report.id,
+                "kind": "comment",
+                "comment_id": comment_id,
+                "actor_id": None,
+                "actor_label": incoming.author.strip()[:120],
+                "public_note": "",
+                "internal_note": "",
+                "created_at": incoming.created_at,
+            }
+            for (report, incoming, _text), comment_id in zip(
+                self._comments_later, ids, strict=True
             )
-            db.session.add(comment)
-            report.events.append(
-                TimelineEvent(
-                    kind="comment",
-                    comment=comment,
-                    actor_label=incoming.author.strip()[:120],
-                    created_at=incoming.created_at,
-                )
-            )
+        ]
+        db.session.execute(insert(TimelineEvent), events)
         self._comments_later.clear()
+
+
+def _event_row(event: TimelineEvent, report_id: int) -> dict:
+    return {
+        "report_id": report_id,
+        "kind": event.kind,
+        "comment_id": None,
+        "actor_id": None,
+        "actor_label": event.actor_label or "",
+        "public_note": event.public_note or "",
+        "internal_note": event.internal_note or "",
+        "created_at": event.created_at,
+    }
 
 
 def past_imports(limit: int = 100) -> list[AuditLog]:
