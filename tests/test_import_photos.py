@@ -158,6 +158,24 @@ def test_the_sweep_fetches_an_imported_photo_and_keeps_it_as_an_upload(site, hos
     assert sweep.sweep_imported_photos() == 0  # nothing waits: never fetched twice
 
 
+def test_the_regular_sweep_runs_the_photo_part(site, host):
+    """``sweep_when_due`` (flask notify run, the dev server's loop, the RQ worker)."""
+    report = _import(f"{host}/photo.jpg")
+    site.extensions.pop(sweep.LAST_SWEEP, None)
+    sweep.sweep_when_due()
+    db.session.expire_all()
+    assert [p.state for p in _photos_of(report)] == ["done"]
+
+
+def test_a_host_that_trickles_the_photo_is_tried_again_later(site, host, monkeypatch):
+    monkeypatch.setattr(photos, "WHOLE_SECONDS", -1)  # any photo takes too long
+    report = _import(f"{host}/photo.jpg")
+    assert photos.fetch_waiting() == 1
+    db.session.expire_all()
+    (row,) = _photos_of(report)
+    assert row.state == "waiting" and "still not whole" in row.error
+
+
 @pytest.mark.parametrize(
     ("path", "why"),
     [

@@ -18,6 +18,7 @@ ever stops the sweep.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from io import BytesIO
 
@@ -35,6 +36,7 @@ from bpt311.models import ImportedPhoto, Media, Report, TimelineEvent, utcnow
 log = logging.getLogger(__name__)
 MAX_PER_REPORT = 5
 TIMEOUT = (5, 20)  # seconds to connect, and between two reads
+WHOLE_SECONDS = 60  # for the whole photo: a host that trickles it is tried again later
 GIVE_UP_AT_ONCE = {400, 401, 403, 404, 405, 410, 414, 451}
 
 
@@ -142,11 +144,13 @@ def download(url: str, max_bytes: int) -> bytes:
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > max_bytes:
             raise GiveUp(f"larger than {max_bytes} bytes")
-        data = bytearray()
+        data, started = bytearray(), time.monotonic()
         for chunk in response.iter_content(64 * 1024):
             data.extend(chunk)
             if len(data) > max_bytes:
                 raise GiveUp(f"larger than {max_bytes} bytes")
+            if time.monotonic() - started > WHOLE_SECONDS:
+                raise TryLater(f"still not whole after {WHOLE_SECONDS} seconds")
     return bytes(data)
 
 
