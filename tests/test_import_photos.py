@@ -15,7 +15,7 @@ from io import BytesIO
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bpt311 import outbound, storage
 from bpt311.extensions import db
@@ -218,6 +218,23 @@ def test_a_busy_host_is_tried_again_later_then_given_up(site, host):
     assert row.state == "failed" and "503" in row.error  # IMPORT_PHOTO_ATTEMPTS = 3
     assert _Photos.hits["/busy.jpg"] == 3
     assert len(_notes(report)) == 1
+
+
+def test_a_photo_whose_tries_all_broke_is_given_up(site, host, monkeypatch):
+    report = _import(f"{host}/photo.jpg")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(photos, "process_photo", broken)
+    for _ in range(3):  # IMPORT_PHOTO_ATTEMPTS: each try logged, the sweep goes on
+        assert photos.fetch_waiting() == 0
+        db.session.execute(update(ImportedPhoto).values(retry_at=None))
+        db.session.commit()
+    assert photos.fetch_waiting() == 1
+    db.session.expire_all()
+    (row,) = _photos_of(report)
+    assert row.state == "failed" and row.attempts == 3
 
 
 def test_one_bad_photo_does_not_keep_the_others(site, host):

@@ -91,6 +91,8 @@ def fetch_one(photo_id: int) -> str:
         db.session.rollback()
         return "busy"
     url, attempts = row.url, row.attempts
+    if attempts >= config["IMPORT_PHOTO_ATTEMPTS"]:  # its last try ended in an error of ours
+        return _give_up(photo_id, row.error or "tried too many times")
     # Claimed with the try counted and the next try's time set first: a process killed
     # while fetching leaves the photo for a later sweep, never for two at once.
     wait = config["IMPORT_PHOTO_BACKOFF_SECONDS"] * (2**attempts)
