@@ -81,6 +81,12 @@ def from_environment(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 150) * 1024 * 1024,
         "PHOTO_MAX_MB": _int("PHOTO_MAX_MB", 20),
         "VIDEO_MAX_MB": _int("VIDEO_MAX_MB", 50),
+        # Photos of imported reports, fetched by the sweep (bpt311/imports/photos.py).
+        "IMPORT_PHOTO_MAX_MB": _int("IMPORT_PHOTO_MAX_MB", 10),
+        "IMPORT_PHOTO_ATTEMPTS": _int("IMPORT_PHOTO_ATTEMPTS", 4),
+        "IMPORT_PHOTO_BACKOFF_SECONDS": _int("IMPORT_PHOTO_BACKOFF_SECONDS", 600),
+        # Tests only (never read from the environment): fetch from loopback/private hosts.
+        "IMPORT_FETCH_ALLOW_PRIVATE": False,
         # Longer clips are refused: a report needs seconds of video, not a film.
         "MAX_VIDEO_SECONDS": _int("MAX_VIDEO_SECONDS", 120),
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),

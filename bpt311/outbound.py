@@ -280,3 +280,26 @@ class CheckedSession(requests.Session):
 def session_for(destination: Destination) -> CheckedSession:
     """The session to send to ``destination`` (from :func:`check_before_connecting`)."""
     return CheckedSession(public_only=not destination.named_origin)
+
+
+def check_public_fetch(url, *, allow_private: bool = False) -> Destination:
+    """A URL anyone gave us (an imported report's photo), to fetch from an arbitrary host
+    with no allow-list: https on port 443, a plain host name or public address, and every
+    address it resolves to public now; send with :func:`session_for` (no redirect
+    followed, the reached address checked again). Raises :class:`Refused`, or ``OSError``
+    if the name does not resolve now.
+
+    ``allow_private`` is for tests only (a server on loopback, over http): it skips the
+    scheme, port and address checks, never the URL's own.
+    """
+    if allow_private:
+        destination = check_url(url, [_loose_origin(url)])
+        return destination
+    return check_before_connecting(url, None)
+
+
+def _loose_origin(url) -> str:
+    scheme, host, port, _auth = _parts(url) if isinstance(url, str) else ("", "", None, None)
+    if scheme not in DEFAULT_PORTS or not host:
+        return ""
+    return _origin(scheme, host, port or DEFAULT_PORTS[scheme])

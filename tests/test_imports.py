@@ -448,3 +448,94 @@ def test_csv_with_a_column_map_and_bad_rows(city, tmp_path):
         args=["import", "csv", str(sheet), "--columns", "id=Ticket,colour=Type"]
     )
     assert wrong.exit_code != 0 and "colour" in wrong.output
+
+
+# ---- admins see past imports ---------------------------------------------------------------
+
+
+def test_admins_see_past_imports_and_no_one_else_does(city, seeclickfix_pages):
+    from tests.conftest import client_for
+    from tests.factories import make_user
+
+    _invoke(city, "seeclickfix", str(seeclickfix_pages))
+    admin = make_user("admin@bridgeport.example", role="admin")
+    clerk = make_user("clerk@bridgeport.example", role="staff")
+    db.session.commit()
+    browser = client_for(city, admin)
+    assert "/staff/admin/imports" in browser.get("/staff/admin").get_data(as_text=True)
+    page = browser.get("/staff/admin/imports").get_data(as_text=True)
+    assert "seeclickfix" in page and str(seeclickfix_pages) in page
+    assert "<td>4</td>" in page and "<td>2</td>" in page  # imported, skipped
+    assert client_for(city, clerk).get("/staff/admin/imports").status_code == 403
+    assert city.test_client().get("/staff/admin/imports").status_code in (302, 303)
+
+
+def test_open311_writes_the_summary_and_the_skipped_rows_file(city, tmp_path):
+    """The three commands share their summary and skipped-rows file; Open311's too."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bpt311.models import ImportedPhoto
+
+    answers = {
+        "/v2/services.json": [{"service_code": "pothole", "service_name": "Pothole"}],
+        "/v2/requests.json": [
+            {
+                "service_request_id": "G-1",
+                "service_code": "pothole",
+                "description": "Good one",
+                "lat": CITY_HALL[0],
+                "long": CITY_HALL[1],
+                "requested_datetime": "2024-03-04T09:00:00-05:00",
+                "status": "open",
+                "media_url": "https://photos.example/g-1.jpg",
+            },
+            {
+                "service_request_id": "G-2",
+                "service_code": "pothole",
+                "description": "Nowhere",
+                "requested_datetime": "2024-03-04T10:00:00-05:00",
+                "status": "open",
+            },
+        ],
+    }
+
+    class Server(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = json.dumps(answers.get(self.path.split("?")[0], [])).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        skipped = tmp_path / "open311-skipped.csv"
+        root = f"http://127.0.0.1:{server.server_address[1]}/v2"
+        output = _invoke(
+            city,
+            "open311",
+            root,
+            "--since",
+            "2024-03-01",
+            "--until",
+            "2024-03-10",
+            "--skipped",
+            str(skipped),
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "1 imported, 0 updated, 0 unchanged, 1 skipped, 0 failed" in output
+    rows = list(csv.DictReader(skipped.open(encoding="utf-8")))
+    assert [(row["outcome"], row["id"]) for row in rows] == [("skipped", "G-2")]
+    assert "no location" in rows[0]["reason"]
+    # its photo waits for the sweep to fetch it
+    report = db.session.scalars(select(Report).where(Report.import_id == "G-1")).one()
+    waiting = db.session.scalars(select(ImportedPhoto).where(ImportedPhoto.report_id == report.id))
+    assert [(p.url, p.state) for p in waiting] == [("https://photos.example/g-1.jpg", "waiting")]

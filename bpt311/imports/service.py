@@ -21,16 +21,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder
-from bpt311.imports.records import BadRecord, Incoming, web_address
+from bpt311.imports.photos import photo_addresses
+from bpt311.imports.records import BadRecord, Incoming, IncomingComment, web_address
 from bpt311.models import (
     AuditLog,
     Category,
     Comment,
     Department,
+    ImportedPhoto,
     Neighbourhood,
     Report,
     TimelineEvent,
@@ -53,6 +57,33 @@ PATH = {
     ("closed", "acknowledged"): ["reopen", "acknowledge"],
     ("closed", "archived"): ["archive"],
 }
+
+
+# The columns an imported report is written with (the others take their defaults).
+REPORT_KEYS = (
+    "category_id",
+    "department_id",
+    "description",
+    "latitude",
+    "longitude",
+    "address",
+    "neighbourhood_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "acknowledged_at",
+    "closed_at",
+    "archived_at",
+    "anonymous",
+    "source",
+    "media_url",
+    "answers",
+    "vote_count",
+    "comment_count",
+    "import_source",
+    "import_id",
+)
 
 
 @dataclass
@@ -96,6 +127,11 @@ class Importer:
             [(row.id, json.loads(row.geometry_json)) for row in rows]
         )
         self._area = service_area()
+        self._comment_bodies: dict[int, set[str]] = {}
+        # Comments of this batch, written after its one flush (a comment names its
+        # report by id): (report, comment there, its text).
+        self._comments_later: list[tuple[Report, IncomingComment, str]] = []
+        self._new: list[tuple[Report, list[str]]] = []  # made, not written yet
 
     # ---- the run ----------------------------------------------------------------------
 
@@ -139,11 +175,19 @@ class Importer:
         known = {
             report.import_id: report
             for report in db.session.scalars(
-                select(Report).where(
-                    Report.import_source == self.source, Report.import_id.in_(wanted)
-                )
+                select(Report)
+                .options(selectinload(Report.events))  # one query for the batch's timelines
+                .where(Report.import_source == self.source, Report.import_id.in_(wanted))
             )
         }
+        self._comment_bodies = {}
+        if known:
+            for report_id, body in db.session.execute(
+                select(Comment.report_id, Comment.body).where(
+                    Comment.report_id.in_([report.id for report in known.values()])
+                )
+            ):
+                self._comment_bodies.setdefault(report_id, set()).add(body)
         for record in batch:
             if isinstance(record, BadRecord):
                 self.summary.skipped.append((getattr(record, "source_id", ""), str(record)))
@@ -156,6 +200,8 @@ class Importer:
                 self.summary.skipped.append((record.source_id, str(exc)))
             except lifecycle.MoveRefused as exc:
                 self.summary.failed.append((record.source_id, str(exc)))
+        self._write_new()
+        self._write_comments()
         if dry_run:
             db.session.rollback()
         else:
@@ -193,8 +239,10 @@ class Importer:
         category = self._category(record.category)
         created = record.created_at
         description = (record.description or "").strip() or record.category.strip() or "—"
+        # Made here, written with the rest of its batch in a few multi-row INSERTs
+        # (_write_new): the session never holds the batch's thousands of objects.
         report = Report(
-            category=category,
+            category_id=category.id,
             department_id=category.department_id,
             description=description[:DESCRIPTION_LIMIT],
             latitude=round(record.latitude, 6),
@@ -210,20 +258,39 @@ class Importer:
             media_url=next(filter(None, map(web_address, record.media_urls)), ""),
             answers=dict(record.answers),
             vote_count=max(record.vote_count, 0),
+            comment_count=0,
             import_source=self.source,
             import_id=record.source_id[:100],
         )
+        set_committed_value(report, "category", category)  # for the lifecycle, no cascade
         report.events.append(TimelineEvent(kind="submitted", created_at=created))
-        db.session.add(report)
         self._reach(report, record)
         self._notes_and_comments(report, record, since=None)
+        self._new.append((report, photo_addresses(record.media_urls)))
         return report
+
+    def _write_new(self) -> None:
+        """The batch's new reports, their timelines and photo addresses (fetched later, by
+        the sweep): one INSERT of many rows for each table."""
+        if not self._new:
+            return
+        rows = [{key: getattr(report, key) for key in REPORT_KEYS} for report, _ in self._new]
+        ids = db.session.scalars(
+            insert(Report).returning(Report.id, sort_by_parameter_order=True), rows
+        ).all()
+        events, photos = [], []
+        for (report, urls), report_id in zip(self._new, ids, strict=True):
+            report.id = report_id  # for the batch's comments (_write_comments)
+            events.extend(_event_row(event, report_id) for event in report.events)
+            photos.extend({"report_id": report_id, "url": url} for url in urls)
+        db.session.execute(insert(TimelineEvent), events)
+        if photos:
+            db.session.execute(insert(ImportedPhoto), photos)
+        self._new.clear()
 
     def _bring_up_to_date(self, report: Report, record: Incoming) -> bool:
         before = (report.status, report.updated_at)
-        last = db.session.scalar(
-            select(func.max(TimelineEvent.created_at)).where(TimelineEvent.report_id == report.id)
-        )
+        last = max((event.created_at for event in report.events), default=None)
         self._reach(report, record)
         added = self._notes_and_comments(report, record, since=last)
         return added or (report.status, report.updated_at) != before
@@ -252,51 +319,91 @@ class Importer:
 
     def _notes_and_comments(self, report: Report, record: Incoming, since) -> bool:
         """The city's latest note and each comment, once; True if anything was added."""
-        added = False
-        seen = {
-            (event.public_note, event.actor_label) for event in report.events if event.public_note
-        } | {(c.body, "") for c in _comments_of(report)}
+        seen = (
+            {(e.public_note, e.actor_label) for e in report.events if e.public_note}
+            | {(body, "") for body in self._comment_bodies.get(report.id, ())}
+            | {(text, "") for made, _incoming, text in self._comments_later if made is report}
+        )
         note = (record.status_notes or "").strip()
         label = record.agency or CITY_LABEL
+        newest = []
         if note and (note, label) not in seen:
             at = record.updated_at or record.closed_at or record.created_at
             report.events.append(
                 TimelineEvent(kind="note", actor_label=label, public_note=note, created_at=at)
             )
-            added = True
+            newest.append(at)
         for incoming in record.comments:
             text = incoming.text.strip()
             if not text or (text, "") in seen:
                 continue
-            if report.id is None:
-                db.session.flush()  # a comment names its report by id
-            comment = Comment(
-                report_id=report.id,
-                body=text,
-                by_city=incoming.by_city,
-                created_at=incoming.created_at,
-            )
-            db.session.add(comment)
-            report.events.append(
-                TimelineEvent(
-                    kind="comment",
-                    comment=comment,
-                    actor_label=incoming.author.strip()[:120],
-                    created_at=incoming.created_at,
-                )
-            )
+            self._comments_later.append((report, incoming, text))
             report.comment_count = (report.comment_count or 0) + 1
-            added = True
-        if added:
-            newest = max(event.created_at for event in report.events)
-            report.updated_at = max(report.updated_at, newest)
-        return added
+            newest.append(incoming.created_at)
+        if newest:
+            newest.extend(event.created_at for event in report.events)
+            report.updated_at = max(report.updated_at, *newest)
+        return bool(newest)
+
+    def _write_comments(self) -> None:
+        """The batch's comments and their timeline entries, once every report has its id."""
+        if not self._comments_later:
+            return
+        db.session.flush()
+        rows = [
+            {
+                "report_id": report.id,
+                "body": text,
+                "by_city": incoming.by_city,
+                "created_at": incoming.created_at,
+            }
+            for report, incoming, text in self._comments_later
+        ]
+        ids = db.session.scalars(
+            insert(Comment).returning(Comment.id, sort_by_parameter_order=True), rows
+        ).all()
+        events = [
+            {
+                "report_id": report.id,
+                "kind": "comment",
+                "comment_id": comment_id,
+                "actor_id": None,
+                "actor_label": incoming.author.strip()[:120],
+                "public_note": "",
+                "internal_note": "",
+                "created_at": incoming.created_at,
+            }
+            for (report, incoming, _text), comment_id in zip(
+                self._comments_later, ids, strict=True
+            )
+        ]
+        db.session.execute(insert(TimelineEvent), events)
+        self._comments_later.clear()
 
 
-def _comments_of(report: Report) -> list[Comment]:
-    if report.id is None:
-        return []
-    return list(db.session.scalars(select(Comment).where(Comment.report_id == report.id)))
+def _event_row(event: TimelineEvent, report_id: int) -> dict:
+    return {
+        "report_id": report_id,
+        "kind": event.kind,
+        "comment_id": None,
+        "actor_id": None,
+        "actor_label": event.actor_label or "",
+        "public_note": event.public_note or "",
+        "internal_note": event.internal_note or "",
+        "created_at": event.created_at,
+    }
+
+
+def past_imports(limit: int = 100) -> list[AuditLog]:
+    """The runs that wrote something, newest first (from the audit log), for admins."""
+    return list(
+        db.session.scalars(
+            select(AuditLog)
+            .where(AuditLog.action == "import.finished")
+            .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def _other_category() -> Category:

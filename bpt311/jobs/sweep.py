@@ -3,7 +3,8 @@ because their job was lost (Redis was down when they were made, or was emptied),
 job again, or are done here if Redis is still down (or no longer configured); media
 spooled on this host while the object store was down are sent to it; reports whose
 location is to be confirmed are geocoded (bpt311.reports.locating); reports of a category
-routed to the city's work-order system are sent on (bpt311.outbound311.service).
+routed to the city's work-order system are sent on (bpt311.outbound311.service); the
+photos of imported reports are fetched (bpt311.imports.photos).
 Emails need no sweep here: ``flask notify run`` delivers every due outbox row."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def sweep_when_due() -> int:
         retry_spooled_media,
         sweep_locations,
         send_pending_reports,
+        sweep_imported_photos,
     ):
         try:
             done += part()
@@ -66,6 +68,19 @@ def send_pending_reports(limit: int = 20) -> int:
     from bpt311.outbound311.service import send_pending_reports as send
 
     return send(limit)
+
+
+def sweep_imported_photos(limit: int = 10) -> int:
+    """Photos of imported reports whose turn has come are fetched and kept as uploads are
+    (bpt311.imports.photos); each failure is that photo's alone, retried with a backoff."""
+    from bpt311.imports.photos import fetch_waiting
+
+    try:
+        return fetch_waiting(limit)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("Imported photos: not fetched yet: %s", exc)
+        return 0
 
 
 def retry_spooled_media() -> int:

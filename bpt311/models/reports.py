@@ -342,6 +342,26 @@ EVENT_KINDS = (
 )
 
 
+class ImportedPhoto(Base):
+    """A photo address an imported report came with, waiting for the sweep to fetch it
+    (bpt311/imports/photos.py): "waiting", then "done", or "failed" after its last try
+    (``error`` says why; the report keeps its linked ``media_url``)."""
+
+    __tablename__ = "imported_photo"
+    __table_args__ = (Index("ix_imported_photo_state_retry", "state", "retry_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(10), default="waiting", server_default="waiting")
+    error: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[Report] = relationship()
+
+
 class TimelineEvent(Base):
     """One step in a report's life, shown publicly unless it only has an internal note."""
 

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from bpt311.api import keys
 from bpt311.extensions import db
 from bpt311.i18n import LANGUAGES, current_language
+from bpt311.imports.service import past_imports
 from bpt311.models import ApiKey, Category, CategoryQuestion, Department, User
 from bpt311.staff import admin_forms, admin_geo, administration, queries
 from bpt311.staff.access import admin_required
@@ -522,3 +523,12 @@ def admin_places_apply():
         )
         flash(f"{saved} {moved}", "success")
     return redirect(url_for(".admin_places"), 303)
+
+
+# ---- past imports --------------------------------------------------------------------------
+
+
+@bp.get("/admin/imports")
+@admin_required
+def admin_imports():
+    return render_template("staff/admin/imports.html", runs=past_imports())
