@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from flask_login import logout_user
 
 from bpt311 import i18n
-from bpt311.errors import wants_partial
+from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import limiter
 from bpt311.kiosk import receipts
 from bpt311.kiosk.forms import EmailReceiptForm, LookupForm, TextReceiptForm
@@ -55,8 +55,7 @@ def _dedicated_terminal():
 def _keep_nothing(response):
     # Nothing a visitor typed or saw may come back from a cache or the Back button.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return varies_on_htmx(response)
 
 
 def _page(template: str, partial: str | None = None, status: int = 200, **context):
