@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from flask_login import logout_user
 
 from bpt311 import i18n
-from bpt311.errors import varies_on_htmx, wants_partial
+from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import limiter
 from bpt311.kiosk import receipts
 from bpt311.kiosk.forms import EmailReceiptForm, LookupForm, TextReceiptForm
@@ -152,11 +152,7 @@ def create_report():
     session[REPORT_KEY] = intake.report.id
     session[SENT_KEY] = []
     target = url_for(".receipt", tracking_number=intake.report.tracking_number)
-    if request.htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303)
+    return go_to(target)
 
 
 def _receipt_context(report, email_form=None, text_form=None, **extra) -> dict:
