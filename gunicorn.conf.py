@@ -8,13 +8,10 @@ outbox is delivered by its own process (``flask --app app notify run``), never b
 a thread of the web workers.
 """
 
-import json
-import logging
 import multiprocessing
 import os
 import shutil
 import tempfile
-import time
 
 from gunicorn import glogging
 
@@ -51,45 +48,35 @@ control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip() or "gunic
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
 
 
-def _log_time(created: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + "Z"
-
-
-class _JsonLines(logging.Formatter):
-    def format(self, record):
-        line = {
-            "time": _log_time(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
-
-
 class JsonLogger(glogging.Logger):
     """Access log lines as JSON objects (with the request id the app echoed), and
-    gunicorn's own messages as JSON too unless LOG_FORMAT=text."""
+    gunicorn's own messages as JSON too unless LOG_FORMAT=text: through the app's one
+    JSON formatter (bpt311.ops.logs.JsonFormatter), so every line has the same shape."""
 
     def setup(self, cfg):
+        # Imported here, not at the top: importing bpt311 must come after
+        # PROMETHEUS_MULTIPROC_DIR is set above (prometheus_client reads it on import).
+        from bpt311.ops.logs import JsonFormatter
+
         super().setup(cfg)
+        for handler in self.access_log.handlers:
+            handler.setFormatter(JsonFormatter())
         if os.environ.get("LOG_FORMAT", "json").strip().lower() != "text":
             for handler in self.error_log.handlers:
-                handler.setFormatter(_JsonLines())
+                handler.setFormatter(JsonFormatter())
 
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
         atoms = self.atoms(resp, req, environ, request_time)
+        status = int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"]
         line = {
-            "time": _log_time(time.time()),
-            "logger": "gunicorn.access",
+            "message": f"{atoms['m']} {atoms['U']} {status}",
             "remote_addr": atoms["h"],
             "method": atoms["m"],
             "path": atoms["U"],
             "query": atoms["q"],
-            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
+            "status": status,
             "bytes": atoms["B"],
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
             "request_id": atoms.get("{x-request-id}o", ""),
@@ -97,7 +84,7 @@ class JsonLogger(glogging.Logger):
             "pid": os.getpid(),
         }
         try:
-            self.access_log.info(json.dumps(line, ensure_ascii=False))
+            self.access_log.info(line)  # a dict: its keys become the line's fields
         except Exception:
             self.exception("Could not write the access log line")
 

@@ -1,10 +1,19 @@
-"""Error responses: a page for a browser, a partial for HTMX, JSON for API clients."""
+"""Error responses: a page for a browser, a partial for HTMX, JSON for API clients; and
+the helpers every view uses to answer HTMX (wants_partial, partial_or_page, go_to)."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, redirect, render_template, request
+from flask import (
+    Flask,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -75,7 +84,25 @@ def wants_partial() -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def go_to(target: str):
+def varies_on_htmx(answer) -> Response:
+    """``answer`` (anything a view may return) as a response marked ``Vary: HX-Request``:
+    it differs for an HTMX request (a partial, an HX-Redirect), so a cache keeps both."""
+    response = make_response(answer)
+    response.vary.add("HX-Request")
+    return response
+
+
+def partial_or_page(
+    partial: str, page: str, status: int | None = None, /, **context
+) -> Response:
+    """The ``partial`` template for an HTMX request, the whole ``page`` otherwise (a
+    history restore included), rendered with ``context``; varies on HX-Request.
+    (Positional-only, so ``page=`` and ``status=`` can be template variables.)"""
+    body = render_template(partial if wants_partial() else page, **context)
+    return varies_on_htmx(body if status is None else (body, status))
+
+
+def go_to(target: str) -> Response:
     """Send the browser to another page: a 303 for a plain request; HTMX gets an empty
     answer with ``HX-Redirect``, so it loads the whole page instead of swapping it in."""
     if request.htmx:
@@ -83,8 +110,7 @@ def go_to(target: str):
         response.headers["HX-Redirect"] = target
     else:
         response = redirect(target, 303)
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return varies_on_htmx(response)
 
 
 def error_response(

@@ -35,6 +35,7 @@ from urllib.parse import quote
 import click
 from flask import Flask, current_app, redirect, send_file
 from flask.cli import with_appcontext
+from pybreaker import CircuitBreaker, CircuitBreakerError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, object_session
 
@@ -189,7 +190,15 @@ class S3Storage:
 
         self.bucket = bucket
         self.public_url = public_url.rstrip("/")
-        self.down_until = 0.0  # after a failure, skip the store for a moment (see _answers)
+        # After a failure, skip the store for a moment (see _answers). Only what the store
+        # did (StorageUnavailable) counts: a missing object or our own error is an answer.
+        self.breaker = CircuitBreaker(
+            fail_max=1,
+            reset_timeout=self.DOWN_SECONDS,
+            exclude=[lambda exc: not isinstance(exc, StorageUnavailable)],
+            throw_new_error_on_trip=False,
+            name="object store",
+        )
         self.url_seconds = url_seconds
         # Short timeouts and one retry: an object store that is down costs a request
         # seconds, not minutes, and the spool takes over.
@@ -215,29 +224,43 @@ class S3Storage:
         """botocore's errors as ours: a missing object is FileNotFoundError, anything
         else (no answer, 5xx, refused keys, no bucket) StorageUnavailable.
 
-        After a failure the store is not asked again for DOWN_SECONDS (only ``probe``s,
-        readiness and retries, ask): an upload while it is down goes to the spool at
-        once instead of waiting out timeouts for each of its dozen files."""
+        A circuit breaker (pybreaker) trips on one StorageUnavailable: the store is then
+        not asked again for DOWN_SECONDS, and after that one call tries it (half-open).
+        Only ``probe``s (readiness, retries) go round it and reset it either way. So an
+        upload while the store is down goes to the spool at once instead of waiting out
+        timeouts for each of its dozen files."""
+        if probe:
+            try:
+                with self._translated(name):
+                    yield
+            except StorageUnavailable:
+                self.breaker.open()
+                raise
+            self.breaker.close()
+            return
+        try:
+            with self.breaker.calling(), self._translated(name):
+                yield
+        except CircuitBreakerError as exc:
+            raise StorageUnavailable("the object store did not answer moments ago") from exc
+
+    @staticmethod
+    @contextmanager
+    def _translated(name: str):
         from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if not probe and time.monotonic() < self.down_until:
-            raise StorageUnavailable("the object store did not answer moments ago")
         try:
             yield
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchKey", "NotFound"):
                 raise FileNotFoundError(errno.ENOENT, "No such object", name) from exc
-            self.down_until = time.monotonic() + self.DOWN_SECONDS
             raise StorageUnavailable(f"the object store refused: {code or exc}") from exc
         except (BotoCoreError, Boto3Error) as exc:
-            self.down_until = time.monotonic() + self.DOWN_SECONDS
             raise StorageUnavailable(
                 f"the object store did not answer: {type(exc).__name__}"
             ) from exc
-        if probe:
-            self.down_until = 0.0
 
     def put_bytes(self, name: str, data: bytes) -> None:
         with self._answers(name):  # one PUT: an object appears whole or not at all

@@ -359,3 +359,25 @@ def test_flask_jobs_worker_command_runs_the_queue(job_app, database_url, smtp, t
     assert done.returncode == 0, done.stderr[-3000:]
     assert photo().processing_state == "ready"
     assert len(smtp.mailbox.to("maria@example.org")) == 1
+
+
+def test_after_a_failed_enqueue_redis_is_left_alone_for_a_while(make_app, monkeypatch, caplog):
+    """A request that enqueues just after Redis failed does not wait out its timeouts
+    again; once the pause is over, the next enqueue asks Redis."""
+    app = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    asked = []
+    real_get_queue = queue.get_queue
+
+    def counted_get_queue(*args, **kwargs):
+        asked.append(1)
+        return real_get_queue(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "get_queue", counted_get_queue)
+    with app.app_context():
+        assert queue.enqueue("email", 1) is False
+        assert "Job queue unreachable" in caplog.text and len(asked) == 1
+        assert queue.enqueue("email", 2) is False
+        assert len(asked) == 1  # not asked: it failed moments ago
+        queue.breaker(app).reset_timeout = 0  # the pause is over
+        assert queue.enqueue("email", 3) is False
+        assert len(asked) == 2

@@ -406,3 +406,31 @@ def test_the_sweep_sends_spooled_media_once_the_store_is_back(s3_city, object_st
     assert object_store.names() >= {media.file_name, media.thumb_name}
     spool = Path(s3_city.config["MEDIA_ROOT"]) / "spool"
     assert [p for p in spool.rglob("*") if p.is_file()] == []
+
+
+def test_a_store_that_failed_is_left_alone_until_the_pause_ends_or_a_probe_answers(
+    make_app, object_store
+):
+    """After one failure the store is not asked again for a moment (an upload's dozen
+    files go to the spool at once); a readiness probe that gets an answer ends that."""
+    app = make_app(**object_store.settings)
+    with app.app_context():
+        store = storage.backend()
+        store.put_bytes("ok.jpg", b"x")
+        object_store.stop()
+        with pytest.raises(storage.StorageUnavailable, match="did not answer:"):
+            store.put_bytes("first.jpg", b"x")
+        object_store.start()
+        with pytest.raises(storage.StorageUnavailable, match="moments ago"):
+            store.exists("ok.jpg")  # not asked, though it would answer now
+        store.breaker.reset_timeout = 0  # the pause is over: the next call tries it
+        assert store.exists("ok.jpg")
+        store.breaker.reset_timeout = storage.S3Storage.DOWN_SECONDS
+        object_store.stop()
+        with pytest.raises(storage.StorageUnavailable):
+            store.ping()
+        object_store.start()
+        with pytest.raises(storage.StorageUnavailable, match="moments ago"):
+            store.exists("ok.jpg")  # the failed probe paused it too
+        store.ping()  # answers again: asked again at once
+        assert store.exists("ok.jpg")

@@ -28,7 +28,7 @@ from bpt311.accounts.tokens import (
 )
 from bpt311.community import forms, service
 from bpt311.community.page import conversation_context
-from bpt311.errors import wants_partial
+from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.media import UploadRefused
 from bpt311.models import Comment, Report
@@ -50,12 +50,6 @@ def _report_page(report: Report, anchor: str = ""):
     return redirect(url + (f"#{anchor}" if anchor else ""), 303)
 
 
-def _partial(template: str, **context):
-    response = make_response(render_template(template, **context))
-    response.headers["Vary"] = "HX-Request"
-    return response
-
-
 def _sign_in_first(report: Report, pending: dict | None = None):
     """A guest is sent to sign in and brought back; what they asked for is kept."""
     if pending:
@@ -63,11 +57,7 @@ def _sign_in_first(report: Report, pending: dict | None = None):
     back = url_for(".resume", tracking_number=report.tracking_number)
     target = url_for("accounts.sign_in", next=back)
     flash(_("Sign in or create an account to do that. You will come straight back."), "info")
-    if request.htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303)
+    return go_to(target)
 
 
 def photo_from(field):
@@ -112,7 +102,11 @@ def vote(tracking_number: str):
                 count,
                 people=i18n.number(count),
             )
-        return _partial("community/_votes.html", report=report, voted=voted, announce=message)
+        return varies_on_htmx(
+            render_template(
+                "community/_votes.html", report=report, voted=voted, announce=message
+            )
+        )
     flash(
         _("Thank you: your vote was added.") if voted else _("Your vote was taken back."), "success"
     )
@@ -133,8 +127,10 @@ def follow(tracking_number: str):
             if following
             else _("You will no longer get emails about this report.")
         )
-        return _partial(
-            "community/_follow.html", report=report, following=following, announce=message
+        return varies_on_htmx(
+            render_template(
+                "community/_follow.html", report=report, following=following, announce=message
+            )
         )
     flash(
         _("You are following this report.")
@@ -255,9 +251,7 @@ def comment(tracking_number: str):
     report = _report(tracking_number)  # fresh: the new comment and counters
     context = conversation_context(report, current_user, comment_form=form)
     context["announce"] = "" if status == 422 else _("Your comment was added.")
-    response = _partial("community/_conversation.html", **context)
-    response.status_code = status
-    return response
+    return varies_on_htmx((render_template("community/_conversation.html", **context), status))
 
 
 def _detail_with(report: Report, comment_form=None, status: int = 200, email_form=None):

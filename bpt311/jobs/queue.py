@@ -9,10 +9,10 @@ from the row (``<prefix>-email-<id>``) and enqueued as unique: asking twice queu
 from __future__ import annotations
 
 import logging
-import time
 
 import redis
 from flask import Flask, current_app, has_app_context
+from pybreaker import CircuitBreaker, CircuitBreakerError
 from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 KINDS = ("email", "watch", "media")  # also the order a worker takes them in: emails first
 CLIENT_KEY = "bpt311.jobs.redis"
-DOWN_KEY = "bpt311.jobs.down_until"
+BREAKER_KEY = "bpt311.jobs.breaker"
 PENDING = "bpt311.jobs.pending"
 DOWN_PAUSE_SECONDS = 10  # after a failed enqueue, leave Redis alone this long
 
@@ -91,27 +91,42 @@ def _function(kind: str):
     }[kind]
 
 
+def breaker(app: Flask) -> CircuitBreaker:
+    """One per app: after a failed enqueue, Redis is left alone for DOWN_PAUSE_SECONDS
+    (a request that enqueues while it is down pays no timeout), then one call tries it."""
+    found = app.extensions.get(BREAKER_KEY)
+    if found is None:
+        found = app.extensions[BREAKER_KEY] = CircuitBreaker(
+            fail_max=1,
+            reset_timeout=DOWN_PAUSE_SECONDS,
+            exclude=[lambda exc: not isinstance(exc, (redis.RedisError, OSError))],
+            throw_new_error_on_trip=False,
+            name="job queue",
+        )
+    return found
+
+
 def enqueue(kind: str, row_id: int) -> bool:
     """Queue the job for one row; False (logged, never raised) when Redis is down."""
     app = current_app._get_current_object()
-    if time.monotonic() < app.extensions.get(DOWN_KEY, 0):
-        return False
     from bpt311.jobs import tasks
 
     try:
-        get_queue(kind, app).enqueue(
-            _function(kind),
-            row_id,
-            job_id=job_id(kind, row_id, app),
-            unique=True,
-            retry=retry_policy(app),
-            on_failure=Callback(tasks.job_failed),
-            description=f"{kind} {row_id}",
-        )
+        with breaker(app).calling():
+            get_queue(kind, app).enqueue(
+                _function(kind),
+                row_id,
+                job_id=job_id(kind, row_id, app),
+                unique=True,
+                retry=retry_policy(app),
+                on_failure=Callback(tasks.job_failed),
+                description=f"{kind} {row_id}",
+            )
+    except CircuitBreakerError:
+        return False  # failed moments ago: the sweep will find the row
     except DuplicateJobError:
         return True  # already queued, running, waiting to retry or in the dead letters
     except (redis.RedisError, OSError) as exc:
-        app.extensions[DOWN_KEY] = time.monotonic() + DOWN_PAUSE_SECONDS
         log.warning("Job queue unreachable; %s %s is left to the sweep: %s", kind, row_id, exc)
         return False
     return True

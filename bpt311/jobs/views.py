@@ -10,7 +10,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -19,6 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.jobs import deadletter, queue
 from bpt311.reports import queries
 from bpt311.staff.access import admin_required
@@ -118,9 +118,8 @@ def report_photos(tracking_number: str):
     if not report.publicly_visible and not getattr(current_user, "is_staff", False):
         abort(404)
     page = url_for("reports.detail", tracking_number=report.tracking_number)
-    if not request.headers.get("HX-Request") or request.headers.get("HX-History-Restore-Request"):
+    if not wants_partial():
         return redirect(page + "#report-photos", 303)
-    response = make_response(render_template("reports/_photos.html", report=report, polled=True))
-    response.headers["Vary"] = "HX-Request"
+    response = varies_on_htmx(render_template("reports/_photos.html", report=report, polled=True))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from flask_login import logout_user
 
 from bpt311 import i18n
-from bpt311.errors import wants_partial
+from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import limiter
 from bpt311.kiosk import receipts
 from bpt311.kiosk.forms import EmailReceiptForm, LookupForm, TextReceiptForm
@@ -55,8 +55,7 @@ def _dedicated_terminal():
 def _keep_nothing(response):
     # Nothing a visitor typed or saw may come back from a cache or the Back button.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return varies_on_htmx(response)
 
 
 def _page(template: str, partial: str | None = None, status: int = 200, **context):
@@ -153,11 +152,7 @@ def create_report():
     session[REPORT_KEY] = intake.report.id
     session[SENT_KEY] = []
     target = url_for(".receipt", tracking_number=intake.report.tracking_number)
-    if request.htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303)
+    return go_to(target)
 
 
 def _receipt_context(report, email_form=None, text_form=None, **extra) -> dict:

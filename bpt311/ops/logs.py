@@ -3,13 +3,14 @@ as JSON in production (one object a line, for the log collector) or as text on a
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
 from datetime import UTC, datetime
 
+import pythonjsonlogger.json
 from flask import Flask, g, has_request_context
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An id sent by the proxy is kept when it is short and plain (it ends up in logs and headers).
@@ -32,22 +33,37 @@ def current_request_id() -> str:
     return ""
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id, exception."""
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """One JSON object per line: time, level, logger, message, request id (when there is
+    one), exception, and any ``extra=`` fields. The app's lines and gunicorn's (its own
+    messages and the access log, see gunicorn.conf.py) all go through this one."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        request_id = getattr(record, "request_id", "")
-        if request_id:
-            line["request_id"] = request_id
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
+    def __init__(self):
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+            },
+            reserved_attrs=[*RESERVED_ATTRS, "request_tag"],
+            json_ensure_ascii=False,
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
+        super().add_fields(log_data, record, message_dict)
+        # A dict logged as the message (gunicorn's access lines) wins over the record's
+        # own attributes: its request_id is the one the app echoed, not the empty stamp.
+        log_data.update({self.rename_fields.get(k, k): v for k, v in message_dict.items()})
+
+    def process_log_record(self, log_data: dict) -> dict:
+        if not log_data.get("request_id"):
+            log_data.pop("request_id", None)  # a line outside a request has no id
+        return log_data
 
 
 class TextFormatter(logging.Formatter):

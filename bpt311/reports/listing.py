@@ -21,7 +21,7 @@ from flask import (
 from sqlalchemy import func, select
 
 from bpt311 import dates
-from bpt311.errors import error_response, go_to, wants_partial
+from bpt311.errors import error_response, go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import db, limiter
 from bpt311.models import Category, Neighbourhood, Report
 from bpt311.models.reports import STATUS_NAMES, TRACKING_PREFIX
@@ -30,11 +30,6 @@ from bpt311.reports import browse, figures, queries
 from bpt311.reports.views import bp
 
 MAP_CAP = 2000
-
-
-def _with_vary(response: Response) -> Response:
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 def _query_string(without: tuple[str, ...] = ("page",)) -> str:
@@ -68,8 +63,8 @@ def _results(template: str, **context):
         form=form, filters=filters, problems=problems, page=page, query_string=_query_string()
     )
     if wants_partial():
-        return _with_vary(Response(render_template("reports/_results.html", **context)))
-    return _with_vary(Response(render_template(template, **context), dates.status_for(form)))
+        return varies_on_htmx(render_template("reports/_results.html", **context))
+    return varies_on_htmx((render_template(template, **context), dates.status_for(form)))
 
 
 @bp.get("/reports")
@@ -118,9 +113,9 @@ def neighbourhood(slug: str):
         figures=figures.neighbourhood_figures(place.id),
     )
     if wants_partial():
-        return _with_vary(Response(render_template("reports/_results.html", **context)))
-    return _with_vary(
-        Response(render_template("reports/neighbourhood.html", **context), dates.status_for(form))
+        return varies_on_htmx(render_template("reports/_results.html", **context))
+    return varies_on_htmx(
+        (render_template("reports/neighbourhood.html", **context), dates.status_for(form))
     )
 
 

@@ -9,7 +9,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -23,7 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from bpt311 import storage
 from bpt311.accounts.standing import CannotPost, may_write, require_may_write
-from bpt311.errors import wants_partial
+from bpt311.errors import go_to, partial_or_page
 from bpt311.extensions import db, limiter, person_or_address
 from bpt311.models import Media
 from bpt311.pwa import share
@@ -40,12 +39,6 @@ from bpt311.reports.service import (
 bp = Blueprint("reports", __name__)
 
 
-def _vary(response):
-    response = make_response(response)
-    response.headers["Vary"] = "HX-Request"
-    return response
-
-
 def _paths(staff: bool) -> dict[str, str]:
     """Where the form's steps go: the public flow, or staff intake for a caller."""
     if staff:
@@ -55,9 +48,10 @@ def _paths(staff: bool) -> dict[str, str]:
 
 def _category_step(query: str = "", error: str = "", status: int = 200, staff: bool = False):
     groups = queries.search_categories(query)
-    template = "reports/_category_choices.html" if wants_partial() else "reports/choose.html"
-    page = render_template(
-        template,
+    return partial_or_page(
+        "reports/_category_choices.html",
+        "reports/choose.html",
+        status,
         groups=groups,
         query=query,
         error=error,
@@ -65,24 +59,19 @@ def _category_step(query: str = "", error: str = "", status: int = 200, staff: b
         paths=_paths(staff),
         staff_intake=staff,
     )
-    return _vary((page, status))
 
 
 def _form_page(form, category, intake=None, status: int = 200, staff: bool = False):
-    template = "reports/_report_form.html" if wants_partial() else "reports/new.html"
-    return _vary(
-        (
-            render_template(
-                template,
-                form=form,
-                category=category,
-                intake=intake,
-                response_time=sla_in_words(category.sla_hours),
-                paths=_paths(staff),
-                staff_intake=staff,
-            ),
-            status,
-        )
+    return partial_or_page(
+        "reports/_report_form.html",
+        "reports/new.html",
+        status,
+        form=form,
+        category=category,
+        intake=intake,
+        response_time=sla_in_words(category.sla_hours),
+        paths=_paths(staff),
+        staff_intake=staff,
     )
 
 
@@ -133,11 +122,7 @@ def create_report(staff: bool = False):
     session["my_reports"] = [*session["my_reports"][-19:], intake.report.id]
     share.forget()
     target = url_for("reports.submitted", tracking_number=intake.report.tracking_number)
-    if request.htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303)
+    return go_to(target)
 
 
 @bp.get("/reports/new")
@@ -164,8 +149,9 @@ def nearby():
     duplicates = []
     if category and latitude is not None and longitude is not None:
         duplicates = possible_duplicates(category.id, latitude, longitude)
-    template = "reports/_duplicates.html" if wants_partial() else "reports/nearby.html"
-    return _vary(render_template(template, duplicates=duplicates, category=category))
+    return partial_or_page(
+        "reports/_duplicates.html", "reports/nearby.html", duplicates=duplicates, category=category
+    )
 
 
 @bp.get("/reports/<tracking_number>/submitted")

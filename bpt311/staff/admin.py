@@ -12,6 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from bpt311.api import keys
+from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import LANGUAGES, current_language
 from bpt311.imports.service import past_imports
@@ -263,8 +264,8 @@ def admin_question(category_id: int, question_id: int | None = None):
             )
             return redirect(url_for(".admin_category", category_id=category.id), 303)
     preview, preview_language = _preview(category, form, question)
-    if previewing and request.htmx and not request.htmx.history_restore_request:
-        response = make_response(
+    if previewing and wants_partial():
+        return varies_on_htmx(
             render_template(
                 "staff/admin/_question_preview.html",
                 preview=preview,
@@ -272,9 +273,7 @@ def admin_question(category_id: int, question_id: int | None = None):
                 category=category,
             )
         )
-        response.headers["Vary"] = "HX-Request"
-        return response
-    response = make_response(
+    return varies_on_htmx(
         _form_page(
             "staff/admin/question_form.html",
             form,
@@ -287,8 +286,6 @@ def admin_question(category_id: int, question_id: int | None = None):
             translated_languages=admin_forms.TRANSLATED_LANGUAGES,
         )
     )
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 @bp.post("/admin/categories/<int:category_id>/questions/<int:question_id>/delete")

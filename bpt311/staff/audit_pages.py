@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from flask import make_response, render_template, request
+from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,7 +23,7 @@ from wtforms import Form, SelectField, StringField
 
 from bpt311 import dates
 from bpt311.dates import DayField, city_midnight, date_problems
-from bpt311.errors import wants_partial
+from bpt311.errors import partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, User, report_id_from_tracking_number
 from bpt311.staff.access import staff_required
@@ -167,17 +167,13 @@ def audit():
     query_string = urlencode(
         [(k, v) for k, v in request.args.items(multi=True) if k != "page" and v != ""]
     )
-    template = "staff/audit_results.html" if wants_partial() else "staff/audit.html"
-    response = make_response(
-        render_template(
-            template,
-            form=form,
-            filters=filters,
-            problems=problems,
-            page=page,
-            query_string=query_string,
-        ),
+    return partial_or_page(
+        "staff/audit_results.html",
+        "staff/audit.html",
         dates.status_for(form),
+        form=form,
+        filters=filters,
+        problems=problems,
+        page=page,
+        query_string=query_string,
     )
-    response.headers["Vary"] = "HX-Request"
-    return response

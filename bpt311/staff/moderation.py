@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -31,7 +31,7 @@ from wtforms.validators import DataRequired, Length
 from wtforms.validators import Optional as OptionalValue
 
 from bpt311.community.service import withdraw_unsent_notices
-from bpt311.errors import wants_partial
+from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import db
 from bpt311.models import Comment, Flag, Media, Report, TimelineEvent, User, utcnow
 from bpt311.notify import enqueue_email, site_link
@@ -599,12 +599,6 @@ def _item_or_404(target_type: str, target_id: int) -> Item:
     return items[0]
 
 
-def _vary(response):
-    response = make_response(response)
-    response.headers["Vary"] = "HX-Request"
-    return response
-
-
 def _queue_page(
     view: str, number: int, bound_item: Item | None = None, bound=None, status: int = 200
 ):
@@ -619,7 +613,7 @@ def _queue_page(
         forms_for=_forms_for(bound_item, bound),
         bound_form=bound,
     )
-    return _vary((page, status))
+    return varies_on_htmx((page, status))
 
 
 def _item_response(item: Item, announce: str = "", bound=None, status: int = 200):
@@ -632,7 +626,7 @@ def _item_response(item: Item, announce: str = "", bound=None, status: int = 200
         forms_for=_forms_for(item, bound),
         partial=True,
     )
-    return _vary((page, status))
+    return varies_on_htmx((page, status))
 
 
 def _answer(item_key: tuple[str, int] | None, message: str, category: str = "success"):
@@ -645,11 +639,7 @@ def _answer(item_key: tuple[str, int] | None, message: str, category: str = "suc
         view=_view(request.form.get("view")),
         page=_number(request.form.get("page")),
     )
-    if wants_partial():  # an HTMX post with no item to draw: let the browser go back
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = back
-        return _vary(response)
-    return _vary(redirect(back, 303))
+    return go_to(back)  # HTMX with no item to draw: the browser goes back too
 
 
 def _invalid(item: Item, form: FlaskForm):

@@ -8,7 +8,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -21,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import dates
 from bpt311.community.page import step_words
-from bpt311.errors import go_to, wants_partial
+from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import translated
 from bpt311.models import ResponseTemplate, SavedFilter
@@ -39,12 +38,6 @@ from bpt311.staff.access import (
 from bpt311.staff.filter_chips import chosen_filters
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
-
-
-def _vary(response):
-    response = make_response(response)
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 # ---- the queue -----------------------------------------------------------------------------
@@ -116,9 +109,8 @@ def queue():
             defaults={"sort": ["newest"], "status": queries.QUEUE_STATUSES},
         ),
     )
-    template = "staff/_queue_results.html" if wants_partial() else "staff/queue.html"
     status = dates.status_for(selection.filter_form)
-    return _vary((render_template(template, **context), status))
+    return partial_or_page("staff/_queue_results.html", "staff/queue.html", status, **context)
 
 
 @bp.post("/bulk")
@@ -274,10 +266,7 @@ def _inspector(
         reply_kinds=dict(forms.REPLY_KINDS),
         step_words=step_words,
     )
-    template = "staff/_inspector.html" if wants_partial() else "staff/inspector.html"
-    response = _vary(render_template(template, **context))
-    response.status_code = status
-    return response
+    return partial_or_page("staff/_inspector.html", "staff/inspector.html", status, **context)
 
 
 @bp.get("/reports/<tracking_number>")
@@ -324,11 +313,7 @@ def act(tracking_number: str, action: str):
     if not may_act_on(current_user, report):
         # Passed to another department: it is theirs now, so back to the queue.
         flash(f"{tracking_number}: {message}", "success")
-        if request.htmx:
-            response = make_response("", 204)
-            response.headers["HX-Redirect"] = url_for(".queue")
-            return response
-        return redirect(url_for(".queue"), 303)
+        return go_to(url_for(".queue"))
     if wants_partial():
         return _inspector(report, announce=message, used=action)
     flash(message, "success")

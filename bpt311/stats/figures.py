@@ -12,9 +12,11 @@ import json
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
 from datetime import date, datetime, timedelta
+from threading import Lock
 from time import monotonic
 from typing import TypeVar
 
+from cachetools import TTLCache
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import (
@@ -494,22 +496,35 @@ def dashboard(selection: Selection, known: Names, weeks_only: bool = False) -> D
 T = TypeVar("T")
 CACHE_KEY = "bpt311.stats_cache"
 CACHE_ENTRIES = 256
+_MISSING = object()
+
+
+def _clock() -> float:
+    return monotonic()  # looked up at each call, so a test can move the clock
 
 
 def remembered(key: tuple, compute: Callable[[], T]) -> T:
     """``compute()``, kept for ``STATS_CACHE_SECONDS`` per process: at 100,000 reports the
     figures take seconds on SQLite, and a busy /stats asks for the same period again and
-    again. Plain numbers only (no rows), so nothing stale can be written back; 0 = off."""
+    again. Plain numbers only (no rows), so nothing stale can be written back; 0 = off.
+
+    A cachetools TTLCache per app (least recently used out past CACHE_ENTRIES), behind a
+    lock for threaded workers; the lock is not held while counting, so two requests that
+    miss together both count and the later one is kept."""
     seconds = current_app.config.get("STATS_CACHE_SECONDS", 0)
     if seconds <= 0:
         return compute()
-    cache: dict = current_app.extensions.setdefault(CACHE_KEY, {})
-    now = monotonic()
-    hit = cache.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    value = compute()
-    if len(cache) >= CACHE_ENTRIES:
-        cache.clear()  # bounded: many different filters simply start afresh
-    cache[key] = (now + seconds, value)
+    held = current_app.extensions.get(CACHE_KEY)
+    if held is None or held[0].ttl != seconds:  # the setting changed (tests do): start afresh
+        held = current_app.extensions[CACHE_KEY] = (
+            TTLCache(maxsize=CACHE_ENTRIES, ttl=seconds, timer=_clock),
+            Lock(),
+        )
+    cache, lock = held
+    with lock:
+        value = cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        with lock:
+            cache[key] = value
     return value

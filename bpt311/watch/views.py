@@ -9,7 +9,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -23,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bpt311 import i18n
-from bpt311.errors import wants_partial
+from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.models import Category, Neighbourhood, WatchArea
 from bpt311.reports import queries as report_queries
@@ -79,11 +78,6 @@ def _watch_globals():
         "describe_area": shapes.describe,
         "event_headline": event_headline,
     }
-
-
-def _vary(response):
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 def _category_choices() -> list[tuple[str, str, str]]:
@@ -407,7 +401,7 @@ def mark_read(notice_id: int):
     if notice is None:
         abort(404)
     if wants_partial():
-        response = make_response(
+        return varies_on_htmx(
             render_template(
                 "watch/_notice_read.html",
                 notice=notice,
@@ -415,8 +409,7 @@ def mark_read(notice_id: int):
                 announce=_("Marked as read."),
             )
         )
-        return _vary(response)
-    return _vary(redirect(url_for(".notices") + f"#notice-{notice.id}", 303))
+    return varies_on_htmx(redirect(url_for(".notices") + f"#notice-{notice.id}", 303))
 
 
 @bp.post("/me/notifications/read")
@@ -426,7 +419,7 @@ def mark_all_read():
     count = service.mark_all_read(current_user)
     if wants_partial():
         items, more = queries.notices_for(current_user.id, 1)
-        response = make_response(
+        return varies_on_htmx(
             render_template(
                 "watch/_notices.html",
                 notices=items,
@@ -439,6 +432,5 @@ def mark_all_read():
                 else _("Nothing was unread."),
             )
         )
-        return _vary(response)
     flash(_("Every notification is marked as read."), "success")
-    return _vary(redirect(url_for(".notices"), 303))
+    return varies_on_htmx(redirect(url_for(".notices"), 303))
