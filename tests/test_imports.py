@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import create_engine, func, insert, select
 
-from bpt311 import create_app
 from bpt311.extensions import db
 from bpt311.imports import readers
 from bpt311.imports.service import OTHER_CODE, Importer
 from bpt311.models import Category, Comment, Outbox, Report, TimelineEvent, WatchEvent
-from tests.conftest import app_settings, free_port
+from tests.conftest import free_port
 from tests.factories import CITY_HALL
+from tests.second_site import running_bpt311
 
 PROJECT = Path(__file__).resolve().parent.parent
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -38,100 +33,56 @@ BUSY_WINDOW = 1100  # reports in one 90-day window: more than the spec's 1,000 a
 # ---- the second bpt311, as the source ---------------------------------------------------
 
 
-def _fill_source(url: str, tmp_path: Path) -> None:
-    """A bpt311 database with SOURCE_COUNT reports: the busy window, then one every ~2 days
-    before it; every third one closed with the city's note."""
-    from bpt311.cli import prepare_database
-
-    source = create_app(app_settings(url, tmp_path / "source-instance", DEMO_REPORTS=False))
-    with source.app_context():
-        prepare_database(demo_reports=0)
-        pothole = db.session.scalars(
-            select(Category).where(Category.service_code == "pothole")
-        ).one()
-        rows, events = [], []
-        for n in range(SOURCE_COUNT):
-            if n < BUSY_WINDOW:
-                created = NOW - timedelta(days=10, minutes=70 * n)  # ~53 days
-            else:
-                created = NOW - timedelta(days=100 + 2 * (n - BUSY_WINDOW))
-            closed = n % 3 == 0
-            rows.append(
+def _fill_source() -> None:
+    """SOURCE_COUNT reports: the busy window, then one every ~2 days before it; every third
+    one closed with the city's note."""
+    pothole = db.session.scalars(
+        select(Category).where(Category.service_code == "pothole")
+    ).one()
+    rows, events = [], []
+    for n in range(SOURCE_COUNT):
+        if n < BUSY_WINDOW:
+            created = NOW - timedelta(days=10, minutes=70 * n)  # ~53 days
+        else:
+            created = NOW - timedelta(days=100 + 2 * (n - BUSY_WINDOW))
+        closed = n % 3 == 0
+        rows.append(
+            {
+                "id": n + 1,
+                "category_id": pothole.id,
+                "department_id": pothole.department_id,
+                "description": f"Historic pothole number {n} — café «corner»",
+                "latitude": CITY_HALL[0],
+                "longitude": CITY_HALL[1],
+                "address": f"{n} Main Street",
+                "status": "closed" if closed else "open",
+                "created_at": created,
+                "updated_at": created + timedelta(days=2) if closed else created,
+                "closed_at": created + timedelta(days=2) if closed else None,
+                "due_at": created + timedelta(days=3),
+                "answers": {},
+            }
+        )
+        events.append({"report_id": n + 1, "kind": "submitted", "created_at": created})
+        if closed:
+            events.append(
                 {
-                    "id": n + 1,
-                    "category_id": pothole.id,
-                    "department_id": pothole.department_id,
-                    "description": f"Historic pothole number {n} — café «corner»",
-                    "latitude": CITY_HALL[0],
-                    "longitude": CITY_HALL[1],
-                    "address": f"{n} Main Street",
-                    "status": "closed" if closed else "open",
-                    "created_at": created,
-                    "updated_at": created + timedelta(days=2) if closed else created,
-                    "closed_at": created + timedelta(days=2) if closed else None,
-                    "due_at": created + timedelta(days=3),
-                    "answers": {},
+                    "report_id": n + 1,
+                    "kind": "closed",
+                    "actor_label": "City of Bridgeport, Public Facilities",
+                    "public_note": f"Filled on day two ({n})",
+                    "created_at": created + timedelta(days=2),
                 }
             )
-            events.append({"report_id": n + 1, "kind": "submitted", "created_at": created})
-            if closed:
-                events.append(
-                    {
-                        "report_id": n + 1,
-                        "kind": "closed",
-                        "actor_label": "City of Bridgeport, Public Facilities",
-                        "public_note": f"Filled on day two ({n})",
-                        "created_at": created + timedelta(days=2),
-                    }
-                )
-        db.session.execute(insert(Report), rows)
-        db.session.execute(insert(TimelineEvent), events)
-        db.session.commit()
-        db.engine.dispose()
+    db.session.execute(insert(Report), rows)
+    db.session.execute(insert(TimelineEvent), events)
 
 
 @pytest.fixture(scope="module")
 def source_server(tmp_path_factory):
     """The city's old system: bpt311 in its own process, on its own SQLite database."""
-    tmp_path = tmp_path_factory.mktemp("source")
-    url = "sqlite:///" + str(tmp_path / "source.sqlite")
-    _fill_source(url, tmp_path)
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "BPT311_DEMO": "0",
-        "SECRET_KEY": "source-server-secret-key-of-enough-length",
-        "GEOCODER_URL": "http://127.0.0.1:9",
-        "RATELIMIT_ENABLED": "0",
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-    }
-    env.pop("TEST_DATABASE_URL", None)
-    log = open(tmp_path / "source.log", "w")  # noqa: SIM115  (closed below)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--no-reload", "--with-threads"],
-        cwd=PROJECT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):  # a loaded build machine may take a while to start it
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError((tmp_path / "source.log").read_text())
+    with running_bpt311(tmp_path_factory.mktemp("source"), _fill_source) as (base, url, _):
         yield {"root": f"{base}/open311/v2", "url": url}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def _invoke(app, *args):

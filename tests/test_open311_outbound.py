@@ -9,9 +9,6 @@ server in the test that answers 500, 400 with an error array, or too slowly.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -23,15 +20,15 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, insert, select
 
-from bpt311 import create_app
 from bpt311.api import keys
 from bpt311.extensions import db
 from bpt311.jobs import sweep
 from bpt311.models import OutboundRequest, Outbox, Report, TimelineEvent, utcnow
 from bpt311.outbound311 import service
 from bpt311.reports.service import NewReport, submit_report
-from tests.conftest import app_settings, client_for, csrf_token_from, department, free_port
+from tests.conftest import client_for, csrf_token_from, department
 from tests.factories import CITY_HALL, make_user
+from tests.second_site import running_bpt311
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -41,52 +38,11 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def city_system(tmp_path_factory):
-    from bpt311.cli import prepare_database
+    def fill():
+        return keys.create_key("bpt311 (resident reports)").secret
 
-    tmp_path = tmp_path_factory.mktemp("city-system")
-    url = "sqlite:///" + str(tmp_path / "city.sqlite")
-    other = create_app(app_settings(url, tmp_path / "fill-instance", DEMO_REPORTS=False))
-    with other.app_context():
-        prepare_database(demo_reports=0)
-        secret = keys.create_key("bpt311 (resident reports)").secret
-        db.session.commit()
-        db.engine.dispose()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "BPT311_DEMO": "0",
-        "SECRET_KEY": "city-system-secret-key-of-enough-length",
-        "GEOCODER_URL": "http://127.0.0.1:9",
-        "RATELIMIT_ENABLED": "0",
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-    }
-    env.pop("TEST_DATABASE_URL", None)
-    log = open(tmp_path / "city.log", "w")  # noqa: SIM115  (closed below)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--no-reload", "--with-threads"],
-        cwd=PROJECT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError((tmp_path / "city.log").read_text())
+    with running_bpt311(tmp_path_factory.mktemp("city-system"), fill) as (base, url, secret):
         yield {"root": f"{base}/open311/v2", "url": url, "key": secret}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def _cli(app, *args):
