@@ -490,3 +490,11 @@ def test_open311_writes_the_summary_and_the_skipped_rows_file(city, tmp_path):
     report = db.session.scalars(select(Report).where(Report.import_id == "G-1")).one()
     waiting = db.session.scalars(select(ImportedPhoto).where(ImportedPhoto.report_id == report.id))
     assert [(p.url, p.state) for p in waiting] == [("https://photos.example/g-1.jpg", "waiting")]
+
+
+def test_an_old_number_with_a_nul_is_simply_not_found(city):
+    # PostgreSQL refuses NUL in text: the old-number lookup must not send one (it was a 500)
+    client = city.test_client()
+    assert client.get("/reports/%00").status_code == 404
+    assert client.get("/reports/SCF-12%0034").status_code == 404
+    assert client.get("/reports?q=SCF-1%002").status_code == 400  # NUL in a query: refused

@@ -236,7 +236,7 @@ def _squared_metres(latitude: float, longitude: float):
 def _old_number(words: str):
     """Matches a report imported under this number from an earlier system (SCF-1234567)."""
     text_ = words.strip()
-    if not text_ or len(text_) > 100 or " " in text_:
+    if not text_ or len(text_) > 100 or " " in text_ or not text_.isprintable():
         return None
     wanted = [text_, text_[4:]] if text_.upper().startswith("SCF-") else [text_]
     return Report.import_id.in_(wanted)

@@ -47,7 +47,8 @@ def report_by_old_number(text: str) -> Report | None:
     """The report an earlier system's number names (``SCF-1234567``, an Open311 id), for
     reports brought over by ``flask import``. Hidden ones are not found."""
     text = (text or "").strip()
-    if not text or len(text) > 100:
+    # PostgreSQL refuses a NUL in text: such a number is nobody's anyway
+    if not text or len(text) > 100 or not text.isprintable():
         return None
     wanted = [text, text[4:]] if text.upper().startswith("SCF-") else [text]
     return db.session.scalars(
