@@ -15,7 +15,7 @@ from bpt311 import config as settings
 from bpt311.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 PROJECT_ROOT = settings.PROJECT_ROOT
-MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
+MIGRATIONS_DIR = settings.MIGRATIONS_DIR
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -59,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from bpt311 import assets, errors, i18n, jobs, security, templating
     from bpt311.accounts.views import bp as accounts_bp
+    from bpt311.api import pages  # noqa: F401  (adds /developers and the embeds to bp)
     from bpt311.api.views import bp as api_bp
     from bpt311.cli import register_cli
     from bpt311.community.views import bp as community_bp
@@ -104,8 +105,8 @@ def create_app(config: dict | None = None) -> Flask:
 
 @login_manager.user_loader
 def _load_user(session_id: str):
-    from bpt311.accounts.tokens import session_hold
     from bpt311.models import User
+    from bpt311.tokens import session_hold
 
     number, _, held = (session_id or "").partition(".")
     if not number.isdigit():

@@ -43,6 +43,7 @@ from sqlalchemy import (
     text,
 )
 
+from bpt311.config import MIGRATIONS_DIR
 from bpt311.extensions import db
 from bpt311.models import Base
 
@@ -82,8 +83,6 @@ def code_revision() -> str | None:
     """The newest migration this code knows: what ``flask db upgrade`` brings a database to."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
-
-    from bpt311 import MIGRATIONS_DIR
 
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_DIR)
@@ -647,8 +646,6 @@ def _prepare_schema(revision: str | None) -> None:
             "run flask --app app db upgrade first."
         )
     from flask_migrate import upgrade
-
-    from bpt311 import MIGRATIONS_DIR
 
     upgrade(directory=MIGRATIONS_DIR, revision=revision)
 

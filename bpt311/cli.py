@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from bpt311.config import MIGRATIONS_DIR
 from bpt311.extensions import db
 from bpt311.models import Category, Report
 
@@ -19,7 +20,6 @@ notify_cli = AppGroup("notify", help="Deliver the email outbox.")
 
 def prepare_database(demo_reports: int = 300) -> None:
     """Bring the schema up to date and fill an empty database: what the first run needs."""
-    from bpt311 import MIGRATIONS_DIR
     from bpt311.seed import load_city, make_demo_reports
 
     upgrade(directory=MIGRATIONS_DIR)

@@ -9,6 +9,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")  # Alembic's scripts (flask db …)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 # Where the development server listens; bpt311.site.site_url() reads the request instead.

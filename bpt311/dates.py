@@ -16,26 +16,25 @@ clamps them to the calendar's ends instead (tests/test_open311.py pins that).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext as _
 from wtforms.fields import DateField
 from wtforms.validators import Optional
 
 from bpt311.errors import error_response
 from bpt311.models import utcnow
+from bpt311.site import city_zone
 
 EARLIEST = date(2000, 1, 1)  # before the city's first electronic 311 record
 
 
 def city_today() -> date:
-    return utcnow().astimezone(ZoneInfo(current_app.config["CITY_TIMEZONE"])).date()
+    return utcnow().astimezone(city_zone()).date()
 
 
 def city_midnight(day: date) -> datetime:
     """The moment ``day`` begins on the city's clock."""
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["CITY_TIMEZONE"]))
+    return datetime.combine(day, time.min, tzinfo=city_zone())
 
 
 def latest() -> date:

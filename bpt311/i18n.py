@@ -20,6 +20,7 @@ from flask_babel import Babel, get_locale, gettext, ngettext
 from flask_login import current_user
 
 from bpt311.redirects import safe_next
+from bpt311.site import city_zone
 
 LANGUAGES = {"en": "English", "es": "Español", "pt": "Português"}
 DEFAULT = "en"
@@ -79,16 +80,10 @@ def remember_choice(code: str, target: str | None):
 # --- localised dates, times, numbers ------------------------------------------------------
 
 
-def _zone():
-    from bpt311.templating import city_zone
-
-    return city_zone()
-
-
 def local_datetime_words(moment: datetime) -> str:
     """``Nov 25, 2026, 9:05 AM`` / ``25 nov 2026, 9:05`` / ``25 de nov. de 2026 09:05``."""
     locale = get_locale() or DEFAULT
-    here = moment.astimezone(_zone())
+    here = moment.astimezone(city_zone())
     pattern = get_datetime_format("medium", locale=locale)
     text = pattern.replace("{1}", format_date(here, "medium", locale=locale)).replace(
         "{0}", format_time(here, "short", locale=locale)
@@ -97,7 +92,7 @@ def local_datetime_words(moment: datetime) -> str:
 
 
 def local_date_words(moment: datetime) -> str:
-    return format_date(moment.astimezone(_zone()), "medium", locale=get_locale() or DEFAULT)
+    return format_date(moment.astimezone(city_zone()), "medium", locale=get_locale() or DEFAULT)
 
 
 def number(value, digits: int | None = None) -> str:

@@ -203,7 +203,7 @@ def backoff(attempts: int, base_seconds: int) -> timedelta:
     return min(timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _claim(row_id: int, worker: str, now: datetime, model=Outbox, on_schedule: bool = True) -> bool:
+def claim(row_id: int, worker: str, now: datetime, model=Outbox, on_schedule: bool = True) -> bool:
     """Lease one due row of ``model`` (Outbox, or any table with the same delivery
     columns, such as PushMessage) to ``worker``; only one worker can win it."""
     lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
@@ -256,7 +256,7 @@ def deliver_one(row_id: int, worker: str, now: datetime, on_schedule: bool = Tru
     """Claim and send one email: "sent", "failed" (retried later), or "skipped" when it is
     not ours to send (sent already, given up, or another worker holds it). A job that says
     "deliver row N now" passes ``on_schedule=False``: it may go before its next attempt."""
-    if not _claim(row_id, worker, now, on_schedule=on_schedule):
+    if not claim(row_id, worker, now, on_schedule=on_schedule):
         return "skipped"  # another worker won it
     row = db.session.get(Outbox, row_id)
     if row is None:  # discarded by an administrator meanwhile

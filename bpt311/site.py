@@ -1,4 +1,6 @@
-"""The site's public address: SITE_URL when it is set, else (in development) the request's own.
+"""The site's public address and the city's clock.
+
+The address: SITE_URL when it is set, else (in development) the request's own.
 
 Links written into emails, QR codes and feeds must name the public address even when no
 request is being answered, so they read SITE_URL. Answers to a request (the Open311
@@ -8,6 +10,8 @@ without SITE_URL, outside production, they name the address the request came to.
 """
 
 from __future__ import annotations
+
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request
 
@@ -24,3 +28,8 @@ def site_url() -> str:
     ):
         return request.host_url.rstrip("/")
     return configured
+
+
+def city_zone() -> ZoneInfo:
+    """The city's time zone (CITY_TIMEZONE): the one every date a person sees is shown in."""
+    return ZoneInfo(current_app.config["CITY_TIMEZONE"])

@@ -39,10 +39,11 @@ from pybreaker import CircuitBreaker, CircuitBreakerError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, object_session
 
+from bpt311.models.reports import VARIANT_EXTENSIONS
+
 log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 STASH_MAX_AGE_SECONDS = 24 * 3600
-VARIANT_EXTENSIONS = {"image/avif": ".avif", "image/webp": ".webp", "image/jpeg": ".jpg"}
 VARIANT_RE = re.compile(r"^(?P<key>[0-9a-f]{32})-(?P<width>\d+)x(?P<height>\d+)\.(avif|webp|jpg)$")
 STORAGE_KEY = "bpt311.media_storage"
 SPOOL_FOLDER = "spool"  # under MEDIA_ROOT, only with an object store

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask
 from markupsafe import Markup, escape
 
 from bpt311 import i18n
-from bpt311.site import site_url
-
-
-def city_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CITY_TIMEZONE"])
+from bpt311.site import city_zone, site_url
 
 
 def local_time(moment: datetime | None, fmt: str | None = None) -> str:

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner
 from sqlalchemy import event, func, select
 
-from bpt311.accounts import tokens
+from bpt311 import tokens
 from bpt311.accounts.service import hash_password
 from bpt311.extensions import db
 from bpt311.models import (

@@ -11,7 +11,7 @@ import pytest
 
 from bpt311.extensions import db
 from bpt311.models import Department
-from bpt311.reports.listing import spreadsheet_safe
+from bpt311.spreadsheets import spreadsheet_safe
 from tests.conftest import client_for
 from tests.factories import make_report, make_user
 

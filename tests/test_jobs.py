@@ -23,7 +23,7 @@ from bpt311.extensions import db
 from bpt311.jobs import queue, tasks
 from bpt311.jobs.worker import make_worker
 from bpt311.models import AuditLog, Media, Outbox, Report, utcnow
-from bpt311.notify import _claim, deliver_due
+from bpt311.notify import claim, deliver_due
 from tests.conftest import JOBS_REDIS_URL as REDIS_URL
 from tests.conftest import client_for, free_port
 from tests.factories import make_user
@@ -294,7 +294,7 @@ def test_a_job_runs_again_after_its_worker_died_and_its_effect_happens_once(job_
     assert job.id == queue.job_id("email", row_id, job_app)
     worker.prepare_execution(job)
     worker.prepare_job_execution(job)
-    assert _claim(row_id, "the-dead-worker", utcnow())
+    assert claim(row_id, "the-dead-worker", utcnow())
     started = StartedJobRegistry(queue=q)
     assert job.id in started
     # RQ's maintenance finds the job abandoned and gives it its retry.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bpt311.accounts import tokens
+from bpt311 import tokens
 from bpt311.accounts.passwords import common_passwords, is_common
 from bpt311.accounts.service import hash_password, password_matches
 from bpt311.extensions import db

@@ -17,8 +17,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import i18n, names
-from bpt311.accounts import throttle, tokens
+from bpt311 import i18n, names, tokens
+from bpt311.accounts import throttle
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
 from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db

@@ -16,7 +16,9 @@ from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app
+from flask import Response
+
+from bpt311.site import city_zone
 
 FORMATS = ("json", "xml")
 MIMETYPES = {"json": "application/json", "xml": "text/xml"}
@@ -37,10 +39,6 @@ ITEM_NAMES = {
 # Characters XML 1.0 cannot carry at all, even escaped; text sent to us may hold them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 STREAM_BATCH = 100  # items per chunk written: fewer, larger writes
-
-
-def city_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CITY_TIMEZONE"])
 
 
 def w3c_datetime(moment: datetime | None, zone: ZoneInfo | None = None) -> str | None:

@@ -16,10 +16,9 @@ from functools import cache
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import Select, select
 
-from bpt311.api.georeport import city_zone, w3c_datetime
+from bpt311.api.georeport import w3c_datetime
 from bpt311.extensions import db
 from bpt311.models import (
     STATUSES,
@@ -34,7 +33,7 @@ from bpt311.models import (
 )
 from bpt311.models.reports import TRACKING_PREFIX
 from bpt311.reports.service import sla_in_words
-from bpt311.site import site_url
+from bpt311.site import city_zone, site_url
 
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
@@ -110,7 +109,7 @@ def parse_moment(text: str, name: str, *, end_of_day: bool = False) -> datetime:
     ``t``/``z``, a leap second (read as :59), and a ``+`` that arrived as a space. Moments
     beyond the calendar's ends are clamped to them.
     """
-    zone = ZoneInfo(current_app.config["CITY_TIMEZONE"])
+    zone = city_zone()
     if _DATE_ONLY.match(text.strip()):
         try:
             day = datetime.fromisoformat(text.strip())
@@ -361,7 +360,5 @@ def id_for_token(token: str) -> str | None:
     number = report_id(token)
     if number is None:
         return None
-    found = db.session.scalar(
-        select(Report.id).where(Report.id == number, Report.publicly_visible)
-    )
+    found = db.session.scalar(select(Report.id).where(Report.id == number, Report.publicly_visible))
     return tracking_number(found) if found else None

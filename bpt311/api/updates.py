@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import aliased
 
-from bpt311.api.georeport import city_zone, w3c_datetime
+from bpt311.api.georeport import w3c_datetime
 from bpt311.api.service_requests import (
     MAX_RESULTS,
     RequestQuery,
@@ -24,6 +24,7 @@ from bpt311.api.service_requests import (
 from bpt311.community.page import step_words
 from bpt311.extensions import db
 from bpt311.models import Report, TimelineEvent
+from bpt311.site import city_zone
 
 # The steps that change what GeoReport calls a request's status, and the status they leave.
 STATUS_AFTER = {

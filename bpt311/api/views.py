@@ -283,6 +283,3 @@ def _unexpected(exc: Exception):
         500,
         "Something went wrong on our side and nothing was saved. Please try again.",
     )
-
-
-from bpt311.api import pages  # noqa: E402, F401  (adds /developers and the embeds to bp)

@@ -15,7 +15,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from bpt311.community.service import FLAG_REASONS
+from bpt311.media import UploadRefused
 from bpt311.reports.forms import Marked
+from bpt311.storage import stash_photo
 
 
 class CommentForm(FlaskForm):
@@ -73,3 +75,15 @@ class EmailUpdatesForm(FlaskForm):
         ],
         filters=[lambda value: value.strip() if value else value],
     )
+
+
+def photo_from(field):
+    """A photo sent with a form, checked and stashed; the form field gets the error."""
+    upload = field.data
+    if not getattr(upload, "filename", ""):
+        return None
+    try:
+        return stash_photo(upload)
+    except UploadRefused as exc:
+        field.errors = [str(exc)]
+        return None

@@ -7,13 +7,16 @@ from collections import defaultdict
 from flask import session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bpt311.accounts.standing import may_write
+from bpt311.accounts.standing import CannotPost, may_write
 from bpt311.community import forms, service
 from bpt311.extensions import db
 from bpt311.models import Comment, Media, Report, TimelineEvent
+from bpt311.reports import queries
+from bpt311.reports.service import sla_in_words
 
 # A timeline step's name, as the conversation shows it.
 STEP_LABELS = {
@@ -89,4 +92,21 @@ def conversation_context(report: Report, user, comment_form=None) -> dict:
         "is_author": lambda comment: (
             getattr(user, "is_authenticated", False) and comment.author_id == user.id
         ),
+    }
+
+
+def report_page_context(report, comment_form=None, email_form=None) -> dict:
+    """Everything the report page shows, for the person looking at it."""
+    user = current_user
+    mine = getattr(user, "is_authenticated", False) and report.reporter_id == user.id
+    return {
+        # A banned account is told once, where the links to write would be.
+        "cannot_post": "" if may_write(user) else str(CannotPost()),
+        "merged": queries.merged_into(report),
+        "response_time": sla_in_words(report.category.sla_hours),
+        "is_reporter": mine,
+        "can_change": mine and report.status == "open" and report.acknowledged_at is None,
+        **service.viewer_state(report, user),
+        **conversation_context(report, user, comment_form),
+        "email_form": email_form or forms.EmailUpdatesForm(formdata=None),
     }

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 
 from bpt311 import i18n, notify
 from bpt311.accounts.standing import require_may_write
-from bpt311.accounts.tokens import EMAIL_UPDATES, UNSUBSCRIBE, make_token
 from bpt311.extensions import db
 from bpt311.models import (
     FLAG_TARGETS,
@@ -36,6 +35,7 @@ from bpt311.notify import about, enqueue_email, site_link
 from bpt311.reports import lifecycle
 from bpt311.staff.access import may_act_on
 from bpt311.staff.audit import record
+from bpt311.tokens import EMAIL_UPDATES, UNSUBSCRIBE, make_token
 from bpt311.watch.events import announce
 
 COMMENT_MAX = 2000
@@ -291,9 +291,7 @@ def request_email_updates(report: Report, email: str) -> None:
     until the link is followed: the signed link carries the address (and the language of
     the page, for the emails that follow)."""
     email = email.strip().lower()
-    token = make_token(
-        EMAIL_UPDATES, {"r": report.id, "e": email, "l": i18n.current_language()}
-    )
+    token = make_token(EMAIL_UPDATES, {"r": report.id, "e": email, "l": i18n.current_language()})
     enqueue_email(
         email,
         "report_updates_confirm",

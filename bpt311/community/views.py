@@ -19,21 +19,19 @@ from flask_login import current_user, login_required
 
 from bpt311 import i18n
 from bpt311.accounts.standing import CannotPost
-from bpt311.accounts.tokens import (
+from bpt311.community import forms, service
+from bpt311.community.page import conversation_context, report_page_context
+from bpt311.errors import go_to, varies_on_htmx, wants_partial
+from bpt311.extensions import csrf, db, limiter, person_or_address
+from bpt311.models import Comment, Report
+from bpt311.reports import queries
+from bpt311.tokens import (
     EMAIL_UPDATES,
     UNSUBSCRIBE,
     TokenExpired,
     TokenInvalid,
     read_token,
 )
-from bpt311.community import forms, service
-from bpt311.community.page import conversation_context
-from bpt311.errors import go_to, varies_on_htmx, wants_partial
-from bpt311.extensions import csrf, db, limiter, person_or_address
-from bpt311.media import UploadRefused
-from bpt311.models import Comment, Report
-from bpt311.reports import queries
-from bpt311.storage import stash_photo
 
 bp = Blueprint("community", __name__)
 
@@ -58,18 +56,6 @@ def _sign_in_first(report: Report, pending: dict | None = None):
     target = url_for("accounts.sign_in", next=back)
     flash(_("Sign in or create an account to do that. You will come straight back."), "info")
     return go_to(target)
-
-
-def photo_from(field):
-    """A photo sent with a form, checked and stashed; the form field gets the error."""
-    upload = field.data
-    if not getattr(upload, "filename", ""):
-        return None
-    try:
-        return stash_photo(upload)
-    except UploadRefused as exc:
-        field.errors = [str(exc)]
-        return None
 
 
 # ---- votes and follows ------------------------------------------------------------------
@@ -103,9 +89,7 @@ def vote(tracking_number: str):
                 people=i18n.number(count),
             )
         return varies_on_htmx(
-            render_template(
-                "community/_votes.html", report=report, voted=voted, announce=message
-            )
+            render_template("community/_votes.html", report=report, voted=voted, announce=message)
         )
     flash(
         _("Thank you: your vote was added.") if voted else _("Your vote was taken back."), "success"
@@ -198,8 +182,7 @@ def confirm_email_updates(token: str):
             "accounts/message.html",
             title=_("This link cannot be used"),
             message=_(
-                "It has expired or was cut short. Ask for email updates again on the "
-                "report's page."
+                "It has expired or was cut short. Ask for email updates again on the report's page."
             ),
             link_text=_("Find the report"),
             link_url=url_for("reports.index"),
@@ -231,7 +214,7 @@ def comment(tracking_number: str):
         return _sign_in_first(report, {"action": "comment", "draft": form.body.data or ""})
     status = 200
     if form.validate_on_submit():
-        photo = photo_from(form.photo)
+        photo = forms.photo_from(form.photo)
         if not form.photo.errors:
             try:
                 service.add_comment(report, current_user, form.body.data, photo)
@@ -255,9 +238,7 @@ def comment(tracking_number: str):
 
 
 def _detail_with(report: Report, comment_form=None, status: int = 200, email_form=None):
-    from bpt311.reports.views import detail_context
-
-    context = detail_context(report, comment_form=comment_form, email_form=email_form)
+    context = report_page_context(report, comment_form=comment_form, email_form=email_form)
     response = make_response(render_template("reports/detail.html", **context))
     response.status_code = status
     return response
@@ -365,7 +346,7 @@ def flag(target_type: str, target_id: int):
 
 def _note_page(template: str, report: Report, form, action):
     if form.validate_on_submit():
-        photo = photo_from(form.photo) if hasattr(form, "photo") else None
+        photo = forms.photo_from(form.photo) if hasattr(form, "photo") else None
         if not (hasattr(form, "photo") and form.photo.errors):
             try:
                 action(photo)

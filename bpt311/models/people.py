@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
 from bpt311.models.places import Department
+from bpt311.tokens import session_hold
 
 ROLES = ("resident", "staff", "admin")
 
@@ -44,8 +45,6 @@ class User(UserMixin, Base):
     def get_id(self) -> str:
         """The session's hold on this account (Flask-Login's alternative id): it lapses when
         the password or the session version changes, so every copy of an older cookie ends."""
-        from bpt311.accounts.tokens import session_hold
-
         return f"{self.id}.{session_hold(self)}"
 
     @property

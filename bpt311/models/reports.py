@@ -46,6 +46,8 @@ STATUS_NAMES = {
 }
 SOURCES = ("web", "kiosk", "api", "staff")
 TRACKING_PREFIX = "BPT-"
+# The formats a photo's smaller copies are made in, and their files' endings.
+VARIANT_EXTENSIONS = {"image/avif": ".avif", "image/webp": ".webp", "image/jpeg": ".jpg"}
 # One reading of a typed tracking number for every box that takes one (report pages, the
 # search boxes, the kiosk, the API): "BPT-000302", "bpt 302", "BPT302", "#302", "000302", "302".
 _TRACKING_RE = re.compile(r"^\s*#?\s*(?:BPT)?[-\s#]*0*(\d{1,12})\s*$", re.IGNORECASE)
@@ -305,8 +307,6 @@ class Media(Base):
 
     def srcset(self, content_type: str) -> list[tuple[str, int, int]]:
         """(file name, width, height) of each copy in one format, narrowest first."""
-        from bpt311.storage import VARIANT_EXTENSIONS
-
         extension = VARIANT_EXTENSIONS.get(content_type)
         return sorted(
             (f"v/{self.variant_key}-{width}x{height}{extension}", width, height)

@@ -31,7 +31,7 @@ from sqlalchemy import delete, select, update
 from bpt311 import i18n, outbound
 from bpt311.extensions import db
 from bpt311.models import PushMessage, PushSubscription, User, utcnow
-from bpt311.notify import _claim, due_ids, fail_alone, retry_later
+from bpt311.notify import claim, due_ids, fail_alone, retry_later
 
 log = logging.getLogger(__name__)
 SCOPES = ("reports", "areas")
@@ -275,7 +275,7 @@ def _deliver_one(row_id: int, worker: str, now: datetime) -> bool:
     """Claim and push one notification; True when the push service took it."""
     from pywebpush import WebPushException
 
-    if not _claim(row_id, worker, now, model=PushMessage):
+    if not claim(row_id, worker, now, model=PushMessage):
         return False
     row = db.session.get(PushMessage, row_id)
     if row is None:  # its device was removed meanwhile

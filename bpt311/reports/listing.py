@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import math
-from numbers import Number
 
 from flask import (
     Response,
@@ -28,6 +24,7 @@ from bpt311.models.reports import STATUS_NAMES, TRACKING_PREFIX
 from bpt311.ops import replica
 from bpt311.reports import browse, figures, queries
 from bpt311.reports.views import bp
+from bpt311.spreadsheets import csv_line
 
 MAP_CAP = 2000
 
@@ -258,30 +255,6 @@ CSV_COLUMNS = [
 ]
 
 
-def spreadsheet_safe(value):
-    """A CSV cell a spreadsheet will show, never run: text with a leading = + - @ tab or CR
-    is defused with a quote; a finite number is written as the number it is (a longitude
-    is -73.1951, not the text '-73.1951)."""
-    if isinstance(value, Number) and _finite(value):
-        return value
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _finite(number: Number) -> bool:
-    """Not NaN or an infinity ("-inf" reads as a formula to a spreadsheet)."""
-    try:
-        return math.isfinite(number)
-    except (TypeError, ValueError):  # a complex number
-        return False
-
-
-def _csv_line(values) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([spreadsheet_safe(v) for v in values])
-    return buffer.getvalue()
-
-
 @bp.get("/reports.csv")
 @limiter.limit("30/minute")
 def csv_export():
@@ -290,9 +263,9 @@ def csv_export():
         return problem
 
     def generate():
-        yield _csv_line(CSV_COLUMNS)
+        yield csv_line(CSV_COLUMNS)
         for row in _rows(filters, None):
-            yield _csv_line(
+            yield csv_line(
                 [
                     _tracking_number(row.id),
                     row.category,

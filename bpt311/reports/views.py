@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 import segno
 from flask import (
     Blueprint,
@@ -21,14 +19,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from bpt311 import storage
-from bpt311.accounts.standing import CannotPost, may_write, require_may_write
-from bpt311.errors import go_to, partial_or_page
+from bpt311.community.page import report_page_context
+from bpt311.errors import partial_or_page
 from bpt311.extensions import db, limiter, person_or_address
 from bpt311.models import Media
-from bpt311.pwa import share
-from bpt311.reports import queries
-from bpt311.reports.forms import report_form_class
-from bpt311.reports.intake import take_report
+from bpt311.reports import flow, queries
 from bpt311.reports.service import (
     active_category,
     possible_duplicates,
@@ -39,101 +34,15 @@ from bpt311.reports.service import (
 bp = Blueprint("reports", __name__)
 
 
-def _paths(staff: bool) -> dict[str, str]:
-    """Where the form's steps go: the public flow, or staff intake for a caller."""
-    if staff:
-        return {"new": url_for("staff.intake"), "create": url_for("staff.intake_create")}
-    return {"new": url_for("reports.new"), "create": url_for("reports.create")}
-
-
-def _category_step(query: str = "", error: str = "", status: int = 200, staff: bool = False):
-    groups = queries.search_categories(query)
-    return partial_or_page(
-        "reports/_category_choices.html",
-        "reports/choose.html",
-        status,
-        groups=groups,
-        query=query,
-        error=error,
-        match_count=sum(len(c) for _, c in groups),
-        paths=_paths(staff),
-        staff_intake=staff,
-    )
-
-
-def _form_page(form, category, intake=None, status: int = 200, staff: bool = False):
-    return partial_or_page(
-        "reports/_report_form.html",
-        "reports/new.html",
-        status,
-        form=form,
-        category=category,
-        intake=intake,
-        response_time=sla_in_words(category.sla_hours),
-        paths=_paths(staff),
-        staff_intake=staff,
-    )
-
-
-def new_report_page(staff: bool = False):
-    if not staff:  # a banned account is told before it fills the form in, not after
-        require_may_write(current_user)
-    code = request.args.get("category", "").strip()
-    category = active_category(code) if code else None
-    if category is None:
-        error = _("That kind of problem is not on our list. Choose one below.") if code else ""
-        if not staff:  # a deep link's point waits while the category is chosen
-            share.remember_point(request.args.get("lat", ""), request.args.get("lon", ""))
-        return _category_step(request.args.get("q", "").strip()[:100], error, staff=staff)
-    form = report_form_class(category)(formdata=None)
-    form.category.data = category.service_code
-    form.submission_key.data = secrets.token_urlsafe(24)
-    if current_user.is_authenticated and not staff:  # the receipt goes to the account's email
-        form.contact_name.data = current_user.display_name
-        form.contact_email.data = current_user.email
-    # Deep links (a flyer's QR code, another app) may carry the point.
-    for name in ("lat", "lon"):
-        value = request.args.get(name, "")
-        target = form.latitude if name == "lat" else form.longitude
-        target.data = value[:20]
-    intake = None
-    if not staff:  # a point kept from the category step, photos shared from the phone
-        point = share.pending_point()
-        if point and not (form.latitude.data or form.longitude.data):
-            form.latitude.data, form.longitude.data = point
-        intake = share.take_pending(form)
-    return _form_page(form, category, intake, staff=staff)
-
-
-def create_report(staff: bool = False):
-    """Send the form: for a resident, or (``staff``) for a caller, with source "staff"."""
-    category = active_category(request.form.get("category", ""))
-    if category is None:
-        return _category_step(
-            error=_("Choose what kind of problem it is."), status=422, staff=staff
-        )
-    form = report_form_class(category)()
-    reporter = current_user if current_user.is_authenticated and not staff else None
-    intake = take_report(form, category, reporter=reporter, source="staff" if staff else "web")
-    if intake.report is None:
-        status = 422 if any(f.errors for f in form) else 200
-        return _form_page(form, category, intake, status, staff=staff)
-    session.setdefault("my_reports", [])
-    session["my_reports"] = [*session["my_reports"][-19:], intake.report.id]
-    share.forget()
-    target = url_for("reports.submitted", tracking_number=intake.report.tracking_number)
-    return go_to(target)
-
-
 @bp.get("/reports/new")
 def new():
-    return new_report_page()
+    return flow.new_report_page()
 
 
 @bp.post("/reports/new")
 @limiter.limit("20/minute;200/hour", key_func=person_or_address)
 def create():
-    return create_report()
+    return flow.create_report()
 
 
 @bp.get("/reports/nearby")
@@ -177,27 +86,6 @@ def submitted(tracking_number: str):
     )
 
 
-def detail_context(report, comment_form=None, email_form=None) -> dict:
-    """Everything the report page shows, for the person looking at it."""
-    from bpt311.community.forms import EmailUpdatesForm
-    from bpt311.community.page import conversation_context
-    from bpt311.community.service import viewer_state
-
-    user = current_user
-    mine = getattr(user, "is_authenticated", False) and report.reporter_id == user.id
-    return {
-        # A banned account is told once, where the links to write would be.
-        "cannot_post": "" if may_write(user) else str(CannotPost()),
-        "merged": queries.merged_into(report),
-        "response_time": sla_in_words(report.category.sla_hours),
-        "is_reporter": mine,
-        "can_change": mine and report.status == "open" and report.acknowledged_at is None,
-        **viewer_state(report, user),
-        **conversation_context(report, user, comment_form),
-        "email_form": email_form or EmailUpdatesForm(formdata=None),
-    }
-
-
 @bp.get("/reports/<tracking_number>")
 def detail(tracking_number: str):
     report = queries.report_by_tracking_number(tracking_number)
@@ -216,7 +104,7 @@ def detail(tracking_number: str):
             _("Hidden from the public by the moderators: %(reason)s", reason=report.hidden_reason),
             "info",
         )
-    return render_template("reports/detail.html", **detail_context(report))
+    return render_template("reports/detail.html", **report_page_context(report))
 
 
 SERVABLE_TYPES = frozenset(

@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from bpt311.accounts import tokens
+from bpt311 import tokens
 from bpt311.accounts.service import normalise_email, user_by_email
 from bpt311.api import keys
 from bpt311.api.service_requests import SERVICE_CODE_RE

@@ -18,8 +18,8 @@ from bpt311.models import AuditLog, Department, Report, TimelineEvent, utcnow
 from bpt311.models.base import UTCDateTime
 from bpt311.notify import enqueue_email, site_link
 from bpt311.reports import lifecycle
+from bpt311.site import city_zone
 from bpt311.staff.audit import record
-from bpt311.templating import city_zone
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,14 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import dates
+from bpt311.community import forms as community_forms
 from bpt311.community.page import step_words
 from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import translated
 from bpt311.models import ResponseTemplate, SavedFilter
 from bpt311.redirects import safe_referrer
-from bpt311.reports import browse
+from bpt311.reports import browse, flow
 from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.staff import forms, queries, service
@@ -73,9 +74,7 @@ def _bulk_form(people):
 def queue():
     # A tracking number in the search box opens that report (hidden ones too: staff see
     # them); the live search shows a link to it on top of the results instead.
-    typed_report = report_queries.report_typed(
-        request.args.get("q", "")[:40], include_hidden=True
-    )
+    typed_report = report_queries.report_typed(request.args.get("q", "")[:40], include_hidden=True)
     if typed_report is not None and not wants_partial():
         return go_to(url_for(".inspect", tracking_number=typed_report.tracking_number))
     extra, people = _queue_form(request.args)
@@ -323,9 +322,7 @@ def act(tracking_number: str, action: str):
 def _perform(action: str, report, form, version) -> str:
     user = current_user._get_current_object()
     if action == "status":
-        from bpt311.community.views import photo_from
-
-        photo = photo_from(form.photo)
+        photo = community_forms.photo_from(form.photo)
         if form.photo.errors:
             raise service.InvalidInput("photo", form.photo.errors[0])
         service.change_status(
@@ -378,17 +375,13 @@ def _perform(action: str, report, form, version) -> str:
 @bp.get("/intake")
 @staff_required
 def intake():
-    from bpt311.reports.views import new_report_page
-
-    return new_report_page(staff=True)
+    return flow.new_report_page(staff=True)
 
 
 @bp.post("/intake")
 @staff_required
 def intake_create():
-    from bpt311.reports.views import create_report
-
-    return create_report(staff=True)
+    return flow.create_report(staff=True)
 
 
 # ---- response templates (admins) -------------------------------------------------------------

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import Form, SelectChoice, SelectField
 
 from bpt311.dates import DayField, date_problems
-from bpt311.reports.listing import spreadsheet_safe
+from bpt311.spreadsheets import spreadsheet_safe
 from bpt311.stats import charts
 from bpt311.stats.figures import MAX_WEEKS, Dashboard, Names, Outcome, Selection, default_period
 

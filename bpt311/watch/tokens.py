@@ -1,7 +1,7 @@
 """Signed links for watch areas: one-click unsubscribe from emails, and private feeds.
 
 Signed with the app's SECRET_KEY and a salt of their own, so a link made for one
-purpose (or by :mod:`bpt311.accounts.tokens`) never works as another. No table holds
+purpose (or by :mod:`bpt311.tokens`) never works as another. No table holds
 them: each names one subscription and its person, and is checked against both.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from bpt311.accounts.tokens import TokenExpired, TokenInvalid
+from bpt311.tokens import TokenExpired, TokenInvalid
 
 UNSUBSCRIBE = "watch.unsubscribe"
 PRIVATE_FEED = "watch.private-feed"
