@@ -1,4 +1,5 @@
-"""Signed, expiring links for emails: verify an address, reset a password, change an email.
+"""Signed, expiring links: verify an address, reset a password, change an email, stop emails,
+a watch area's private feed. The one token helper (watch/tokens.py names its own links).
 
 No table holds them. Each token is signed with the app's SECRET_KEY and a salt of
 its own purpose, so one kind can never be used as another, and carries a
@@ -22,6 +23,8 @@ CHANGE_EMAIL = "accounts.change-email"
 CLAIM_REPORTS = "accounts.claim-reports"
 UNSUBSCRIBE = "notify.unsubscribe"
 EMAIL_UPDATES = "community.email-updates"  # an address without an account asks for updates
+WATCH_UNSUBSCRIBE = "watch.unsubscribe"  # one watch area's, follow's or every digest's emails
+PRIVATE_FEED = "watch.private-feed"  # a watch area's feed address
 
 # How long each kind of link works, in seconds.
 MAX_AGE = {
@@ -31,6 +34,8 @@ MAX_AGE = {
     CLAIM_REPORTS: 24 * 3600,
     UNSUBSCRIBE: 5 * 365 * 24 * 3600,  # an old email's link should still work
     EMAIL_UPDATES: 3 * 24 * 3600,
+    WATCH_UNSUBSCRIBE: 5 * 365 * 24 * 3600,
+    PRIVATE_FEED: 10 * 365 * 24 * 3600,  # a feed reader keeps its address for years
 }
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bpt311 import tokens as app_tokens
 from bpt311.community.service import unsubscribe_token as report_unsubscribe_token
 from bpt311.extensions import db
 from bpt311.models import Notice, Outbox, WatchArea, WatchAreaFollow, utcnow
@@ -158,7 +159,7 @@ def test_a_forged_token_changes_nothing(site):
 def test_an_expired_token_changes_nothing(site, monkeypatch):
     area = circle_area(make_user("maria@example.org"))
     token = tokens.unsubscribe_token("area", area.id, area.owner_id)
-    monkeypatch.setitem(tokens.MAX_AGE, tokens.UNSUBSCRIBE, -1)
+    monkeypatch.setitem(app_tokens.MAX_AGE, tokens.UNSUBSCRIBE, -1)
     response = client_for(site).post(f"/watch/unsubscribe/{token}")
     assert response.status_code == 400
     assert "This link is too old" in response.get_data(as_text=True)
