@@ -23,6 +23,7 @@ from bpt311.api.service_requests import SERVICE_CODE_RE, clean
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, search
 from bpt311.models import ApiKey, AuditLog, Report
+from bpt311.problems import Problem
 from bpt311.reports.service import (
     InvalidReport,
     NewReport,
@@ -34,7 +35,7 @@ ATTRIBUTE_RE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 MEDIA_URL_MAX = 500
 
 
-class Refused(Exception):
+class Refused(Problem):
     """A request we will not make a report of: the HTTP status and one message per problem."""
 
     def __init__(self, status: int, *messages: str):

@@ -32,6 +32,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import about, enqueue_email, site_link
+from bpt311.problems import InvalidInput, NotAllowed
 from bpt311.reports import lifecycle
 from bpt311.staff.access import may_act_on
 from bpt311.staff.audit import record
@@ -49,20 +50,6 @@ FLAG_REASONS = {
     "not_real": _l("Not a real problem, or a joke"),
     "other": _l("Something else"),
 }
-
-
-class CommunityError(Exception):
-    """Something the person can be told about."""
-
-
-class NotAllowed(CommunityError):
-    pass
-
-
-class InvalidInput(CommunityError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 # What to say about each kind of text when it is missing or too long: whole sentences,

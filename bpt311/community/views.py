@@ -24,6 +24,7 @@ from bpt311.community.page import conversation_context, report_page_context
 from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.models import Comment, Report
+from bpt311.problems import onto_form
 from bpt311.reports import queries
 from bpt311.tokens import (
     EMAIL_UPDATES,
@@ -219,7 +220,7 @@ def comment(tracking_number: str):
             try:
                 service.add_comment(report, current_user, form.body.data, photo)
             except service.InvalidInput as exc:
-                form[exc.field].errors = [str(exc)]
+                onto_form(form, exc, fallback="*")
             except (service.NotAllowed, CannotPost) as exc:  # the draft stays in the form
                 form.body.errors = [str(exc)]
             else:
@@ -329,7 +330,7 @@ def flag(target_type: str, target_id: int):
                 current_user, target_type, target_id, form.reason.data or "", form.detail.data or ""
             )
         except service.InvalidInput as exc:
-            form[exc.field if exc.field in form else "reason"].errors = [str(exc)]
+            onto_form(form, exc, fallback="reason")
         except service.NotAllowed as exc:
             abort(403, str(exc))
         else:
@@ -351,7 +352,7 @@ def _note_page(template: str, report: Report, form, action):
             try:
                 action(photo)
             except service.InvalidInput as exc:
-                form[exc.field].errors = [str(exc)]
+                onto_form(form, exc, fallback="*")
             except service.NotAllowed as exc:
                 abort(403, str(exc))
             else:

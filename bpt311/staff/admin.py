@@ -17,9 +17,9 @@ from bpt311.extensions import db
 from bpt311.i18n import LANGUAGES, current_language
 from bpt311.imports.service import past_imports
 from bpt311.models import ApiKey, Category, CategoryQuestion, Department, User
+from bpt311.problems import Refused, onto_form
 from bpt311.staff import admin_forms, admin_geo, administration, queries
 from bpt311.staff.access import admin_required
-from bpt311.staff.administration import Refused
 from bpt311.staff.views import bp
 
 
@@ -34,18 +34,6 @@ def _form_page(template: str, form, status: int | None = None, **context):
     """A form page: 422 when it carries errors (htmx swaps those), 200 otherwise."""
     status = status or (422 if form.errors or context.get("problem") else 200)
     return render_template(template, form=form, **context), status
-
-
-def _show_refusal(form, refusal: Refused) -> str:
-    """Put a service's refusal on the form's fields; what no field owns is returned."""
-    loose = []
-    for name, message in refusal.errors.items():
-        target = getattr(form, name, None) if name else None
-        if target is None:
-            loose.append(message)
-        else:
-            target.errors = [*target.errors, message]
-    return " ".join(loose)
 
 
 def _number(value) -> int | None:
@@ -92,7 +80,7 @@ def admin_department(department_id: int | None = None):
                 ),
             )
         except Refused as refusal:
-            _show_refusal(form, refusal)
+            onto_form(form, refusal)
         else:
             flash(_("%(name)s was saved.", name=form.name.data.strip()), "success")
             return redirect(url_for(".admin_departments"), 303)
@@ -154,7 +142,7 @@ def admin_category(category_id: int | None = None):
         try:
             category = administration.save_category(current_user, values, category)
         except Refused as refusal:
-            _show_refusal(form, refusal)
+            onto_form(form, refusal)
         else:
             flash(_("%(name)s was saved.", name=category.name), "success")
             return redirect(url_for(".admin_category", category_id=category.id), 303)
@@ -257,7 +245,7 @@ def admin_question(category_id: int, question_id: int | None = None):
         try:
             administration.save_question(current_user, category, _question_values(form), question)
         except Refused as refusal:
-            _show_refusal(form, refusal)
+            onto_form(form, refusal)
         else:
             flash(
                 _("The question “%(label)s” was saved.", label=form.label.data.strip()), "success"
@@ -331,7 +319,7 @@ def admin_invite():
                 _number(form.department_id.data),
             )
         except Refused as refusal:
-            _show_refusal(form, refusal)
+            onto_form(form, refusal)
         else:
             flash(
                 _(
@@ -362,7 +350,7 @@ def admin_user(user_id: int):
             )
         except Refused as refusal:
             db.session.rollback()
-            problem = _show_refusal(form, refusal)
+            problem = onto_form(form, refusal)
         else:
             flash(_("%(email)s’s access was saved.", email=person.email), "success")
             return redirect(url_for(".admin_user", user_id=person.id), 303)
@@ -410,7 +398,7 @@ def admin_api_keys():
         try:
             made = administration.create_api_key(current_user, form.name.data)
         except Refused as refusal:
-            _show_refusal(form, refusal)
+            onto_form(form, refusal)
         else:
             form = admin_forms.ApiKeyForm(formdata=None)
     response = make_response(
@@ -471,7 +459,7 @@ def admin_places_preview():
             try:
                 upload = admin_geo.check_upload(text, form.kind.data)
             except Refused as refusal:
-                _show_refusal(form, refusal)
+                onto_form(form, refusal)
     if upload is None:
         shapes = admin_geo.current_shapes("neighbourhoods")
         return _form_page(

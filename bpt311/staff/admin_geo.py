@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder, project, slugify
 from bpt311.models import Neighbourhood, Report, ServiceBoundary, User, WatchArea
-from bpt311.staff.administration import Refused
+from bpt311.problems import Refused
 from bpt311.staff.audit import record
 
 KINDS = ("boundary", "neighbourhoods")

@@ -38,21 +38,13 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email, site_link
+from bpt311.problems import Refused
 from bpt311.reports.forms import report_form_class
 from bpt311.staff.audit import record
 
 QUESTION_CODE_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 LIST_TYPES = ("singlevaluelist", "multivaluelist")
 STAFF_ROLES = ("staff", "admin")
-
-
-class Refused(Exception):
-    """A change that cannot be made as asked; ``errors`` maps form fields to messages
-    ("" for the form as a whole)."""
-
-    def __init__(self, errors: dict[str, str] | str):
-        self.errors = {"": errors} if isinstance(errors, str) else errors
-        super().__init__("; ".join(self.errors.values()))
 
 
 def _apply(target: Any, values: dict[str, Any]) -> dict[str, list[Any]]:

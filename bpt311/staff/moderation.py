@@ -35,6 +35,7 @@ from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import db
 from bpt311.models import Comment, Flag, Media, Report, TimelineEvent, User, utcnow
 from bpt311.notify import enqueue_email, site_link
+from bpt311.problems import NotAllowed, Problem
 from bpt311.staff.access import admin_required, may_act_on, require_may_act_on, staff_required
 from bpt311.staff.audit import record
 from bpt311.staff.views import bp
@@ -115,14 +116,6 @@ DISMISSED = {
         n,
     ),
 }
-
-
-class ModerationError(Exception):
-    """Nothing changed, and the moderator is told why (often: someone else got there first)."""
-
-
-class NotAllowed(ModerationError):
-    pass
 
 
 # ---- what the queue shows -------------------------------------------------------------------
@@ -321,9 +314,9 @@ def _check(actor: User, item: Item) -> None:
 def _reason(text: str | None, required: bool = True) -> str:
     reason = (text or "").strip()
     if required and not reason:
-        raise ModerationError(_("Say why, for the record and for the person who posted it."))
+        raise Problem(_("Say why, for the record and for the person who posted it."))
     if len(reason) > REASON_MAX:
-        raise ModerationError(_("Keep the reason to %(num)d characters or fewer.", num=REASON_MAX))
+        raise Problem(_("Keep the reason to %(num)d characters or fewer.", num=REASON_MAX))
     return reason
 
 
@@ -418,7 +411,7 @@ def hide(item: Item, actor: User, reason: str) -> int:
     now = utcnow()
     if not _set_hidden(item, now, reason, now):
         db.session.rollback()
-        raise ModerationError(MESSAGES["already_hidden"][item.target_type]())
+        raise Problem(MESSAGES["already_hidden"][item.target_type]())
     resolved = _resolve_flags(item, "hidden", now)
     if item.target_type in ("report", "comment"):  # what followers and watchers may not read
         withdraw_unsent_notices(
@@ -446,7 +439,7 @@ def restore(item: Item, actor: User) -> None:
     now = utcnow()
     if not _set_hidden(item, None, "", now):
         db.session.rollback()
-        raise ModerationError(MESSAGES["not_hidden"][item.target_type]())
+        raise Problem(MESSAGES["not_hidden"][item.target_type]())
     _timeline(item, actor, "restored", f"Restored; it had been hidden: {was}", now)
     record(
         actor,
@@ -467,7 +460,7 @@ def dismiss(item: Item, actor: User) -> int:
     resolved = _resolve_flags(item, "dismissed", utcnow())
     if not resolved:
         db.session.rollback()
-        raise ModerationError(MESSAGES["no_flags"][item.target_type]())
+        raise Problem(MESSAGES["no_flags"][item.target_type]())
     record(
         actor,
         "moderation.dismiss",
@@ -485,7 +478,7 @@ def ban(person: User, actor: User, reason: str = "") -> None:
     if not actor.is_admin:
         raise NotAllowed(_("Only administrators can ban people."))
     if person.is_staff:
-        raise ModerationError(_("City staff cannot be banned; change their role first."))
+        raise Problem(_("City staff cannot be banned; change their role first."))
     reason = _reason(reason, required=False)
     result = db.session.execute(
         update(User)
@@ -495,7 +488,7 @@ def ban(person: User, actor: User, reason: str = "") -> None:
     )
     if result.rowcount != 1:
         db.session.rollback()
-        raise ModerationError(_("%(email)s is already banned.", email=person.email))
+        raise Problem(_("%(email)s is already banned.", email=person.email))
     record(
         actor,
         "user.ban",
@@ -518,7 +511,7 @@ def unban(person: User, actor: User) -> None:
     )
     if result.rowcount != 1:
         db.session.rollback()
-        raise ModerationError(_("%(email)s is not banned.", email=person.email))
+        raise Problem(_("%(email)s is not banned.", email=person.email))
     record(actor, "user.unban", target_type="user", target_id=person.id, email=person.email)
     db.session.commit()
 
@@ -675,7 +668,7 @@ def hide_item(target_type: str, target_id: int):
         resolved = hide(item, _me(), form.reason.data)
     except NotAllowed as exc:
         abort(403, str(exc))
-    except ModerationError as exc:
+    except Problem as exc:
         return _answer(key, str(exc), "error")
     message = [MESSAGES["hidden"][item.target_type]()]
     if resolved:
@@ -694,7 +687,7 @@ def restore_item(target_type: str, target_id: int):
         restore(item, _me())
     except NotAllowed as exc:
         abort(403, str(exc))
-    except ModerationError as exc:
+    except Problem as exc:
         return _answer(key, str(exc), "error")
     return _answer(key, MESSAGES["restored"][item.target_type]())
 
@@ -708,7 +701,7 @@ def dismiss_item(target_type: str, target_id: int):
         resolved = dismiss(item, _me())
     except NotAllowed as exc:
         abort(403, str(exc))
-    except ModerationError as exc:
+    except Problem as exc:
         return _answer(key, str(exc), "error")
     return _answer(key, DISMISSED[item.target_type](resolved))
 
@@ -744,7 +737,7 @@ def ban_user(user_id: int):
         return _answer(None, form.reason.errors[0], "error")
     try:
         ban(person, _me(), form.reason.data or "")
-    except ModerationError as exc:  # NotAllowed cannot happen past @admin_required
+    except Problem as exc:  # NotAllowed cannot happen past @admin_required
         return _answer(key, str(exc), "error")
     return _answer(
         key,
@@ -762,6 +755,6 @@ def unban_user(user_id: int):
     _item, key = _posted_item()
     try:
         unban(person, _me())
-    except ModerationError as exc:
+    except Problem as exc:
         return _answer(key, str(exc), "error")
     return _answer(key, _("%(email)s may post again.", email=person.email))

@@ -31,6 +31,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email, site_link
+from bpt311.problems import Conflict, InvalidInput, NotAllowed
 from bpt311.reports import lifecycle
 from bpt311.staff.access import may_act_on
 from bpt311.staff.audit import record
@@ -55,21 +56,7 @@ TOO_LONG_TEXT = {
 }
 
 
-class StaffError(Exception):
-    """Something the staff member can be told and can fix."""
-
-
-class NotAllowed(StaffError):
-    pass
-
-
-class InvalidInput(StaffError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-class StaleReport(StaffError):
+class StaleReport(Conflict):
     def __init__(self):
         super().__init__(
             _(

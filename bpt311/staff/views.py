@@ -25,6 +25,7 @@ from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import translated
 from bpt311.models import ResponseTemplate, SavedFilter
+from bpt311.problems import Problem, onto_form
 from bpt311.redirects import safe_referrer
 from bpt311.reports import browse, flow
 from bpt311.reports import queries as report_queries
@@ -132,7 +133,7 @@ def bulk_action():
             service_code=form.category.data,
             public_note=form.public_note.data or "",
         )
-    except service.StaffError as exc:
+    except Problem as exc:
         flash(str(exc), "error")
     else:
         flash(
@@ -301,10 +302,7 @@ def act(tracking_number: str, action: str):
         )
     except service.InvalidInput as exc:
         db.session.rollback()
-        target = form._fields.get(exc.field) or next(
-            f for f in form if f.name not in ("csrf_token", "version")
-        )
-        target.errors = [str(exc)]
+        onto_form(form, exc, fallback="*")
         return _inspector(_report(tracking_number), 422, bound=action, bound_form=form)
     except service.NotAllowed as exc:
         abort(403, str(exc))

@@ -27,6 +27,7 @@ from bpt311.models import (
     WatchAreaFollow,
     utcnow,
 )
+from bpt311.problems import NotAllowed, Problem, Refused
 from bpt311.watch import shapes
 from bpt311.watch.shapes import InvalidArea, Outline
 
@@ -45,21 +46,11 @@ DELIVERY_LABELS = {
 METHODS = ("keep", "address", "neighbourhood", "map")
 
 
-class WatchError(Exception):
-    """Something the person can be told about."""
+class AreaErrors(Refused):
+    """The area's form, with a message per field."""
 
 
-class NotAllowed(WatchError):
-    pass
-
-
-class AreaErrors(WatchError):
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
-
-
-class ChooseAPlace(WatchError):
+class ChooseAPlace(Problem):
     """The address matched several places: the person picks one."""
 
     def __init__(self, places: list[Place]):
