@@ -231,46 +231,6 @@ def _finish_response(response: Response) -> Response:
     return response
 
 
-def _media_variant(name: str):
-    """A smaller copy of a photo, shown only while the photo itself may be shown."""
-    from flask_login import current_user
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from bpt311 import storage
-    from bpt311.extensions import db
-    from bpt311.models import Media
-
-    match = storage.VARIANT_RE.match(name)
-    if match is None:
-        abort(404)
-    rows = db.session.scalars(
-        select(Media)
-        .where(Media.variant_key == match["key"])
-        .options(selectinload(Media.report), selectinload(Media.comment))
-    ).all()
-    # The photo's own rule (Media.visible_to), as /media/<name> applies it.
-    shown = [
-        media
-        for media in rows
-        if f"v/{name}" in storage.variant_files(media) and media.visible_to(current_user)
-    ]
-    if not shown:
-        abort(404)
-    public = any(media.publicly_visible for media in shown)
-    mimetype = next(k for k, ext in storage.VARIANT_EXTENSIONS.items() if name.endswith(ext))
-    response = storage.send(f"v/{name}", mimetype, stream=True)
-    if response is None:
-        abort(404)
-    if response.status_code == 302:  # to the object store's public URL
-        storage.cache_while_hideable(response, public)
-        return response
-    response.headers["Content-Disposition"] = "inline"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    storage.cache_while_hideable(response, public)  # as the photo itself
-    return response
-
-
 class _SharedStatic:
     """WSGI wrapper dropping ``Cookie`` from a static file's Vary header.
 
@@ -310,7 +270,6 @@ def register(app: Flask) -> None:
     app.extensions["bpt311_assets"] = manifest
     app.view_functions["static"] = _static_view
     app.url_defaults(_url_defaults)
-    app.add_url_rule("/media/v/<name>", "media_variant", _media_variant)
     # Registered first, so Flask runs it last: after every other after_request hook.
     app.after_request(_finish_response)
     app.wsgi_app = _SharedStatic(app.wsgi_app, f"{app.static_url_path}/")

@@ -99,7 +99,7 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/reports/<tracking_number>"): PUBLIC,
     ("GET", "/reports/<tracking_number>/submitted"): PUBLIC,
     ("GET", "/reports/<tracking_number>/feed.atom"): PUBLIC,
-    ("GET", "/reports/<tracking_number>/photos"): PUBLIC,  # the photos partial (jobs)
+    ("GET", "/reports/<tracking_number>/photos"): PUBLIC,  # polled while copies are made
     ("GET", "/media/<path:name>"): PUBLIC,
     ("GET", "/media/*"): PUBLIC_ANY,  # variants of a photo: 404 until they are made
     ("GET", "/open311/*"): PUBLIC_ANY,  # GeoReport errors for bad ids are the API's business

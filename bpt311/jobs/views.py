@@ -18,9 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.jobs import deadletter, queue
-from bpt311.reports import queries
 from bpt311.staff.access import admin_required
 from bpt311.staff.admin_forms import ConfirmForm
 
@@ -107,19 +105,3 @@ def admin_email_retry():
 @admin_required
 def admin_email_discard():
     return _act_on_email(deadletter.discard_email, _("The email was discarded."))
-
-
-@bp.get("/reports/<tracking_number>/photos")
-def report_photos(tracking_number: str):
-    """The report's photos as a partial, polled while their copies are being made."""
-    report = queries.report_by_tracking_number(tracking_number)
-    if report is None:
-        abort(404)
-    if not report.publicly_visible and not getattr(current_user, "is_staff", False):
-        abort(404)
-    page = url_for("reports.detail", tracking_number=report.tracking_number)
-    if not wants_partial():
-        return redirect(page + "#report-photos", 303)
-    response = varies_on_htmx(render_template("reports/_photos.html", report=report, polled=True))
-    response.headers["Cache-Control"] = "no-store"
-    return response

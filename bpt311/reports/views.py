@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from bpt311 import storage
 from bpt311.community.page import report_page_context
-from bpt311.errors import partial_or_page
+from bpt311.errors import partial_or_page, varies_on_htmx, wants_partial
 from bpt311.extensions import db, limiter, person_or_address
 from bpt311.models import Media
 from bpt311.reports import flow, queries
@@ -143,20 +143,64 @@ def media_file(name: str):
         if media.kind == "video" and media.processing_state != "ready":
             abort(404)  # the video as sent, its place and camera inside, until cleaned
         content_type = "image/jpeg" if name == media.thumb_name else media.content_type
+    # An upload waiting for its report (media is None): only its uploader has the name.
+    return _send_media(name, content_type, None if media is None else media.publicly_visible)
+
+
+def _send_media(name: str, content_type: str, public: bool | None, stream: bool = False):
+    """A stored file as an image or video, never as anything a browser runs; cached as long
+    as moderators could not hide it (``public`` None: private to the one who has the name)."""
     inline = content_type in SERVABLE_TYPES  # whatever a row says, never serve markup
     if not inline:
         content_type = "application/octet-stream"
-    response = storage.send(name, content_type, inline=inline)
+    response = storage.send(name, content_type, inline=inline, stream=stream)
     if response is None:
         abort(404)
-    if response.status_code == 302:  # to the object store: the URL was checked above
-        if media is not None:
-            storage.cache_while_hideable(response, public=media.publicly_visible)
-        return response
-    response.headers["Content-Disposition"] = "inline" if inline else "attachment"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    if media is None:  # an upload waiting for its report: only its uploader has the name
+    if response.status_code != 302:  # 302: to the object store, the URL was checked above
+        response.headers["Content-Disposition"] = "inline" if inline else "attachment"
+        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if public is None:
         response.headers["Cache-Control"] = "private, max-age=86400"
     else:
-        storage.cache_while_hideable(response, public=media.publicly_visible)
+        storage.cache_while_hideable(response, public=public)
+    return response
+
+
+@bp.get("/media/v/<name>")
+def media_variant(name: str):
+    """A smaller copy of a photo, shown only while the photo itself may be shown."""
+    match = storage.VARIANT_RE.match(name)
+    if match is None:
+        abort(404)
+    rows = db.session.scalars(
+        select(Media)
+        .where(Media.variant_key == match["key"])
+        .options(selectinload(Media.report), selectinload(Media.comment))
+    ).all()
+    # The photo's own rule (Media.visible_to), as /media/<name> applies it.
+    shown = [
+        media
+        for media in rows
+        if f"v/{name}" in storage.variant_files(media) and media.visible_to(current_user)
+    ]
+    if not shown:
+        abort(404)
+    public = any(media.publicly_visible for media in shown)
+    mimetype = next(k for k, ext in storage.VARIANT_EXTENSIONS.items() if name.endswith(ext))
+    return _send_media(f"v/{name}", mimetype, public, stream=True)  # cached as the photo
+
+
+@bp.get("/reports/<tracking_number>/photos")
+def photos(tracking_number: str):
+    """The report's photos as a partial, polled while their copies are being made."""
+    report = queries.report_by_tracking_number(tracking_number)
+    if report is None:
+        abort(404)
+    if not report.publicly_visible and not getattr(current_user, "is_staff", False):
+        abort(404)
+    page = url_for("reports.detail", tracking_number=report.tracking_number)
+    if not wants_partial():
+        return redirect(page + "#report-photos", 303)
+    response = varies_on_htmx(render_template("reports/_photos.html", report=report, polled=True))
+    response.headers["Cache-Control"] = "no-store"
     return response
