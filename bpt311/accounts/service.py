@@ -307,6 +307,13 @@ def update_profile(user: User, display_name: str, show_name: bool) -> None:
     db.session.commit()
 
 
+def remember_language(user: User, code: str) -> None:
+    """Keep a signed-in person's language choice for their emails and next visit."""
+    if user.locale != code:
+        user.locale = code
+        db.session.commit()
+
+
 def request_email_change(user: User, new_email: str, password: str) -> None:
     """Email a confirmation link to the new address and a notice to the current one.
 

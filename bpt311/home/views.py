@@ -6,7 +6,8 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 
 from bpt311 import i18n
-from bpt311.extensions import db, limiter
+from bpt311.accounts import service as accounts_service
+from bpt311.extensions import limiter
 from bpt311.home.script_catalogue import script_catalogue
 from bpt311.reports import figures, queries
 
@@ -33,9 +34,8 @@ def choose_language():
     code = request.form.get("lang", "")
     if code not in i18n.LANGUAGES:
         abort(400)
-    if current_user.is_authenticated and current_user.locale != code:
-        current_user.locale = code
-        db.session.commit()
+    if current_user.is_authenticated:
+        accounts_service.remember_language(current_user, code)
     return i18n.remember_choice(code, request.form.get("next"))
 
 

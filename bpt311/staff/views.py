@@ -24,13 +24,13 @@ from bpt311.community.page import step_words
 from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import translated
-from bpt311.models import ResponseTemplate, SavedFilter
-from bpt311.problems import Problem, onto_form
+from bpt311.models import ResponseTemplate
+from bpt311.problems import NotAllowed, Problem, onto_form
 from bpt311.redirects import safe_referrer
 from bpt311.reports import browse, flow
 from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
-from bpt311.staff import forms, queries, service
+from bpt311.staff import forms, queries, saved, service
 from bpt311.staff.access import (
     admin_required,
     may_act_on,
@@ -148,14 +148,7 @@ def bulk_action():
 def save_filter():
     form = forms.SaveFilterForm()
     if form.validate_on_submit():
-        db.session.add(
-            SavedFilter(
-                user_id=current_user.id,
-                name=form.name.data.strip(),
-                query=(form.query.data or "")[:2000],
-            )
-        )
-        db.session.commit()
+        saved.save_filter(current_user, form.name.data, form.query.data)
         flash(_("Saved the filter “%(name)s”.", name=form.name.data.strip()), "success")
     else:
         flash(_("Give the filter a name to save it."), "error")
@@ -165,11 +158,10 @@ def save_filter():
 @bp.post("/filters/<int:filter_id>/delete")
 @staff_required
 def delete_filter(filter_id: int):
-    saved = db.session.get(SavedFilter, filter_id)
-    if saved is None or saved.user_id != current_user.id:
+    try:
+        saved.delete_filter(current_user, filter_id)
+    except NotAllowed:
         abort(404)
-    db.session.delete(saved)
-    db.session.commit()
     flash(_("The saved filter was deleted."), "success")
     return redirect(url_for(".queue"), 303)
 
@@ -418,22 +410,14 @@ def edit_template(template_id: int | None = None):
         abort(404)
     form = _template_form(template)
     if form.validate_on_submit():
-        from bpt311.staff.audit import record
-
-        template = template or ResponseTemplate()
-        template.department_id = int(form.department.data) if form.department.data else None
-        template.status, template.title = form.status.data, form.title.data.strip()
-        template.body = form.body.data.strip()
-        db.session.add(template)
-        db.session.flush()
-        record(
+        saved.save_template(
             current_user,
-            "template.save",
-            target_type="response_template",
-            target_id=template.id,
-            title=template.title,
+            template,
+            department_id=int(form.department.data) if form.department.data else None,
+            status=form.status.data,
+            title=form.title.data,
+            body=form.body.data,
         )
-        db.session.commit()
         flash(_("The reply was saved."), "success")
         return redirect(url_for(".templates"), 303)
     status = 422 if form.errors else 200
@@ -443,19 +427,9 @@ def edit_template(template_id: int | None = None):
 @bp.post("/templates/<int:template_id>/delete")
 @admin_required
 def delete_template(template_id: int):
-    from bpt311.staff.audit import record
-
     template = db.session.get(ResponseTemplate, template_id)
     if template is None:
         abort(404)
-    record(
-        current_user,
-        "template.delete",
-        target_type="response_template",
-        target_id=template.id,
-        title=template.title,
-    )
-    db.session.delete(template)
-    db.session.commit()
+    saved.delete_template(current_user, template)
     flash(_("The reply was deleted."), "success")
     return redirect(url_for(".templates"), 303)
