@@ -126,6 +126,29 @@ def _entry(entry: str) -> tuple[str, str, int] | str | None:
     return scheme, host, port or DEFAULT_PORTS[scheme]
 
 
+def link_problem(url: str, limit: int = 500) -> str:
+    """What is wrong with keeping ``url`` as a link to somebody's media, as words that follow
+    the field's name ("" when nothing is): a plain http(s) address of at most ``limit``
+    characters, with a host, no user info, no spaces or control characters. Nothing is
+    fetched; fetching goes through :func:`check_public_fetch`."""
+    try:
+        parts = urlsplit(url)
+        has_user = parts.username is not None
+    except ValueError:
+        return f"must be an http or https URL of at most {limit} characters"
+    if parts.scheme not in ("http", "https") or not parts.hostname or has_user or len(url) > limit:
+        return f"must be an http or https URL of at most {limit} characters"
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "must not contain spaces or control characters"
+    return ""
+
+
+def web_address(url: str, limit: int = 500) -> str:
+    """``url`` if it is a plain http(s) address we may link to (:func:`link_problem`), else ""."""
+    url = (url or "").strip()
+    return url if url and not link_problem(url, limit) else ""
+
+
 def check_url(url, allowed: list[str] | tuple[str, ...] | None = None) -> Destination:
     """``url`` as a :class:`Destination`, or :class:`Refused`.
 

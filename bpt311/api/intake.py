@@ -14,11 +14,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
-from bpt311 import names
+from bpt311 import names, outbound
 from bpt311.api.service_requests import SERVICE_CODE_RE, clean
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, search
@@ -95,18 +94,9 @@ def _media_url(values: Mapping) -> str:
     url = clean(values.get("media_url"))
     if not url:
         return ""
-    parts = urlsplit(url)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.username is not None
-        or len(url) > MEDIA_URL_MAX
-    ):
-        raise Refused(
-            400, f"media_url must be an http or https URL of at most {MEDIA_URL_MAX} characters"
-        )
-    if any(char.isspace() or not char.isprintable() for char in url):
-        raise Refused(400, "media_url must not contain spaces or control characters")
+    problem = outbound.link_problem(url, MEDIA_URL_MAX)
+    if problem:
+        raise Refused(400, f"media_url {problem}")
     return url
 
 

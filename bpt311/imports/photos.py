@@ -29,9 +29,9 @@ from sqlalchemy import func, or_, select, update
 
 from bpt311 import outbound, storage
 from bpt311.extensions import db
-from bpt311.imports.records import web_address
 from bpt311.media import UploadRefused, process_photo
 from bpt311.models import ImportedPhoto, Media, Report, TimelineEvent, utcnow
+from bpt311.outbound import web_address
 
 log = logging.getLogger(__name__)
 MAX_PER_REPORT = 5

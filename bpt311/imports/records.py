@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 # The statuses other systems use, mapped to ours. Unknown ones are open: a report is never
 # closed by a word we do not understand.
@@ -88,14 +87,3 @@ def coordinate(value, what: str) -> float | None:
     if number != number or number in (float("inf"), float("-inf")):
         raise BadRecord(f"{what} is not a number")
     return number
-
-
-def web_address(url: str, limit: int = 500) -> str:
-    """``url`` if it is a plain http(s) address we may link to, else ""."""
-    url = (url or "").strip()
-    if not url or len(url) > limit or any(c.isspace() or not c.isprintable() for c in url):
-        return ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        return ""
-    return url

@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder
 from bpt311.imports.photos import photo_addresses
-from bpt311.imports.records import BadRecord, Incoming, IncomingComment, web_address
+from bpt311.imports.records import BadRecord, Incoming, IncomingComment
 from bpt311.models import (
     AuditLog,
     Category,
@@ -39,6 +39,7 @@ from bpt311.models import (
     Report,
     TimelineEvent,
 )
+from bpt311.outbound import web_address
 from bpt311.reports import lifecycle
 from bpt311.reports.service import service_area
 
@@ -373,9 +374,7 @@ class Importer:
                 "internal_note": "",
                 "created_at": incoming.created_at,
             }
-            for (report, incoming, _text), comment_id in zip(
-                self._comments_later, ids, strict=True
-            )
+            for (report, incoming, _text), comment_id in zip(self._comments_later, ids, strict=True)
         ]
         db.session.execute(insert(TimelineEvent), events)
         self._comments_later.clear()
