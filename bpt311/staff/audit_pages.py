@@ -8,7 +8,6 @@ could change or remove a row, and a test keeps it so.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -17,7 +16,7 @@ from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import Form, SelectField, StringField
 
@@ -26,6 +25,7 @@ from bpt311.dates import DayField, city_midnight, date_problems
 from bpt311.errors import partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, User, report_id_from_tracking_number
+from bpt311.paging import Page, page_number, page_of
 from bpt311.staff.access import staff_required
 from bpt311.staff.views import bp
 
@@ -53,27 +53,6 @@ class AuditFilters:
     page: int = 1
 
 
-@dataclass
-class AuditPage:
-    rows: list[AuditLog]
-    total: int
-    number: int
-    departments: dict[int, str]
-    size: int = PAGE_SIZE
-
-    @property
-    def count(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < min(self.count, MAX_PAGE)
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-
 def action_names() -> list[str]:
     return list(db.session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)))
 
@@ -96,8 +75,7 @@ def audit_filters(args) -> tuple[AuditFilterForm, AuditFilters, list[str]]:
         if filters.report_id is None:
             form.tracking_number.errors = [_("Enter a tracking number like BPT-000123")]
             problems.append(_("Tracking number: enter one like BPT-000123"))
-    page = args.get("page", "")
-    filters.page = max(1, min(int(page), MAX_PAGE)) if page.isdigit() else 1
+    filters.page = page_number(args.get("page"), MAX_PAGE)
     return form, filters, problems
 
 
@@ -138,23 +116,20 @@ def filtered(user: User, filters: AuditFilters) -> Select:
     return query
 
 
-def audit_page(user: User, filters: AuditFilters) -> AuditPage:
-    """One page, newest first, in four queries whatever its length: the count, the rows,
-    their actors, and the department names."""
-    query = filtered(user, filters)
-    total = db.session.scalar(
-        select(func.count()).select_from(query.with_only_columns(AuditLog.id).subquery())
+def audit_page(user: User, filters: AuditFilters) -> Page:
+    """One page, newest first, in three queries whatever its length: the count, the rows
+    and their actors."""
+    query = filtered(user, filters).options(selectinload(AuditLog.actor))
+    return page_of(
+        query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()),
+        filters.page,
+        PAGE_SIZE,
+        deepest=MAX_PAGE,
     )
-    rows = db.session.scalars(
-        query.options(selectinload(AuditLog.actor))
-        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((filters.page - 1) * PAGE_SIZE)
-    ).all()
-    departments = {
-        row.id: row.name for row in db.session.execute(select(Department.id, Department.name))
-    }
-    return AuditPage(list(rows), total, filters.page, departments)
+
+
+def department_names() -> dict[int, str]:
+    return {row.id: row.name for row in db.session.execute(select(Department.id, Department.name))}
 
 
 @bp.get("/audit")
@@ -175,5 +150,6 @@ def audit():
         filters=filters,
         problems=problems,
         page=page,
+        departments=department_names(),
         query_string=query_string,
     )

@@ -13,7 +13,6 @@ the back office's blueprint.
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +34,7 @@ from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import db
 from bpt311.models import Comment, Flag, Media, Report, TimelineEvent, User, utcnow
 from bpt311.notify import enqueue_email, site_link
+from bpt311.paging import Page, page_number, page_of
 from bpt311.problems import NotAllowed, Problem
 from bpt311.staff.access import admin_required, may_act_on, require_may_act_on, staff_required
 from bpt311.staff.audit import record
@@ -226,32 +226,15 @@ def _by_id(model, ids: set[int], *options) -> dict:
     }
 
 
-@dataclass
-class QueuePage:
-    view: str
-    items: list[Item]
-    total: int
-    number: int
-    size: int = PAGE_SIZE
-
-    @property
-    def count(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-
 def _department_reports(user: User):
     return select(Report.id).where(Report.department_id == user.department_id)
 
 
-def flagged_page(user: User, number: int = 1) -> QueuePage:
+def _items_of(cut) -> list[Item]:
+    return load_items([(row.target_type, row.target_id) for row in db.session.execute(cut)])
+
+
+def flagged_page(user: User, number: int = 1) -> Page:
     """Things with unresolved flags, one entry per thing, most-flagged first, then the
     longest waiting; staff see their department's reports' things, admins everything."""
     flag_count = func.count(Flag.id).label("flag_count")
@@ -263,18 +246,15 @@ def flagged_page(user: User, number: int = 1) -> QueuePage:
     )
     if not user.is_admin:
         groups = groups.where(Flag.report_id.in_(_department_reports(user)))
-    total = db.session.scalar(select(func.count()).select_from(groups.subquery()))
-    rows = db.session.execute(
-        groups.order_by(flag_count.desc(), first_flagged, Flag.target_type, Flag.target_id)
-        .limit(PAGE_SIZE)
-        .offset((number - 1) * PAGE_SIZE)
-    ).all()
-    return QueuePage(
-        "flagged", load_items([(r.target_type, r.target_id) for r in rows]), total, number
+    return page_of(
+        groups.order_by(flag_count.desc(), first_flagged, Flag.target_type, Flag.target_id),
+        number,
+        PAGE_SIZE,
+        rows=_items_of,
     )
 
 
-def hidden_page(user: User, number: int = 1) -> QueuePage:
+def hidden_page(user: User, number: int = 1) -> Page:
     """Everything hidden from the public, most recently hidden first: where it is restored."""
     parts = []
     for kind, model in TARGETS.items():
@@ -291,15 +271,13 @@ def hidden_page(user: User, number: int = 1) -> QueuePage:
             )
         parts.append(part)
     hidden = union_all(*parts).subquery()
-    total = db.session.scalar(select(func.count()).select_from(hidden))
-    rows = db.session.execute(
-        select(hidden.c.target_type, hidden.c.target_id)
-        .order_by(hidden.c.hidden_at.desc(), hidden.c.target_type, hidden.c.target_id.desc())
-        .limit(PAGE_SIZE)
-        .offset((number - 1) * PAGE_SIZE)
-    ).all()
-    return QueuePage(
-        "hidden", load_items([(r.target_type, r.target_id) for r in rows]), total, number
+    return page_of(
+        select(hidden.c.target_type, hidden.c.target_id).order_by(
+            hidden.c.hidden_at.desc(), hidden.c.target_type, hidden.c.target_id.desc()
+        ),
+        number,
+        PAGE_SIZE,
+        rows=_items_of,
     )
 
 
@@ -575,10 +553,6 @@ def _me() -> User:
     return current_user._get_current_object()
 
 
-def _number(text: str | None) -> int:
-    return max(1, min(int(text), 10_000)) if (text or "").isdigit() else 1
-
-
 def _view(text: str | None) -> str:
     return text if text in VIEWS else "flagged"
 
@@ -615,7 +589,7 @@ def _item_response(item: Item, announce: str = "", bound=None, status: int = 200
         item=item,
         announce=announce,
         view=_view(request.form.get("view")),
-        page_number=_number(request.form.get("page")),
+        page_number=page_number(request.form.get("page")),
         forms_for=_forms_for(item, bound),
         partial=True,
     )
@@ -630,7 +604,7 @@ def _answer(item_key: tuple[str, int] | None, message: str, category: str = "suc
     back = url_for(
         ".moderation",
         view=_view(request.form.get("view")),
-        page=_number(request.form.get("page")),
+        page=page_number(request.form.get("page")),
     )
     return go_to(back)  # HTMX with no item to draw: the browser goes back too
 
@@ -639,7 +613,7 @@ def _invalid(item: Item, form: FlaskForm):
     if wants_partial():
         return _item_response(item, bound=form, status=422)
     return _queue_page(
-        _view(request.form.get("view")), _number(request.form.get("page")), item, form, 422
+        _view(request.form.get("view")), page_number(request.form.get("page")), item, form, 422
     )
 
 
@@ -652,7 +626,7 @@ def _acting_on(target_type: str, target_id: int) -> Item:
 @bp.get("/moderation")
 @staff_required
 def moderation():
-    return _queue_page(_view(request.args.get("view")), _number(request.args.get("page")))
+    return _queue_page(_view(request.args.get("view")), page_number(request.args.get("page")))
 
 
 @bp.post("/moderation/<target_type>/<int:target_id>/hide")

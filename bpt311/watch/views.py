@@ -25,6 +25,7 @@ from bpt311 import i18n
 from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.models import Category, Neighbourhood, WatchArea
+from bpt311.paging import page_number
 from bpt311.reports import queries as report_queries
 from bpt311.reports.browse import neighbourhood_choices
 from bpt311.watch import feeds, queries, service, shapes, tokens
@@ -381,8 +382,7 @@ def unsubscribe(token: str):
 @bp.get("/me/notifications")
 @login_required
 def notices():
-    page = request.args.get("page", "1")
-    number = max(1, min(int(page), 1000)) if page.isdigit() else 1
+    number = page_number(request.args.get("page"), 1000)
     items, more = queries.notices_for(current_user.id, number)
     return render_template(
         "watch/notices.html",
