@@ -27,7 +27,8 @@ from flask_login import current_user, login_required
 
 from bpt311 import i18n
 from bpt311.extensions import csrf, limiter, person_or_address
-from bpt311.pwa import push, share
+from bpt311.pwa import push
+from bpt311.reports import shared as share
 from bpt311.security import came_from_this_site
 
 bp = Blueprint("pwa", __name__, cli_group="pwa")
@@ -172,7 +173,7 @@ def offline():
 
 
 @bp.post("/share")
-@csrf.exempt  # the phone's share sheet posts here, not our form: see share.accept
+@csrf.exempt  # the phone's share sheet posts here, not our form: see reports.shared.accept
 @limiter.limit("20/hour;5/minute", methods=["POST"])
 def share_target():
     if not came_from_this_site():

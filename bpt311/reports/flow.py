@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from bpt311.accounts.standing import require_may_write
 from bpt311.errors import go_to, partial_or_page
-from bpt311.pwa import share
 from bpt311.reports import queries
+from bpt311.reports import shared as share
 from bpt311.reports.forms import report_form_class
 from bpt311.reports.intake import take_report
 from bpt311.reports.service import active_category, sla_in_words

@@ -1,4 +1,5 @@
-"""Photos shared into the app from the phone's share sheet, and deep-link points that
+"""Photos shared into the app from the phone's share sheet (the PWA's share target posts
+them here through :mod:`bpt311.pwa.views`), and deep-link points that
 must survive the category step, kept in the sharer's own session until the
 new-report form shows them.
 
@@ -18,7 +19,8 @@ from flask_babel import ngettext
 
 from bpt311 import storage
 from bpt311.media import UploadRefused
-from bpt311.reports.service import MAX_PHOTOS
+from bpt311.reports.intake import Intake, offer_photo_point
+from bpt311.reports.service import MAX_PHOTOS, service_area
 
 SHARED = "shared_media"
 SHARED_TEXT = "shared_text"
@@ -91,9 +93,6 @@ def pending_point() -> tuple[str, str] | None:
 def take_pending(form):
     """The intake a new form starts with: shared photos attached and the location of the
     first one that has GPS offered, or None when nothing was shared."""
-    from bpt311.reports.intake import Intake, offer_photo_point
-    from bpt311.reports.service import service_area
-
     media = [m for m in (storage.load_stashed(t) for t in session.get(SHARED, [])) if m]
     if not media:
         session.pop(SHARED, None)
