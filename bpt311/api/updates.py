@@ -21,9 +21,9 @@ from bpt311.api.service_requests import (
     parse_query,
     tracking_number,
 )
-from bpt311.community.page import step_words
 from bpt311.extensions import db
 from bpt311.models import Report, TimelineEvent
+from bpt311.reports.timeline import step_words
 from bpt311.site import city_zone
 
 # The steps that change what GeoReport calls a request's status, and the status they leave.

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from flask import session
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -17,47 +15,7 @@ from bpt311.extensions import db
 from bpt311.models import Comment, Media, Report, TimelineEvent
 from bpt311.reports import queries
 from bpt311.reports.service import sla_in_words
-
-# A timeline step's name, as the conversation shows it.
-STEP_LABELS = {
-    "submitted": _l("Submitted"),
-    "acknowledged": _l("Acknowledged"),
-    "assigned": _l("Assigned"),
-    "recategorised": _l("Recategorised"),
-    "closed": _l("Closed"),
-    "reopened": _l("Reopened"),
-    "archived": _l("Archived"),
-    "duplicate": _l("Duplicate"),
-    "comment": _l("Comment"),
-    "note": _l("Note"),
-    "edited": _l("Edited"),
-    "withdrawn": _l("Withdrawn"),
-    "hidden": _l("Hidden"),
-    "restored": _l("Restored"),
-}
-
-
-def step_words(kind: str) -> str:
-    label = STEP_LABELS.get(kind)
-    return str(label) if label else kind.replace("_", " ").capitalize()
-
-
-def actor_words(label: str) -> str:
-    """Who acted, in the page's language: the labels the services store in English are
-    translated; a person's or a department's name stays as it is."""
-    fixed = {
-        "The reporter": _l("The reporter"),
-        "A resident": _l("A resident"),
-        "A former resident": _l("A former resident"),
-        "City of Bridgeport": _l("City of Bridgeport"),
-        "The city": _l("The city"),
-    }
-    if label in fixed:
-        return str(fixed[label])
-    city, comma, department = label.partition(", ")
-    if comma and city == "City of Bridgeport":
-        return _("City of Bridgeport, %(department)s", department=department)
-    return label
+from bpt311.reports.timeline import actor_words, step_words
 
 
 def conversation_context(report: Report, user, comment_form=None) -> dict:

@@ -231,7 +231,7 @@ def tell_followers(
             report=report,
             headline=headline,
             note=note,
-            report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+            report_url=site_link("community.report", tracking_number=report.tracking_number),
             unsubscribe_url=unsubscribe,
             settings_url=site_link("accounts.me") if user_id else "",
         )
@@ -286,7 +286,7 @@ def request_email_updates(report: Report, email: str) -> None:
         report_id=report.id,
         report=report,
         link=site_link("community.confirm_email_updates", token=token),
-        report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+        report_url=site_link("community.report", tracking_number=report.tracking_number),
     )
     db.session.commit()
 
@@ -437,7 +437,7 @@ def _tell_writer_of_removal(comment: Comment, report: Report, reason: str) -> No
         report=report,
         reason=reason,
         report_hidden=not report.publicly_visible,
-        report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+        report_url=site_link("community.report", tracking_number=report.tracking_number),
     )
 
 
@@ -571,7 +571,7 @@ def reopen(report: Report, user: User, note: str, photo=None) -> None:
             report=report,
             headline=_l("Reopened by %(name)s", name=label),
             note=text,
-            report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+            report_url=site_link("community.report", tracking_number=report.tracking_number),
             unsubscribe_url="",
             settings_url="",
         )

@@ -45,7 +45,7 @@ def _report(tracking_number: str) -> Report:
 
 
 def _report_page(report: Report, anchor: str = ""):
-    url = url_for("reports.detail", tracking_number=report.tracking_number)
+    url = url_for("community.report", tracking_number=report.tracking_number)
     return redirect(url + (f"#{anchor}" if anchor else ""), 303)
 
 
@@ -60,6 +60,28 @@ def _sign_in_first(report: Report, pending: dict | None = None):
 
 
 # ---- votes and follows ------------------------------------------------------------------
+
+
+@bp.get("/reports/<tracking_number>")
+def report(tracking_number: str):
+    """A report's public page: its place, its timeline and the conversation around it."""
+    report = queries.report_by_tracking_number(tracking_number)
+    if report is None:
+        earlier = queries.report_by_old_number(tracking_number)  # imported from SeeClickFix…
+        if earlier is None:
+            abort(404)
+        return redirect(url_for(".report", tracking_number=earlier.tracking_number), 301)
+    hidden = not report.publicly_visible  # moderators hid it: gone for the public, not staff
+    if hidden and not getattr(current_user, "is_staff", False):
+        abort(404)
+    if tracking_number != report.tracking_number:
+        return redirect(url_for(".report", tracking_number=report.tracking_number), 301)
+    if hidden:
+        flash(
+            _("Hidden from the public by the moderators: %(reason)s", reason=report.hidden_reason),
+            "info",
+        )
+    return render_template("reports/detail.html", **report_page_context(report))
 
 
 @bp.post("/reports/<tracking_number>/vote")

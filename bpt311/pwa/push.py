@@ -152,7 +152,7 @@ def devices_of(user: User) -> list[PushSubscription]:
 def report_path(report) -> str:
     """Where a tap on the notification goes: a path on our own origin."""
     return current_app.url_map.bind("localhost").build(
-        "reports.detail", {"tracking_number": report.tracking_number}
+        "community.report", {"tracking_number": report.tracking_number}
     )
 
 

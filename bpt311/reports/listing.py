@@ -50,7 +50,7 @@ def _results(template: str, **context):
     # person may still be typing "302") shows a link to it on top of the results instead.
     typed_report = _typed_report()
     if typed_report is not None and not wants_partial():
-        return go_to(url_for("reports.detail", tracking_number=typed_report.tracking_number))
+        return go_to(url_for("community.report", tracking_number=typed_report.tracking_number))
     context["typed_report"] = typed_report
     form, filters, problems = browse.filter_form(request.args)
     if wants_partial() and (refused := dates.refusal(form)):

@@ -6,7 +6,6 @@ import segno
 from flask import (
     Blueprint,
     abort,
-    flash,
     redirect,
     render_template,
     request,
@@ -19,7 +18,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from bpt311 import storage
-from bpt311.community.page import report_page_context
 from bpt311.errors import partial_or_page, varies_on_htmx, wants_partial
 from bpt311.extensions import db, limiter, person_or_address
 from bpt311.models import Media
@@ -84,27 +82,6 @@ def submitted(tracking_number: str):
         response_time=sla_in_words(report.category.sla_hours),
         mine=report.id in session.get("my_reports", []),
     )
-
-
-@bp.get("/reports/<tracking_number>")
-def detail(tracking_number: str):
-    report = queries.report_by_tracking_number(tracking_number)
-    if report is None:
-        earlier = queries.report_by_old_number(tracking_number)  # imported from SeeClickFix…
-        if earlier is None:
-            abort(404)
-        return redirect(url_for(".detail", tracking_number=earlier.tracking_number), 301)
-    hidden = not report.publicly_visible  # moderators hid it: gone for the public, not staff
-    if hidden and not getattr(current_user, "is_staff", False):
-        abort(404)
-    if tracking_number != report.tracking_number:
-        return redirect(url_for(".detail", tracking_number=report.tracking_number), 301)
-    if hidden:
-        flash(
-            _("Hidden from the public by the moderators: %(reason)s", reason=report.hidden_reason),
-            "info",
-        )
-    return render_template("reports/detail.html", **report_page_context(report))
 
 
 SERVABLE_TYPES = frozenset(
@@ -198,7 +175,7 @@ def photos(tracking_number: str):
         abort(404)
     if not report.publicly_visible and not getattr(current_user, "is_staff", False):
         abort(404)
-    page = url_for("reports.detail", tracking_number=report.tracking_number)
+    page = url_for("community.report", tracking_number=report.tracking_number)
     if not wants_partial():
         return redirect(page + "#report-photos", 303)
     response = varies_on_htmx(render_template("reports/_photos.html", report=report, polled=True))

@@ -190,7 +190,9 @@ def _queue_overdue_email(department: Department, now: datetime, day: date, overd
         {
             "report": report,
             "late": now - report.due_at,
-            "url": site_link(endpoint or "reports.detail", tracking_number=report.tracking_number),
+            "url": site_link(
+                endpoint or "community.report", tracking_number=report.tracking_number
+            ),
         }
         for report in reports
     ]

@@ -377,7 +377,7 @@ def _tell_poster(item: Item, actor: User, template: str, reason: str = "") -> No
         word=item.word,
         reason=reason,
         report_hidden=report_hidden,
-        report_url=site_link("reports.detail", tracking_number=report.tracking_number),
+        report_url=site_link("community.report", tracking_number=report.tracking_number),
     )
 
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import dates
 from bpt311.community import forms as community_forms
-from bpt311.community.page import step_words
 from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import translated
@@ -30,6 +29,7 @@ from bpt311.redirects import safe_referrer
 from bpt311.reports import browse, flow
 from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
+from bpt311.reports.timeline import step_words
 from bpt311.staff import forms, queries, saved, service
 from bpt311.staff.access import (
     admin_required,

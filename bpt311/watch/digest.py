@@ -161,6 +161,6 @@ def _item(notice: Notice) -> dict:
         "headline": words,
         "place": report.place_label,
         "tracking_number": report.tracking_number,
-        "url": site_link("reports.detail", tracking_number=report.tracking_number),
+        "url": site_link("community.report", tracking_number=report.tracking_number),
         "when": notice.event.created_at,
     }

@@ -110,7 +110,7 @@ def fan_out(
     were not emailed about the report in the same change (``told``), and a push. The one
     implementation, run in the request without a job queue and by the job with one."""
     links = {
-        "report_url": site_link("reports.detail", tracking_number=report.tracking_number),
+        "report_url": site_link("community.report", tracking_number=report.tracking_number),
         "settings_url": site_link("watch.index"),
         "unsubscribe_base": site_link("watch.unsubscribe", token="-").removesuffix("-"),
         "area_base": site_link("watch.area", area_id=0).removesuffix("0"),

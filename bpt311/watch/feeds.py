@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from bpt311 import i18n
 from bpt311.models import TimelineEvent, utcnow
+from bpt311.reports.timeline import actor_words
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
@@ -71,8 +72,6 @@ def _step_title(step: TimelineEvent) -> str:
 
 
 def _actor(step: TimelineEvent) -> str:
-    from bpt311.community.page import actor_words
-
     if step.actor_label:
         return actor_words(step.actor_label)
     return _("A resident") if step.kind != "note" else _("The city")

@@ -330,7 +330,7 @@ def report_feed(tracking_number: str):
         ),
         subtitle=_("Every public update to this report."),
         self_path=url_for(".report_feed", tracking_number=report.tracking_number),
-        page_path=url_for("reports.detail", tracking_number=report.tracking_number),
+        page_path=url_for("community.report", tracking_number=report.tracking_number),
         steps=queries.latest_steps(report_id=report.id),
         quiet_since=report.created_at,
     )
