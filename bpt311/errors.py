@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from bpt311 import effects
 from bpt311.accounts.standing import CannotPost
 from bpt311.extensions import db
 
@@ -195,7 +196,7 @@ def too_many_message(seconds: int | None) -> str:
 
 
 def _handle_cannot_post(exc: CannotPost):
-    db.session.rollback()  # whatever the request had begun is not kept
+    effects.rollback()  # whatever the request had begun is not kept
     return error_response(403, str(exc), cannot_post=True)
 
 
@@ -203,7 +204,7 @@ def _handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
     if isinstance(exc, StaleDataError):  # two people changed the same report at once
-        db.session.rollback()
+        effects.rollback()
         return error_response(
             409,
             _(
@@ -215,7 +216,7 @@ def _handle_unexpected(exc: Exception):
         _rollback_quietly()
         log.error("Database unreachable on %s %s: %s", request.method, request.path, exc)
         return error_response(503, headers={"Retry-After": "30"})
-    db.session.rollback()
+    effects.rollback()
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return error_response(500)
 
@@ -230,7 +231,7 @@ def _database_unreachable(exc: Exception) -> bool:
 
 def _rollback_quietly() -> None:
     try:
-        db.session.rollback()
+        effects.rollback()
     except Exception:  # the connection is gone; the pool discards it
         log.warning("Rollback failed on a lost database connection")
 

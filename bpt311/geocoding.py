@@ -15,6 +15,7 @@ from geopy.geocoders import Nominatim
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.geo import service_area_from_file
 from bpt311.models import GeocodeCache
@@ -173,7 +174,7 @@ def _remember(kind: str, key: str, places: list[Place]) -> None:
             )
     except IntegrityError:
         log.info("geocode cache already had %s %r", kind, key)
-    db.session.commit()
+    effects.commit()
 
 
 def _service_area():

@@ -27,7 +27,7 @@ from flask_babel import LazyString, force_locale, get_locale
 from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bpt311 import i18n
+from bpt311 import effects, i18n
 from bpt311.extensions import db
 from bpt311.models import Outbox, User, utcnow
 from bpt311.names import has_control_characters
@@ -122,7 +122,19 @@ def enqueue_email(
             report_id=report_id,
         )
     db.session.add(row)
+    effects.start_job("email", row)  # the queue delivers it once committed (or the outbox loop)
+    effects.remembered(EMAILED).add((report_id, recipient.lower()))
     return row
+
+
+# Who was emailed about which report in the current transaction: a follower told by the
+# community service is not emailed again as a watcher of the same change.
+EMAILED = "bpt311.notify.emailed"
+
+
+def emailed_in_this_transaction(report_id: int) -> set[str]:
+    """The (lower-cased) addresses emailed about ``report_id`` in this transaction."""
+    return {address for rid, address in effects.remembered(EMAILED) if rid == report_id}
 
 
 # What a notice to watchers or followers tells of ("report <id>" or "comment <id>"), so
@@ -218,7 +230,7 @@ def claim(row_id: int, worker: str, now: datetime, model=Outbox, on_schedule: bo
         .values(lease_owner=worker, lease_until=now + lease, attempts=model.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    effects.commit()
     return result.rowcount == 1
 
 
@@ -234,7 +246,7 @@ def due_ids(model, now: datetime, limit: int) -> list[int]:
         .order_by(model.id)
         .limit(limit)
     ).all()
-    db.session.rollback()  # end the read transaction before claiming
+    effects.rollback()  # end the read transaction before claiming
     return list(ids)
 
 
@@ -264,7 +276,7 @@ def deliver_one(row_id: int, worker: str, now: datetime, on_schedule: bool = Tru
     try:
         send_message(build_message(row, current_app.config["MAIL_FROM"]))
     except Exception as exc:  # SMTP refusals, outages, and a row that cannot be built
-        db.session.rollback()
+        effects.rollback()
         _record_failure(row, worker, exc, now)
         return "failed"
     db.session.execute(
@@ -273,7 +285,7 @@ def deliver_one(row_id: int, worker: str, now: datetime, on_schedule: bool = Tru
         .values(status="sent", sent_at=utcnow(), lease_until=None, last_error="")
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    effects.commit()
     return "sent"
 
 
@@ -282,13 +294,13 @@ def fail_alone(model, row_id: int, worker: str, exc: Exception, now: datetime) -
     PushMessage): log it and count it as that row's failed attempt, so the row backs off
     and is given up after OUTBOX_MAX_ATTEMPTS instead of stopping the pass."""
     log.exception("Delivering %s %s failed; going on with the others", model.__name__, row_id)
-    db.session.rollback()
+    effects.rollback()
     try:
         row = db.session.get(model, row_id)
         if row is not None:
             retry_later(model, row, worker, f"{type(exc).__name__}: {exc}", now)
     except SQLAlchemyError:
-        db.session.rollback()
+        effects.rollback()
         log.exception("Could not record the failure of %s %s", model.__name__, row_id)
 
 
@@ -321,7 +333,7 @@ def retry_later(model, row, worker: str, error: str, now: datetime) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    effects.commit()
 
 
 @dataclass(frozen=True)
@@ -350,7 +362,7 @@ def run_pass(worker: str | None = None, now: datetime | None = None) -> PassResu
             done[name] = part()
         except Exception:  # a database outage, or a bug in one part
             log.exception("The %s part of the outbox pass failed; the others go on", name)
-            db.session.rollback()
+            effects.rollback()
             done[name] = 0
     return PassResult(**done)
 
@@ -364,7 +376,7 @@ def run_worker(app: Flask, stop: threading.Event, interval: float = 5.0) -> None
                 run_pass(worker)
             except Exception:  # nothing must kill the worker
                 log.exception("Outbox pass failed; trying again in %s s", interval)
-                db.session.rollback()
+                effects.rollback()
             finally:
                 db.session.remove()
         stop.wait(interval)

@@ -10,6 +10,7 @@ from flask import current_app
 from shapely.geometry import Point, shape
 from sqlalchemy import func, insert, select
 
+from bpt311 import effects
 from bpt311.config import DATA_DIR
 from bpt311.extensions import db
 from bpt311.geo import read_areas, slugify
@@ -71,7 +72,7 @@ def load_city() -> dict[str, int]:
         row.slug, row.geometry_json = slugify(area.name), json.dumps(area.geometry)
         row.min_lat, row.min_lon, row.max_lat, row.max_lon = min_lat, min_lon, max_lat, max_lon
         db.session.add(row)
-    db.session.commit()
+    effects.commit()
     return {
         "departments": len(catalogue["departments"]),
         "categories": len(catalogue["categories"]),
@@ -322,6 +323,6 @@ def make_demo_reports(count: int, seed: int = 311, batch_size: int = 5000) -> in
                     }
                 )
         db.session.execute(insert(TimelineEvent), events)
-        db.session.commit()
+        effects.commit()
         made += size
     return made

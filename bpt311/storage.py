@@ -36,9 +36,8 @@ import click
 from flask import Flask, current_app, redirect, send_file
 from flask.cli import with_appcontext
 from pybreaker import CircuitBreaker, CircuitBreakerError
-from sqlalchemy import event
-from sqlalchemy.orm import Session, object_session
 
+from bpt311 import effects
 from bpt311.models.reports import VARIANT_EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -825,7 +824,7 @@ def variant_name(key: str, variant) -> str:
 
 
 def attach_variants(media) -> None:
-    """Give a new photo's Media row the copies stashed with it (called before its INSERT);
+    """Give a new photo's Media row the copies stashed with it (before it is added);
     a photo without any (older, or made elsewhere) simply has none."""
     if media.variants or not media.thumb_name or media.kind != "photo":
         return
@@ -857,9 +856,8 @@ def attach_variants(media) -> None:
     if found:
         media.variant_key = key
         media.variants = found
-        session = object_session(media)
-        if session is not None and created:
-            session.info.setdefault("new_variant_files", []).extend(created)
+        if created:
+            effects.undo_on_rollback(_delete_unsent, *created)
 
 
 def variant_files(media) -> list[str]:
@@ -898,23 +896,32 @@ def files_to_delete(media_rows) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-@event.listens_for(Session, "after_commit")
-def _keep_new_variants(session) -> None:
-    session.info.pop("new_variant_files", None)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_new_variants(session) -> None:
+def _delete_unsent(*names: str) -> None:
     """Copies linked for a photo whose transaction failed go with it: a form never sent
     must leave no copy of the photo behind."""
-    names = session.info.pop("new_variant_files", None)
-    if names:
-        try:
-            delete(*names)
-        except RuntimeError:  # outside an app context: nothing to do
-            return
-        except OSError as exc:
-            log.error("Could not remove copies of a photo not sent: %s", exc)
+    try:
+        delete(*names)
+    except OSError as exc:
+        log.error("Could not remove copies of a photo not sent: %s", exc)
+
+
+def prepare_new_media(media) -> None:
+    """Before a new photo or video row is added: link the copies stashed with it (deleted
+    again if the transaction fails) and, when a job is to make the copies (or a video's
+    clean copy), mark it "processing" and name the job to start once committed."""
+    from bpt311.jobs.queue import defers_photo_copies
+
+    attach_variants(media)
+    if (
+        media.kind == "photo"
+        and media.thumb_name
+        and not media.variants
+        and media.processing_state in (None, "ready")
+        and defers_photo_copies()
+    ):
+        media.processing_state = "processing"  # copies not made yet: the job makes them
+    if media.processing_state == "processing":
+        effects.start_job("media", media)
 
 
 # ---- media waiting in the spool ---------------------------------------------------------

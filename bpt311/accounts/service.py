@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import i18n, names, tokens
+from bpt311 import effects, i18n, names, tokens
 from bpt311.accounts import throttle
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
 from bpt311.accounts.standing import require_may_write
@@ -177,13 +177,13 @@ def register(
         try:
             db.session.flush()
         except IntegrityError:  # registered a moment ago by a second request
-            db.session.rollback()
+            effects.rollback()
         else:
             _queue_verification(user, then)
-            db.session.commit()
+            effects.commit()
             return
     _queue_address_in_use(email)
-    db.session.commit()
+    effects.commit()
 
 
 def verify_email(token: str) -> tuple[User, dict]:
@@ -195,7 +195,7 @@ def verify_email(token: str) -> tuple[User, dict]:
         raise LinkProblem(_("This link is for an email address your account no longer uses"))
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-        db.session.commit()
+        effects.commit()
     then = payload.get("then")
     return user, then if isinstance(then, dict) else {}
 
@@ -203,7 +203,7 @@ def verify_email(token: str) -> tuple[User, dict]:
 def resend_verification(user: User) -> None:
     if user.email_verified_at is None:
         _queue_verification(user)
-        db.session.commit()
+        effects.commit()
 
 
 def authenticate(email: str, password: str, address: str) -> User:
@@ -225,7 +225,7 @@ def authenticate(email: str, password: str, address: str) -> User:
         raise AccountClosed()
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-        db.session.commit()
+        effects.commit()
     return user
 
 
@@ -246,7 +246,7 @@ def request_password_reset(email: str) -> None:
         user=user,
         link=site_link("accounts.reset_password", token=token),
     )
-    db.session.commit()
+    effects.commit()
 
 
 def user_for_reset(token: str) -> User:
@@ -273,7 +273,7 @@ def sign_out(user: User) -> None:
     before (a shared computer, a stolen cookie) is no use after. The person's other
     devices are signed out too: sessions are not stored one by one."""
     end_sessions(user)
-    db.session.commit()
+    effects.commit()
 
 
 def reset_password(token: str, new_password: str, address: str) -> User:
@@ -282,7 +282,7 @@ def reset_password(token: str, new_password: str, address: str) -> User:
     end_sessions(user)  # also starts the account's sign-in throttle afresh
     if user.email_verified_at is None:  # the link reached them: the address is theirs
         user.email_verified_at = utcnow()
-    db.session.commit()
+    effects.commit()
     throttle.forgive_address(address)
     return user
 
@@ -292,7 +292,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
         raise WrongPassword()
     user.password_hash = hash_password(new_password)
     end_sessions(user)
-    db.session.commit()
+    effects.commit()
 
 
 # ---- profile and email -------------------------------------------------------------
@@ -304,14 +304,14 @@ def update_profile(user: User, display_name: str, show_name: bool) -> None:
         require_may_write(user)  # a new public name is a post; hiding the name never is
     user.display_name = name
     user.show_name = show_name
-    db.session.commit()
+    effects.commit()
 
 
 def remember_language(user: User, code: str) -> None:
     """Keep a signed-in person's language choice for their emails and next visit."""
     if user.locale != code:
         user.locale = code
-        db.session.commit()
+        effects.commit()
 
 
 def request_email_change(user: User, new_email: str, password: str) -> None:
@@ -356,7 +356,7 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
         password_link=site_link("accounts.change_password"),
         reset_link=site_link("accounts.reset_request"),
     )
-    db.session.commit()
+    effects.commit()
 
 
 def confirm_email_change(token: str) -> User:
@@ -374,9 +374,9 @@ def confirm_email_change(token: str) -> User:
     user.email = new_email
     user.email_verified_at = utcnow()
     try:
-        db.session.commit()
+        effects.commit()
     except IntegrityError as exc:
-        db.session.rollback()
+        effects.rollback()
         raise LinkProblem(_("That email address is now used by another account")) from exc
     return user
 
@@ -399,7 +399,7 @@ def request_claim(user: User) -> None:
         user=user,
         link=site_link("accounts.claim_confirm", token=token),
     )
-    db.session.commit()
+    effects.commit()
 
 
 def claim_reports(user: User, token: str) -> int:
@@ -418,7 +418,7 @@ def claim_reports(user: User, token: str) -> int:
         .values(reporter_id=user.id)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    effects.commit()
     return result.rowcount
 
 
@@ -434,7 +434,7 @@ def delete_account(user: User, password: str) -> None:
     from bpt311.privacy.erasure import erase_person
 
     files = erase_person(user)
-    db.session.commit()
+    effects.commit()
     storage.delete(*files)  # only once the rows naming them are gone for good
 
 
@@ -487,5 +487,5 @@ def create_account(
         email_verified_at=utcnow(),
     )
     db.session.add(user)
-    db.session.commit()
+    effects.commit()
     return user

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.models import ApiKey, User, utcnow
 
@@ -69,7 +70,7 @@ def add_key(name: str, created_by: User | None = None) -> NewKey:
 def create_key(name: str, created_by: User | None = None) -> NewKey:
     """Make and commit a key for ``name`` (who will use it)."""
     made = add_key(name, created_by)
-    db.session.commit()
+    effects.commit()
     return made
 
 
@@ -95,7 +96,7 @@ def revoke_key(prefix: str) -> ApiKey:
     key = matches[0]
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        db.session.commit()
+        effects.commit()
     return key
 
 
@@ -111,5 +112,5 @@ def key_in_use(secret: str | None) -> ApiKey | None:
         return None
     # Its own small transaction, so a report that is then refused still counts as a use.
     db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
-    db.session.commit()
+    effects.commit()
     return key

@@ -17,11 +17,12 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
+from bpt311 import effects
 from bpt311.api import georeport, intake, keys, service_requests, services, updates
 from bpt311.api.discovery import discovery as discovery_document
 from bpt311.api.openapi import openapi_document
 from bpt311.errors import error_response
-from bpt311.extensions import csrf, db, limiter
+from bpt311.extensions import csrf, limiter
 from bpt311.site import site_url
 
 log = logging.getLogger(__name__)
@@ -274,7 +275,7 @@ def _http_error(exc: HTTPException):
 def _unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return _http_error(exc)
-    db.session.rollback()
+    effects.rollback()
     log.exception("Unhandled error on %s %s", request.method, request.path)
     if not _is_open311():
         return error_response(500)

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import i18n, notify
+from bpt311 import effects, i18n, notify, storage
 from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.models import (
@@ -125,7 +125,7 @@ def set_vote(report: Report, user: User, wanted: bool) -> tuple[bool, int]:
             .values(vote_count=Report.vote_count + changed)
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
+    effects.commit()
     count = db.session.scalar(select(Report.vote_count).where(Report.id == report.id))
     return wanted, count
 
@@ -137,7 +137,7 @@ def set_follow(report: Report, user: User, wanted: bool) -> bool:
         db.session.execute(
             delete(Follow).where(Follow.report_id == report.id, Follow.user_id == user.id)
         )
-    db.session.commit()
+    effects.commit()
     return wanted
 
 
@@ -266,7 +266,7 @@ def unfollow_by_token(payload: dict) -> Report | None:
         )
         if (report.contact_email or "").lower() == email:
             report.notify_contact = False
-    db.session.commit()
+    effects.commit()
     return report
 
 
@@ -288,7 +288,7 @@ def request_email_updates(report: Report, email: str) -> None:
         link=site_link("community.confirm_email_updates", token=token),
         report_url=site_link("community.report", tracking_number=report.tracking_number),
     )
-    db.session.commit()
+    effects.commit()
 
 
 def confirm_email_updates(payload: dict) -> Report | None:
@@ -307,7 +307,7 @@ def confirm_email_updates(payload: dict) -> Report | None:
             )
     except IntegrityError:
         pass  # already getting them
-    db.session.commit()
+    effects.commit()
     return report
 
 
@@ -345,7 +345,7 @@ def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
     headline = _l("%(name)s commented", name=public_name(user))
     tell_followers(report, headline, text, actor=user, comment=comment)
     announce(report, "comment", actor=user, note=text, comment=comment)
-    _commit_with_files()
+    effects.commit()
     return comment
 
 
@@ -357,7 +357,7 @@ def edit_comment(comment: Comment, user: User, body: str) -> Comment:
         raise NotAllowed(_("Comments can only be changed in the first 15 minutes."))
     comment.body = _text(body, "body", COMMENT_MAX, True, "a comment")
     comment.edited_at = utcnow()
-    db.session.commit()
+    effects.commit()
     return comment
 
 
@@ -396,7 +396,7 @@ def delete_comment(comment: Comment, user: User, reason: str = "") -> bool:
         .execution_options(synchronize_session=False)
     )
     if gone.rowcount != 1:  # someone else deleted it first: nothing more to do
-        db.session.rollback()
+        effects.rollback()
         return False
     withdraw_unsent_notices(comment.report_id, comment)
     db.session.execute(
@@ -419,7 +419,7 @@ def delete_comment(comment: Comment, user: User, reason: str = "") -> bool:
             reason=reason,
         )
         _tell_writer_of_removal(comment, report, reason)
-    db.session.commit()
+    effects.commit()
     return True
 
 
@@ -493,7 +493,7 @@ def flag(user: User, target_type: str, target_id: int, reason: str, detail: str 
         created = True
     except IntegrityError:
         created = False
-    db.session.commit()
+    effects.commit()
     return created
 
 
@@ -532,7 +532,7 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
     )
     tell_followers(report, _l("The reporter says it is fixed"), text, actor=user)
     announce(report, "status", actor=user, note=text)
-    db.session.commit()
+    effects.commit()
 
 
 def reopen(report: Report, user: User, note: str, photo=None) -> None:
@@ -575,7 +575,7 @@ def reopen(report: Report, user: User, note: str, photo=None) -> None:
             unsubscribe_url="",
             settings_url="",
         )
-    _commit_with_files()
+    effects.commit()
 
 
 def _editable_by_reporter(report: Report, user: User) -> None:
@@ -614,7 +614,7 @@ def edit_report(report: Report, user: User, description: str) -> None:
             created_at=now,
         )
     )
-    db.session.commit()
+    effects.commit()
 
 
 def withdraw(report: Report, user: User, reason: str) -> None:
@@ -634,7 +634,7 @@ def withdraw(report: Report, user: User, reason: str) -> None:
     )
     tell_followers(report, _l("Withdrawn by the reporter"), text, actor=user)
     announce(report, "status", actor=user, note=text)
-    db.session.commit()
+    effects.commit()
 
 
 # ---- photos added with a comment or a reopening ------------------------------------------
@@ -645,36 +645,22 @@ def _attach_photo(report: Report, comment: Comment, photo, alt: str) -> None:
         return
     from bpt311.reports.service import place_stashed
 
-    name, thumb = place_stashed(photo)
-    db.session.info.setdefault("placed_files", []).extend([name, thumb])
-    db.session.add(
-        Media(
-            report_id=report.id,
-            comment_id=comment.id,
-            kind="photo",
-            file_name=name,
-            thumb_name=thumb,
-            content_type=photo.content_type,
-            size_bytes=photo.size,
-            width=photo.width,
-            height=photo.height,
-            alt_text=alt,
-            position=100,
-        )
+    name, thumb = place_stashed(photo)  # deleted again if the transaction fails
+    media = Media(
+        report_id=report.id,
+        comment_id=comment.id,
+        kind="photo",
+        file_name=name,
+        thumb_name=thumb,
+        content_type=photo.content_type,
+        size_bytes=photo.size,
+        width=photo.width,
+        height=photo.height,
+        alt_text=alt,
+        position=100,
     )
-
-
-def _commit_with_files() -> None:
-    """Commit; if it fails, remove files placed for it, so nothing is half-written."""
-    from bpt311 import storage
-
-    placed = db.session.info.pop("placed_files", [])
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        storage.delete(*placed)
-        raise
+    storage.prepare_new_media(media)
+    db.session.add(media)
 
 
 def forget_votes_of(user_id: int) -> None:

@@ -27,7 +27,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
-from bpt311 import outbound, storage
+from bpt311 import effects, outbound, storage
 from bpt311.extensions import db
 from bpt311.media import UploadRefused, process_photo
 from bpt311.models import ImportedPhoto, Media, Report, TimelineEvent, utcnow
@@ -70,14 +70,14 @@ def fetch_waiting(limit: int = 10) -> int:
         .order_by(ImportedPhoto.id)
         .limit(limit)
     ).all()
-    db.session.rollback()
+    effects.rollback()
     tried = 0
     for photo_id in ids:
         try:
             if fetch_one(photo_id) != "busy":
                 tried += 1
         except Exception:  # one photo's trouble is that photo's alone
-            db.session.rollback()
+            effects.rollback()
             log.exception("Imported photo %s: failed; left for the next sweep", photo_id)
     return tried
 
@@ -88,7 +88,7 @@ def fetch_one(photo_id: int) -> str:
     config = current_app.config
     row = db.session.get(ImportedPhoto, photo_id)
     if row is None or row.state != "waiting":
-        db.session.rollback()
+        effects.rollback()
         return "busy"
     url, attempts = row.url, row.attempts
     if attempts >= config["IMPORT_PHOTO_ATTEMPTS"]:  # its last try ended in an error of ours
@@ -105,7 +105,7 @@ def fetch_one(photo_id: int) -> str:
         )
         .values(attempts=attempts + 1, retry_at=utcnow() + timedelta(seconds=wait))
     ).rowcount
-    db.session.commit()
+    effects.commit()
     if not claimed:
         return "busy"
     try:
@@ -160,7 +160,7 @@ def _note_error(photo_id: int, error: str) -> None:
     db.session.execute(
         update(ImportedPhoto).where(ImportedPhoto.id == photo_id).values(error=error[:300])
     )
-    db.session.commit()
+    effects.commit()
 
 
 def _give_up(photo_id: int, error: str) -> str:
@@ -180,7 +180,7 @@ def _give_up(photo_id: int, error: str) -> str:
             ),
         )
     )
-    db.session.commit()
+    effects.commit()
     log.info("Imported photo %s given up: %s", photo_id, error)
     return "failed"
 
@@ -201,7 +201,7 @@ def _keep(photo_id: int, photo) -> str:
         row = db.session.get(ImportedPhoto, photo_id)
         report = db.session.get(Report, row.report_id) if row else None
         if row is None or report is None or row.state != "waiting":
-            db.session.rollback()
+            effects.rollback()
             storage.delete(name, thumb)
             return "busy"
         position = db.session.scalar(
@@ -220,17 +220,18 @@ def _keep(photo_id: int, photo) -> str:
             position=position or 0,
             processing_state="processing",  # its copies: the photo job's
         )
+        storage.prepare_new_media(media)
         db.session.add(media)
         row.state, row.error, row.retry_at = "done", "", None
-        db.session.commit()
+        effects.commit()
     except Exception:
-        db.session.rollback()
+        effects.rollback()
         storage.delete(name, thumb)
         raise
     if not queue.enabled():  # with a queue the commit gave the photo job its copies
         try:
             make_copies(media.id)
         except OSError as exc:  # sweep_media makes them later
-            db.session.rollback()
+            effects.rollback()
             log.warning("Imported photo %s: copies not made yet: %s", photo_id, exc)
     return "done"

@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder
 from bpt311.imports.photos import photo_addresses
@@ -169,7 +170,7 @@ class Importer:
                 detail={"source": self.source, "from": origin[:300], **self.summary.counts()},
             )
         )
-        db.session.commit()
+        effects.commit()
 
     def _batch(self, batch: list[Incoming | BadRecord], dry_run: bool) -> None:
         wanted = [r.source_id for r in batch if isinstance(r, Incoming)]
@@ -204,9 +205,9 @@ class Importer:
         self._write_new()
         self._write_comments()
         if dry_run:
-            db.session.rollback()
+            effects.rollback()
         else:
-            db.session.commit()
+            effects.commit()
 
     # ---- one record -------------------------------------------------------------------
 

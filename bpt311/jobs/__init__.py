@@ -15,6 +15,8 @@ import os
 
 from flask import Flask
 
+from bpt311 import effects
+
 DEFAULTS = {
     "JOBS_RETRY_INTERVALS": (5, 30, 120, 600, 1800),  # seconds before each retry
     "JOBS_SWEEP_AFTER_SECONDS": 300,  # a photo or watch event still waiting this long is swept
@@ -34,5 +36,6 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(name, value)
     app.register_blueprint(bp)
     app.cli.add_command(jobs_cli)
+    effects.init_app(app, start_job=queue.start_job)
     if app.config.get("REDIS_URL"):
         set_queue_depth_source(app, lambda: queue.depths(app))

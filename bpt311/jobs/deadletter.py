@@ -12,6 +12,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import delete, select, update
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.jobs import queue
 from bpt311.models import Media, Outbox, Report, User, WatchEvent, utcnow
@@ -165,12 +166,12 @@ def retry(actor: User, job_id: str) -> None:
         job.save()
         registry.requeue(job)
     except (NoSuchJobError, InvalidJobOperation):
-        db.session.rollback()
+        effects.rollback()
         raise NoSuchJob(job_id) from None
     except redis.RedisError:
-        db.session.rollback()
+        effects.rollback()
         raise
-    db.session.commit()
+    effects.commit()
 
 
 def discard(actor: User, job_id: str) -> None:
@@ -181,9 +182,9 @@ def discard(actor: User, job_id: str) -> None:
     try:
         registry.remove(job_id, delete_job=True)
     except redis.RedisError:
-        db.session.rollback()
+        effects.rollback()
         raise
-    db.session.commit()
+    effects.commit()
 
 
 # ---- emails the outbox gave up on ------------------------------------------------------
@@ -222,17 +223,17 @@ def retry_email(actor: User, outbox_id: int) -> None:
         .values(status="pending", attempts=0, lease_until=None, next_attempt_at=utcnow())
     )
     if done.rowcount != 1:
-        db.session.rollback()
+        effects.rollback()
         raise NoSuchEmail(outbox_id)
     record(actor, "outbox.retry", target_type="outbox", target_id=outbox_id)
-    db.session.commit()
+    effects.commit()
 
 
 def discard_email(actor: User, outbox_id: int) -> None:
     """Delete a given-up email for good; audited."""
     done = db.session.execute(delete(Outbox).where(Outbox.id == outbox_id, Outbox.status == "dead"))
     if done.rowcount != 1:
-        db.session.rollback()
+        effects.rollback()
         raise NoSuchEmail(outbox_id)
     record(actor, "outbox.discard", target_type="outbox", target_id=outbox_id)
-    db.session.commit()
+    effects.commit()

@@ -13,24 +13,9 @@ from io import BytesIO
 from PIL import Image
 from sqlalchemy import select, update
 
-from bpt311 import storage
+from bpt311 import effects, storage
 from bpt311.extensions import db
 from bpt311.jobs.videos import make_clean_copy
-
-
-def mark_processing(media) -> None:
-    """Before a new photo's INSERT: without copies yet, and with a queue to make them, it
-    is "processing" until the job has run."""
-    from bpt311.jobs.queue import defers_photo_copies
-
-    if (
-        media.kind == "photo"
-        and media.thumb_name
-        and not media.variants
-        and (media.processing_state in (None, "ready"))
-        and defers_photo_copies()
-    ):
-        media.processing_state = "processing"
 
 
 def make_copies(media_id: int) -> str:
@@ -48,7 +33,7 @@ def make_copies(media_id: int) -> str:
     if media.kind == "video":  # the same "media" job, sweep and retry: a clean copy
         return make_clean_copy(media_id)
     thumb_name, file_name = media.thumb_name, media.file_name
-    db.session.rollback()  # no transaction held open while the pictures are made
+    effects.rollback()  # no transaction held open while the pictures are made
     key = storage.variant_key(storage.read_bytes(thumb_name))
     with Image.open(BytesIO(storage.read_bytes(file_name))) as image:
         picture = image.convert("RGB")  # our own clean JPEG: no orientation or profile left
@@ -67,7 +52,7 @@ def make_copies(media_id: int) -> str:
             processing_state="ready",
         )
     )
-    db.session.commit()
+    effects.commit()
     if done.rowcount == 0 and db.session.get(Media, media_id) is None:
         # The photo was deleted meanwhile: so are its copies, unless the same photo,
         # sent again, shares them.

@@ -17,14 +17,11 @@ from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 KINDS = ("email", "watch", "media")  # also the order a worker takes them in: emails first
 CLIENT_KEY = "bpt311.jobs.redis"
 BREAKER_KEY = "bpt311.jobs.breaker"
-PENDING = "bpt311.jobs.pending"
 DOWN_PAUSE_SECONDS = 10  # after a failed enqueue, leave Redis alone this long
 
 
@@ -156,30 +153,8 @@ def depths(app: Flask) -> dict[str, int]:
 # ---- enqueue what a transaction made, once it commits ------------------------------------
 
 
-@event.listens_for(Session, "after_flush")
-def _note_new_work(session, _flush_context) -> None:
-    from bpt311.models import Media, Outbox, WatchEvent
-
-    if not has_app_context() or not enabled():
-        return
-    for instance in session.new:
-        if isinstance(instance, Outbox):
-            session.info.setdefault(PENDING, []).append(("email", instance.id))
-        elif isinstance(instance, WatchEvent) and instance.fanned_out_at is None:
-            session.info.setdefault(PENDING, []).append(("watch", instance.id))
-        elif isinstance(instance, Media) and instance.processing_state == "processing":
-            session.info.setdefault(PENDING, []).append(("media", instance.id))
-
-
-@event.listens_for(Session, "after_commit")
-def _enqueue_new_work(session) -> None:
-    work = session.info.pop(PENDING, None)
-    if not work or not has_app_context() or not enabled():
-        return
-    for kind, row_id in work:
+def start_job(kind: str, row_id: int) -> None:
+    """effects' starter: a committed row named by ``effects.start_job`` is queued now when
+    there is a queue (the sweeps take it otherwise, or if Redis is down)."""
+    if enabled():
         enqueue(kind, row_id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_new_work(session) -> None:
-    session.info.pop(PENDING, None)

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.jobs import queue
 
@@ -45,7 +46,7 @@ def sweep_when_due() -> int:
             done += part()
         except Exception:
             log.exception("The sweep's %s failed; the other parts go on", part.__name__)
-            db.session.rollback()
+            effects.rollback()
     return done
 
 
@@ -57,7 +58,7 @@ def sweep_locations(limit: int = 20) -> int:
     try:
         return place_pending_reports(limit)
     except SQLAlchemyError as exc:
-        db.session.rollback()
+        effects.rollback()
         log.warning("Locating reports: not done yet: %s", exc)
         return 0
 
@@ -78,7 +79,7 @@ def sweep_imported_photos(limit: int = 10) -> int:
     try:
         return fetch_waiting(limit)
     except SQLAlchemyError as exc:
-        db.session.rollback()
+        effects.rollback()
         log.warning("Imported photos: not fetched yet: %s", exc)
         return 0
 
@@ -110,7 +111,7 @@ def _stale_ids(model, unfinished, limit: int, older_than: float | None) -> list[
         .order_by(model.id)
         .limit(limit)
     ).all()
-    db.session.rollback()
+    effects.rollback()
     return list(stale)
 
 
@@ -133,10 +134,10 @@ def _requeue_or_do(kind: str, ids: list[int], do_here, failures, what: str) -> i
         try:
             do_here(row_id)
         except failures as exc:
-            db.session.rollback()
+            effects.rollback()
             log.warning("%s %s: not done yet: %s", what, row_id, exc)
         except Exception:  # one item's trouble is that item's alone: the others go on
-            db.session.rollback()
+            effects.rollback()
             log.exception("%s %s: failed; left for the next sweep", what, row_id)
         else:
             handled += 1

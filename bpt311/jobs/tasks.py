@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import update
 
+from bpt311 import effects
 from bpt311.extensions import db
 
 log = logging.getLogger(__name__)
@@ -93,4 +94,4 @@ def job_failed(job, connection, exc_type, exc_value, traceback) -> None:
                 .where(Media.id == parsed[1], Media.processing_state == "processing")
                 .values(processing_state="failed")
             )
-            db.session.commit()
+            effects.commit()

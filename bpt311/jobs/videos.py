@@ -19,7 +19,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import update
 
-from bpt311 import storage
+from bpt311 import effects, storage
 from bpt311.extensions import db
 from bpt311.media import UploadRefused, clean_video
 
@@ -39,7 +39,7 @@ def make_clean_copy(media_id: int) -> str:
     if media.processing_state == "ready":
         return "ready already"
     sent, content_type = media.file_name, media.content_type
-    db.session.rollback()  # no transaction held open while the video is copied
+    effects.rollback()  # no transaction held open while the video is copied
     stem = hashlib.sha256(sent.encode()).hexdigest()[:32]
     with tempfile.TemporaryDirectory(prefix="bpt311-video-") as folder:
         original = Path(folder) / f"sent{EXTENSIONS.get(content_type, '.mp4')}"
@@ -73,7 +73,7 @@ def make_clean_copy(media_id: int) -> str:
             processing_state="ready",
         )
     )
-    db.session.commit()
+    effects.commit()
     if done.rowcount:
         storage.delete(sent)  # the metadata went with it
         return "made"
@@ -94,6 +94,6 @@ def _refuse(media_id: int, sent: str, exc: UploadRefused) -> str:
         .where(Media.id == media_id, Media.processing_state != "ready")
         .values(processing_state="failed")
     )
-    db.session.commit()
+    effects.commit()
     storage.delete(sent)
     return "refused"

@@ -13,8 +13,7 @@ import segno
 from flask import current_app
 from flask_babel import gettext as _
 
-from bpt311 import i18n
-from bpt311.extensions import db
+from bpt311 import effects, i18n
 from bpt311.models import Report
 from bpt311.notify import enqueue_email
 from bpt311.reports.service import receipt_subject, report_url, sla_in_words
@@ -51,7 +50,7 @@ def email_receipt(report: Report, address: str) -> None:
         report_url=report_url(report),
         response_time=sla_in_words(report.category.sla_hours),
     )
-    db.session.commit()
+    effects.commit()
 
 
 def us_phone_number(text: str) -> str | None:

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    event,
     false,
     true,
 )
@@ -313,15 +312,6 @@ class Media(Base):
             for kind, width, height in self.variants or []
             if kind == content_type and extension
         )
-
-
-@event.listens_for(Media, "before_insert")
-def _attach_variants(_mapper, _connection, media: Media) -> None:
-    from bpt311.jobs.photos import mark_processing
-    from bpt311.storage import attach_variants
-
-    attach_variants(media)
-    mark_processing(media)  # copies not made yet: the job queue will make them
 
 
 EVENT_KINDS = (

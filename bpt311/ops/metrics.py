@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bpt311 import effects
 from bpt311.extensions import db
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class ScrapeTimeCollector:
                 ).all()
             )
         except SQLAlchemyError:
-            db.session.rollback()
+            effects.rollback()
             log.warning("Metrics: the database did not answer; outbox figures left out")
         else:
             for status in ("pending", "dead"):

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.ops import replica
 
@@ -46,7 +47,7 @@ def _database() -> None:
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        db.session.rollback()
+        effects.rollback()
         raise NotReady(f"database did not answer: {type(exc).__name__}") from exc
 
 

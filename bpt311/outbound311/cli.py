@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from bpt311.extensions import db
+from bpt311 import effects
 from bpt311.outbound311 import service
 from bpt311.templating import local_time
 
@@ -95,7 +95,7 @@ def sync_command() -> None:
         try:
             applied = service.sync_endpoint(endpoint)
         except service.RemoteUnavailable as exc:
-            db.session.rollback()
+            effects.rollback()
             failed = True
             click.echo(f"{name}: not reached, nothing changed: {exc}", err=True)
             continue

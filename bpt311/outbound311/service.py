@@ -37,7 +37,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bpt311 import outbound
+from bpt311 import effects, outbound
 from bpt311.community.service import tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
@@ -126,7 +126,7 @@ def add_endpoint(name: str, url: str, api_key: str, jurisdiction: str = "") -> O
         jurisdiction=(jurisdiction or "").strip(),
     )
     db.session.add(endpoint)
-    db.session.commit()
+    effects.commit()
     return endpoint
 
 
@@ -152,7 +152,7 @@ def route_category(code: str, endpoint_name: str, service_code: str = "") -> Cat
     else:
         category.send_endpoint_id = endpoint_named(endpoint_name).id
         category.remote_service_code = (service_code or "").strip()[:64]
-    db.session.commit()
+    effects.commit()
     return category
 
 
@@ -238,7 +238,7 @@ def _claim(row_id: int, now: datetime) -> bool:
         .values(lease_until=now + _lease(), attempts=OutboundRequest.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    effects.commit()
     return result.rowcount == 1
 
 
@@ -253,7 +253,7 @@ def send_pending_reports(limit: int = 20, now: datetime | None = None) -> int:
         .order_by(OutboundRequest.id)
         .limit(limit)
     ).all()
-    db.session.rollback()
+    effects.rollback()
     sent, failing = 0, set()
     for row_id, endpoint_id in due:
         if endpoint_id in failing or not _claim(row_id, now):
@@ -261,7 +261,7 @@ def send_pending_reports(limit: int = 20, now: datetime | None = None) -> int:
         try:
             state = send_claimed(row_id)
         except SQLAlchemyError:
-            db.session.rollback()
+            effects.rollback()
             log.exception("Sending request %s: its outcome could not be recorded", row_id)
             continue
         sent += state == "sent"
@@ -375,7 +375,7 @@ def send_claimed(row_id: int) -> str:
         row.attempts,
     )
     form = request_form(row)
-    db.session.rollback()  # no transaction held open while the city system answers
+    effects.rollback()  # no transaction held open while the city system answers
     outcome = _post(root_url, form)
     now = utcnow()
     config = current_app.config
@@ -412,7 +412,7 @@ def send_claimed(row_id: int) -> str:
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    effects.commit()
     return values.get("state", "pending")
 
 
@@ -457,7 +457,7 @@ def _resolve_tokens(endpoint: Open311Endpoint) -> None:
                 .values(remote_request_id=request_id[:100])
                 .execution_options(synchronize_session=False)
             )
-    db.session.commit()
+    effects.commit()
 
 
 def _updates(endpoint: Open311Endpoint, since: datetime | None) -> Iterator[dict]:
@@ -552,7 +552,7 @@ def _apply(endpoint: Open311Endpoint, item: dict) -> bool:
     if (when is not None and row.sent_at is not None and when <= row.sent_at) or (
         report.status == "archived"
     ):
-        db.session.commit()  # its own arrival there (or too late to matter): nothing to tell
+        effects.commit()  # its own arrival there (or too late to matter): nothing to tell
         return False
     now = utcnow()
     note = str(item.get("description") or "").strip()[:ERROR_MAX]
@@ -561,7 +561,7 @@ def _apply(endpoint: Open311Endpoint, item: dict) -> bool:
     if move_name is not None:
         kind = lifecycle.move(report, move_name, lifecycle.SYSTEM, now).event
     elif not note:
-        db.session.commit()
+        effects.commit()
         return False
     db.session.add(
         TimelineEvent(
@@ -576,9 +576,9 @@ def _apply(endpoint: Open311Endpoint, item: dict) -> bool:
     tell_followers(report, headline, note)
     announce(report, "status", note=note)
     try:
-        db.session.commit()
+        effects.commit()
     except IntegrityError:  # another sync applied it meanwhile
-        db.session.rollback()
+        effects.rollback()
         return False
     return True
 
@@ -599,7 +599,7 @@ def sync_endpoint(endpoint: Open311Endpoint) -> int:
         items = list(_updates(endpoint, since))
     except LookupError:
         items = list(_request_states(endpoint))
-    db.session.rollback()
+    effects.rollback()
     items.sort(
         key=lambda item: (
             _moment(item.get("updated_datetime")) or since,
@@ -612,10 +612,10 @@ def sync_endpoint(endpoint: Open311Endpoint) -> int:
         try:
             applied += _apply(endpoint, item)
         except lifecycle.MoveRefused as exc:
-            db.session.rollback()
+            effects.rollback()
             log.warning("Update %s from %s: %s", item.get("update_id"), name, exc)
         except SQLAlchemyError:
-            db.session.rollback()
+            effects.rollback()
             log.exception(
                 "Update %s from %s: not applied; the next sync tries again",
                 item.get("update_id"),
@@ -629,5 +629,5 @@ def sync_endpoint(endpoint: Open311Endpoint) -> int:
     if newest is not None and (endpoint.sync_cursor is None or newest > endpoint.sync_cursor):
         endpoint.sync_cursor = newest
     endpoint.synced_at = utcnow()
-    db.session.commit()
+    effects.commit()
     return applied

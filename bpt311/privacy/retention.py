@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.models import (
     EmailSubscription,
@@ -109,7 +110,7 @@ def purge(now=None) -> Purged:
             outbox_days=outbox_days,
             notice_days=notice_days,
         )
-    db.session.commit()
+    effects.commit()
     return Purged(
         contacts=contacts,
         emails=emails,

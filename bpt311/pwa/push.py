@@ -28,7 +28,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 
-from bpt311 import i18n, outbound
+from bpt311 import effects, i18n, outbound
 from bpt311.extensions import db
 from bpt311.models import PushMessage, PushSubscription, User, utcnow
 from bpt311.notify import claim, due_ids, fail_alone, retry_later
@@ -120,7 +120,7 @@ def subscribe(
     row.p256dh, row.auth = parsed.p256dh, parsed.auth
     row.reports, row.areas = bool(reports), bool(areas)
     row.device_label = label.strip()[:120]
-    db.session.commit()
+    effects.commit()
     return row
 
 
@@ -132,7 +132,7 @@ def unsubscribe(user: User, endpoint: str) -> bool:
             PushSubscription.user_id == user.id,
         )
     )
-    db.session.commit()
+    effects.commit()
     return result.rowcount > 0
 
 
@@ -173,7 +173,7 @@ def queue(user_ids, scope: str, title, body, url: str, report_id=None) -> int:
         raise ValueError(f"unknown push scope {scope!r}")
     if not enabled():
         return 0
-    told = db.session.info.setdefault(QUEUED, set())
+    told = effects.remembered(QUEUED)
     wanted = {uid for uid in user_ids if uid is not None and (uid, report_id) not in told}
     if not wanted:
         return 0
@@ -214,22 +214,6 @@ def withdraw_unsent(report_id: int, body: str | None = None) -> int:
             db.session.delete(row)
             gone += 1
     return gone
-
-
-def _forget_queued(session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(QUEUED, None)
-
-
-def register_session_hook() -> None:
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
-    if not event.contains(Session, "after_transaction_end", _forget_queued):
-        event.listen(Session, "after_transaction_end", _forget_queued)
-
-
-register_session_hook()
 
 
 # ---- delivery, by the notify worker ---------------------------------------------------
@@ -290,7 +274,7 @@ def _deliver_one(row_id: int, worker: str, now: datetime) -> bool:
             db.session.execute(
                 delete(PushSubscription).where(PushSubscription.id == subscription.id)
             )
-            db.session.commit()
+            effects.commit()
             return False
         retry_later(PushMessage, row, worker, f"push failed: {status} {exc}", now)
         return False
@@ -299,7 +283,7 @@ def _deliver_one(row_id: int, worker: str, now: datetime) -> bool:
         retry_later(PushMessage, row, worker, f"refused: {exc}", now)
         return False
     except Exception as exc:  # network trouble, a bad key, a library bug: this row only
-        db.session.rollback()
+        effects.rollback()
         retry_later(PushMessage, row, worker, f"{type(exc).__name__}: {exc}", now)
         return False
     db.session.execute(
@@ -313,7 +297,7 @@ def _deliver_one(row_id: int, worker: str, now: datetime) -> bool:
         .where(PushSubscription.id == subscription.id)
         .values(last_sent_at=utcnow())
     )
-    db.session.commit()
+    effects.commit()
     return True
 
 

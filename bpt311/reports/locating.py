@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, reverse, search
 from bpt311.models import Report, utcnow
@@ -41,7 +42,7 @@ def due_ids(limit: int = 20) -> list[int]:
         .order_by(Report.id)
         .limit(limit)
     ).all()
-    db.session.rollback()
+    effects.rollback()
     return list(ids)
 
 
@@ -53,7 +54,7 @@ def place_pending_reports(limit: int = 20) -> int:
         try:
             outcome = locate(report_id)
         except StaleDataError:  # staff placed it, or another sweep did, meanwhile
-            db.session.rollback()
+            effects.rollback()
             continue
         if outcome == "retry later":
             break
@@ -66,7 +67,7 @@ def locate(report_id: int) -> str:
     happened: "placed", "retry later", "not found" or "nothing to do"."""
     report = db.session.get(Report, report_id)
     if report is None or not report.location_pending:
-        db.session.rollback()
+        effects.rollback()
         return "nothing to do"
     # The geocoder's calls commit their cache rows: make them before changing the report.
     try:
@@ -82,19 +83,19 @@ def locate(report_id: int) -> str:
             FIRST_RETRY_SECONDS * 2 ** (report.location_attempts - 1), LONGEST_RETRY_SECONDS
         )
         report.location_retry_at = utcnow() + timedelta(seconds=delay)
-        db.session.commit()
+        effects.commit()
         log.info("Report %s: geocoder down, location retried in %ss", report_id, delay)
         return "retry later"
     if report.has_point:
         report.address = (address or "")[:300]
         report.location_pending = False  # no address found: the neutral words stay
         report.updated_at = utcnow()
-        db.session.commit()
+        effects.commit()
         return "placed" if address else "not found"
     place = next((p for p in places if service_area().contains(p.latitude, p.longitude)), None)
     if place is None:  # the geocoder cannot find it: staff place it by hand
         report.location_attempts = MAX_ATTEMPTS
-        db.session.commit()
+        effects.commit()
         return "not found"
     # The address stays as the resident typed it; the point comes from the geocoder.
     report.latitude, report.longitude = round(place.latitude, 6), round(place.longitude, 6)
@@ -104,5 +105,5 @@ def locate(report_id: int) -> str:
     report.updated_at = utcnow()  # the map's cached answers renew
     db.session.flush()
     announce(report, "new")  # watch areas match it now that it has a point
-    db.session.commit()
+    effects.commit()
     return "placed"

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import storage
+from bpt311 import effects, storage
 from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.geo import (
@@ -327,10 +327,13 @@ def _place_file(source: str, extension: str) -> str:
 
 
 def place_stashed(item: storage.StashedMedia) -> tuple[str, str]:
-    """Final names for a stashed upload and its thumbnail (empty for a video). The caller
-    deletes them if its transaction fails."""
+    """Final names for a stashed upload and its thumbnail (empty for a video), deleted
+    again if the caller's transaction fails."""
     name = _place_file(item.file_name, item.extension)
+    effects.undo_on_rollback(storage.delete, name)
     thumb = _place_file(item.thumb_name, ".thumb.jpg") if item.thumb_name else ""
+    if thumb:
+        effects.undo_on_rollback(storage.delete, thumb)
     return name, thumb
 
 
@@ -389,27 +392,25 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         locale=current_language(),  # later emails to a reporter without an account use it
     )
     report.events.append(TimelineEvent(kind="submitted", created_at=now, actor=reporter))
-    placed: list[str] = []
     try:
         photos = [m for m in new.media if m.kind == "photo"]
         for position, item in enumerate(new.media):
             name, thumb = place_stashed(item)
-            placed.extend([name, thumb])
-            report.media.append(
-                Media(
-                    kind=item.kind,
-                    file_name=name,
-                    thumb_name=thumb,
-                    content_type=item.content_type,
-                    size_bytes=item.size,
-                    width=item.width,
-                    height=item.height,
-                    alt_text=_alt_text(new, category, item, photos),
-                    position=position,
-                    # A video as sent waits for its clean copy, unserved (jobs/videos.py).
-                    processing_state="ready" if item.servable else "processing",
-                )
+            media = Media(
+                kind=item.kind,
+                file_name=name,
+                thumb_name=thumb,
+                content_type=item.content_type,
+                size_bytes=item.size,
+                width=item.width,
+                height=item.height,
+                alt_text=_alt_text(new, category, item, photos),
+                position=position,
+                # A video as sent waits for its clean copy, unserved (jobs/videos.py).
+                processing_state="ready" if item.servable else "processing",
             )
+            storage.prepare_new_media(media)
+            report.media.append(media)
         db.session.add(report)
         db.session.flush()
         if category.send_endpoint_id is not None:  # sent on by the sweep once committed
@@ -431,17 +432,15 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
                 report_url=report_url(report),
                 response_time=LazyString(sla_in_words, category.sla_hours),
             )
-        db.session.commit()
+        effects.commit()
     except IntegrityError:
-        db.session.rollback()
-        storage.delete(*placed)
+        effects.rollback()  # the files placed for it go too
         existing = find_by_submission_key(new.submission_key)
         if existing:  # the same form sent twice at once: the other request won
             return existing
         raise
     except Exception:
-        db.session.rollback()
-        storage.delete(*placed)
+        effects.rollback()
         raise
     for item in new.media:
         storage.discard_stashed(item)

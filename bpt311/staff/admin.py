@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from bpt311 import effects
 from bpt311.api import keys
 from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import db
@@ -349,7 +350,7 @@ def admin_user(user_id: int):
                 current_user, person, form.role.data, _number(form.department_id.data)
             )
         except Refused as refusal:
-            db.session.rollback()
+            effects.rollback()
             problem = onto_form(form, refusal)
         else:
             flash(_("%(email)s’s access was saved.", email=person.email), "success")
@@ -373,7 +374,7 @@ def admin_user_active(user_id: int):
     try:
         administration.set_user_active(current_user, person, active)
     except Refused as refusal:
-        db.session.rollback()
+        effects.rollback()
         flash(str(refusal), "error")
     else:
         if active:
@@ -490,7 +491,7 @@ def admin_places_apply():
             current_user, form.geojson.data or "", form.kind.data, form.source_name.data or ""
         )
     except Refused as refusal:
-        db.session.rollback()
+        effects.rollback()
         flash(_("Nothing was changed: %(problem)s", problem=refusal), "error")
         return redirect(url_for(".admin_places"), 303)
     if upload.kind == "boundary":

@@ -20,6 +20,7 @@ from shapely.ops import unary_union
 from shapely.validation import explain_validity
 from sqlalchemy import func, select, update
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder, project, slugify
 from bpt311.models import Neighbourhood, Report, ServiceBoundary, User, WatchArea
@@ -303,7 +304,7 @@ def apply_upload(actor: User, text: str, kind: str, source_name: str = "") -> Up
             area_km2=upload.shapes[0].area_km2,
             reports_outside=upload.reports_outside,
         )
-        db.session.commit()
+        effects.commit()
         return upload
     existing = {n.name.lower(): n for n in db.session.scalars(select(Neighbourhood))}
     moves = _open_report_moves(upload.shapes, existing, upload.removed)
@@ -341,7 +342,7 @@ def apply_upload(actor: User, text: str, kind: str, source_name: str = "") -> Up
         kept=[name for name, _ in upload.kept],
         open_reports_moved=len(moves),
     )
-    db.session.commit()
+    effects.commit()
     return upload
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from bpt311 import tokens
+from bpt311 import effects, tokens
 from bpt311.accounts.service import normalise_email, user_by_email
 from bpt311.api import keys
 from bpt311.api.service_requests import SERVICE_CODE_RE
@@ -69,9 +69,9 @@ def _another_with(column, value: str, row: Any):
 def _commit_or_clash(field: str, message: str) -> None:
     """Commit; a unique index that a concurrent change beat us to becomes a form error."""
     try:
-        db.session.commit()
+        effects.commit()
     except IntegrityError as exc:
-        db.session.rollback()
+        effects.rollback()
         raise Refused({field: message}) from exc
 
 
@@ -286,7 +286,7 @@ def set_category_active(actor: User, category: Category, active: bool) -> None:
         target_id=category.id,
         service_code=category.service_code,
     )
-    db.session.commit()
+    effects.commit()
 
 
 def delete_category(actor: User, category: Category) -> None:
@@ -312,7 +312,7 @@ def delete_category(actor: User, category: Category) -> None:
         name=category.name,
     )
     db.session.delete(category)
-    db.session.commit()
+    effects.commit()
 
 
 # ---- questions ---------------------------------------------------------------------------
@@ -471,7 +471,7 @@ def delete_question(actor: User, question: CategoryQuestion) -> None:
         code=question.code,
     )
     db.session.delete(question)
-    db.session.commit()
+    effects.commit()
 
 
 def preview_questions(
@@ -563,7 +563,7 @@ def _refuse_if_no_admin_left(user: User, what: str) -> None:
         select(func.count()).select_from(User).where(User.role == "admin", User.active)
     )
     if not left:
-        db.session.rollback()
+        effects.rollback()
         raise Refused({"role": _last_admin(user, what)})
 
 
@@ -642,7 +642,7 @@ def change_access(actor: User, user: User, role: str, department_id: int | None)
     if before["role"] == "admin":
         _refuse_if_no_admin_left(user, "demote")
     record(actor, "user.access", target_type="user", target_id=user.id, changes=changes)
-    db.session.commit()
+    effects.commit()
 
 
 def set_user_active(actor: User, user: User, active: bool) -> None:
@@ -664,7 +664,7 @@ def set_user_active(actor: User, user: User, active: bool) -> None:
         target_id=user.id,
         email=user.email,
     )
-    db.session.commit()
+    effects.commit()
 
 
 # ---- Open311 API keys --------------------------------------------------------------------
@@ -685,7 +685,7 @@ def create_api_key(actor: User, name: str) -> keys.NewKey:
         name=made.record.name,
         prefix=made.record.prefix,
     )
-    db.session.commit()
+    effects.commit()
     return made
 
 
@@ -701,4 +701,4 @@ def revoke_api_key(actor: User, key: ApiKey) -> None:
         name=key.name,
         prefix=key.prefix,
     )
-    db.session.commit()
+    effects.commit()

@@ -12,7 +12,7 @@ from flask_babel import LazyString, format_date, ngettext
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import selectinload
 
-from bpt311 import i18n
+from bpt311 import effects, i18n
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, TimelineEvent, utcnow
 from bpt311.models.base import UTCDateTime
@@ -67,7 +67,7 @@ def archive_closed(days: int, now: datetime | None = None, batch_size: int = ARC
             .execution_options(synchronize_session=False)
         ).all()
         if not ids:
-            db.session.rollback()
+            effects.rollback()
             return total
         db.session.execute(
             insert(TimelineEvent).from_select(
@@ -86,7 +86,7 @@ def archive_closed(days: int, now: datetime | None = None, batch_size: int = ARC
             None, "archive", count=len(ids), days=days, first_id=min(ids), last_id=max(ids)
         )
         row.created_at = now
-        db.session.commit()
+        effects.commit()
         total += len(ids)
         after = max(ids)
 
@@ -131,7 +131,7 @@ def send_overdue_emails(now: datetime | None = None) -> OverdueRun:
         .group_by(Report.department_id)
         .order_by(Report.department_id)
     ).all()
-    db.session.rollback()
+    effects.rollback()
     run = OverdueRun()
     for department_id, _ in counts:
         department = db.session.scalars(
@@ -140,7 +140,7 @@ def send_overdue_emails(now: datetime | None = None) -> OverdueRun:
         if not department.email:
             log.warning("%s has overdue reports but no email address", department.name)
             run.no_address += 1
-            db.session.rollback()
+            effects.rollback()
             continue
         already = db.session.scalar(
             select(AuditLog.id)
@@ -155,10 +155,10 @@ def send_overdue_emails(now: datetime | None = None) -> OverdueRun:
         )
         if already is not None:
             run.already_sent += 1
-            db.session.rollback()
+            effects.rollback()
             continue
         _queue_overdue_email(department, now, day, overdue)
-        db.session.commit()
+        effects.commit()
         run.sent += 1
     return run
 

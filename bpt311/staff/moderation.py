@@ -29,6 +29,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import Optional as OptionalValue
 
+from bpt311 import effects
 from bpt311.community.service import withdraw_unsent_notices
 from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import db
@@ -388,7 +389,7 @@ def hide(item: Item, actor: User, reason: str) -> int:
     reason = _reason(reason)
     now = utcnow()
     if not _set_hidden(item, now, reason, now):
-        db.session.rollback()
+        effects.rollback()
         raise Problem(MESSAGES["already_hidden"][item.target_type]())
     resolved = _resolve_flags(item, "hidden", now)
     if item.target_type in ("report", "comment"):  # what followers and watchers may not read
@@ -406,7 +407,7 @@ def hide(item: Item, actor: User, reason: str) -> int:
         flags_resolved=resolved,
     )
     _tell_poster(item, actor, "moderation_hidden", reason)
-    db.session.commit()
+    effects.commit()
     return resolved
 
 
@@ -416,7 +417,7 @@ def restore(item: Item, actor: User) -> None:
     was = item.target.hidden_reason
     now = utcnow()
     if not _set_hidden(item, None, "", now):
-        db.session.rollback()
+        effects.rollback()
         raise Problem(MESSAGES["not_hidden"][item.target_type]())
     _timeline(item, actor, "restored", f"Restored; it had been hidden: {was}", now)
     record(
@@ -428,7 +429,7 @@ def restore(item: Item, actor: User) -> None:
         was_hidden_for=was,
     )
     _tell_poster(item, actor, "moderation_restored")
-    db.session.commit()
+    effects.commit()
 
 
 def dismiss(item: Item, actor: User) -> int:
@@ -437,7 +438,7 @@ def dismiss(item: Item, actor: User) -> int:
     _check(actor, item)
     resolved = _resolve_flags(item, "dismissed", utcnow())
     if not resolved:
-        db.session.rollback()
+        effects.rollback()
         raise Problem(MESSAGES["no_flags"][item.target_type]())
     record(
         actor,
@@ -447,7 +448,7 @@ def dismiss(item: Item, actor: User) -> int:
         target_id=item.target.id,
         flags=resolved,
     )
-    db.session.commit()
+    effects.commit()
     return resolved
 
 
@@ -465,7 +466,7 @@ def ban(person: User, actor: User, reason: str = "") -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.rollback()
+        effects.rollback()
         raise Problem(_("%(email)s is already banned.", email=person.email))
     record(
         actor,
@@ -475,7 +476,7 @@ def ban(person: User, actor: User, reason: str = "") -> None:
         email=person.email,
         reason=reason,
     )
-    db.session.commit()
+    effects.commit()
 
 
 def unban(person: User, actor: User) -> None:
@@ -488,10 +489,10 @@ def unban(person: User, actor: User) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.rollback()
+        effects.rollback()
         raise Problem(_("%(email)s is not banned.", email=person.email))
     record(actor, "user.unban", target_type="user", target_id=person.id, email=person.email)
-    db.session.commit()
+    effects.commit()
 
 
 # ---- forms ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Each function is one transaction (the views never commit); template changes are 
 
 from __future__ import annotations
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.models import ResponseTemplate, SavedFilter, User
 from bpt311.problems import NotAllowed
@@ -14,7 +15,7 @@ from bpt311.staff.audit import record
 def save_filter(owner: User, name: str, query: str) -> SavedFilter:
     saved = SavedFilter(user_id=owner.id, name=name.strip(), query=(query or "")[:2000])
     db.session.add(saved)
-    db.session.commit()
+    effects.commit()
     return saved
 
 
@@ -24,7 +25,7 @@ def delete_filter(owner: User, filter_id: int) -> None:
     if saved is None or saved.user_id != owner.id:
         raise NotAllowed("not your filter")
     db.session.delete(saved)
-    db.session.commit()
+    effects.commit()
 
 
 def save_template(
@@ -48,7 +49,7 @@ def save_template(
         target_id=template.id,
         title=template.title,
     )
-    db.session.commit()
+    effects.commit()
     return template
 
 
@@ -61,4 +62,4 @@ def delete_template(actor: User, template: ResponseTemplate) -> None:
         title=template.title,
     )
     db.session.delete(template)
-    db.session.commit()
+    effects.commit()

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from bpt311 import dates, i18n
+from bpt311 import dates, effects, i18n, storage
 from bpt311.community.service import public_name, tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
@@ -100,9 +100,9 @@ def _event(
 
 def _commit() -> None:
     try:
-        db.session.commit()
+        effects.commit()
     except StaleDataError as exc:  # saved at the same moment as someone else
-        db.session.rollback()
+        effects.rollback()
         raise StaleReport() from exc
 
 
@@ -195,20 +195,19 @@ def _attach_after_photo(report: Report, photo) -> None:
     from bpt311.reports.service import place_stashed
 
     name, thumb = place_stashed(photo)
-    db.session.info.setdefault("placed_files", []).extend([name, thumb])
-    report.media.append(
-        Media(
-            kind="photo",
-            file_name=name,
-            thumb_name=thumb,
-            content_type=photo.content_type,
-            size_bytes=photo.size,
-            width=photo.width,
-            height=photo.height,
-            alt_text=f"Photo after the work on the {report.category.name}",
-            position=50,
-        )
+    media = Media(
+        kind="photo",
+        file_name=name,
+        thumb_name=thumb,
+        content_type=photo.content_type,
+        size_bytes=photo.size,
+        width=photo.width,
+        height=photo.height,
+        alt_text=f"Photo after the work on the {report.category.name}",
+        position=50,
     )
+    storage.prepare_new_media(media)
+    report.media.append(media)
 
 
 # ---- assignment, department, due date, category -------------------------------------------
@@ -571,7 +570,7 @@ def bulk(
                 recategorise(report, actor, version, service_code, commit=False)
         _commit()
     except StaleReport as exc:
-        db.session.rollback()
+        effects.rollback()
         raise InvalidInput(
             "ids",
             _(
@@ -586,13 +585,13 @@ def bulk(
             ),
         ) from exc
     except InvalidInput as exc:
-        db.session.rollback()
+        effects.rollback()
         raise InvalidInput(
             exc.field,
             _("%(number)s: %(problem)s Nothing was changed.", number=current, problem=exc),
         ) from exc
     except NotAllowed as exc:
-        db.session.rollback()
+        effects.rollback()
         raise NotAllowed(
             _("%(number)s: %(problem)s Nothing was changed.", number=current, problem=exc)
         ) from exc

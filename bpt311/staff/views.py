@@ -18,7 +18,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from bpt311 import dates
+from bpt311 import dates, effects
 from bpt311.community import forms as community_forms
 from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
@@ -284,7 +284,7 @@ def act(tracking_number: str, action: str):
             raise service.InvalidInput("version", _("The form had expired: send it again."))
         message = _perform(action, report, form, version)
     except (service.StaleReport, StaleDataError):
-        db.session.rollback()
+        effects.rollback()
         return _inspector(
             _report(tracking_number),
             409,
@@ -293,7 +293,7 @@ def act(tracking_number: str, action: str):
             notice=str(service.StaleReport()),
         )
     except service.InvalidInput as exc:
-        db.session.rollback()
+        effects.rollback()
         onto_form(form, exc, fallback="*")
         return _inspector(_report(tracking_number), 422, bound=action, bound_form=form)
     except service.NotAllowed as exc:

@@ -15,6 +15,7 @@ from flask_babel import LazyString, ngettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.models import Notice, Report, User, WatchArea, WatchAreaFollow, WatchEvent, utcnow
 from bpt311.notify import enqueue_email, site_link
@@ -34,13 +35,13 @@ def send_digests(now: datetime | None = None) -> int:
         .distinct()
         .order_by(Notice.user_id)
     ).all()
-    db.session.rollback()  # end the read; each person gets a transaction of their own
+    effects.rollback()  # end the read; each person gets a transaction of their own
     sent = 0
     for user_id in people:
         try:
             sent += digest_for(user_id, now)
         except Exception:
-            db.session.rollback()
+            effects.rollback()
             log.exception("Digest for user %s failed; it stays pending for the next run", user_id)
     return sent
 
@@ -60,7 +61,7 @@ def digest_for(user_id: int, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount == 0:  # another run took them first
-        db.session.rollback()
+        effects.rollback()
         return False
     user = db.session.get(User, user_id)
     notices = db.session.scalars(
@@ -81,10 +82,10 @@ def digest_for(user_id: int, now: datetime) -> bool:
         .order_by(Notice.area_id, WatchEvent.created_at.desc(), Notice.id.desc())
     ).all()
     if user is None or not user.active or not notices:
-        db.session.commit()  # nothing to send, but they are dealt with
+        effects.commit()  # nothing to send, but they are dealt with
         return False
     _queue_email(user, notices)
-    db.session.commit()
+    effects.commit()
     return True
 
 

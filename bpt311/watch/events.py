@@ -12,22 +12,20 @@ from __future__ import annotations
 import re
 
 from flask_babel import LazyString, force_locale, gettext
-from sqlalchemy import event, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
 
-from bpt311 import i18n
+from bpt311 import effects, i18n
 from bpt311.extensions import db
 from bpt311.models import (
     Comment,
     Notice,
-    Outbox,
     Report,
     TimelineEvent,
     User,
     WatchEvent,
     utcnow,
 )
-from bpt311.notify import about, enqueue_email, site_link
+from bpt311.notify import about, emailed_in_this_transaction, enqueue_email, site_link
 from bpt311.watch.matching import Watcher, watchers_of
 from bpt311.watch.tokens import unsubscribe_token
 
@@ -58,14 +56,14 @@ def announce(
         return  # a report still to be placed is announced as "new" once it has its point
     now = utcnow()
     if queue_enabled():
-        # The event is enqueued once the transaction commits (bpt311.jobs.queue).
         event, _ = _new_event(report, kind, actor, note, now, comment)
         event.actor_id = actor.id if actor is not None else None
         event.already_told = {
-            "emails": sorted(_emailed_in_this_transaction(report.id)),
+            "emails": sorted(emailed_in_this_transaction(report.id)),
             "pushed": sorted(_pushed_in_this_transaction(report.id)),
         }
         db.session.add(event)
+        effects.start_job("watch", event)  # the "watch" job tells them once committed
         return
     watchers = watchers_of(
         report.latitude,
@@ -80,7 +78,7 @@ def announce(
     event.fanned_out_at = now
     db.session.add(event)
     db.session.flush()
-    told = _emailed_in_this_transaction(report.id)
+    told = emailed_in_this_transaction(report.id)
     # The emails' headline, written in each watcher's own language when their email is queued.
     words = LazyString(headline, report, kind, actor, step)
     fan_out(event, report, watchers, words, told, now)
@@ -156,10 +154,10 @@ def fan_out_later(event_id: int) -> str:
         select(WatchEvent).where(WatchEvent.id == event_id).with_for_update()
     ).first()
     if event is None:
-        db.session.rollback()
+        effects.rollback()
         return "gone"  # deleted with its report, or nobody was watching
     if event.fanned_out_at is not None:
-        db.session.rollback()
+        effects.rollback()
         return "told already"
     report = event.report
     watchers = []
@@ -176,20 +174,20 @@ def fan_out_later(event_id: int) -> str:
     watchers = [w for w in watchers if w.user_id not in have_notice]
     if not watchers and not have_notice:
         db.session.delete(event)  # nobody to tell: no event, as without a queue
-        db.session.commit()
+        effects.commit()
         return "nobody watching"
     if watchers:
         already = event.already_told or {}
         # What the request's transaction had already told, as the request would know it.
         told = {address.lower() for address in already.get("emails", [])}
-        pushed = db.session.info.setdefault(push.QUEUED, set())
+        pushed = effects.remembered(push.QUEUED)
         pushed.update((user_id, report.id) for user_id in already.get("pushed", []))
         # The headline, read back from the stored English into each watcher's language.
         fan_out(event, report, watchers, LazyString(event_headline, event), told, utcnow())
     event.fanned_out_at = utcnow()
     event.actor_id = None
     event.already_told = None
-    db.session.commit()
+    effects.commit()
     return f"{len(watchers)} told"
 
 
@@ -312,35 +310,10 @@ def _who(actor: User | None) -> str:
     return actor.public_name
 
 
-# Emails queued in the session's current transaction, flushed or not: a follower of the
-# report told by the community service already has one, and one email per change is enough.
-QUEUED = "bpt311.watch.queued_emails"
-
-
-@event.listens_for(Session, "transient_to_pending")
-def _note_queued_email(session, instance) -> None:
-    if isinstance(instance, Outbox):
-        session.info.setdefault(QUEUED, []).append(instance)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_queued_emails(session, transaction) -> None:
-    if transaction.parent is None:  # the whole transaction, not a savepoint
-        session.info.pop(QUEUED, None)
-
-
-def _emailed_in_this_transaction(report_id: int) -> set[str]:
-    return {
-        row.recipient.lower()
-        for row in db.session.info.get(QUEUED, [])
-        if row.report_id == report_id
-    }
-
-
 def _pushed_in_this_transaction(report_id: int) -> set[int]:
     from bpt311.pwa import push
 
-    return {user_id for user_id, rid in db.session.info.get(push.QUEUED, ()) if rid == report_id}
+    return {user_id for user_id, rid in effects.remembered(push.QUEUED) if rid == report_id}
 
 
 def _email(

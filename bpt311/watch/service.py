@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bpt311 import effects
 from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, Place, search
@@ -218,7 +219,7 @@ def create_area(owner: User, outline: Outline, settings: AreaSettings) -> WatchA
     _apply_outline(area, outline)
     _apply(area, cleaned, categories)
     db.session.add(area)
-    db.session.commit()
+    effects.commit()
     return area
 
 
@@ -242,7 +243,7 @@ def update_area(
     area.updated_at = utcnow()
     if area.delivery != "digest":
         _no_pending_digest(area.owner_id, [area.id])
-    db.session.commit()
+    effects.commit()
     return area
 
 
@@ -252,14 +253,14 @@ def set_paused(area: WatchArea, user: User, paused: bool) -> WatchArea:
         area.paused_at = utcnow()
     elif not paused:
         area.paused_at = None
-    db.session.commit()
+    effects.commit()
     return area
 
 
 def delete_area(area: WatchArea, user: User) -> None:
     _own(area, user)
     db.session.execute(delete(WatchArea).where(WatchArea.id == area.id))
-    db.session.commit()
+    effects.commit()
 
 
 # ---- following someone else's public area ------------------------------------------------
@@ -274,7 +275,7 @@ def set_follow(area: WatchArea, user: User, wanted: bool, delivery: str = "diges
             )
         )
         _no_pending_digest(user.id, [area.id])
-        db.session.commit()
+        effects.commit()
         return False
     if not area.is_public:
         raise NotAllowed(_("Only a public watch area can be followed."))
@@ -301,7 +302,7 @@ def set_follow(area: WatchArea, user: User, wanted: bool, delivery: str = "diges
         existing.delivery = delivery
     if delivery != "digest":
         _no_pending_digest(user.id, [area.id])
-    db.session.commit()
+    effects.commit()
     return True
 
 
@@ -393,7 +394,7 @@ def unsubscribe(payload: dict) -> Unsubscribed | None:
             update(WatchAreaFollow).where(WatchAreaFollow.id == ident).values(delivery="none")
         )
         _no_pending_digest(user_id, [found.area.id])
-    db.session.commit()
+    effects.commit()
     return found
 
 
@@ -423,7 +424,7 @@ def mark_read(user: User, notice_id: int) -> Notice | None:
         return None
     if notice.read_at is None:
         notice.read_at = utcnow()
-        db.session.commit()
+        effects.commit()
     return notice
 
 
@@ -434,5 +435,5 @@ def mark_all_read(user: User) -> int:
         .values(read_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    effects.commit()
     return result.rowcount

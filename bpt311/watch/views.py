@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bpt311 import i18n
+from bpt311 import effects, i18n
 from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.models import Category, Neighbourhood, WatchArea
@@ -65,7 +65,7 @@ def _watch_globals():
             return queries.unread_count(current_user.id)
         except SQLAlchemyError:  # an error page while the database is down still renders
             log.exception("Could not count unread notices")
-            db.session.rollback()
+            effects.rollback()
             return 0
 
     def my_watch_areas():
