@@ -13,7 +13,7 @@ from flask import url_for
 from PIL import Image
 from sqlalchemy import select
 
-from bpt311 import assets, storage
+from bpt311 import assets, effects, storage
 from bpt311.extensions import db
 from bpt311.models import Media, Report, utcnow
 from tests.conftest import CSRF_RE, csrf_token_from
@@ -247,18 +247,17 @@ def test_a_failed_submission_leaves_no_copies_behind(client, city, app):
     key = storage.variant_key(b"thumb")
     (media_root / "pending" / f"v-{key}-240x180.webp").write_bytes(b"copy")
     report = make_report()
-    db.session.add(
-        Media(
-            report_id=report.id,
-            kind="photo",
-            file_name="photo.jpg",
-            thumb_name="thumb.jpg",
-            content_type="image/jpeg",
-            size_bytes=1,
-        )
+    media = Media(
+        report_id=report.id,
+        kind="photo",
+        file_name="photo.jpg",
+        thumb_name="thumb.jpg",
+        content_type="image/jpeg",
+        size_bytes=1,
     )
-    db.session.flush()
+    db.session.add(media)
+    storage.prepare_new_media(media)
     assert (media_root / "v" / f"{key}-240x180.webp").exists()
-    db.session.rollback()
+    effects.rollback()
     assert not (media_root / "v" / f"{key}-240x180.webp").exists()
     assert db.session.scalar(select(Report.id)) == report.id
