@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bpt311.extensions import db
 from bpt311.models import Media, Neighbourhood, utcnow
+from bpt311.reports import browse
 from tests.factories import make_report
 
 HTMX = {"HX-Request": "true"}
@@ -221,6 +222,19 @@ def test_bad_date_says_so_and_unknown_category_matches_nothing(client, reports):
 def test_a_page_too_far_back_says_what_to_do(client, reports):
     html = page(client, "/reports", page=100000)
     assert "too far back" in html
+
+
+def test_a_long_list_is_counted_only_as_far_as_it_pages(client, reports, monkeypatch):
+    """Counting every match to print a number nobody pages through costs more than the
+    page: past the deepest page the list says "more than" and still pages as far as it can."""
+    monkeypatch.setattr(browse, "COUNT_CAP", 3)
+    html = page(client, "/reports")
+    assert "More than 3 reports" in html
+    assert 'data-announce="More than 3 reports"' in html
+    every_status = client.get("/reports?status=open&status=acknowledged&status=closed")
+    assert "More than 3 reports match" in every_status.get_data(as_text=True)
+    few = page(client, "/reports", category="pothole")
+    assert "1 report matches" in few and "More than" not in few
 
 
 def test_list_runs_a_fixed_number_of_queries(client, city, count_queries):

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from cachetools import LRUCache
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import Select as SelectWidget
 
 from bpt311.dates import DayField, city_midnight, date_problems
 from bpt311.extensions import db
@@ -37,6 +40,7 @@ from bpt311.ops import replica
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # deeper than 10,000 rows, narrow the search instead
+COUNT_CAP = PAGE_SIZE * MAX_PAGE  # the public list counts no further than it pages
 RADII = [(250, "250 m"), (500, "500 m"), (1000, "1 km"), (2000, "2 km")]
 SORTS = [
     ("newest", _l("Newest first")),
@@ -51,6 +55,41 @@ STATUS_CHOICES = [
 ]
 
 
+class RememberedSelect(SelectWidget):
+    """A <select> rendered once per list of options, selection and attributes.
+
+    The filter form's selects hold every category (in groups) and neighbourhood; WTForms
+    builds each option's attributes afresh on every page, which cost more than the list's
+    own query. The options come from the catalogue in the page's language, so the key (the
+    options as shown, the selection, the attributes) changes when either changes: a
+    category renamed or added is never shown stale, in any process."""
+
+    _rendered: LRUCache = LRUCache(maxsize=2048)
+    _lock = threading.Lock()
+
+    def __call__(self, field, **kwargs):
+        key = (
+            field.name,
+            tuple(sorted((k, str(v)) for k, v in kwargs.items())),
+            tuple(_option_key(choice) for choice in field.choices or ()),
+            str(field.data),
+        )
+        with self._lock:
+            html = self._rendered.get(key)
+        if html is None:
+            html = super().__call__(field, **kwargs)
+            with self._lock:
+                self._rendered[key] = html
+        return html
+
+
+def _option_key(choice) -> tuple:
+    if isinstance(choice, SelectChoice):
+        render_kw = tuple(sorted((k, str(v)) for k, v in (choice.render_kw or {}).items()))
+        return (choice.value, str(choice.label), choice.optgroup, render_kw)
+    return tuple(str(part) for part in choice)
+
+
 class Checkboxes(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -60,12 +99,14 @@ class FilterForm(Form):
     """The GET form above every list; no CSRF (it changes nothing)."""
 
     q = StringField(_l("Search words or a tracking number"))
-    category = SelectField(_l("Kind of problem"), validate_choice=False)
-    group = SelectField(_l("Group"), validate_choice=False)
+    category = SelectField(_l("Kind of problem"), validate_choice=False, widget=RememberedSelect())
+    group = SelectField(_l("Group"), validate_choice=False, widget=RememberedSelect())
     status = Checkboxes(
         _l("Status"), choices=[SelectChoice(*c) for c in STATUS_CHOICES], validate_choice=False
     )
-    neighbourhood = SelectField(_l("Neighbourhood"), validate_choice=False)
+    neighbourhood = SelectField(
+        _l("Neighbourhood"), validate_choice=False, widget=RememberedSelect()
+    )
     date_from = DayField(_l("Reported from"))
     date_to = DayField(_l("Reported until"))
     near = StringField(_l("Near an address"))
@@ -74,12 +115,14 @@ class FilterForm(Form):
         choices=[SelectChoice(str(r), label) for r, label in RADII],
         default="500",
         validate_choice=False,
+        widget=RememberedSelect(),
     )
     sort = SelectField(
         _l("Sort by"),
         choices=[SelectChoice(*c) for c in SORTS],
         default="newest",
         validate_choice=False,
+        widget=RememberedSelect(),
     )
 
 
@@ -339,6 +382,7 @@ class Page:
     total: int
     number: int
     size: int = PAGE_SIZE
+    capped: bool = False  # more match than were counted: "more than {total}"
 
     @property
     def count(self) -> int:
@@ -357,23 +401,30 @@ class Page:
         return self.number > MAX_PAGE
 
 
-def page_of(query: Select, number: int, session: Session | None = None) -> Page:
+def page_of(
+    query: Select, number: int, session: Session | None = None, count_up_to: int | None = None
+) -> Page:
     """One page of a filtered, ordered SELECT of reports, and how many match in all,
-    read through ``session`` (the primary's unless the caller passes the replica's)."""
+    read through ``session`` (the primary's unless the caller passes the replica's).
+    With ``count_up_to`` the count stops there (``capped``): counting 100,000 matching
+    rows to print a number nobody pages through costs more than the page itself."""
     session = session or db.session
-    total = session.scalar(
-        select(func.count()).select_from(
-            query.order_by(None).with_only_columns(Report.id).subquery()
-        )
-    )
+    matching = query.order_by(None).with_only_columns(Report.id)
+    if count_up_to is not None:
+        matching = matching.limit(count_up_to + 1)
+    total = session.scalar(select(func.count()).select_from(matching.subquery()))
+    capped = count_up_to is not None and total > count_up_to
+    if capped:
+        total = count_up_to
     if number > MAX_PAGE:
-        return Page([], total, number)
+        return Page([], total, number, capped=capped)
     reports = session.scalars(
         with_list_details(query).limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
     ).all()
-    return Page(list(reports), total, number)
+    return Page(list(reports), total, number, capped=capped)
 
 
 def page_of_reports(filters: Filters) -> Page:
-    """The public list's page: read from the replica when there is one."""
-    return page_of(filtered(filters), filters.page, replica.reader())
+    """The public list's page: read from the replica when there is one; counted up to the
+    deepest row it pages to (MAX_PAGE pages), beyond that "more than 10,000"."""
+    return page_of(filtered(filters), filters.page, replica.reader(), COUNT_CAP)
