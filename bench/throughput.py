@@ -1,17 +1,23 @@
 """Requests per second and latency of the site served for real, over loopback.
 
     python bench/throughput.py [--sizes 1000 100000] [--setups gunicorn-postgresql
-        default-sqlite ceiling-gunicorn ceiling-default] [--seconds 10] [--count 5000]
-        [--clients 8] [--workers 4] [--quick]
+        gunicorn-sqlite default-sqlite] [--seconds 10] [--clients 8] [--workers 2]
+        [--cache warm cold] [--people anonymous signed-in] [--quick]
 
-Setups: the app as in production (gunicorn with ``gunicorn.conf.py`` and several
-workers, on PostgreSQL: a database ``bpt_bench_tp`` created and dropped here), the app
-as it runs by default (``python app.py``'s threaded Werkzeug server on SQLite), and the
-ceiling: a minimal Flask page rendered by Jinja under the same two servers. A separate
-load process (``--load``) drives each target with ``--clients`` threads, each with its
-own connection, for at most ``--seconds`` and ``--count`` requests, and prints requests
-per second and p50/p95/p99 milliseconds as seen by the client. The vote is a signed-in
-HTMX POST with the CSRF token, alternating vote and take-back.
+Setups: the app as in production (gunicorn with ``gunicorn.conf.py``), on PostgreSQL (a
+database ``bpt_bench_tp`` created and dropped here) or SQLite, and the app as it runs by
+default (``python app.py``'s threaded Werkzeug server on SQLite). In the same run, under
+the same server and workers, a minimal Flask page rendered by Jinja is the ceiling, and
+every page's rate is printed as a share of it.
+
+The load generator is wrk (Debian's ``wrk``), so the generator is never the bottleneck:
+``--clients`` connections on two threads for ``--seconds`` each, asking for gzip and
+Brotli like a browser. Each page is measured anonymous (no cookie at all) and signed in
+(a resident's session cookie), with the public response cache warm (``PUBLIC_CACHE=1``,
+a few requests first) and cold (``PUBLIC_CACHE=0``: every request renders). The vote is a
+signed-in HTMX POST with the CSRF token, alternating vote and take-back, driven by a
+Python load process (wrk would need a script to carry the token). Without wrk on the
+PATH the GETs fall back to that Python load process too (and say so).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 PG_DATABASE = "bpt_bench_tp"
 BENCH_EMAIL = "bench@example.org"
 BENCH_PASSWORD = "bench-password-311"
-TARGETS = ["/", "/reports", "report page", "/reports.geojson", "vote POST"]
-CEILING_TARGETS = ["minimal Jinja page"]
+WRK_LATENCY_RE = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 CEILING_APP = textwrap.dedent(
     """
@@ -74,7 +81,9 @@ def free_port() -> int:
 # ---- the load process -------------------------------------------------------------------
 
 
-def load(base: str, path: str, seconds: float, count: int, clients: int, vote: bool) -> dict:
+def load(
+    base: str, path: str, seconds: float, count: int, clients: int, vote: bool, cookie: str = ""
+) -> dict:
     """Drive one URL from ``clients`` threads; the answer is what the clients measured."""
     import requests
 
@@ -115,7 +124,10 @@ def load(base: str, path: str, seconds: float, count: int, clients: int, vote: b
                     )
                     wanted = 1 - wanted
                 else:
-                    response = session.get(f"{base}{path}", headers={"Accept-Encoding": "gzip, br"})
+                    headers = {"Accept-Encoding": "gzip, br"}
+                    if cookie:
+                        headers["Cookie"] = cookie
+                    response = session.get(f"{base}{path}", headers=headers)
                 ok = response.status_code == 200
             except requests.RequestException:
                 ok = False
@@ -148,7 +160,7 @@ def load(base: str, path: str, seconds: float, count: int, clients: int, vote: b
     }
 
 
-def run_load(base: str, path: str, args, vote: bool = False) -> dict:
+def run_load(base: str, path: str, args, vote: bool = False, cookie: str = "") -> dict:
     """The load runs in its own process, so the client's work never shares a GIL with the
     server's (the default server is one process)."""
     command = [
@@ -163,6 +175,7 @@ def run_load(base: str, path: str, args, vote: bool = False) -> dict:
                 "count": args.count,
                 "clients": args.clients,
                 "vote": vote,
+                "cookie": cookie,
             }
         ),
     ]
@@ -170,6 +183,59 @@ def run_load(base: str, path: str, args, vote: bool = False) -> dict:
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_wrk(base: str, path: str, args, cookie: str = "") -> dict:
+    """wrk against one URL: requests per second and the client's p50/p90/p99."""
+    command = ["wrk", "-t2", f"-c{args.clients}", f"-d{args.seconds:g}s", "--latency"]
+    command += ["-H", "Accept-Encoding: gzip, br"]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    done = subprocess.run(
+        [*command, f"{base}{path}"], capture_output=True, text=True, timeout=args.seconds + 60
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    out = done.stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = {q: float(v) * UNITS[u] for q, v, u in WRK_LATENCY_RE.findall(out)}
+    return {
+        "requests": int(total.group(1)) if total else 0,
+        "errors": int(bad.group(1)) if bad else 0,
+        "rps": float(rate.group(1)) if rate else 0.0,
+        "p50": latency.get("50", 0.0),
+        "p95": latency.get("90", 0.0),  # wrk prints 90 and 99; the header says so
+        "p99": latency.get("99", 0.0),
+    }
+
+
+def measure(base: str, path: str, args, cookie: str = "") -> dict:
+    if args.generator == "wrk":
+        return run_wrk(base, path, args, cookie)
+    return run_load(base, path, args, cookie=cookie)
+
+
+def session_cookie(base: str) -> str:
+    """A signed-in resident's cookie header, signed in before any clock starts."""
+    import requests
+
+    session = requests.Session()
+    page = session.get(f"{base}/sign-in").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    session.post(
+        f"{base}/sign-in",
+        data={"csrf_token": token, "email": BENCH_EMAIL, "password": BENCH_PASSWORD},
+    )
+    return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
+
+
+def run_probe(base: str, path: str, cookie: str) -> None:
+    import requests
+
+    headers = {"Accept-Encoding": "gzip, br", **({"Cookie": cookie} if cookie else {})}
+    requests.get(f"{base}{path}", headers=headers, timeout=30)
 
 
 # ---- the servers ----------------------------------------------------------------------
@@ -301,38 +367,50 @@ def seed(url: str, size: int) -> tuple[str, str]:
     return f"BPT-{max(size // 2, 1):06d}", app.config["MEDIA_ROOT"]
 
 
-def paths_for(tracking_number: str) -> dict[str, tuple[str, bool]]:
+def paths_for(tracking_number: str) -> dict[str, str]:
     return {
-        "/": ("/", False),
-        "/reports": ("/reports", False),
-        "report page": (f"/reports/{tracking_number}", False),
-        "/reports.geojson": ("/reports.geojson?bbox=-73.21,41.17,-73.17,41.20", False),
-        "vote POST": (f"/reports/{tracking_number}/vote", True),
+        "/": "/",
+        "/reports": "/reports",
+        "report page": f"/reports/{tracking_number}",
+        "/map": "/map",
+        "/reports.geojson": "/reports.geojson?bbox=-73.21,41.17,-73.17,41.20",
     }
 
 
-def print_row(setup: str, size, name: str, result: dict) -> None:
+def print_row(setup, size, cache, who, name, result, ceiling=None) -> None:
     size_label = f"{size:,}" if size else "-"
     errors = f"  ({result['errors']} errors)" if result["errors"] else ""
+    share = f"{result['rps'] / ceiling:>8.0%}" if ceiling else f"{'':>8}"
     print(
-        f"{setup:22}{size_label:>9}  {name:20}{result['rps']:>9.1f}{result['p50']:>9.1f}"
-        f"{result['p95']:>9.1f}{result['p99']:>9.1f}{result['requests']:>8}{errors}",
+        f"{setup:20}{size_label:>8} {cache:6}{who:11}{name:19}{result['rps']:>9.1f}{share}"
+        f"{result['p50']:>8.1f}{result['p95']:>8.1f}{result['p99']:>8.1f}{result['requests']:>8}"
+        f"{errors}",
         flush=True,
     )
+
+
+def measure_ceiling(kind: str, args) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "ceiling.py"
+        script.write_text(CEILING_APP)
+        port = free_port()
+        env = {"LOG_FORMAT": "text", "GUNICORN_LOGLEVEL": "warning"}
+        with serving(server_command(kind, port, args, script), env, port) as base:
+            return measure(base, "/", args)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
     parser.add_argument(
-        "--setups",
-        nargs="+",
-        default=["gunicorn-postgresql", "default-sqlite", "ceiling-gunicorn", "ceiling-default"],
+        "--setups", nargs="+", default=["gunicorn-postgresql", "gunicorn-sqlite", "default-sqlite"]
     )
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--count", type=int, default=50_000, help="Python load only")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", nargs="+", default=["warm", "cold"])
+    parser.add_argument("--people", nargs="+", default=["anonymous", "signed-in"])
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--quick", action="store_true", help="300 reports, 3 s per target")
     parser.add_argument("--load", help=argparse.SUPPRESS)
@@ -342,39 +420,48 @@ def main() -> None:
         print(json.dumps(load(**spec)))
         return
     if args.quick:
-        args.sizes, args.seconds, args.count = [300], 3, 1000
+        args.sizes, args.seconds = [300], 3
+    args.generator = "wrk" if shutil.which("wrk") else "python"
 
     print(
-        f"{args.clients} client threads in a separate process, at most {args.seconds:g} s and "
-        f"{args.count:,} requests per target; gunicorn with {args.workers} workers"
+        f"load: {args.generator}, {args.clients} connections, {args.seconds:g} s per target; "
+        f"{args.workers} workers. 'share': req/s as a share of a minimal Flask+Jinja page "
+        "under the same server. With wrk the p95 column is wrk's p90."
     )
     print(
-        f"{'setup':22}{'reports':>9}  {'target':20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'p99 ms':>9}{'n':>8}"
+        f"{'setup':20}{'reports':>8} {'cache':6}{'who':11}{'target':19}{'req/s':>9}"
+        f"{'share':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'n':>8}"
     )
+    ceilings: dict[str, float] = {}
     for setup in args.setups:
-        if setup.startswith("ceiling"):
-            kind = "gunicorn" if setup.endswith("gunicorn") else "default"
-            with tempfile.TemporaryDirectory() as folder:
-                script = Path(folder) / "ceiling.py"
-                script.write_text(CEILING_APP)
-                port = free_port()
-                env = {"LOG_FORMAT": "text", "GUNICORN_LOGLEVEL": "warning"}
-                with serving(server_command(kind, port, args, script), env, port) as base:
-                    print_row(setup, None, CEILING_TARGETS[0], run_load(base, "/", args))
-            continue
         kind, engine = setup.split("-")
+        kind = "gunicorn" if kind == "gunicorn" else "default"
+        if kind not in ceilings:
+            result = measure_ceiling(kind, args)
+            ceilings[kind] = result["rps"]
+            print_row(f"ceiling-{kind}", None, "-", "anonymous", "minimal Jinja page", result)
         for size in args.sizes:
             with bench_database(engine) as url:
                 print(f"{setup}: seeding", flush=True)
                 tracking_number, media = seed(url, size)
-                port = free_port()
-                command = server_command(
-                    "gunicorn" if kind == "gunicorn" else "default", port, args
-                )
-                with serving(command, app_env(url, media, port), port) as base:
-                    for name, (path, vote) in paths_for(tracking_number).items():
-                        print_row(setup, size, name, run_load(base, path, args, vote=vote))
+                for cache in args.cache:
+                    port = free_port()
+                    env = app_env(url, media, port)
+                    env["PUBLIC_CACHE"] = "1" if cache == "warm" else "0"
+                    with serving(server_command(kind, port, args), env, port) as base:
+                        cookie = session_cookie(base) if "signed-in" in args.people else ""
+                        for name, path in paths_for(tracking_number).items():
+                            for who in args.people:
+                                given = cookie if who == "signed-in" else ""
+                                if cache == "warm":  # the first requests fill the cache
+                                    for _ in range(3):
+                                        run_probe(base, path, given)
+                                result = measure(base, path, args, given)
+                                print_row(setup, size, cache, who, name, result, ceilings[kind])
+                        if "signed-in" in args.people and cache == args.cache[-1]:
+                            vote_path = f"/reports/{tracking_number}/vote"
+                            result = run_load(base, vote_path, args, vote=True)
+                            print_row(setup, size, cache, "signed-in", "vote POST", result)
 
 
 if __name__ == "__main__":
