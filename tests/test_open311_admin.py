@@ -384,3 +384,29 @@ def test_admin_pages_work_in_spanish(city):
     page = admin.get("/staff/admin/open311").get_data(as_text=True)
     assert re.search(r'<html[^>]+lang="es"', page)
     assert "Sistemas" in page
+
+
+def test_with_redis_a_worker_sends_the_report_once_after_commit(make_app, jobs_prefix):
+    from bpt311.jobs import queue
+    from bpt311.jobs.worker import make_worker
+    from bpt311.seed import load_city
+    from tests.conftest import JOBS_REDIS_URL
+
+    app = make_app(REDIS_URL=JOBS_REDIS_URL, JOBS_PREFIX=jobs_prefix)
+    with app.app_context(), FakeCity() as fake:
+        load_city()
+        admin = _admin(app)
+        endpoint = _add_endpoint(admin, "Works", fake.root)
+        admin.post(
+            f"/staff/admin/open311/categories/{_category('pothole').id}",
+            {"method": "open311", "endpoint_id": str(endpoint.id)},
+        )
+        _file_pothole(email="")
+        (row,) = _rows()
+        assert queue.get_queue("open311", app).count == 1  # queued once committed
+        make_worker(app, simple=True, name=f"{jobs_prefix}-w").work(
+            burst=True, logging_level="WARNING"
+        )
+        (row,) = _rows()
+        assert row.state == "sent" and len(fake.received) == 1
+        assert service.send_pending_reports() == 0 and len(fake.received) == 1
