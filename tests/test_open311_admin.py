@@ -410,3 +410,16 @@ def test_with_redis_a_worker_sends_the_report_once_after_commit(make_app, jobs_p
         (row,) = _rows()
         assert row.state == "sent" and len(fake.received) == 1
         assert service.send_pending_reports() == 0 and len(fake.received) == 1
+
+
+def test_the_command_line_lists_a_department_default_set_on_the_page(city):
+    admin = _admin(city)
+    endpoint = _add_endpoint(admin, "Works", "http://127.0.0.1:9/open311/v2")
+    roadway = department("Roadway Maintenance")
+    admin.post(
+        f"/staff/admin/open311/departments/{roadway.id}",
+        {"method": "open311", "endpoint_id": str(endpoint.id)},
+    )
+    listed = city.test_cli_runner().invoke(args=["open311", "endpoints", "list"]).output
+    assert "routed here: Roadway Maintenance (department default)" in listed
+    assert KEY not in listed

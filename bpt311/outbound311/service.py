@@ -42,6 +42,7 @@ from bpt311.community.service import tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
     Category,
+    Department,
     Media,
     Open311Endpoint,
     OutboundRequest,
@@ -162,7 +163,7 @@ def route_category(code: str, endpoint_name: str, service_code: str = "") -> Cat
 
 def endpoint_counts() -> list[tuple[Open311Endpoint, dict[str, int], list[str]]]:
     """Every endpoint, how many of its requests are in each state, and the categories
-    routed to it."""
+    routed to it (and the departments whose default it is)."""
     counts: dict[int, dict[str, int]] = {}
     for endpoint_id, state, count in db.session.execute(
         select(OutboundRequest.endpoint_id, OutboundRequest.state, func.count()).group_by(
@@ -177,6 +178,12 @@ def endpoint_counts() -> list[tuple[Open311Endpoint, dict[str, int], list[str]]]
         .order_by(Category.service_code)
     ):
         routes.setdefault(endpoint_id, []).append(code)
+    for endpoint_id, name in db.session.execute(  # departments whose default it is
+        select(Department.send_endpoint_id, Department.name)
+        .where(Department.send_method == "open311", Department.send_endpoint_id.is_not(None))
+        .order_by(Department.name)
+    ):
+        routes.setdefault(endpoint_id, []).append(f"{name} (department default)")
     endpoints = db.session.scalars(select(Open311Endpoint).order_by(Open311Endpoint.name)).all()
     return [(e, counts.get(e.id, {}), routes.get(e.id, [])) for e in endpoints]
 

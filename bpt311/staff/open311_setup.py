@@ -10,6 +10,7 @@ An endpoint's API key is stored and never shown again, nor written to the audit 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -183,11 +184,14 @@ def test_connection(endpoint: Open311Endpoint) -> list[dict]:
     """What the city system offers (its services.json), read with short timeouts; raises
     outbound.RemoteUnavailable with what went wrong. Changes nothing."""
     config = current_app.config
+    # What the request needs, then no transaction held open while the system answers.
+    target = SimpleNamespace(root_url=endpoint.root_url, jurisdiction=endpoint.jurisdiction)
+    effects.rollback()
     timeout = (
         min(config["OPEN311_CONNECT_TIMEOUT"], TEST_TIMEOUT[0]),
         min(config["OPEN311_READ_TIMEOUT"], TEST_TIMEOUT[1]),
     )
-    return outbound.services_of(endpoint, timeout)
+    return outbound.services_of(target, timeout)
 
 
 # ---- routes --------------------------------------------------------------------------------
