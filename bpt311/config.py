@@ -98,6 +98,9 @@ def from_environment(instance_path: str) -> dict:
         "OPEN311_SEND_BACKOFF_SECONDS": _int("OPEN311_SEND_BACKOFF_SECONDS", 60),
         "OPEN311_CONNECT_TIMEOUT": _int("OPEN311_CONNECT_TIMEOUT", 5),
         "OPEN311_READ_TIMEOUT": _int("OPEN311_READ_TIMEOUT", 20),
+        # How often the sweep (flask notify run, the dev server's loop) brings each
+        # endpoint's answers back, in seconds; 0: only `flask open311 sync`.
+        "OPEN311_SYNC_SECONDS": _int("OPEN311_SYNC_SECONDS", 300),
         "SESSION_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_SECURE": env == "production",
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),

@@ -22,6 +22,8 @@ from bpt311.models import (
     Comment,
     Media,
     Notice,
+    Open311Endpoint,
+    OutboundRequest,
     ResponseTemplate,
     SavedFilter,
     WatchArea,
@@ -278,6 +280,15 @@ def world(site):
     event = WatchEvent(report=report, kind="new", headline="A new report near you")
     notice = Notice(event=event, user_id=owner.id, area=area, delivery="email")
     db.session.add_all([event, notice])
+    city_system = Open311Endpoint(
+        name="Matrix works", root_url="http://127.0.0.1:9/open311/v2", api_key="matrix-key"
+    )
+    db.session.add(city_system)
+    db.session.flush()
+    given_up = OutboundRequest(
+        report_id=report.id, endpoint_id=city_system.id, state="dead", last_error="answered 500"
+    )
+    db.session.add(given_up)
     db.session.commit()
     values = {
         "tracking_number": report.tracking_number,
@@ -303,6 +314,8 @@ def world(site):
         "question_id": report.category.questions[0].id if report.category.questions else 1,
         "department_id": roads.id,
         "key_id": key.id,
+        "endpoint_id": city_system.id,
+        "request_id": given_up.id,
         "language": "es",
     }
     return {"site": site, "people": people, "report": report, "values": values}

@@ -28,7 +28,7 @@ class NoSuchJob(Exception):
 @dataclass(frozen=True)
 class DeadJob:
     id: str
-    kind: str  # "email", "watch" or "media"
+    kind: str  # "email", "watch", "media" or "open311"
     row_id: int
     error: str  # the exception's last line
     failed_at: datetime | None
@@ -121,6 +121,8 @@ def _described(jobs: list[DeadJob]) -> list[DeadJob]:
                 f" ({row.headline})" if row else " (deleted since)"
             )
             report = row.report if row is not None else None
+        elif job.kind == "open311":
+            subject, report = f"Sending outbound request {job.row_id} to the city system", None
         else:
             row = media.get(job.row_id)
             subject = f"Copies of photo {job.row_id}" + ("" if row else " (deleted since)")

@@ -19,7 +19,9 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 log = logging.getLogger(__name__)
-KINDS = ("email", "watch", "media")  # also the order a worker takes them in: emails first
+# Also the order a worker takes them in: emails first. "open311": a report to send on to
+# the city's work-order system (its failures wait for the sweep, with their own backoff).
+KINDS = ("email", "watch", "media", "open311")
 CLIENT_KEY = "bpt311.jobs.redis"
 BREAKER_KEY = "bpt311.jobs.breaker"
 DOWN_PAUSE_SECONDS = 10  # after a failed enqueue, leave Redis alone this long
@@ -85,6 +87,7 @@ def _function(kind: str):
         "email": tasks.deliver_email,
         "watch": tasks.fan_out_watch_event,
         "media": tasks.make_photo_copies,
+        "open311": tasks.send_report_on,
     }[kind]
 
 

@@ -3,7 +3,8 @@ because their job was lost (Redis was down when they were made, or was emptied),
 job again, or are done here if Redis is still down (or no longer configured); media
 spooled on this host while the object store was down are sent to it; reports whose
 location is to be confirmed are geocoded (bpt311.reports.locating); reports of a category
-routed to the city's work-order system are sent on (bpt311.outbound311.service); the
+routed to the city's work-order system are sent on, and its answers brought back every
+OPEN311_SYNC_SECONDS (bpt311.outbound311.service); the
 photos of imported reports are fetched (bpt311.imports.photos).
 Emails need no sweep here: ``flask notify run`` delivers every due outbox row."""
 
@@ -40,6 +41,7 @@ def sweep_when_due() -> int:
         retry_spooled_media,
         sweep_locations,
         send_pending_reports,
+        sync_city_systems,
         sweep_imported_photos,
     ):
         try:
@@ -69,6 +71,14 @@ def send_pending_reports(limit: int = 20) -> int:
     from bpt311.outbound311.service import send_pending_reports as send
 
     return send(limit)
+
+
+def sync_city_systems() -> int:
+    """The city systems' answers are brought back, each endpoint once an
+    OPEN311_SYNC_SECONDS (0: only by `flask open311 sync`)."""
+    from bpt311.outbound311.service import sync_due
+
+    return sync_due()
 
 
 def sweep_imported_photos(limit: int = 10) -> int:

@@ -77,6 +77,15 @@ def make_photo_copies(media_id: int) -> str:
         return make_copies(media_id)
 
 
+def send_report_on(request_id: int) -> str:
+    """Send outbound request ``request_id`` to the city's work-order system, once (its
+    claim); a failure keeps the row's own backoff, and the sweep sends it when it is due."""
+    from bpt311.outbound311.service import send_now
+
+    with job_context():
+        return send_now(request_id)
+
+
 def job_failed(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ calls this after every failed attempt; after the last one, a photo is marked
     "failed" (it is shown without its copies) until an admin retries the job."""

@@ -20,6 +20,7 @@ from bpt311.models.outbound311 import (
 from bpt311.models.people import ROLES, User
 from bpt311.models.places import (
     QUESTION_TYPES,
+    SEND_METHODS,
     Category,
     CategoryQuestion,
     Department,
@@ -65,6 +66,7 @@ __all__ = [
     "Vote",
     "EVENT_KINDS",
     "QUESTION_TYPES",
+    "SEND_METHODS",
     "ROLES",
     "SOURCES",
     "STATUSES",

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpt311.models.base import Base, utcnow
 
+# none: handled here; email: the department gets an email of each new report; open311:
+# sent on to the city's work-order system (bpt311.outbound311).
+SEND_METHODS = ("none", "email", "open311")
 QUESTION_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 
 
@@ -24,6 +27,12 @@ class Department(Base):
     # Admins' translations of the name: {"es": {"name": ...}, "pt": {...}}
     translations: Mapped[dict[str, dict[str, str]]] = mapped_column(
         JSON, default=dict, server_default="{}"
+    )
+    # How its categories' new reports are sent on unless a category says otherwise
+    # (SEND_METHODS); the endpoint for "open311".
+    send_method: Mapped[str] = mapped_column(String(10), default="none", server_default="none")
+    send_endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("open311_endpoint.id", ondelete="SET NULL")
     )
 
     categories: Mapped[list[Category]] = relationship(back_populates="department")
@@ -56,8 +65,14 @@ class Category(Base):
         JSON, default=dict, server_default="{}"
     )
 
-    # Where its reports are sent on (Open311); None: handled here. The remote service
-    # code, if the city system names the service differently ("" = our service_code).
+    # How its new reports are sent on: "" as its department says, else one of
+    # SEND_METHODS; for "open311" the endpoint, the remote service code if the city system
+    # names the service differently ("" = our service_code), and the remote attribute
+    # code of each question whose code differs there ({our code: theirs}).
+    send_method: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    remote_attributes: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     send_endpoint_id: Mapped[int | None] = mapped_column(
         ForeignKey("open311_endpoint.id", ondelete="SET NULL")
     )

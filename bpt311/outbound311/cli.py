@@ -42,7 +42,7 @@ def list_command() -> None:
         click.echo(f"{endpoint.name}  {endpoint.root_url}")
         if endpoint.jurisdiction:
             click.echo(f"  jurisdiction: {endpoint.jurisdiction}")
-        click.echo(f"  categories: {', '.join(routes) or '-'}")
+        click.echo(f"  routed here: {', '.join(routes) or '-'}")
         click.echo(
             "  requests: "
             + ", ".join(f"{counts.get(state, 0)} {state}" for state in service.STATES_SHOWN)

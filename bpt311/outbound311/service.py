@@ -42,6 +42,7 @@ from bpt311.community.service import tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
     Category,
+    Department,
     Media,
     Open311Endpoint,
     OutboundRequest,
@@ -63,6 +64,7 @@ OVERLAP = timedelta(minutes=1)  # each sync reads a little before its cursor: no
 IDS_PER_QUERY = 50
 PAGE_SIZE, MAX_PAGES = 500, 200  # updates read per page, and pages at most per sync
 STATES_SHOWN = ("pending", "sent", "refused", "dead")
+SYNC_TRIED = "bpt311.outbound311.sync_tried"  # endpoint id -> when this process last tried it
 HEADLINES = {  # the same words as staff changes, in the endpoint's name
     "acknowledged": "%(department)s acknowledged it",
     "closed": "%(department)s closed it",
@@ -82,7 +84,8 @@ class RemoteUnavailable(Exception):
 # ---- configuration -------------------------------------------------------------------------
 
 
-def _checked_root(url: str) -> str:
+def checked_root(url: str) -> str:
+    """The root URL, tidied; EndpointProblem if it cannot be one."""
     url = (url or "").strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -121,7 +124,7 @@ def add_endpoint(name: str, url: str, api_key: str, jurisdiction: str = "") -> O
         raise EndpointProblem("Give the API key the city system gave us (--api-key)")
     endpoint = Open311Endpoint(
         name=name,
-        root_url=_checked_root(url),
+        root_url=checked_root(url),
         api_key=api_key.strip(),
         jurisdiction=(jurisdiction or "").strip(),
     )
@@ -147,9 +150,11 @@ def route_category(code: str, endpoint_name: str, service_code: str = "") -> Cat
     if category is None:
         raise EndpointProblem(f"No category has the service code {code!r}")
     if (endpoint_name or "").strip().lower() == "none":
+        category.send_method = "none"
         category.send_endpoint_id = None
         category.remote_service_code = ""
     else:
+        category.send_method = "open311"
         category.send_endpoint_id = endpoint_named(endpoint_name).id
         category.remote_service_code = (service_code or "").strip()[:64]
     effects.commit()
@@ -158,7 +163,7 @@ def route_category(code: str, endpoint_name: str, service_code: str = "") -> Cat
 
 def endpoint_counts() -> list[tuple[Open311Endpoint, dict[str, int], list[str]]]:
     """Every endpoint, how many of its requests are in each state, and the categories
-    routed to it."""
+    routed to it (and the departments whose default it is)."""
     counts: dict[int, dict[str, int]] = {}
     for endpoint_id, state, count in db.session.execute(
         select(OutboundRequest.endpoint_id, OutboundRequest.state, func.count()).group_by(
@@ -169,10 +174,16 @@ def endpoint_counts() -> list[tuple[Open311Endpoint, dict[str, int], list[str]]]
     routes: dict[int, list[str]] = {}
     for endpoint_id, code in db.session.execute(
         select(Category.send_endpoint_id, Category.service_code)
-        .where(Category.send_endpoint_id.is_not(None))
+        .where(Category.send_method == "open311", Category.send_endpoint_id.is_not(None))
         .order_by(Category.service_code)
     ):
         routes.setdefault(endpoint_id, []).append(code)
+    for endpoint_id, name in db.session.execute(  # departments whose default it is
+        select(Department.send_endpoint_id, Department.name)
+        .where(Department.send_method == "open311", Department.send_endpoint_id.is_not(None))
+        .order_by(Department.name)
+    ):
+        routes.setdefault(endpoint_id, []).append(f"{name} (department default)")
     endpoints = db.session.scalars(select(Open311Endpoint).order_by(Open311Endpoint.name)).all()
     return [(e, counts.get(e.id, {}), routes.get(e.id, [])) for e in endpoints]
 
@@ -182,7 +193,7 @@ def _timeout() -> tuple[float, float]:
     return (config["OPEN311_CONNECT_TIMEOUT"], config["OPEN311_READ_TIMEOUT"])
 
 
-def _get(endpoint_root: str, path: str, params: dict | None = None):
+def _get(endpoint_root: str, path: str, params: dict | None = None, timeout=None):
     url = f"{endpoint_root}/{path}"
     try:
         session = outbound.session_for(_destination(url, endpoint_root))
@@ -190,7 +201,7 @@ def _get(endpoint_root: str, path: str, params: dict | None = None):
         raise RemoteUnavailable(str(exc)) from exc
     try:
         with session:
-            response = session.get(url, params=params, timeout=_timeout())
+            response = session.get(url, params=params, timeout=timeout or _timeout())
     except (requests.RequestException, outbound.Refused) as exc:
         raise RemoteUnavailable(f"{url}: {exc.__class__.__name__}: {exc}") from exc
     return response
@@ -205,10 +216,14 @@ def _json(response, url: str):
         raise RemoteUnavailable(f"{url} did not answer JSON") from exc
 
 
-def services_of(endpoint: Open311Endpoint) -> list[dict]:
-    """What the endpoint offers (its ``services.json``)."""
+def services_of(
+    endpoint: Open311Endpoint, timeout: tuple[float, float] | None = None
+) -> list[dict]:
+    """What the endpoint offers (its ``services.json``); ``timeout`` (connect, read) shortens
+    the configured ones."""
     params = {"jurisdiction_id": endpoint.jurisdiction} if endpoint.jurisdiction else None
-    found = _json(_get(endpoint.root_url, "services.json", params), endpoint.root_url)
+    response = _get(endpoint.root_url, "services.json", params, timeout)
+    found = _json(response, endpoint.root_url)
     if not isinstance(found, list):
         raise RemoteUnavailable(f"{endpoint.root_url}/services.json is not a list of services")
     return [item for item in found if isinstance(item, dict)]
@@ -270,6 +285,14 @@ def send_pending_reports(limit: int = 20, now: datetime | None = None) -> int:
     return sent
 
 
+def send_now(row_id: int, now: datetime | None = None) -> str:
+    """The "open311" job: send one row now if it is due and no other sender holds it.
+    A failure is not raised: the row keeps its own backoff and the sweep tries again."""
+    if not _claim(row_id, now or utcnow()):
+        return "not due"  # sent already, held by another sender, or waiting for its retry
+    return send_claimed(row_id)
+
+
 def _photo_url(report: Report) -> str:
     photo = db.session.scalars(
         select(Media.file_name)
@@ -305,7 +328,9 @@ def request_form(row: OutboundRequest) -> list[tuple[str, str]]:
     media_url = _photo_url(report)
     if media_url:
         form.append(("media_url", media_url))
-    for code, answer in (report.answers or {}).items():
+    names = category.remote_attributes or {}  # our question code -> theirs, where it differs
+    for ours, answer in (report.answers or {}).items():
+        code = names.get(ours) or ours
         if isinstance(answer, list):
             form += [(f"attribute[{code}][]", str(value)) for value in answer]
         elif answer not in (None, ""):
@@ -630,4 +655,42 @@ def sync_endpoint(endpoint: Open311Endpoint) -> int:
         endpoint.sync_cursor = newest
     endpoint.synced_at = utcnow()
     effects.commit()
+    return applied
+
+
+def sync_due(now: datetime | None = None) -> int:
+    """The periodic sync (the sweep of ``flask notify run`` and the dev server's loop): each
+    endpoint not synced for OPEN311_SYNC_SECONDS (0: never) is synced; one that cannot be
+    read is left for the next turn. Returns how many updates were applied."""
+    seconds = current_app.config["OPEN311_SYNC_SECONDS"]
+    if seconds <= 0:
+        return 0
+    now = now or utcnow()
+    tried = current_app.extensions.setdefault(SYNC_TRIED, {})
+    due = db.session.execute(
+        select(Open311Endpoint.id, Open311Endpoint.name).where(
+            or_(
+                Open311Endpoint.synced_at.is_(None),
+                Open311Endpoint.synced_at <= now - timedelta(seconds=seconds),
+            )
+        )
+    ).all()
+    effects.rollback()
+    applied = 0
+    for endpoint_id, name in due:
+        # An endpoint that failed (or has nothing of ours yet) is not tried again in this
+        # process before its turn comes round again.
+        if now - tried.get(endpoint_id, datetime.min.replace(tzinfo=UTC)) < timedelta(
+            seconds=seconds
+        ):
+            continue
+        tried[endpoint_id] = now
+        endpoint = db.session.get(Open311Endpoint, endpoint_id)
+        if endpoint is None:
+            continue
+        try:
+            applied += sync_endpoint(endpoint)
+        except RemoteUnavailable as exc:
+            effects.rollback()
+            log.warning("Open311 sync of %s: not reached, tried again later: %s", name, exc)
     return applied

@@ -33,13 +33,13 @@ from bpt311.models import (
     Follow,
     Media,
     Neighbourhood,
-    OutboundRequest,
     Report,
     TimelineEvent,
     User,
     utcnow,
 )
 from bpt311.notify import enqueue_email
+from bpt311.outbound311.routing import send_on
 from bpt311.reports import lifecycle
 from bpt311.watch.events import announce
 
@@ -413,10 +413,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
             report.media.append(media)
         db.session.add(report)
         db.session.flush()
-        if category.send_endpoint_id is not None:  # sent on by the sweep once committed
-            db.session.add(
-                OutboundRequest(report_id=report.id, endpoint_id=category.send_endpoint_id)
-            )
+        send_on(report, new=True)  # its route: the city system (a job once committed), email
         if reporter is not None:  # the reporter follows their own report
             db.session.add(Follow(report_id=report.id, user_id=reporter.id))
         if report.has_point:  # watchers of an area hear of it once it has a point

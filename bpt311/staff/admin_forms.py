@@ -11,6 +11,8 @@ from wtforms import (
     FileField,
     HiddenField,
     IntegerField,
+    PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TelField,
@@ -99,9 +101,7 @@ class CategoryForm(FlaskForm):
     active = BooleanField(_l("Residents can report this"), default=True)
     # What residents read in Spanish and Portuguese; an empty box shows the English.
     name_es = StringField(_l("Name in Spanish"), [Optional(), Length(max=120)])
-    form_title_es = StringField(
-        _l("Report form heading in Spanish"), [Optional(), Length(max=200)]
-    )
+    form_title_es = StringField(_l("Report form heading in Spanish"), [Optional(), Length(max=200)])
     group_es = StringField(_l("Group in Spanish"), [Optional(), Length(max=80)])
     description_es = TextAreaField(_l("Description in Spanish"), [Optional(), Length(max=2000)])
     name_pt = StringField(_l("Name in Portuguese"), [Optional(), Length(max=120)])
@@ -219,6 +219,77 @@ class ApiKeyForm(FlaskForm):
         [InputRequired(_l("Give the key a name: who or what will use it")), Length(max=120)],
         description=_l("Who or what will use it, like: Mayor's office app"),
     )
+
+
+# How a category's or department's new reports are sent on (models.SEND_METHODS).
+SEND_METHOD_NAMES = {
+    "none": _l("Nowhere: handled here"),
+    "email": _l("By email to the department"),
+    "open311": _l("To a city system over Open311"),
+}
+
+
+class EndpointForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        [InputRequired(_l("Give the city system a name, like Public Works")), Length(max=80)],
+        description=_l("Staff read it on the timeline: Updated by Public Works"),
+    )
+    root_url = StringField(
+        _l("Root URL"),
+        [InputRequired(_l("Enter the system's Open311 root URL")), Length(max=500)],
+        description=_l("The GeoReport v2 address, like https://workorders.example.gov/open311/v2"),
+    )
+    # Never rendered with its value: a key typed is stored and never shown again.
+    api_key = PasswordField(_l("API key"), [Optional(), Length(max=200)])
+    jurisdiction = StringField(
+        _l("Jurisdiction ID"),
+        [Optional(), Length(max=100)],
+        description=_l("Only if the system asks for a jurisdiction_id"),
+    )
+
+
+class DepartmentRouteForm(FlaskForm):
+    method = RadioField(
+        _l("Where its new reports go"),
+        choices=choices(SEND_METHOD_NAMES.items()),
+        validate_choice=False,
+    )
+    endpoint_id = SelectField(_l("City system"), [Optional()], validate_choice=False)
+
+
+class CategoryRouteForm(FlaskForm):
+    method = RadioField(
+        _l("Where its new reports go"),
+        choices=choices([("", _l("As its department says")), *SEND_METHOD_NAMES.items()]),
+        validate_choice=False,
+    )
+    endpoint_id = SelectField(_l("City system"), [Optional()], validate_choice=False)
+    remote_service_code = StringField(
+        _l("Service code there"),
+        [Optional(), Length(max=64)],
+        description=_l("Leave empty if the city system uses our code"),
+    )
+
+
+def category_route_form(questions, **kwargs) -> CategoryRouteForm:
+    """The category's route form with one box per question: the attribute code the city
+    system gives that question (empty: our code)."""
+
+    class Form(CategoryRouteForm):
+        pass
+
+    for question in questions:
+        setattr(
+            Form,
+            f"attribute_{question.code}",
+            StringField(f"{question.label} ({question.code})", [Optional(), Length(max=64)]),
+        )
+    return Form(**kwargs)
+
+
+def endpoint_choices(endpoints, blank: str) -> list:
+    return choices([("", blank)] + [(e.id, e.name) for e in endpoints])
 
 
 class GeoUploadForm(FlaskForm):

@@ -13,6 +13,7 @@ from bpt311.models import (
     AuditLog,
     Category,
     Department,
+    OutboundRequest,
     Report,
     ResponseTemplate,
     SavedFilter,
@@ -165,6 +166,16 @@ def full_report(tracking_number: str) -> Report | None:
             selectinload(Report.duplicate_of),
         )
     ).one_or_none()
+
+
+def sent_on(report: Report) -> list[OutboundRequest]:
+    """Where the report was sent on (Open311), with the city system's id and when."""
+    return db.session.scalars(
+        select(OutboundRequest)
+        .where(OutboundRequest.report_id == report.id)
+        .options(selectinload(OutboundRequest.endpoint))
+        .order_by(OutboundRequest.id)
+    ).all()
 
 
 def audit_trail(report: Report) -> list[AuditLog]:

@@ -31,6 +31,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email, site_link
+from bpt311.outbound311.routing import send_on
 from bpt311.problems import Conflict, InvalidInput, NotAllowed
 from bpt311.reports import lifecycle
 from bpt311.staff.access import may_act_on
@@ -273,6 +274,7 @@ def reassign_department(
         report, actor, "assigned", public_note=f"Passed to {department.name}", internal_note=note
     )
     record(actor, "reassign_department", report, department=department.name, previous=old)
+    send_on(report, new=False)  # sent on if the new department's route says so
     if department.email:
         enqueue_email(
             department.email,
@@ -339,9 +341,10 @@ def recategorise(
     report.due_at = report.created_at + timedelta(hours=category.sla_hours)
     moved = category.department_id != report.department_id
     if moved:
-        report.department_id, report.assignee = category.department_id, None
+        report.department, report.assignee = category.department, None
     _event(report, actor, "recategorised", public_note=f"Changed from {old} to {category.name}")
     record(actor, "recategorise", report, category=category.service_code, previous=old)
+    send_on(report, new=False)  # sent on if the new category's route says so
     # Lazy: each follower's email is written in their own language.
     tell_followers(
         report,

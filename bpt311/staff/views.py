@@ -246,6 +246,7 @@ def _inspector(
         report=report,
         forms=_inspector_forms(report, bound, request.args.get("template", ""), bound_form),
         audit=queries.audit_trail(report),
+        sent_on=queries.sent_on(report),
         templates=queries.templates_for(report),
         nearby=possible_duplicates(report.category_id, report.latitude, report.longitude)
         if report.has_point

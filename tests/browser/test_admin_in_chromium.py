@@ -19,7 +19,15 @@ def catalogue(live):
 
     from bpt311.accounts.service import hash_password
     from bpt311.extensions import db
-    from bpt311.models import Category, Department, User, utcnow
+    from bpt311.models import (
+        Category,
+        Department,
+        Open311Endpoint,
+        OutboundRequest,
+        Report,
+        User,
+        utcnow,
+    )
 
     with live.app_context():
         admin = db.session.scalars(select(User).where(User.email == ADMIN)).first()
@@ -39,7 +47,28 @@ def catalogue(live):
         roads = db.session.scalars(
             select(Department).where(Department.name == "Roadway Maintenance")
         ).one()
+        works = db.session.scalars(select(Open311Endpoint)).first()
+        if works is None:  # a city system that is down, and a report it never took
+            works = Open311Endpoint(
+                name="Public Works",
+                root_url="http://127.0.0.1:9/open311/v2",
+                api_key="browser-test-key-0123456789",
+            )
+            db.session.add(works)
+            db.session.flush()
+            report = db.session.scalars(select(Report).order_by(Report.id)).first()
+            if report is not None:
+                db.session.add(
+                    OutboundRequest(
+                        report_id=report.id,
+                        endpoint_id=works.id,
+                        state="refused",
+                        last_error="service_code pothole is not offered here",
+                    )
+                )
+            db.session.commit()
         return {
+            "works": works.id,
             "admin": admin.id,
             "pothole": pothole.id,
             "question": pothole.questions[0].id,
@@ -62,6 +91,11 @@ PAGES = [
     "/staff/admin/users/ADMIN",
     "/staff/admin/api-keys",
     "/staff/admin/places",
+    "/staff/admin/open311",
+    "/staff/admin/open311/endpoints/new",
+    "/staff/admin/open311/endpoints/WORKS",
+    "/staff/admin/open311/categories/POTHOLE",
+    "/staff/admin/open311/departments/ROADS",
 ]
 
 
@@ -71,6 +105,7 @@ def _path(path: str, ids: dict) -> str:
         .replace("POTHOLE", str(ids["pothole"]))
         .replace("QUESTION", str(ids["question"]))
         .replace("ADMIN", str(ids["admin"]))
+        .replace("WORKS", str(ids["works"]))
     )
 
 
@@ -167,3 +202,18 @@ def test_an_upload_preview_passes_axe(live, page_without_js, page_with_js, catal
         assert page.locator("svg path").count() == 1
         assert axe_violations(page) == []
         assert horizontal_overflow(page) <= 0
+
+
+def test_a_failed_connection_test_is_said_clearly_without_javascript(
+    live, page_without_js, catalogue
+):
+    page = page_without_js
+    sign_in(page, live.base_url, ADMIN)
+    page.goto(f"{live.base_url}/staff/admin/open311/endpoints/{catalogue['works']}")
+    page.get_by_role("button", name="Test the connection").click()
+    page.wait_for_load_state()
+    alert = page.get_by_role("alert")
+    assert "The connection failed" in alert.inner_text()
+    assert axe_violations(page) == []
+    assert horizontal_overflow(page) <= 0
+    assert "browser-test-key-0123456789" not in page.content()
