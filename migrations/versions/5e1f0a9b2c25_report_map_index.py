@@ -1,4 +1,4 @@
-"""report map index: the map's counts per grid cell read from one covering index (#25)
+"""report map index: the map's counts and pins in a box read from one covering index (#25)
 
 Revision ID: 5e1f0a9b2c25
 Revises: 5e1f0a9b2c22
@@ -19,7 +19,7 @@ def upgrade():
     with op.batch_alter_table("report", schema=None) as batch_op:
         batch_op.create_index(
             "ix_report_map",
-            ["latitude", "longitude", "hidden_at", "status", "category_id"],
+            ["latitude", "longitude", "hidden_at", "status", "category_id", "created_at", "id"],
             unique=False,
         )
 
