@@ -110,14 +110,27 @@ def test_street_level_is_capped_and_says_so(client, spread, monkeypatch):
 
 def test_however_big_the_box_the_grid_stays_small(client, city):
     # A whole-world box at a street-ish zoom below the threshold cannot ask for millions
-    # of cells: the cell grows so that at most 41 x 41 fit.
+    # of cells: the cell grows until at most MAX_CELLS fit.
     for n in range(30):
         make_report(latitude=-80 + n * 5.3, longitude=-170 + n * 11.3)
-    data = answer(client, bbox="-180,-90,180,90", zoom=clusters.STREET_ZOOM - 1)
+    world = (-180, -90, 180, 90)
+    data = answer(client, bbox=",".join(map(str, world)), zoom=clusters.STREET_ZOOM - 1)
     assert sum(counts(data)) == 30
-    assert len(data["features"]) <= (clusters.MAX_CELLS_ACROSS + 1) ** 2
-    lat_cell, lon_cell = clusters.cell_size((-180, -90, 180, 90), 15)
-    assert lon_cell >= 360 / clusters.MAX_CELLS_ACROSS and lat_cell >= 180 / 40
+    assert len(data["features"]) <= clusters.MAX_CELLS < 2000
+    lat_cell, lon_cell = clusters.cell_size(world, clusters.STREET_ZOOM - 1)
+    assert (360 / lon_cell + 1) * (180 / lat_cell + 1) <= clusters.MAX_CELLS * 1.1
+
+
+def test_fine_and_coarse_grids_count_the_same_cells(client, city, monkeypatch):
+    # A big box is counted straight on its coarse grid, a small one per fine cell added
+    # up: the same reports give the same cells either way.
+    for n in range(25):
+        make_report(latitude=41.15 + n * 0.0031, longitude=-73.24 + (n * 7 % 25) * 0.0043)
+    fine = answer(client, bbox=CITY, zoom=13)
+    monkeypatch.setattr(clusters, "MAX_FINE_CELLS", 0)
+    coarse = answer(client, bbox=CITY, zoom=13)
+    assert sorted(map(json.dumps, fine["features"])) == sorted(map(json.dumps, coarse["features"]))
+    assert len(fine["features"]) > 3 and fine["total"] == 25
 
 
 @pytest.mark.parametrize(
