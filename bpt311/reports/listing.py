@@ -216,6 +216,33 @@ def _feature(row) -> dict:
     }
 
 
+def _map_rows(filters: browse.Filters, limit: int) -> list:
+    """The newest ``limit`` matching reports with a point, with only what a pin shows
+    (the ids picked from the map's covering index, then one join for their details)."""
+    ids = (
+        browse.filtered(filters)
+        .where(Report.latitude.is_not(None), Report.longitude.is_not(None))
+        .limit(limit)
+        .with_only_columns(Report.id)
+        .subquery()
+    )
+    query = (
+        select(
+            Report.id,
+            Report.status,
+            Report.description,
+            Report.address,
+            Report.latitude,
+            Report.longitude,
+            Category.name.label("category"),
+        )
+        .join(ids, ids.c.id == Report.id)
+        .join(Category, Category.id == Report.category_id)
+        .order_by(*browse.ordering(filters))
+    )
+    return replica.reader().execute(query).all()
+
+
 def _map_point(row) -> dict:
     """A report on the map at street level: what its pin's popup shows, and no more."""
     description = row.description or ""
@@ -254,7 +281,7 @@ def _map_answer(filters: browse.Filters, zoom: int) -> dict:
             "truncated": False,
             "features": [_cluster(cell) for cell in cells],
         }
-    rows = list(_rows(filters, clusters.POINT_CAP + 1, on_the_map=True))
+    rows = _map_rows(filters, clusters.POINT_CAP + 1)
     return {
         "type": "FeatureCollection",
         "zoom": zoom,
