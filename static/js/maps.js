@@ -164,7 +164,7 @@
   // A count on the map: how many reports the server found in one cell of its grid at this
   // zoom. A button (Leaflet gives keyboard markers role=button and a tab stop) named
   // "N reports here"; activating it zooms in towards them.
-  function clusterMarker(map, feature) {
+  function clusterMarker(map, feature, fromKeyboard) {
     var count = feature.properties.count;
     var lang = document.documentElement.lang || "en";
     var name = ngettext("%(count)s report here", "%(count)s reports here", count, { count: count.toLocaleString(lang) });
@@ -184,7 +184,7 @@
       var icon = marker.getElement();
       icon.setAttribute("aria-label", name);
       icon.addEventListener("keydown", function (event) {
-        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); zoomIn(); }
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); fromKeyboard(); zoomIn(); }
       });
     });
     return marker;
@@ -217,8 +217,22 @@
       var counts = L.layerGroup().addTo(map);
       var pins = L.markerClusterGroup({ showCoverageOnHover: false });
       map.addLayer(pins);
-      var timer = null, lastUrl = "";
+      var timer = null, lastUrl = "", refocus = false;
       var lang = document.documentElement.lang || "en";
+      // Zoomed in from a count with the keyboard: the count is gone with the old view, so
+      // focus goes to what is now nearest the centre (a count or a pin), else the map.
+      function keyboardZoom() { refocus = true; }
+      function focusNearCentre() {
+        var centre = map.latLngToContainerPoint(map.getCenter()), best = null, bestDistance = Infinity;
+        [counts, pins].forEach(function (group) {
+          group.eachLayer(function (layer) {
+            if (!layer.getElement || !layer.getElement()) return;
+            var distance = map.latLngToContainerPoint(layer.getLatLng()).distanceTo(centre);
+            if (distance < bestDistance) { best = layer.getElement(); bestDistance = distance; }
+          });
+        });
+        (best || el).focus();
+      }
 
       function load() {
         var form = document.querySelector(el.getAttribute("data-form"));
@@ -238,10 +252,11 @@
           counts.clearLayers();
           pins.clearLayers();
           if (data.clustered) {
-            data.features.forEach(function (feature) { clusterMarker(map, feature).addTo(counts); });
+            data.features.forEach(function (feature) { clusterMarker(map, feature, keyboardZoom).addTo(counts); });
           } else {
             pins.addLayers(data.features.map(pinMarker));
           }
+          if (refocus) { refocus = false; focusNearCentre(); }
           var count = data.clustered ? data.total : data.features.length;
           var words = { count: count.toLocaleString(lang) };
           say(data.truncated

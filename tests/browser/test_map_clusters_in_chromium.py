@@ -56,6 +56,8 @@ def test_the_map_shows_counts_and_zooming_in_shows_the_reports(live, wide_page):
     cluster.focus()
     url, closer = map_answer(page, lambda: page.keyboard.press("Enter"))
     assert "zoom=15" in url and closer["clustered"] is True and closer["features"]
+    # The count pressed is gone with the old view: focus is on a count of the new one.
+    page.wait_for_function("() => document.activeElement.matches('.map-cluster')")
 
     # A click on a count zooms in again: at street level the reports themselves are drawn.
     cluster, _ = biggest_count(page)
