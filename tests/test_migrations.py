@@ -36,6 +36,9 @@ def empty_database(tmp_path):
         admin.dispose()
 
 
+# SQLAlchemy cannot reflect SQLite's expression index for the map (models/map_cells.py);
+# include_object leaves it out of the comparison anyway.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrations_upgrade_an_empty_database_to_the_models(empty_database, tmp_path):
     app = create_app(app_settings(empty_database, tmp_path))
     with app.app_context():

@@ -193,6 +193,8 @@ def test_photo_stored_before_copies_existed_still_shows(client, city):
 LIST_PAGES = [
     "/map",
     "/reports.geojson",
+    "/reports.geojson?bbox=-73.3,41.1,-73.1,41.3&zoom=12",  # the map's counts
+    "/reports.geojson?bbox=-73.3,41.1,-73.1,41.3&zoom=17",  # the map's pins
     "/reports.csv",
     "/neighbourhoods",
     "/neighbourhoods/{slug}",

@@ -96,6 +96,14 @@ def test_the_request_past_a_read_limit_gets_429_with_words(limited, endpoint):
     assert int(page.headers["Retry-After"]) > 0
 
 
+def test_the_map_may_ask_more_often_than_an_export(limited):
+    # The map asks again on every pan and zoom: 120 small answers a minute, not 30.
+    client = limited.test_client()
+    path = "/reports.geojson?bbox=-73.3,41.1,-73.1,41.3&zoom=13"
+    codes = hit(client, path, 121)
+    assert codes[:120] == [200] * 120 and codes[120] == 429
+
+
 def test_browsing_without_a_search_is_not_limited(limited):
     client = limited.test_client()
     assert set(hit(client, "/reports", 130)) == {200}

@@ -1,6 +1,9 @@
 """All models, importable from one place so Alembic sees every table."""
 
-from bpt311.models import search  # noqa: F401  (attaches the full-text DDL)
+from bpt311.models import (
+    map_cells,  # noqa: F401  (attaches the map's SQLite index)
+    search,  # noqa: F401  (attaches the full-text DDL)
+)
 from bpt311.models.base import Base, utcnow
 from bpt311.models.boundary import ServiceBoundary
 from bpt311.models.community import (

@@ -81,6 +81,19 @@ class Report(Base):
         Index("ix_report_neighbourhood_created", "neighbourhood_id", "created_at"),
         Index("ix_report_department_status", "department_id", "status"),
         Index("ix_report_lat_lon", "latitude", "longitude"),
+        # The map (reports/clusters.py): its counts and its newest pins in a box read the
+        # box, visibility, the commonest filters and the order from this index alone,
+        # never the wide report rows.
+        Index(
+            "ix_report_map",
+            "latitude",
+            "longitude",
+            "hidden_at",
+            "status",
+            "category_id",
+            "created_at",
+            "id",
+        ),
         Index("ix_report_votes", "vote_count", "id"),
         # The dashboard's counts and response times by when reports were acknowledged or closed.
         Index("ix_report_acknowledged_at", "acknowledged_at"),

@@ -52,7 +52,8 @@ event.listen(
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """For Alembic: the FTS5 tables and the expression index are managed by hand."""
+    """For Alembic: the FTS5 tables and the expression indexes (this one and the map's
+    fine-cell index, map_cells.py) are managed by hand."""
     if type_ == "table" and name and name.startswith("report_fts"):
         return False
-    return not (type_ == "index" and name == "ix_report_search")
+    return not (type_ == "index" and name in ("ix_report_search", "ix_report_map_cell"))

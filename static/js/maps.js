@@ -161,6 +161,44 @@
     return box;
   }
 
+  // A count on the map: how many reports the server found in one cell of its grid at this
+  // zoom. A button (Leaflet gives keyboard markers role=button and a tab stop) named
+  // "N reports here"; activating it zooms in towards them.
+  function clusterMarker(map, feature, fromKeyboard) {
+    var count = feature.properties.count;
+    var lang = document.documentElement.lang || "en";
+    var name = ngettext("%(count)s report here", "%(count)s reports here", count, { count: count.toLocaleString(lang) });
+    var digits = String(count).length;
+    var size = 30 + 6 * Math.min(digits, 6);
+    var label = document.createElement("span");
+    label.textContent = count.toLocaleString(lang);
+    var c = feature.geometry.coordinates;
+    var latlng = L.latLng(c[1], c[0]);
+    var marker = L.marker(latlng, {
+      icon: L.divIcon({ className: "map-cluster", html: label, iconSize: [size, size] }),
+      title: name
+    });
+    function zoomIn() { map.setView(latlng, Math.min(map.getZoom() + 2, map.getMaxZoom())); }
+    marker.on("click", zoomIn);
+    marker.on("add", function () {
+      var icon = marker.getElement();
+      icon.setAttribute("aria-label", name);
+      icon.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); fromKeyboard(); zoomIn(); }
+      });
+    });
+    return marker;
+  }
+
+  function pinMarker(feature) {
+    var p = feature.properties;
+    var group = p.status === "archived" ? "closed" : p.status;
+    var icon = L.divIcon({ className: "pin pin--" + group, html: group === "closed" ? "✓" : "", iconSize: [24, 24] });
+    var c = feature.geometry.coordinates;
+    return L.marker([c[1], c[0]], { icon: icon, title: p.category + ", " + statusLabel(p) + ", " + p.tracking_number })
+      .bindPopup(popupFor(p));
+  }
+
   function initReportsMap(el) {
     if (el.getAttribute("data-ready")) return;
     el.setAttribute("data-ready", "1");
@@ -174,34 +212,56 @@
       el.hidden = false;
       var map = L.map(el).setView(CITY_HALL, 13);
       tiles(el).addTo(map);
-      var layer = L.markerClusterGroup({ showCoverageOnHover: false });
-      map.addLayer(layer);
-      var timer = null, lastUrl = "";
+      // Below street level the server counts reports on a grid (counts); at street level it
+      // sends the reports themselves, which the browser still groups where pins overlap.
+      var counts = L.layerGroup().addTo(map);
+      var pins = L.markerClusterGroup({ showCoverageOnHover: false });
+      map.addLayer(pins);
+      var timer = null, lastUrl = "", refocus = false;
+      var lang = document.documentElement.lang || "en";
+      // Zoomed in from a count with the keyboard: the count is gone with the old view, so
+      // focus goes to what is now nearest the centre (a count or a pin), else the map.
+      function keyboardZoom() { refocus = true; }
+      function focusNearCentre() {
+        var centre = map.latLngToContainerPoint(map.getCenter()), best = null, bestDistance = Infinity;
+        [counts, pins].forEach(function (group) {
+          group.eachLayer(function (layer) {
+            if (!layer.getElement || !layer.getElement()) return;
+            var distance = map.latLngToContainerPoint(layer.getLatLng()).distanceTo(centre);
+            if (distance < bestDistance) { best = layer.getElement(); bestDistance = distance; }
+          });
+        });
+        (best || el).focus();
+      }
 
       function load() {
         var form = document.querySelector(el.getAttribute("data-form"));
         var params = new URLSearchParams(form ? new FormData(form) : undefined);
         params.delete("page");
         var b = map.getBounds();
-        params.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(","));
+        var box = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)];
+        params.set("bbox", box.map(function (v) { return v.toFixed(5); }).join(","));
+        params.set("zoom", String(Math.round(map.getZoom())));
         var url = el.getAttribute("data-geojson") + "?" + params.toString();
         if (url === lastUrl) return;
         lastUrl = url;
         fetch(url, { headers: { Accept: "application/geo+json" } }).then(function (r) {
           return r.ok ? r.json() : null;
         }).then(function (data) {
-          if (!data) return;
-          layer.clearLayers();
-          data.features.forEach(function (feature) {
-            var p = feature.properties;
-            var group = p.status === "archived" ? "closed" : p.status;
-            var icon = L.divIcon({ className: "pin pin--" + group, html: group === "closed" ? "✓" : "", iconSize: [24, 24] });
-            var c = feature.geometry.coordinates;
-            L.marker([c[1], c[0]], { icon: icon, title: p.category + ", " + statusLabel(p) + ", " + p.tracking_number })
-              .bindPopup(popupFor(p)).addTo(layer);
-          });
-          var count = data.features.length;
-          say(ngettext("%(count)s report on the map", "%(count)s reports on the map", count, { count: count.toLocaleString(document.documentElement.lang || "en") }));
+          if (!data || url !== lastUrl) return;  // an answer for a view already left
+          counts.clearLayers();
+          pins.clearLayers();
+          if (data.clustered) {
+            data.features.forEach(function (feature) { clusterMarker(map, feature, keyboardZoom).addTo(counts); });
+          } else {
+            pins.addLayers(data.features.map(pinMarker));
+          }
+          if (refocus) { refocus = false; focusNearCentre(); }
+          var count = data.clustered ? data.total : data.features.length;
+          var words = { count: count.toLocaleString(lang) };
+          say(data.truncated
+            ? _("The newest %(count)s reports here are on the map; zoom in to see the rest, or use the list.", words)
+            : ngettext("%(count)s report on the map", "%(count)s reports on the map", count, words));
         }).catch(function () { /* the list below still has them */ });
       }
       map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(load, 300); });

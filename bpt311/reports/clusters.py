@@ -1,0 +1,174 @@
+"""The map at any zoom: counts on a grid below street level, points at street level.
+
+``/reports.geojson?bbox=…&zoom=…`` asks for what a map of that box at that zoom can show.
+Below :data:`STREET_ZOOM` the matching reports are counted in SQL per fine cell of a fixed
+grid (models/map_cells.py: ``GROUP BY floor(lat/cell), floor(lon/cell)`` with the count and
+mean position), and the fine cells are added up here into cells 2, 4, 8… fine cells wide,
+about CELL_PIXELS on the screen at that zoom; so the answer is at most MAX_CELLS small
+features whether the box holds ten reports or a hundred thousand. At street level it is the
+reports themselves, at most :data:`POINT_CAP`, with ``"truncated": true`` when there were
+more. Both engines give the same cells; only how SQL rounds down is spelled differently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, cast, func, literal_column
+
+from bpt311.extensions import db
+from bpt311.models import Report, map_cells
+from bpt311.models.map_cells import FINE_LAT, FINE_LON
+from bpt311.reports import browse
+
+STREET_ZOOM = 16  # from here on the map shows reports, below it counts
+MAX_ZOOM = 22
+CELL_PIXELS = 64  # a cell is about this many screen pixels wide at the asked zoom
+MAX_CELLS = 1900  # whatever box and zoom are asked, at most this many cells (features)
+MAX_FINE_CELLS = 60_000  # boxes holding more fine cells are counted on their own grid
+POINT_CAP = 1000  # reports at street level (about 30 KB compressed, see performance.md)
+
+
+@dataclass(frozen=True)
+class Cell:
+    count: int
+    latitude: float
+    longitude: float
+
+
+def parse_zoom(text: str) -> int:
+    """A map zoom level, a whole number from 0 to :data:`MAX_ZOOM`; ValueError otherwise."""
+    message = f"zoom must be a whole number from 0 to {MAX_ZOOM}"
+    try:
+        zoom = int((text or "").strip())
+    except ValueError as exc:
+        raise ValueError(message) from exc
+    if not 0 <= zoom <= MAX_ZOOM:
+        raise ValueError(message)
+    return zoom
+
+
+def shows_points(zoom: int) -> bool:
+    return zoom >= STREET_ZOOM
+
+
+def _span(low: float, high: float, origin: float, size: float) -> tuple[int, int]:
+    """The first and last cell index a range covers (the operands are never negative, so
+    int() rounds down)."""
+    return int((low - origin) / size), int((high - origin) / size)
+
+
+def _cells_in(bbox, lat_cell: float, lon_cell: float) -> int:
+    min_lon, min_lat, max_lon, max_lat = bbox
+    first_row, last_row = _span(min_lat, max_lat, -90.0, lat_cell)
+    first_col, last_col = _span(min_lon, max_lon, -180.0, lon_cell)
+    return (last_row - first_row + 1) * (last_col - first_col + 1)
+
+
+def grid_step(bbox: tuple[float, float, float, float], zoom: int) -> int:
+    """How many fine cells (map_cells.FINE_LON wide) make one cell of the answer, as a
+    power of two: about CELL_PIXELS on a Web Mercator map at ``zoom``, and never so small
+    that the box holds more than MAX_CELLS (a box and a zoom that do not go together
+    cannot ask for a million cells)."""
+    wanted = 360 / 2**zoom * CELL_PIXELS / 256
+    step = max(0, round(math.log2(wanted / FINE_LON)))
+    while _cells_in(bbox, FINE_LAT * 2**step, FINE_LON * 2**step) > MAX_CELLS:
+        step += 1
+    return step
+
+
+def cell_size(bbox: tuple[float, float, float, float], zoom: int) -> tuple[float, float]:
+    """Degrees of latitude and longitude of one cell of the answer."""
+    step = grid_step(bbox, zoom)
+    return FINE_LAT * 2**step, FINE_LON * 2**step
+
+
+def _visible(filters: browse.Filters):
+    return (
+        browse.filtered(filters)
+        .order_by(None)
+        .where(Report.latitude.is_not(None), Report.longitude.is_not(None))
+    )
+
+
+def _fine_rows(filters: browse.Filters, session):
+    """(row, column, count, mean latitude, mean longitude) per fine cell in the box."""
+    totals = (
+        func.count().label("n"),
+        func.avg(Report.latitude).label("lat"),
+        func.avg(Report.longitude).label("lon"),
+    )
+    if db.engine.dialect.name == "sqlite":
+        # Grouped in the order of the fine-cell index (no sort); the key's range is what
+        # makes SQLite choose that index.
+        key = literal_column(map_cells.sqlite_key("report"))
+        min_lon, min_lat, max_lon, max_lat = filters.bbox
+        first_row, last_row = _span(min_lat, max_lat, -90.0, FINE_LAT)
+        query = (
+            _visible(filters)
+            .where(
+                key >= first_row * map_cells.KEY_BASE,
+                key < (last_row + 1) * map_cells.KEY_BASE,
+            )
+            .with_only_columns(key.label("key"), *totals)
+            .group_by(key)
+        )
+        for found in session.execute(query):
+            row, column = divmod(int(found.key), map_cells.KEY_BASE)
+            yield row, column, found.n, found.lat, found.lon
+        return
+    row = func.floor((Report.latitude + 90.0) / FINE_LAT)
+    column = func.floor((Report.longitude + 180.0) / FINE_LON)
+    query = (
+        _visible(filters)
+        .with_only_columns(row.label("row"), column.label("col"), *totals)
+        .group_by(row, column)
+    )
+    for found in session.execute(query):
+        yield int(found.row), int(found.col), found.n, found.lat, found.lon
+
+
+def _coarse_rows(filters: browse.Filters, step: int, session):
+    """The same, counted straight on cells 2**step fine cells wide: for boxes too big for
+    the fine grid (a whole region at a low zoom). floor(x / (c * 2**k)) is exactly
+    floor(floor(x / c) / 2**k), so the cells are the same as the fine grid's."""
+    lat_cell, lon_cell = FINE_LAT * 2**step, FINE_LON * 2**step
+    if db.engine.dialect.name == "postgresql":
+        row = func.floor((Report.latitude + 90.0) / lat_cell)
+        column = func.floor((Report.longitude + 180.0) / lon_cell)
+    else:
+        row = cast((Report.latitude + 90.0) / lat_cell, Integer)
+        column = cast((Report.longitude + 180.0) / lon_cell, Integer)
+    query = (
+        _visible(filters)
+        .with_only_columns(
+            row.label("row"),
+            column.label("col"),
+            func.count().label("n"),
+            func.avg(Report.latitude).label("lat"),
+            func.avg(Report.longitude).label("lon"),
+        )
+        .group_by(row, column)
+    )
+    for found in session.execute(query):
+        yield int(found.row), int(found.col), found.n, found.lat, found.lon
+
+
+def cells(filters: browse.Filters, zoom: int, session) -> list[Cell]:
+    """The publicly visible reports matching ``filters`` (which hold the box) counted per
+    cell of the grid for ``zoom``, with the mean position of each cell's reports: counted
+    per fine cell in SQL (one query) and added up here, a few thousand rows at most."""
+    step = grid_step(filters.bbox, zoom)
+    if _cells_in(filters.bbox, FINE_LAT, FINE_LON) > MAX_FINE_CELLS:
+        rows, shift = _coarse_rows(filters, step, session), 0
+    else:
+        rows, shift = _fine_rows(filters, session), step
+    sums: dict[tuple[int, int], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for row, column, n, lat, lon in rows:
+        total = sums[(row >> shift, column >> shift)]
+        total[0] += n
+        total[1] += float(lat) * n
+        total[2] += float(lon) * n
+    return [Cell(int(n), round(lat / n, 5), round(lon / n, 5)) for n, lat, lon in sums.values()]
