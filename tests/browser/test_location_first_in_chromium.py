@@ -1,12 +1,13 @@
 """#22 item 8 in Chromium: a tap on /map shows the address of the place and the reports
 already near it (said in the live region), and "Report a problem here" reaches the report
-form with the pin and the address filled in; zero axe violations on the way."""
+form with the pin and the address filled in; the home page's "Reports near me" leads
+there too, and the map centre button does it from the keyboard; zero axe violations."""
 
 from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import PHONE, axe_violations
 from tests.browser.test_no_dead_ends_in_chromium import watch_live_region
 
 # A spot on the map near its centre with no marker on it (markers open their own popups).
@@ -74,3 +75,38 @@ def test_moving_the_pin_on_the_form_says_the_new_address_at_once(live, page_with
     assert page.input_value("#address") == "45 Lyon Terrace, Bridgeport"
     assert axe_violations(page) == []
     assert page.js_errors == []
+
+
+def test_near_me_on_the_home_page_leads_to_the_form_with_the_phone_s_place(live, browser):
+    context = browser.new_context(
+        viewport=PHONE,
+        bypass_csp=True,
+        geolocation={"latitude": 41.1792, "longitude": -73.1894},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    page.goto(live.base_url + "/")
+    page.click("button:has-text('Reports near me')")
+    page.wait_for_url(re.compile(r"/reports\?lat=41\.17920&lon=-73\.18940"))
+    assert axe_violations(page) == []
+    page.click("#results a:has-text('Report a problem here')")
+    page.wait_for_url(re.compile(r"/reports/new\?lat=41\.179200&lon=-73\.189400$"))
+    page.check("#category-pothole")
+    page.click("#category-choices button[type=submit]")
+    page.wait_for_url(re.compile(r"category=pothole"))
+    assert page.input_value("[name=latitude]") == "41.179200"
+    assert "The place you chose:" in page.inner_text("#location")
+    context.close()
+
+
+def test_the_centre_button_chooses_a_place_from_the_keyboard(live, page_with_js):
+    page = page_with_js
+    page.goto(live.base_url + "/map")
+    page.wait_for_selector(".here-tools:not([hidden])")
+    page.focus("button:has-text('Show the reports at the map centre')")
+    page.keyboard.press("Enter")
+    panel = page.wait_for_selector("#here-slot #here")
+    assert "45 Lyon Terrace, Bridgeport" in panel.inner_text()
+    assert page.evaluate("() => document.activeElement.textContent").strip() == (
+        "Show the reports at the map centre"
+    )
