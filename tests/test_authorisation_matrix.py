@@ -96,6 +96,8 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/reports.csv"): PUBLIC,
     ("GET", "/reports.geojson"): PUBLIC,
     ("GET", "/reports/nearby"): PUBLIC_ANY,
+    ("GET", "/reports/here"): PUBLIC_ANY,  # 422 without a place
+    ("GET", "/reports/here.json"): PUBLIC,
     ("GET", "/reports/new"): PUBLIC,
     ("POST", "/reports/new"): PUBLIC_ANY,
     ("GET", "/reports/<tracking_number>"): PUBLIC,

@@ -31,6 +31,8 @@ EXPENSIVE_READS = {
     "reports.index": "/reports?q=pothole",
     "reports.nearby": f"/reports/nearby?category=pothole&latitude={CITY_HALL[0]}"
     f"&longitude={CITY_HALL[1]}",
+    "reports.place_here": f"/reports/here?lat={CITY_HALL[0]}&lon={CITY_HALL[1]}",
+    "reports.place_here_json": f"/reports/here.json?lat={CITY_HALL[0]}&lon={CITY_HALL[1]}",
     "reports.csv_export": "/reports.csv",
     "reports.geojson": "/reports.geojson",
 }

@@ -73,6 +73,20 @@ def report_id_from_tracking_number(text: str) -> int | None:
     return number if number <= _LARGEST_ID else None
 
 
+def place_words(address: str, has_point: bool, neighbourhood: str = "") -> str:
+    """A place in words: the address, else a neutral phrase with the neighbourhood (never a
+    file name, never "Downtown (Downtown)"); for a report, and for a pin not yet sent."""
+    if address:
+        return address
+    if not has_point:
+        if neighbourhood:
+            return _("Location to be confirmed (%(neighbourhood)s)", neighbourhood=neighbourhood)
+        return _("Location to be confirmed")
+    if neighbourhood:
+        return _("Location on the map (%(neighbourhood)s)", neighbourhood=neighbourhood)
+    return _("Location on the map")
+
+
 class Report(Base):
     __tablename__ = "report"
     __table_args__ = (
@@ -238,20 +252,9 @@ class Report(Base):
     @property
     def place_label(self) -> str:
         """Where the report is, in words: its address, else a neutral phrase (translated)."""
-        if self.address:
-            return self.address
-        if not self.has_point:
-            if self.neighbourhood:
-                return _(
-                    "Location to be confirmed (%(neighbourhood)s)",
-                    neighbourhood=self.neighbourhood.name,
-                )
-            return _("Location to be confirmed")
-        if self.neighbourhood:
-            return _(
-                "Location on the map (%(neighbourhood)s)", neighbourhood=self.neighbourhood.name
-            )
-        return _("Location on the map")
+        return place_words(
+            self.address, self.has_point, self.neighbourhood.name if self.neighbourhood else ""
+        )
 
     def __repr__(self) -> str:
         return f"<Report {self.tracking_number} {self.status}>"

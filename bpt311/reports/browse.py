@@ -161,7 +161,8 @@ class Filters:
         )
 
 
-def _float(text: str | None) -> float | None:
+def finite_number(text: str | None) -> float | None:
+    """A query string's number, or None for anything else ("nan" and "inf" included)."""
     try:
         value = float(text) if text not in (None, "") else None
     except ValueError:
@@ -208,11 +209,11 @@ def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
         near=(form.near.data or "").strip()[:200],
         sort=form.sort.data if form.sort.data in dict(SORTS) else "newest",
     )
-    radius = _float(form.radius.data)
+    radius = finite_number(form.radius.data)
     filters.radius = int(radius) if radius and 50 <= radius <= 5000 else 500
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         problems.append(_("The “from” date is after the “until” date, so nothing can match"))
-    latitude, longitude = _float(args.get("lat")), _float(args.get("lon"))
+    latitude, longitude = finite_number(args.get("lat")), finite_number(args.get("lon"))
     if (
         latitude is not None
         and longitude is not None
@@ -222,7 +223,7 @@ def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
         filters.latitude, filters.longitude = latitude, longitude
     elif filters.near:
         _locate(filters, problems)
-    page = _float(args.get("page"))
+    page = finite_number(args.get("page"))
     filters.page = max(1, min(int(page), MAX_PAGE + 1)) if page else 1
     if filters.sort == "nearest" and not filters.has_point:
         filters.sort = "newest"

@@ -11,10 +11,11 @@ from flask_login import current_user
 
 from bpt311.accounts.standing import require_may_write
 from bpt311.errors import go_to, partial_or_page
-from bpt311.reports import queries
+from bpt311.reports import here, queries
 from bpt311.reports import shared as share
+from bpt311.reports.browse import finite_number
 from bpt311.reports.forms import report_form_class
-from bpt311.reports.intake import take_report
+from bpt311.reports.intake import Intake, take_report
 from bpt311.reports.service import active_category, sla_in_words
 
 
@@ -27,6 +28,9 @@ def _paths(staff: bool) -> dict[str, str]:
 
 def _category_step(query: str = "", error: str = "", status: int = 200, staff: bool = False):
     groups = queries.search_categories(query)
+    # A place chosen first (/map, near me, a deep link) rides along in the query string.
+    latitude, longitude = (finite_number(request.args.get(n)) for n in ("lat", "lon"))
+    point = (latitude, longitude) if latitude is not None and longitude is not None else None
     return partial_or_page(
         "reports/_category_choices.html",
         "reports/choose.html",
@@ -37,10 +41,11 @@ def _category_step(query: str = "", error: str = "", status: int = 200, staff: b
         match_count=sum(len(c) for _, c in groups),
         paths=_paths(staff),
         staff_intake=staff,
+        point=point,
     )
 
 
-def _form_page(form, category, intake=None, status: int = 200, staff: bool = False):
+def _form_page(form, category, intake=None, status: int = 200, staff: bool = False, chosen=None):
     return partial_or_page(
         "reports/_report_form.html",
         "reports/new.html",
@@ -51,6 +56,7 @@ def _form_page(form, category, intake=None, status: int = 200, staff: bool = Fal
         response_time=sla_in_words(category.sla_hours),
         paths=_paths(staff),
         staff_intake=staff,
+        chosen=chosen,
     )
 
 
@@ -81,7 +87,28 @@ def new_report_page(staff: bool = False):
         if point and not (form.latitude.data or form.longitude.data):
             form.latitude.data, form.longitude.data = point
         intake = share.take_pending(form)
-    return _form_page(form, category, intake, staff=staff)
+    chosen = _chosen_place(form) if form.latitude.data or form.longitude.data else None
+    if chosen is not None and chosen.problem:
+        intake = intake or Intake()
+        intake.notice = chosen.problem
+    return _form_page(form, category, intake, staff=staff, chosen=chosen)
+
+
+def _chosen_place(form) -> here.PlaceInWords:
+    """A place the link carries (#22 item 8), checked and in words: the address field takes
+    its address, tied to the point as a geocoded one is (changing it without JavaScript
+    looks the new one up). Outside the city or not a place: the point is dropped, and why
+    is said, so the resident places the pin or types the address instead."""
+    chosen = here.describe_point(
+        finite_number(form.latitude.data), finite_number(form.longitude.data)
+    )
+    if chosen.problem:
+        form.latitude.data = form.longitude.data = ""
+        return chosen
+    if chosen.address and not form.address.data:
+        form.address.data = chosen.address
+        form.located_for.data = "@" + chosen.address
+    return chosen
 
 
 def create_report(staff: bool = False):

@@ -9,20 +9,23 @@ from flask import (
     Response,
     abort,
     current_app,
+    jsonify,
     render_template,
     request,
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from bpt311 import dates
-from bpt311.errors import error_response, go_to, varies_on_htmx, wants_partial
+from bpt311.errors import error_response, go_to, partial_or_page, varies_on_htmx, wants_partial
 from bpt311.extensions import db, limiter
 from bpt311.models import Category, Neighbourhood, Report
 from bpt311.models.reports import STATUS_NAMES, TRACKING_PREFIX
 from bpt311.ops import replica
-from bpt311.reports import browse, clusters, figures, queries
+from bpt311.reports import browse, clusters, figures, here, queries
 from bpt311.reports.views import bp
 from bpt311.spreadsheets import csv_line
 
@@ -73,6 +76,56 @@ def index():
 @bp.get("/map")
 def map_page():
     return _results("reports/map.html", geojson_query=_query_string())
+
+
+def _point_from_query() -> here.PlaceInWords:
+    return here.describe_point(
+        browse.finite_number(request.args.get("lat")),
+        browse.finite_number(request.args.get("lon")),
+    )
+
+
+@bp.get("/reports/here")
+@limiter.limit("30/minute")  # each new point may cost a call to the geocoder
+def place_here():
+    """The reports near a point and the way on to report there: a page of its own (no
+    JavaScript needed), and the panel beside /map's pin for an HTMX request."""
+    place = _point_from_query()
+    nearby = None if place.problem else here.reports_near(place)
+    if place.problem:
+        announce = place.problem
+    else:
+        announce = " ".join(
+            (
+                _("Pin placed: %(place)s.", place=place.label),
+                ngettext("%(num)d report near here.", "%(num)d reports near here.", nearby.total),
+            )
+        )
+    status = 422 if place.problem and not wants_partial() else None
+    return partial_or_page(
+        "reports/_here.html",
+        "reports/here.html",
+        status,
+        place=place,
+        nearby=nearby,
+        shown=here.SHOWN,
+        near_metres=here.NEAR_METRES,
+        announce=announce,
+    )
+
+
+@bp.get("/reports/here.json")
+@limiter.limit("30/minute")
+def place_here_json():
+    """The words for a pin just placed on the report form, for its live status line."""
+    place = _point_from_query()
+    return jsonify(
+        latitude=place.latitude,
+        longitude=place.longitude,
+        address=place.address,
+        label=place.label,
+        problem=place.problem,
+    )
 
 
 @bp.get("/neighbourhoods")

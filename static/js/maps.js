@@ -78,6 +78,27 @@
     var MOVED = _("The pin was moved.");
 
     var locatedFor = form.querySelector("[name=located_for]");
+    var address = form.querySelector("[name=address]");
+    var hereUrl = form.getAttribute("data-here-url");
+    var lookup = 0;
+    // The pin's address, said at once (#22 item 8): the status line speaks it, and an empty
+    // address field (or one the pin filled in before) takes it, to send with the report.
+    function describe(latitude, longitude, how) {
+      if (!hereUrl || !window.fetch) return;
+      var mine = ++lookup;
+      var url = hereUrl + "?" + new URLSearchParams({ lat: latitude.toFixed(6), lon: longitude.toFixed(6) }).toString();
+      fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
+        return r.ok ? r.json() : null;
+      }).then(function (found) {
+        if (!found || mine !== lookup) return;  // a newer pin is being looked up
+        if (found.problem) { tell(how + " " + found.problem); return; }
+        if (address && found.address && (!address.value.trim() || address.value === address.getAttribute("data-from-pin"))) {
+          address.value = found.address;
+          address.setAttribute("data-from-pin", found.address);
+        }
+        tell(how + " " + _("The pin is at %(place)s.", { place: found.label }) + " " + _("The report will use this point; you may still type an address to describe it."));
+      }).catch(function () { /* the point is kept; the status line already says so */ });
+    }
     function place(latitude, longitude, how) {
       lat.value = latitude.toFixed(6);
       lon.value = longitude.toFixed(6);
@@ -96,6 +117,7 @@
         if (how !== MOVED) map.setView(latlng, Math.max(map.getZoom(), 17));
       }
       tell(how + " " + _("The report will use this point; you may still type an address to describe it."));
+      describe(latitude, longitude, how);
       checkNearby(form);
     }
 
@@ -265,11 +287,43 @@
         }).catch(function () { /* the list below still has them */ });
       }
       map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(load, 300); });
+      chooseHere(el, map);
       document.addEventListener("htmx:afterSettle", function (event) {
         if (event.detail.elt && event.detail.elt.id === "results") load();
       });
       load();
     }).catch(function () { el.remove(); });
+  }
+
+  // Location first (#22 item 8): a click or tap on the map, or the centre button, puts a pin
+  // there and asks for the reports near it, with its address and "Report a problem here".
+  function chooseHere(el, map) {
+    var url = el.getAttribute("data-here");
+    var tools = document.querySelector(".here-tools");
+    var slot = document.getElementById("here-slot");
+    if (!url || !tools || !slot || !window.htmx) return;
+    var pin = null;
+    function show(latlng) {
+      if (!pin) {
+        pin = L.marker(latlng, { keyboard: false, title: _("The place you chose"), alt: _("Pin at the place you chose") }).addTo(map);
+      } else {
+        pin.setLatLng(latlng);
+      }
+      var query = new URLSearchParams({ lat: latlng.lat.toFixed(6), lon: latlng.lng.toFixed(6) }).toString();
+      window.htmx.ajax("GET", url + "?" + query, { target: slot, swap: "innerHTML" });
+    }
+    tools.hidden = false;
+    map.on("click", function (event) { show(event.latlng); });
+    tools.querySelector("[data-action=here-centre]").addEventListener("click", function () { show(map.getCenter()); });
+    // Arrived "near me" or near an address: that place is the one chosen.
+    var form = document.querySelector(el.getAttribute("data-form"));
+    var lat = form && form.querySelector("input[name=lat]");
+    var lon = form && form.querySelector("input[name=lon]");
+    if (lat && lon && lat.value && lon.value) {
+      var latlng = L.latLng(parseFloat(lat.value), parseFloat(lon.value));
+      map.setView(latlng, 16);
+      show(latlng);
+    }
   }
 
   function init(root) {

@@ -403,6 +403,9 @@
         }
       }
     });
+    // The default pin's shadow exists only at 1x: blurry on a phone's screen (Lighthouse's
+    // image-size-responsive), and a picture no one needs to read the pin.
+    L.Icon.Default.include({ createShadow: function () { return null; } });
     // On a touch screen one finger scrolls the page, as everywhere else; two fingers move
     // and zoom the map (Leaflet's pinch follows the fingers), and a hint says so.
     var touch = L.Browser.mobile || (window.matchMedia && window.matchMedia("(pointer: coarse)").matches);
