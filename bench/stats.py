@@ -1,12 +1,14 @@
-"""Server time of /stats, the staff dashboard and the staff export at 1,000 and 100,000 reports.
+"""Server time of /stats, the home page, the dashboard and the staff export, 1,000-100,000 reports.
 
     python bench/stats.py [--sizes 1000 100000] [--engines sqlite postgresql] [--repeat 10]
 
 Prints p50/p95 milliseconds per page (in-process, through the WSGI app, so it is server
-time without the network) and the ratio between the largest and smallest size. Demo
-reports spread over about a year, most in the last few months, so the default twelve
-weeks hold most of them. BENCH_PG_DATABASE_URL, if set, is an existing PostgreSQL
-database to use (its tables are dropped and made again) instead of a new one.
+time without the network) and the ratio between the largest and smallest size. Nothing is
+kept between requests (the figures come from the daily summary, bpt311/reports/daily.py),
+so every request is a cold page. Demo reports spread over about a year, most in the last
+few months, so the default twelve weeks hold most of them. BENCH_PG_DATABASE_URL, if set,
+is an existing PostgreSQL database to use (its tables are dropped and made again) instead
+of a new one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bench.common import compare_sizes, database, seeded_app, timings  # noqa: E
 
 PAGES = {
     "/stats (last 12 weeks)": "/stats",
+    "/ (home page figures)": "/",
     "/stats, a year, one department": "/stats?date_from=YEAR_AGO&department=1",
     "/stats/departments.csv": "/stats/departments.csv",
     "/staff/dashboard": "/staff/dashboard",

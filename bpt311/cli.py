@@ -11,11 +11,15 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from bpt311 import effects
 from bpt311.config import MIGRATIONS_DIR
 from bpt311.extensions import db
 from bpt311.models import Category, Report
+from bpt311.reports import daily
+from bpt311.site import city_zone
 
 notify_cli = AppGroup("notify", help="Deliver the email outbox.")
+stats_cli = AppGroup("stats", help="The figures' daily summary.")
 
 
 def prepare_database(demo_reports: int = 300) -> None:
@@ -50,6 +54,15 @@ def seed_command(report_count: int) -> None:
     if report_count:
         made = make_demo_reports(report_count)
         click.echo(f"Made {made} demo reports.")
+
+
+@stats_cli.command("rebuild")
+def stats_rebuild() -> None:
+    """Count the daily summary behind /stats, the home page and the dashboard again from
+    every report (idempotent: the figures do not change unless the summary had drifted)."""
+    rows = daily.rebuild(db.session.connection(), city_zone())
+    effects.commit()
+    click.echo(f"Counted the daily figures again: {rows} rows.")
 
 
 @notify_cli.command("run")
@@ -117,6 +130,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(archive_command)
     app.cli.add_command(notify_cli)
+    app.cli.add_command(stats_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(api_keys_cli)
     app.cli.add_command(backup_command)

@@ -115,7 +115,6 @@ def from_environment(instance_path: str) -> dict:
         "RETENTION_CONTACT_DAYS": _int("RETENTION_CONTACT_DAYS", 365),
         "RETENTION_OUTBOX_DAYS": _int("RETENTION_OUTBOX_DAYS", 90),
         "RETENTION_NOTICE_DAYS": _int("RETENTION_NOTICE_DAYS", 365),
-        "STATS_CACHE_SECONDS": _int("STATS_CACHE_SECONDS", 60),
         # Requests one Open311 API key may file, however many addresses it comes from.
         "OPEN311_KEY_RATE_LIMIT": os.environ.get(
             "OPEN311_KEY_RATE_LIMIT", "120/minute;2000/hour"

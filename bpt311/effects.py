@@ -5,6 +5,7 @@ A service writes its rows, names what follows them, and ends with ``effects.comm
     db.session.add(outbox_row)
     effects.start_job("email", outbox_row)          # a worker sends it, once committed
     effects.undo_on_rollback(storage.delete, name)  # a photo placed for a failed change goes
+    daily.touch(report)  # its days of the figures' summary counted again, in this transaction
     effects.commit()
 
 Nothing is triggered by ORM or Session events. The durable rows (outbox, watch events,
@@ -38,6 +39,7 @@ STARTER = "bpt311.effects.start_job"
 @dataclass
 class _Pending:
     jobs: list[tuple[str, Any]] = field(default_factory=list)
+    before: list[tuple[Callable, tuple]] = field(default_factory=list)
     after: list[tuple[Callable, tuple]] = field(default_factory=list)
     undo: list[tuple[Callable, tuple]] = field(default_factory=list)
     memory: dict[str, set] = field(default_factory=dict)
@@ -59,6 +61,13 @@ def _pending(create: bool = True) -> _Pending | None:
 def start_job(kind: str, row) -> None:
     """Once committed, ask the queue (if any) to take this durable row now."""
     _pending().jobs.append((kind, row))
+
+
+def before_commit(function: Callable, *args) -> None:
+    """Call ``function(*args)`` as the transaction's last statements, after every change
+    it named is flushed and before it commits: a summary counted again from the rows
+    just written (bpt311/reports/daily.py), so it commits or fails with them."""
+    _pending().before.append((function, args))
 
 
 def after_commit(function: Callable, *args) -> None:
@@ -83,6 +92,10 @@ def commit() -> None:
     pending = _pending(create=False)
     jobs: list[tuple[str, Any]] = []
     try:
+        if pending is not None and pending.before:
+            db.session.flush()
+            for function, args in pending.before:
+                function(*args)
         if pending is not None and pending.jobs:
             db.session.flush()  # ids for the rows the queue will be told about
             jobs = [(kind, _row_id(row)) for kind, row in pending.jobs]

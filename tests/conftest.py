@@ -75,7 +75,6 @@ def app_settings(database_url: str, tmp_path: Path, **overrides) -> dict:
         "MAIL_SERVER": "",
         "GEOCODER_URL": "http://127.0.0.1:9",  # nothing listens: tests never reach the internet
         "DEMO_REPORTS": False,
-        "STATS_CACHE_SECONDS": 0,  # tests change the figures between requests
         **overrides,
     }
 

@@ -9,8 +9,10 @@ import av
 from PIL import Image
 from sqlalchemy import select
 
+from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.models import Category, Report, TimelineEvent, User, utcnow
+from bpt311.reports import daily
 
 CITY_HALL = (41.1792, -73.1894)
 
@@ -36,7 +38,8 @@ def make_report(code: str = "pothole", **fields) -> Report:
     )
     report.events.append(TimelineEvent(kind="submitted", created_at=created))
     db.session.add(report)
-    db.session.commit()
+    daily.touch(report)  # as a service would: its days of the figures' summary recounted
+    effects.commit()
     return report
 
 

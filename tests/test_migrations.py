@@ -156,3 +156,48 @@ def test_a_photo_file_name_in_an_address_is_cleared_for_the_reverse_geocoder(
         ("", True),
         ("45 Lyon Terrace", False),
     ]
+
+
+def test_the_daily_figures_are_filled_from_the_reports_already_there(empty_database, tmp_path):
+    """Migration 5e1f0a9b2c26 fills daily_figure from existing reports with the very rows
+    ``flask stats rebuild`` makes (its counting is repeated there on purpose)."""
+    from datetime import datetime, timedelta
+
+    from bpt311 import effects
+    from bpt311.models import daily_figure
+    from bpt311.reports import daily
+    from bpt311.site import city_zone
+
+    app = create_app(app_settings(empty_database, tmp_path))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="5e1f0a9b2c22")
+        with db.engine.begin() as connection:
+            department = _insert(connection, "department", name="Public Works")
+            category = _insert(
+                connection, "category", department_id=department, service_code="pothole"
+            )
+            start = datetime(2026, 3, 7, 3)  # a Saturday night in the city (EST)
+            for n in range(12):
+                created = start + timedelta(hours=7 * n)
+                _insert(
+                    connection,
+                    "report",
+                    category_id=category,
+                    department_id=department,
+                    created_at=created,
+                    acknowledged_at=created + timedelta(minutes=40 * n) if n % 3 else None,
+                    closed_at=created + timedelta(hours=30 * n) if n % 2 else None,
+                    due_at=created + timedelta(hours=72) if n % 4 else None,
+                    hidden_at=created if n == 5 else None,
+                )
+        upgrade(directory=MIGRATIONS_DIR)
+        with db.engine.connect() as connection:
+            migrated = sorted(connection.execute(daily_figure.select()).all())
+        assert len(migrated) > 12
+        daily.rebuild(db.session.connection(), city_zone())
+        effects.commit()
+        with db.engine.connect() as connection:
+            rebuilt = sorted(connection.execute(daily_figure.select()).all())
+        db.session.remove()
+        db.engine.dispose()
+    assert migrated == rebuilt

@@ -41,7 +41,7 @@ from bpt311.models import (
     TimelineEvent,
 )
 from bpt311.outbound import web_address
-from bpt311.reports import lifecycle
+from bpt311.reports import daily, lifecycle
 from bpt311.reports.service import service_area
 
 OTHER_CODE = "imported-other"
@@ -283,6 +283,7 @@ class Importer:
         events, photos = [], []
         for (report, urls), report_id in zip(self._new, ids, strict=True):
             report.id = report_id  # for the batch's comments (_write_comments)
+            daily.touch(report)  # its days of the figures, recounted before the batch commits
             events.extend(_event_row(event, report_id) for event in report.events)
             photos.extend({"report_id": report_id, "url": url} for url in urls)
         db.session.execute(insert(TimelineEvent), events)

@@ -33,6 +33,7 @@ from bpt311.models.places import (
 from bpt311.models.push import PushMessage, PushSubscription
 from bpt311.models.records import ApiKey, AuditLog, Outbox, ResponseTemplate, SavedFilter
 from bpt311.models.reports import (
+    DAILY_BANDS,
     EVENT_KINDS,
     SOURCES,
     STATUS_LABELS,
@@ -41,6 +42,7 @@ from bpt311.models.reports import (
     Media,
     Report,
     TimelineEvent,
+    daily_figure,
     looks_like_tracking_number,
     report_id_from_tracking_number,
 )
@@ -63,6 +65,8 @@ __all__ = [
     "ApiKey",
     "FLAG_TARGETS",
     "Comment",
+    "DAILY_BANDS",
+    "daily_figure",
     "Flag",
     "Follow",
     "EmailSubscription",

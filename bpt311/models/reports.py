@@ -11,12 +11,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     ColumnElement,
+    Date,
     Float,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
+    Table,
     Text,
     false,
     true,
@@ -94,6 +98,9 @@ class Report(Base):
         Index("ix_report_category_created", "category_id", "created_at"),
         Index("ix_report_neighbourhood_created", "neighbourhood_id", "created_at"),
         Index("ix_report_department_status", "department_id", "status"),
+        # The dashboard's desks (open and overdue by department and by assignee), read from
+        # the index alone.
+        Index("ix_report_desks", "department_id", "status", "due_at", "assignee_id"),
         Index("ix_report_lat_lon", "latitude", "longitude"),
         # The map (reports/clusters.py): its counts and its newest pins in a box read the
         # box, visibility, the commonest filters and the order from this index alone,
@@ -394,3 +401,27 @@ class TimelineEvent(Base):
     @property
     def is_public(self) -> bool:
         return self.kind != "note" or bool(self.public_note)
+
+
+DAILY_BANDS = 140  # response-time bands of the daily summary (bpt311/reports/daily.py)
+
+# The figures' daily summary (bpt311/reports/daily.py): for one city day (``span`` 1) or
+# the Monday-to-Sunday week starting on ``day`` (``span`` 7: the sum of its days), one
+# group (level 0 the whole city, 1 a department, 2 a kind of problem, 3 a neighbourhood;
+# ``group_id`` its id, 0 for the city or for no neighbourhood), hidden or not, and one kind
+# (0 received, 1 acknowledged, 2 closed): how many, how many of the closed were within
+# their SLA, and the response times as a histogram (``b0`` … one count per band).
+# Derived from ``report`` alone: ``flask stats rebuild`` makes it again from scratch.
+daily_figure = Table(
+    "daily_figure",
+    Base.metadata,
+    Column("day", Date, primary_key=True),
+    Column("span", SmallInteger, primary_key=True),
+    Column("level", SmallInteger, primary_key=True),
+    Column("group_id", Integer, primary_key=True),
+    Column("hidden", Boolean, primary_key=True),
+    Column("kind", SmallInteger, primary_key=True),
+    Column("reports", Integer, nullable=False),
+    Column("in_time", Integer, nullable=False, server_default="0"),
+    *(Column(f"b{n}", Integer, nullable=False, server_default="0") for n in range(DAILY_BANDS)),
+)

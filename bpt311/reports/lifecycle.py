@@ -4,7 +4,8 @@ Every caller (a resident, the reporter, staff, housekeeping, Open311 sync, an im
 names a *move* and who makes it; :func:`move` checks the table below and sets the status
 and the times that go with it. The caller still writes its own timeline entry and says
 who is told (its words and notices differ), but no code outside this module assigns
-``Report.status``.
+``Report.status``. Each move touches the report's days of the figures' daily summary
+(bpt311/reports/daily.py), so the figures move in the same transaction.
 
     open ──acknowledge──▶ acknowledged
     open, acknowledged ──close / resolve / merge──▶ closed
@@ -22,6 +23,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from bpt311.models import STATUS_LABELS, Report
+from bpt311.reports import daily
 
 INITIAL = "open"
 
@@ -149,8 +151,10 @@ def move(report: Report, move_name: str, role: str, now: datetime) -> Move:
         raise _refusal(move_name, report.status, role)
     found = MOVES[move_name]
     values = changes(found, now, report)
+    daily.touch(report)  # the days it counted on (a reopened report loses its closing day)
     for name, value in values.items():
         setattr(report, name, value)
+    daily.touch(report)  # and the days it counts on now: both recounted before the commit
     return found
 
 

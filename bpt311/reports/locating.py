@@ -19,6 +19,7 @@ from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, reverse, search
 from bpt311.models import Report, utcnow
+from bpt311.reports import daily
 from bpt311.reports.service import neighbourhood_at, service_area
 from bpt311.watch.events import announce
 
@@ -100,6 +101,7 @@ def locate(report_id: int) -> str:
     # The address stays as the resident typed it; the point comes from the geocoder.
     report.latitude, report.longitude = round(place.latitude, 6), round(place.longitude, 6)
     report.neighbourhood_id = neighbourhood_at(report.latitude, report.longitude)
+    daily.touch(report)  # the figures by neighbourhood count it where it now is
     report.location_pending = False
     report.location_retry_at = None
     report.updated_at = utcnow()  # the map's cached answers renew

@@ -40,7 +40,7 @@ from bpt311.models import (
 )
 from bpt311.notify import enqueue_email
 from bpt311.outbound311.routing import send_on
-from bpt311.reports import lifecycle
+from bpt311.reports import daily, lifecycle
 from bpt311.watch.events import announce
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
@@ -392,6 +392,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         locale=current_language(),  # later emails to a reporter without an account use it
     )
     report.events.append(TimelineEvent(kind="submitted", created_at=now, actor=reporter))
+    daily.touch(report)  # today's figures count it as the transaction commits
     try:
         photos = [m for m in new.media if m.kind == "photo"]
         for position, item in enumerate(new.media):

@@ -25,6 +25,7 @@ from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder, project, slugify
 from bpt311.models import Neighbourhood, Report, ServiceBoundary, User, WatchArea
 from bpt311.problems import Refused
+from bpt311.reports import daily
 from bpt311.staff.audit import record
 
 KINDS = ("boundary", "neighbourhoods")
@@ -325,6 +326,7 @@ def apply_upload(actor: User, text: str, kind: str, source_name: str = "") -> Up
     for report_id, name in moves.items():
         moved_to.setdefault(ids_by_name.get(name), []).append(report_id)
     for neighbourhood_id, report_ids in moved_to.items():
+        daily.touch_where(Report.id.in_(report_ids))  # figures by neighbourhood move with them
         db.session.execute(
             update(Report)
             .where(Report.id.in_(report_ids))

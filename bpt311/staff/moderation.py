@@ -37,6 +37,7 @@ from bpt311.models import Comment, Flag, Media, Report, TimelineEvent, User, utc
 from bpt311.notify import enqueue_email, site_link
 from bpt311.paging import Page, page_number, page_of
 from bpt311.problems import NotAllowed, Problem
+from bpt311.reports import daily
 from bpt311.staff.access import admin_required, may_act_on, require_may_act_on, staff_required
 from bpt311.staff.audit import record
 from bpt311.staff.views import bp
@@ -305,6 +306,7 @@ def _set_hidden(item: Item, hidden_at: datetime | None, reason: str, now: dateti
     values = {"hidden_at": hidden_at, "hidden_reason": reason}
     if model is Report:  # the public lists' ETag and the inspector's version both move
         values.update(updated_at=now, version=Report.version + 1)
+        daily.touch(item.target)  # the public figures leave it out (or count it again)
     still = model.hidden_at.is_(None) if hidden_at else model.hidden_at.is_not(None)
     result = db.session.execute(
         update(model)

@@ -33,7 +33,7 @@ from bpt311.models import (
 from bpt311.notify import enqueue_email, site_link
 from bpt311.outbound311.routing import send_on
 from bpt311.problems import Conflict, InvalidInput, NotAllowed
-from bpt311.reports import lifecycle
+from bpt311.reports import daily, lifecycle
 from bpt311.staff.access import may_act_on
 from bpt311.staff.audit import record
 from bpt311.watch.events import announce
@@ -270,6 +270,7 @@ def reassign_department(
     note = _text(internal_note, "internal_note")
     old = report.department.name
     report.department, report.assignee = department, None
+    daily.touch(report)  # the figures by department count it with its new one
     _event(
         report, actor, "assigned", public_note=f"Passed to {department.name}", internal_note=note
     )
@@ -313,6 +314,7 @@ def set_due(report: Report, actor: User, version: int | None, due_local: str) ->
         )
     previous = report.due_at
     report.due_at = moment
+    daily.touch(report)  # closed within its SLA or not may change
     _event(report, actor, "note", internal_note=f"Due date set to {moment.isoformat()}")
     record(
         actor,
@@ -342,6 +344,7 @@ def recategorise(
     moved = category.department_id != report.department_id
     if moved:
         report.department, report.assignee = category.department, None
+    daily.touch(report)  # its days count it under the new category (and department)
     _event(report, actor, "recategorised", public_note=f"Changed from {old} to {category.name}")
     record(actor, "recategorise", report, category=category.service_code, previous=old)
     send_on(report, new=False)  # sent on if the new category's route says so
@@ -494,6 +497,7 @@ def edit_details(
         from bpt311.reports.service import neighbourhood_at
 
         report.neighbourhood_id = neighbourhood_at(lat, lon)
+        daily.touch(report)
     if placed or report.address:
         report.location_pending = False  # nothing left for the geocoding job to do
     _event(report, actor, "edited", public_note="The city corrected the details.")

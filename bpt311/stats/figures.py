@@ -9,15 +9,9 @@ city has a thousand reports or a hundred thousand.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from threading import Lock
-from time import monotonic
-from typing import TypeVar
 
-from cachetools import TTLCache
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import (
     CTE,
@@ -28,9 +22,11 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    false,
     func,
     literal,
     literal_column,
+    or_,
     select,
     true,
     tuple_,
@@ -40,19 +36,29 @@ from sqlalchemy import (
 from bpt311.dates import city_midnight, city_today
 from bpt311.extensions import db
 from bpt311.i18n import translated
-from bpt311.models import Category, Department, Neighbourhood, Report, User, utcnow
+from bpt311.models import (
+    Category,
+    Department,
+    Neighbourhood,
+    Report,
+    User,
+    daily_figure,
+    utcnow,
+)
 from bpt311.models.base import UTCDateTime
 from bpt311.ops.replica import reader
+from bpt311.reports import daily
+from bpt311.reports.daily import ACKNOWLEDGED, CLOSED, RECEIVED
 from bpt311.reports.figures import OPEN, percentile, ranked_seconds, seconds_between
 
-MAX_WEEKS = 105  # two years and a bit: the chart stays legible and the SQL bounded
-DEFAULT_WEEKS = 12
-ACKNOWLEDGE, CLOSE = 0, 1
+ACKNOWLEDGE, CLOSE = 0, 1  # the exact queries' kinds of event
 DIMENSIONS = {
     "department": Report.department_id,
     "category": Report.category_id,
     "neighbourhood": Report.neighbourhood_id,
 }
+MAX_WEEKS = 105  # two years and a bit: the chart stays legible and the SQL bounded
+DEFAULT_WEEKS = 12
 
 
 @dataclass
@@ -122,8 +128,153 @@ class WeekFigures:
     open_at_end: int
 
 
+def filtered(selection: Selection) -> bool:
+    """A page about one department, kind or neighbourhood: the summary keeps one dimension
+    at a time, so those are counted exactly from ``report`` (bounded by the filter)."""
+    return bool(selection.department_id or selection.category_id or selection.neighbourhood_id)
+
+
+def _summary(selection: Selection, *conditions) -> list[ColumnElement]:
+    wanted = list(conditions)
+    if selection.public:
+        wanted.append(daily_figure.c.hidden.is_(false()))
+    return wanted
+
+
+def _period(selection: Selection) -> ColumnElement:
+    """The summary's rows for the period: its whole Monday-to-Sunday weeks, and its days
+    before the first and after the last of them."""
+    table = daily_figure.c
+    first, last = selection.first_day, selection.last_day
+    monday = first + timedelta(days=-first.weekday() % 7)  # the first on or after ``first``
+    sunday = last - timedelta(days=(last.weekday() + 1) % 7)  # the last on or before ``last``
+    days = (table.span == daily.DAY) & (table.day >= first) & (table.day <= last)
+    if sunday < monday + timedelta(days=6):
+        return days
+    return or_(
+        (table.span == daily.WEEK)
+        & (table.day >= monday)
+        & (table.day <= sunday - timedelta(days=6)),
+        days & ((table.day < monday) | (table.day > sunday)),
+    )
+
+
 def weekly(selection: Selection) -> list[WeekFigures]:
-    """Received and closed in each week, and the open backlog at each week's end: one query.
+    """Received and closed in each week, and the open backlog at each week's end: two
+    small queries on the daily summary (the city's rows of the period; before it)."""
+    if filtered(selection):
+        return exact_weekly(selection)
+    table = daily_figure.c
+    conditions = _summary(
+        selection,
+        table.span == daily.DAY,
+        table.level == daily.CITY,
+        table.kind.in_((RECEIVED, CLOSED)),
+    )
+    total = func.sum(table.reports)
+    by_day = reader().execute(
+        select(table.day, table.kind, total)
+        .where(table.day >= selection.first_day, table.day <= selection.last_day, *conditions)
+        .group_by(table.day, table.kind)
+    )
+    counts = {(day, kind): int(count) for day, kind, count in by_day}
+    before = dict(
+        reader()
+        .execute(
+            select(table.kind, total)
+            .where(table.day < selection.first_day, *conditions)
+            .group_by(table.kind)
+        )
+        .all()
+    )
+    backlog = int(before.get(RECEIVED) or 0) - int(before.get(CLOSED) or 0)
+    found = []
+    for week in weeks_of(selection):
+        first = max(week.monday, selection.first_day)
+        last = min(week.monday + timedelta(days=6), selection.last_day)
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        received = sum(counts.get((day, RECEIVED), 0) for day in days)
+        closed = sum(counts.get((day, CLOSED), 0) for day in days)
+        backlog += received - closed
+        found.append(WeekFigures(week.monday, received, closed, backlog))
+    return found
+
+
+@dataclass
+class Outcome:
+    """How one group of reports fared in the period. Times are in seconds."""
+
+    key: int | None = None
+    name: str = ""
+    received: int = 0
+    acknowledged: int = 0
+    closed: int = 0
+    closed_in_time: int = 0
+    acknowledge_median: float | None = None
+    acknowledge_p90: float | None = None
+    close_median: float | None = None
+    close_p90: float | None = None
+
+    @property
+    def share_in_time(self) -> float | None:
+        return self.closed_in_time / self.closed if self.closed else None
+
+
+LEVELS = (None, "department", "category", "neighbourhood")
+
+
+def outcomes(selection: Selection) -> dict[str | None, dict[int | None, Outcome]]:
+    """Received, acknowledged and closed in the period, the median and 90th percentile
+    times to acknowledge and to close, and how many closed within their SLA: overall
+    (``[None][None]``) and for each department, category and neighbourhood. One query
+    on the daily summary (a filtered page: :func:`exact_outcomes`).
+
+    Response times are those of the reports acknowledged (or closed) in the period,
+    measured from when each was reported; the percentiles are read off the summed
+    histogram of each group (bpt311/reports/daily.py says how close they are). A report
+    closed in time is one closed by its ``due_at`` (set from the category's SLA when it
+    arrived, and movable by staff), or within the category's ``sla_hours`` when it has no
+    due time."""
+    if filtered(selection):
+        return exact_outcomes(selection)
+    table = daily_figure.c
+    rows = reader().execute(
+        select(
+            table.level,
+            table.group_id,
+            table.kind,
+            func.sum(table.reports),
+            func.sum(table.in_time),
+            *(func.sum(table[band]) for band in daily.BANDS),
+        )
+        .where(*_summary(selection, _period(selection)))
+        .group_by(table.level, table.group_id, table.kind)
+    )
+    found: dict[str | None, dict[int | None, Outcome]] = {name: {} for name in LEVELS}
+    for level, group, kind, count, in_time, *histogram in rows:
+        name = LEVELS[level]
+        key = None if not name or (name == "neighbourhood" and not group) else group
+        row = found[name].setdefault(key, Outcome(key=key))
+        histogram = [int(n or 0) for n in histogram]
+        if kind == RECEIVED:
+            row.received = int(count)
+        elif kind == ACKNOWLEDGED:
+            row.acknowledged = int(count)
+            row.acknowledge_median = daily.percentile(0.5, histogram)
+            row.acknowledge_p90 = daily.percentile(0.9, histogram)
+        else:
+            row.closed, row.closed_in_time = int(count), int(in_time or 0)
+            row.close_median = daily.percentile(0.5, histogram)
+            row.close_p90 = daily.percentile(0.9, histogram)
+    return found
+
+
+# ---- exactly, from report: a filtered page, and the reference ---------------------------
+
+
+def exact_weekly(selection: Selection) -> list[WeekFigures]:
+    """Received and closed in each week, and the open backlog at each week's end, counted
+    from ``report`` in one query (the filtered pages, and the tests' reference).
 
     The backlog at a week's end is the backlog before the period plus the running sum of
     (received - closed), a window sum, so no week rescans the whole table."""
@@ -186,30 +337,7 @@ def _all(conditions: list[ColumnElement]) -> ColumnElement:
     return and_(true(), *conditions)
 
 
-@dataclass
-class Outcome:
-    """How one group of reports fared in the period. Times are in seconds."""
-
-    key: int | None = None
-    name: str = ""
-    received: int = 0
-    acknowledged: int = 0
-    closed: int = 0
-    closed_in_time: int = 0
-    acknowledge_median: float | None = None
-    acknowledge_p90: float | None = None
-    close_median: float | None = None
-    close_p90: float | None = None
-
-    @property
-    def share_in_time(self) -> float | None:
-        return self.closed_in_time / self.closed if self.closed else None
-
-
-LEVELS = (None, "department", "category", "neighbourhood")
-
-
-def outcomes(selection: Selection) -> dict[str | None, dict[int | None, Outcome]]:
+def exact_outcomes(selection: Selection) -> dict[str | None, dict[int | None, Outcome]]:
     """Received, acknowledged and closed in the period, the median and 90th percentile
     times to acknowledge and to close, and how many closed within their SLA: overall
     (``[None][None]``) and for each department, category and neighbourhood. Two queries.
@@ -217,7 +345,10 @@ def outcomes(selection: Selection) -> dict[str | None, dict[int | None, Outcome]
     Response times are those of the reports acknowledged (or closed) in the period,
     measured from when each was reported. A report closed in time is one closed by its
     ``due_at`` (set from the category's SLA when it arrived, and movable by staff), or
-    within the category's ``sla_hours`` when it has no due time."""
+    within the category's ``sla_hours`` when it has no due time.
+
+    Counted exactly from ``report`` (percentiles by ``percentile_cont``, or window SQL
+    that matches it on SQLite): what a filtered page shows, and the tests' reference."""
     conditions = selection.conditions()
     starts, ends = selection.starts, selection.ends
     allowed = func.coalesce(
@@ -432,19 +563,29 @@ def workload_by_assignee(selection: Selection, department_id: int | None) -> lis
     conditions = selection.conditions()
     if department_id:
         conditions.append(Report.department_id == department_id)
+    # Counted per assignee from the desks index first, then named: a join per report
+    # row would look the person up 40,000 times at 100,000 reports.
+    desks = (
+        select(
+            Report.assignee_id,
+            func.count(Report.id).label("open"),
+            func.count(case((Report.due_at < now, 1))).label("late"),
+        )
+        .where(Report.status.in_(OPEN), *conditions)
+        .group_by(Report.assignee_id)
+        .subquery()
+    )
     rows = (
         reader()
         .execute(
             select(
                 func.coalesce(User.display_name, User.email),
                 User.email,
-                func.count(Report.id),
-                func.count(case((Report.due_at < now, 1))),
+                desks.c.open,
+                desks.c.late,
             )
-            .select_from(Report)
-            .outerjoin(User, User.id == Report.assignee_id)
-            .where(Report.status.in_(OPEN), *conditions)
-            .group_by(User.id, User.display_name, User.email)
+            .select_from(desks)
+            .outerjoin(User, User.id == desks.c.assignee_id)
         )
         .all()
     )
@@ -473,58 +614,16 @@ class Dashboard:
 
 
 def dashboard(selection: Selection, known: Names, weeks_only: bool = False) -> Dashboard:
-    """Every figure the public page shows, in a fixed number of queries (only the weekly
-    ones when ``weeks_only``: the weekly CSV needs no response times)."""
-    found, weeks = remembered(
-        ("dashboard", astuple(selection), weeks_only),
-        lambda: (
-            {name: {} for name in LEVELS} if weeks_only else outcomes(selection),
-            weekly(selection),
-        ),
-    )
+    """Every figure the public page shows, from the daily summary in a fixed number of
+    queries (only the weekly ones when ``weeks_only``: the weekly CSV needs no response
+    times). Nothing is kept per process, so every process shows the same numbers."""
+    found = {name: {} for name in LEVELS} if weeks_only else outcomes(selection)
     return Dashboard(
         selection=selection,
-        weeks=weeks,
+        weeks=weekly(selection),
         overall=found[None].get(None, Outcome()),
         by_department=named_breakdown(found["department"], "department", known),
         by_category=named_breakdown(found["category"], "category", known),
         by_neighbourhood=named_breakdown(found["neighbourhood"], "neighbourhood", known),
         places=known.places,
     )
-
-
-T = TypeVar("T")
-CACHE_KEY = "bpt311.stats_cache"
-CACHE_ENTRIES = 256
-_MISSING = object()
-
-
-def _clock() -> float:
-    return monotonic()  # looked up at each call, so a test can move the clock
-
-
-def remembered(key: tuple, compute: Callable[[], T]) -> T:
-    """``compute()``, kept for ``STATS_CACHE_SECONDS`` per process: at 100,000 reports the
-    figures take seconds on SQLite, and a busy /stats asks for the same period again and
-    again. Plain numbers only (no rows), so nothing stale can be written back; 0 = off.
-
-    A cachetools TTLCache per app (least recently used out past CACHE_ENTRIES), behind a
-    lock for threaded workers; the lock is not held while counting, so two requests that
-    miss together both count and the later one is kept."""
-    seconds = current_app.config.get("STATS_CACHE_SECONDS", 0)
-    if seconds <= 0:
-        return compute()
-    held = current_app.extensions.get(CACHE_KEY)
-    if held is None or held[0].ttl != seconds:  # the setting changed (tests do): start afresh
-        held = current_app.extensions[CACHE_KEY] = (
-            TTLCache(maxsize=CACHE_ENTRIES, ttl=seconds, timer=_clock),
-            Lock(),
-        )
-    cache, lock = held
-    with lock:
-        value = cache.get(key, _MISSING)
-    if value is _MISSING:
-        value = compute()
-        with lock:
-            cache[key] = value
-    return value
