@@ -224,14 +224,16 @@ def _finish_response(response: Response) -> Response:
     names_its_coding = False
     if request.method in ("GET", "HEAD") and response.status_code == 200:
         given, weak = response.get_etag()
-        if g.get("public_page") and (given is None or weak):
-            # The same bytes for every anonymous visitor: a strong validator, one per coding.
+        if g.get("public_page"):
+            # The same bytes for every anonymous visitor: a strong validator naming the
+            # coding they are sent in (the view's own strong one, else a body hash).
             coding = "identity" if len(data) < MIN_COMPRESS_BYTES else None
             coding = coding or dynamic_coding(request.accept_encodings)
-            digest = hashlib.blake2b(data, digest_size=12).hexdigest()
-            response.set_etag(f"{digest}-{coding}")
+            if given is None or weak:
+                given = hashlib.blake2b(data, digest_size=12).hexdigest()
+            response.set_etag(f"{given}-{coding}")
             names_its_coding = True
-        elif "ETag" not in response.headers:
+        elif given is None:
             response.set_etag(_body_etag(data), weak=True)
         response.make_conditional(request)
         if response.status_code == 304:
