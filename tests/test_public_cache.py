@@ -241,3 +241,14 @@ def test_the_cache_lives_in_redis_when_redis_url_is_set(make_app, redis_prefix):
         assert visitor.get(path).data == first.data  # from Redis
         community.set_vote(report, make_user(), True)
         assert "1</strong> person wants this fixed" in visitor.get(path).get_data(as_text=True)
+
+
+def test_a_category_taken_off_the_list_leaves_every_cached_page_at_once(cached_site):
+    from bpt311.staff.administration import set_category_active
+    from tests.factories import category
+
+    pothole = category("pothole")
+    visitor = cached_site.test_client()
+    assert f'category={pothole.service_code}"' in visitor.get("/").get_data(as_text=True)
+    set_category_active(make_user("admin@bridgeportct.gov", role="admin"), pothole, False)
+    assert f'category={pothole.service_code}"' not in visitor.get("/").get_data(as_text=True)
