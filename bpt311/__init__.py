@@ -57,7 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         _tune_sqlite(db.engine)
 
-    from bpt311 import assets, errors, i18n, jobs, security, templating
+    from bpt311 import assets, errors, i18n, jobs, public_cache, security, templating
     from bpt311.accounts.views import bp as accounts_bp
     from bpt311.api import pages  # noqa: F401  (adds /developers and the embeds to bp)
     from bpt311.api.views import bp as api_bp
@@ -99,6 +99,7 @@ def create_app(config: dict | None = None) -> Flask:
     security.register(app)
     templating.register(app)
     i18n.register(app)
+    public_cache.init_app(app)  # anonymous public pages: shared-cache headers and the cache
     jobs.init_app(app)  # the job queue: /staff/admin/jobs, flask jobs ..., metrics
     register_cli(app)
     return app

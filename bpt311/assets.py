@@ -19,7 +19,7 @@ try:
 except ImportError:  # without the Brotli wheel, gzip alone is offered
     brotli = None
 
-__all__ = ["Manifest", "compress_body", "fingerprinted", "register"]
+__all__ = ["Manifest", "compress_body", "dynamic_coding", "fingerprinted", "register"]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 # An old or unfingerprinted URL keeps working, but only for a short while in caches,
@@ -172,11 +172,21 @@ def _url_defaults(endpoint: str, values: dict) -> None:
     values["filename"] = manifest.names.get(values["filename"], values["filename"])
 
 
+def dynamic_coding(accepted) -> str:
+    """The coding a dynamic response is sent in for this client: br, gzip or identity."""
+    if brotli is not None and accepted.quality("br") > 0:
+        return "br"
+    if accepted.quality("gzip") > 0:
+        return "gzip"
+    return "identity"
+
+
 def compress_body(data: bytes, accepted) -> tuple[str, bytes] | None:
     """(coding, body) for a dynamic response, or None when the client takes neither."""
-    if brotli is not None and accepted.quality("br") > 0:
+    coding = dynamic_coding(accepted)
+    if coding == "br":
         return "br", brotli.compress(data, quality=DYNAMIC_BROTLI_QUALITY)
-    if accepted.quality("gzip") > 0:
+    if coding == "gzip":
         return "gzip", gzip.compress(data, DYNAMIC_GZIP_LEVEL, mtime=0)
     return None
 
@@ -202,7 +212,8 @@ def _finish_response(response: Response) -> Response:
     per-page logic.
     """
     if (
-        response.direct_passthrough
+        g.get("public_cache_hit")  # stored finished: headers, ETag and compressed body
+        or response.direct_passthrough
         or response.is_streamed
         or response.mimetype not in COMPRESSIBLE_TYPES
         or "Content-Encoding" in response.headers
@@ -210,8 +221,19 @@ def _finish_response(response: Response) -> Response:
     ):
         return response
     data = response.get_data()
+    names_its_coding = False
     if request.method in ("GET", "HEAD") and response.status_code == 200:
-        if "ETag" not in response.headers:
+        given, weak = response.get_etag()
+        if g.get("public_page"):
+            # The same bytes for every anonymous visitor: a strong validator naming the
+            # coding they are sent in (the view's own strong one, else a body hash).
+            coding = "identity" if len(data) < MIN_COMPRESS_BYTES else None
+            coding = coding or dynamic_coding(request.accept_encodings)
+            if given is None or weak:
+                given = hashlib.blake2b(data, digest_size=12).hexdigest()
+            response.set_etag(f"{given}-{coding}")
+            names_its_coding = True
+        elif given is None:
             response.set_etag(_body_etag(data), weak=True)
         response.make_conditional(request)
         if response.status_code == 304:
@@ -226,8 +248,8 @@ def _finish_response(response: Response) -> Response:
     response.set_data(body)
     response.headers["Content-Encoding"] = coding
     etag, weak = response.get_etag()
-    if etag and not weak:  # a strong ETag names exact bytes; these bytes are new
-        response.set_etag(etag, weak=True)
+    if etag and not weak and not names_its_coding:  # a strong ETag names exact bytes;
+        response.set_etag(etag, weak=True)  # these bytes are new
     return response
 
 

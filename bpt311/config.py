@@ -115,6 +115,12 @@ def from_environment(instance_path: str) -> dict:
         "RETENTION_CONTACT_DAYS": _int("RETENTION_CONTACT_DAYS", 365),
         "RETENTION_OUTBOX_DAYS": _int("RETENTION_OUTBOX_DAYS", 90),
         "RETENTION_NOTICE_DAYS": _int("RETENTION_NOTICE_DAYS", 365),
+        # Anonymous public pages kept in a shared cache (Redis with REDIS_URL, else memory)
+        # and marked for proxies to keep this long (bpt311/public_cache.py).
+        "PUBLIC_CACHE": _flag("PUBLIC_CACHE", True),
+        "PUBLIC_CACHE_SECONDS": _int("PUBLIC_CACHE_SECONDS", 30),
+        # Tests only (never read from the environment): keys of their own in a shared Redis.
+        "PUBLIC_CACHE_PREFIX": "bpt311:public:",
         # Requests one Open311 API key may file, however many addresses it comes from.
         "OPEN311_KEY_RATE_LIMIT": os.environ.get(
             "OPEN311_KEY_RATE_LIMIT", "120/minute;2000/hour"

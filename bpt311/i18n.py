@@ -51,6 +51,17 @@ def select_locale() -> str:
     return chosen_language() or request.accept_languages.best_match(LANGUAGES) or DEFAULT
 
 
+def anonymous_language() -> str:
+    """The language of a page for a visitor not signed in, read without the session: the
+    switcher's cookie, else Accept-Language (what the public page cache keys on)."""
+    if request.path.startswith(MACHINE_PATHS):
+        return DEFAULT
+    choice = request.cookies.get(COOKIE, "")
+    if choice in LANGUAGES:
+        return choice
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT
+
+
 def current_language() -> str:
     """The code (``en``, ``es``, ``pt``) the current page or email is written in."""
     locale = get_locale()

@@ -80,6 +80,7 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/offline"): PUBLIC,
     ("GET", "/privacy"): PUBLIC,
     ("POST", "/language"): PUBLIC_ANY,
+    ("GET", "/language"): PUBLIC_ANY,  # the public pages' switcher (no lang: a 400)
     ("GET", "/i18n/*"): PUBLIC,  # the scripts' words in Spanish/Portuguese (404 for others)
     ("GET", "/stats*"): PUBLIC,
     ("GET", "/kiosk*"): PUBLIC_ANY,
@@ -142,6 +143,8 @@ RULES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/reports/<tracking_number>/follow"): COMMUNITY_ANY,
     ("POST", "/reports/<tracking_number>/comments"): COMMUNITY_ANY,
     ("GET", "/reports/<tracking_number>/resume"): SIGNED_IN,
+    # the report page with its forms, for a guest who pressed "Me too" on the public page
+    ("GET", "/reports/<tracking_number>/respond"): PUBLIC,
     # email updates without an account: anyone may ask (an empty form is a 422)
     ("POST", "/reports/<tracking_number>/email-updates"): PUBLIC_ANY,
     ("GET", "/email-updates/<token>"): PUBLIC_ANY,  # the signed link decides

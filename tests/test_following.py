@@ -270,6 +270,10 @@ def test_email_updates_without_an_account_confirmed_by_a_link_and_stopped_in_one
     guest = site.test_client()
     page = guest.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
     assert "Email me updates on this report" in page
+    # The public page (cached, no token) links to the same page with its forms.
+    respond = f"/reports/{report.tracking_number}/respond"
+    assert f'href="{respond}#email-updates"' in page
+    page = guest.get(respond).get_data(as_text=True)
     action = f"/reports/{report.tracking_number}/email-updates"
     assert f'action="{action}"' in page
 

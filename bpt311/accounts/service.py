@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import effects, i18n, names, tokens
+from bpt311 import effects, i18n, names, public_cache, tokens
 from bpt311.accounts import throttle
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
 from bpt311.accounts.standing import require_may_write
@@ -434,6 +434,7 @@ def delete_account(user: User, password: str) -> None:
     from bpt311.privacy.erasure import erase_person
 
     files = erase_person(user)
+    effects.after_commit(public_cache.changed)  # their name leaves every public page at once
     effects.commit()
     storage.delete(*files)  # only once the rows naming them are gone for good
 

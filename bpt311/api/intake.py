@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from email_validator import EmailNotValidError, validate_email
 
-from bpt311 import effects, names, outbound
+from bpt311 import effects, names, outbound, public_cache
 from bpt311.api.service_requests import SERVICE_CODE_RE, clean
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, search
@@ -171,5 +171,6 @@ def take_request(values, key: ApiKey) -> Report:
             detail={"api_key": key.prefix, "name": key.name},
         )
     )
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
     return report

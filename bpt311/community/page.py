@@ -13,6 +13,7 @@ from bpt311.accounts.standing import CannotPost, may_write
 from bpt311.community import forms, service
 from bpt311.extensions import db
 from bpt311.models import Comment, Media, Report, TimelineEvent
+from bpt311.public_cache import is_public_request
 from bpt311.reports import queries
 from bpt311.reports.service import sla_in_words
 from bpt311.reports.timeline import actor_words, step_words
@@ -32,7 +33,8 @@ def conversation_context(report: Report, user, comment_form=None) -> dict:
         )
     ):
         photos[media.comment_id].append(media)
-    if comment_form is None:
+    # A public page has no form (it would put a CSRF token in a session): only a link.
+    if comment_form is None and not is_public_request():
         pending = session.get("pending") or {}
         draft = ""
         if pending.get("action") == "comment" and pending.get("report") == report.id:
@@ -66,5 +68,6 @@ def report_page_context(report, comment_form=None, email_form=None) -> dict:
         "can_change": mine and report.status == "open" and report.acknowledged_at is None,
         **service.viewer_state(report, user),
         **conversation_context(report, user, comment_form),
-        "email_form": email_form or forms.EmailUpdatesForm(formdata=None),
+        "email_form": email_form
+        or (None if is_public_request() else forms.EmailUpdatesForm(formdata=None)),
     }

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import effects, i18n, notify, storage
+from bpt311 import effects, i18n, notify, public_cache, storage
 from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.models import (
@@ -125,6 +125,7 @@ def set_vote(report: Report, user: User, wanted: bool) -> tuple[bool, int]:
             .values(vote_count=Report.vote_count + changed)
             .execution_options(synchronize_session=False)
         )
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
     count = db.session.scalar(select(Report.vote_count).where(Report.id == report.id))
     return wanted, count
@@ -266,6 +267,7 @@ def unfollow_by_token(payload: dict) -> Report | None:
         )
         if (report.contact_email or "").lower() == email:
             report.notify_contact = False
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
     return report
 
@@ -345,6 +347,7 @@ def add_comment(report: Report, user: User, body: str, photo=None) -> Comment:
     headline = _l("%(name)s commented", name=public_name(user))
     tell_followers(report, headline, text, actor=user, comment=comment)
     announce(report, "comment", actor=user, note=text, comment=comment)
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
     return comment
 
@@ -357,6 +360,8 @@ def edit_comment(comment: Comment, user: User, body: str) -> Comment:
         raise NotAllowed(_("Comments can only be changed in the first 15 minutes."))
     comment.body = _text(body, "body", COMMENT_MAX, True, "a comment")
     comment.edited_at = utcnow()
+    report = db.session.get(Report, comment.report_id)
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
     return comment
 
@@ -419,6 +424,7 @@ def delete_comment(comment: Comment, user: User, reason: str = "") -> bool:
             reason=reason,
         )
         _tell_writer_of_removal(comment, report, reason)
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
     return True
 
@@ -532,6 +538,7 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
     )
     tell_followers(report, _l("The reporter says it is fixed"), text, actor=user)
     announce(report, "status", actor=user, note=text)
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
 
 
@@ -614,6 +621,7 @@ def edit_report(report: Report, user: User, description: str) -> None:
             created_at=now,
         )
     )
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
 
 
@@ -634,6 +642,7 @@ def withdraw(report: Report, user: User, reason: str) -> None:
     )
     tell_followers(report, _l("Withdrawn by the reporter"), text, actor=user)
     announce(report, "status", actor=user, note=text)
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
 
 

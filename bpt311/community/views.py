@@ -84,6 +84,18 @@ def report(tracking_number: str):
     return render_template("reports/detail.html", **report_page_context(report))
 
 
+@bp.get("/reports/<tracking_number>/respond")
+def respond(tracking_number: str):
+    """The report page with its forms and their CSRF token, for a visitor who pressed "Me
+    too", "Follow" or "Add comment" on the public (cached, token-free) page."""
+    report = _report(tracking_number)
+    if current_user.is_authenticated:  # their report page has the forms already
+        return _report_page(report)
+    response = make_response(render_template("reports/detail.html", **report_page_context(report)))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.post("/reports/<tracking_number>/vote")
 @limiter.limit("30/minute", methods=["POST"], key_func=person_or_address)
 def vote(tracking_number: str):

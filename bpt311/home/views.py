@@ -24,19 +24,21 @@ def index():
     )
 
 
-@bp.post("/language")
+@bp.route("/language", methods=["GET", "POST"])
 @limiter.limit(
     "300/hour;20/minute"
 )  # a person (or a busy kiosk) switches now and then; a script does not
 def choose_language():
-    """The language switcher: remember the choice (cookie, and the account when signed in)
-    and go back to the page the visitor was on."""
-    code = request.form.get("lang", "")
+    """The language switcher: remember the choice and go back to the page the visitor was
+    on. The public pages' switcher is a GET (they carry no CSRF token): it sets only the
+    preference cookie; the POST (with its token) also saves a signed-in person's choice."""
+    values = request.form if request.method == "POST" else request.args
+    code = values.get("lang", "")
     if code not in i18n.LANGUAGES:
         abort(400)
-    if current_user.is_authenticated:
+    if request.method == "POST" and current_user.is_authenticated:
         accounts_service.remember_language(current_user, code)
-    return i18n.remember_choice(code, request.form.get("next"))
+    return i18n.remember_choice(code, values.get("next"))
 
 
 @bp.get("/i18n/<language>.js")

@@ -25,7 +25,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bpt311 import effects
+from bpt311 import effects, public_cache
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder
 from bpt311.imports.photos import photo_addresses
@@ -207,6 +207,7 @@ class Importer:
         if dry_run:
             effects.rollback()
         else:
+            effects.after_commit(public_cache.changed)  # many reports at once: every page
             effects.commit()
 
     # ---- one record -------------------------------------------------------------------

@@ -37,7 +37,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bpt311 import effects, outbound
+from bpt311 import effects, outbound, public_cache
 from bpt311.community.service import tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
@@ -601,6 +601,7 @@ def _apply(endpoint: Open311Endpoint, item: dict) -> bool:
     tell_followers(report, headline, note)
     announce(report, "status", note=note)
     try:
+        effects.after_commit(public_cache.changed, report.tracking_number)
         effects.commit()
     except IntegrityError:  # another sync applied it meanwhile
         effects.rollback()

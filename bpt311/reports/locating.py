@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from bpt311 import effects
+from bpt311 import effects, public_cache
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, reverse, search
 from bpt311.models import Report, utcnow
@@ -91,6 +91,7 @@ def locate(report_id: int) -> str:
         report.address = (address or "")[:300]
         report.location_pending = False  # no address found: the neutral words stay
         report.updated_at = utcnow()
+        effects.after_commit(public_cache.changed, report.tracking_number)
         effects.commit()
         return "placed" if address else "not found"
     place = next((p for p in places if service_area().contains(p.latitude, p.longitude)), None)
@@ -107,5 +108,6 @@ def locate(report_id: int) -> str:
     report.updated_at = utcnow()  # the map's cached answers renew
     db.session.flush()
     announce(report, "new")  # watch areas match it now that it has a point
+    effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
     return "placed"

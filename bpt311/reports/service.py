@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import effects, storage
+from bpt311 import effects, public_cache, storage
 from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.geo import (
@@ -430,6 +430,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
                 report_url=report_url(report),
                 response_time=LazyString(sla_in_words, category.sla_hours),
             )
+        effects.after_commit(public_cache.changed, report.tracking_number)
         effects.commit()
     except IntegrityError:
         effects.rollback()  # the files placed for it go too

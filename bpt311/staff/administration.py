@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from bpt311 import effects, tokens
+from bpt311 import effects, public_cache, tokens
 from bpt311.accounts.service import normalise_email, user_by_email
 from bpt311.api import keys
 from bpt311.api.service_requests import SERVICE_CODE_RE
@@ -98,6 +98,7 @@ def _save_audited(
         **detail,
         changes=changes,
     )
+    effects.after_commit(public_cache.changed)  # names and questions on every public page
     _commit_or_clash(*clash)
 
 
@@ -286,6 +287,7 @@ def set_category_active(actor: User, category: Category, active: bool) -> None:
         target_id=category.id,
         service_code=category.service_code,
     )
+    effects.after_commit(public_cache.changed)
     effects.commit()
 
 
@@ -312,6 +314,7 @@ def delete_category(actor: User, category: Category) -> None:
         name=category.name,
     )
     db.session.delete(category)
+    effects.after_commit(public_cache.changed)
     effects.commit()
 
 
@@ -471,6 +474,7 @@ def delete_question(actor: User, question: CategoryQuestion) -> None:
         code=question.code,
     )
     db.session.delete(question)
+    effects.after_commit(public_cache.changed)
     effects.commit()
 
 

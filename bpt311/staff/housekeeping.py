@@ -12,7 +12,7 @@ from flask_babel import LazyString, format_date, ngettext
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import selectinload
 
-from bpt311 import effects, i18n
+from bpt311 import effects, i18n, public_cache
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, TimelineEvent, utcnow
 from bpt311.models.base import UTCDateTime
@@ -86,6 +86,7 @@ def archive_closed(days: int, now: datetime | None = None, batch_size: int = ARC
             None, "archive", count=len(ids), days=days, first_id=min(ids), last_id=max(ids)
         )
         row.created_at = now
+        effects.after_commit(public_cache.changed)  # archived reports leave the lists
         effects.commit()
         total += len(ids)
         after = max(ids)

@@ -29,7 +29,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import Optional as OptionalValue
 
-from bpt311 import effects
+from bpt311 import effects, public_cache
 from bpt311.community.service import withdraw_unsent_notices
 from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import db
@@ -409,6 +409,7 @@ def hide(item: Item, actor: User, reason: str) -> int:
         flags_resolved=resolved,
     )
     _tell_poster(item, actor, "moderation_hidden", reason)
+    effects.after_commit(public_cache.changed, item.report.tracking_number)
     effects.commit()
     return resolved
 
@@ -431,6 +432,7 @@ def restore(item: Item, actor: User) -> None:
         was_hidden_for=was,
     )
     _tell_poster(item, actor, "moderation_restored")
+    effects.after_commit(public_cache.changed, item.report.tracking_number)
     effects.commit()
 
 

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from bpt311 import dates, effects, i18n, storage
+from bpt311 import dates, effects, i18n, public_cache, storage
 from bpt311.community.service import public_name, tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
@@ -96,6 +96,7 @@ def _event(
     )
     report.events.append(event)
     report.updated_at = event.created_at
+    effects.after_commit(public_cache.changed, report.tracking_number)  # its page, at once
     return event
 
 
