@@ -20,11 +20,6 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", role="admin", display_name="Ada Admin")
-
-
-@pytest.fixture
 def browser(site, admin):
     return client_for(site, admin)
 
