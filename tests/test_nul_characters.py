@@ -12,24 +12,16 @@ from sqlalchemy import select
 
 from bpt311.extensions import db
 from bpt311.models import Report
-from tests.conftest import client_for, post_form
+from tests.conftest import client_for
+from tests.factories import report_form_data
 
 NAME_MESSAGE = "A name cannot contain line breaks, tabs or other control characters"
 
 
-def report_form(client) -> dict:
-    """A complete, valid report, as the form for a pothole would send it."""
-    page = client.get("/reports/new?category=pothole").get_data(as_text=True)
-    key = re.search(r'name="submission_key"[^>]*value="([^"]+)"', page).group(1)
-    return {
-        "category": "pothole",
-        "submission_key": key,
-        "description": "A deep pothole in front of the library steps.",
-        "latitude": "41.1792",
-        "longitude": "-73.1894",
-        "answer_size": "large",
-        "not_duplicate": "1",
-    }
+def send_report(browser, **fields):
+    """The report form for a pothole, filled in, with ``fields`` changed."""
+    data = report_form_data(browser, not_duplicate="1", **fields)
+    return browser.post("/reports/new", data=data)
 
 
 def field_value(page: str, name: str) -> str:
@@ -43,7 +35,7 @@ def field_value(page: str, name: str) -> str:
 
 def test_a_nul_as_the_category_asks_for_a_category_again(site):
     browser = client_for(site)
-    response = post_form(browser, "/reports/new", {**report_form(browser), "category": "\x00"})
+    response = send_report(browser, category="\x00")
     assert response.status_code == 422
     assert "Choose what kind of problem it is." in response.get_data(as_text=True)
     assert db.session.scalars(select(Report)).all() == []
@@ -51,8 +43,7 @@ def test_a_nul_as_the_category_asks_for_a_category_again(site):
 
 def test_a_nul_in_the_description_is_kept_as_the_browser_shows_it(site):
     browser = client_for(site)
-    data = {**report_form(browser), "description": "A deep pothole\x00 by the library."}
-    response = post_form(browser, "/reports/new", data)
+    response = send_report(browser, description="A deep pothole\x00 by the library.")
     assert response.status_code == 303
     report = db.session.scalars(select(Report)).one()
     assert report.description == "A deep pothole\ufffd by the library."
@@ -60,8 +51,7 @@ def test_a_nul_in_the_description_is_kept_as_the_browser_shows_it(site):
 
 def test_a_form_with_a_nul_and_an_error_keeps_what_was_typed(site):
     browser = client_for(site)
-    data = {**report_form(browser), "address": "12 Main\x00 Street", "description": ""}
-    response = post_form(browser, "/reports/new", data)
+    response = send_report(browser, address="12 Main\x00 Street", description="")
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Error: " in page
@@ -71,8 +61,7 @@ def test_a_form_with_a_nul_and_an_error_keeps_what_was_typed(site):
 
 def test_a_nul_in_the_contact_name_is_refused_as_a_control_character(site):
     browser = client_for(site)
-    data = {**report_form(browser), "contact_name": "Ana\x00", "contact_email": "a@example.org"}
-    response = post_form(browser, "/reports/new", data)
+    response = send_report(browser, contact_name="Ana\x00", contact_email="a@example.org")
     assert response.status_code == 422
     assert NAME_MESSAGE in response.get_data(as_text=True)
     assert db.session.scalars(select(Report)).all() == []
@@ -80,8 +69,7 @@ def test_a_nul_in_the_contact_name_is_refused_as_a_control_character(site):
 
 def test_a_nul_in_a_field_name_or_a_key_is_no_error_either(site):
     browser = client_for(site)
-    data = {**report_form(browser), "submission_key": "\x00", "place\x00": "\x00"}
-    response = post_form(browser, "/reports/new", data)
+    response = send_report(browser, submission_key="\x00", **{"place\x00": "\x00"})
     assert response.status_code in (303, 422)
 
 
