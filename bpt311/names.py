@@ -1,6 +1,7 @@
 """What we accept as a person's name: anything they type, stored as typed, except
-control characters (line breaks, tabs, NUL, escapes: Unicode category Cc) and the
-Unicode line and paragraph separators.
+control characters (line breaks, tabs, NUL, escapes: Unicode category Cc), the
+Unicode line and paragraph separators, and U+FFFD, which is what a NUL sent in a form
+becomes as the request is read (bpt311.security.Request).
 
 A name travels into email subjects, push titles, CSV cells and logs; a line break there
 can start a header of its own ("X\\r\\nBcc: a@b"). One check, used by every form field and
@@ -18,13 +19,17 @@ MESSAGE = _l("A name cannot contain line breaks, tabs or other control character
 
 
 REFUSED_CATEGORIES = ("Cc", "Zl", "Zp")
+REPLACEMENT_CHARACTER = "\ufffd"
 
 
 def has_control_characters(text: str | None) -> bool:
     """True when ``text`` holds a control character (Unicode category Cc: CR, LF, NUL,
     tab, escape...) or a line or paragraph separator (U+2028, U+2029), which splits a
-    line (and an email header) as LF does."""
-    return any(unicodedata.category(char) in REFUSED_CATEGORIES for char in text or "")
+    line (and an email header) as LF does; or U+FFFD, a NUL as a form delivers it."""
+    return any(
+        char == REPLACEMENT_CHARACTER or unicodedata.category(char) in REFUSED_CATEGORIES
+        for char in text or ""
+    )
 
 
 class PersonName:

@@ -18,8 +18,9 @@ MAX_LENGTH = 2000
 
 def _plain(character: str) -> bool:
     """Not a control, format or separator character (tab, line breaks, spaces, U+2028,
-    zero-width and bidi marks...): browsers drop or reinterpret those."""
-    return unicodedata.category(character)[0] not in "CZ"
+    zero-width and bidi marks...): browsers drop or reinterpret those. Nor U+FFFD, which
+    is what a NUL sent in a form becomes (bpt311.security.Request)."""
+    return unicodedata.category(character)[0] not in "CZ" and character != "\ufffd"
 
 
 def safe_next(target: str | None, default: str | None = "/") -> str | None:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from bpt311 import create_app
 from bpt311.extensions import db
 from bpt311.models import Base
+from tests.factories import department, make_staff, make_user, sign_in_as
 
 
 def _database_for_this_worker(url: str) -> str:
@@ -303,8 +304,6 @@ def object_store():
 
 def client_for(site, user=None):
     """A browser of ``site``, signed in as ``user`` when one is given."""
-    from tests.factories import sign_in_as
-
     client = site.test_client()
     if user is not None:
         sign_in_as(client, user)
@@ -319,12 +318,46 @@ def post_form(client, path, data=None, headers=None, **kwargs):
     )
 
 
-def department(name: str):
-    from sqlalchemy import select
+# The headers of a request htmx makes: the answer is a partial, not the whole page.
+HTMX = {"HX-Request": "true"}
 
-    from bpt311.models import Department
 
-    return db.session.scalars(select(Department).where(Department.name == name)).one()
+# ---- the people most tests need, on the seeded site --------------------------------------
+
+
+@pytest.fixture
+def admin(site):
+    return make_user("admin@bridgeport.example", role="admin", display_name="Ada Admin")
+
+
+@pytest.fixture
+def roads_department(site):
+    """Roadway Maintenance, the department potholes go to."""
+    return department("Roadway Maintenance")
+
+
+@pytest.fixture
+def clerk(site):
+    """Staff of Roadway Maintenance."""
+    return make_staff("clerk@bridgeport.example", display_name="Pat Clerk")
+
+
+@pytest.fixture
+def blight_clerk(site):
+    """Staff of another department than the potholes'."""
+    return make_staff("blight@bridgeport.example", "Anti-Blight")
+
+
+@pytest.fixture
+def maria(site):
+    """A resident who shows her name."""
+    return make_user("maria@example.org", display_name="Maria", show_name=True)
+
+
+@pytest.fixture
+def luis(site):
+    """Another resident."""
+    return make_user("luis@example.org", display_name="Luis")
 
 
 # Redis database 13, for the job-queue tests (tests/test_jobs.py, tests/test_watch_jobs.py).

@@ -1,8 +1,10 @@
-"""Test data made the way the app makes it, with sensible defaults."""
+"""Test data made the way the app makes it, with sensible defaults: departments, categories,
+people and reports, and what a resident types into the report form."""
 
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import av
@@ -11,10 +13,15 @@ from sqlalchemy import select
 
 from bpt311 import effects
 from bpt311.extensions import db
-from bpt311.models import Category, Report, TimelineEvent, User, utcnow
+from bpt311.models import Category, Department, Report, TimelineEvent, User, utcnow
 from bpt311.reports import daily
 
 CITY_HALL = (41.1792, -73.1894)
+
+
+def department(name: str = "Roadway Maintenance") -> Department:
+    """One of the seeded departments (bpt311.seed.load_city), by name."""
+    return db.session.scalars(select(Department).where(Department.name == name)).one()
 
 
 def category(code: str = "pothole") -> Category:
@@ -51,6 +58,39 @@ def make_user(email: str = "resident@example.org", role: str = "resident", **fie
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def make_staff(email: str, department_name: str = "Roadway Maintenance", **fields) -> User:
+    """A member of staff of one of the seeded departments."""
+    return make_user(email, role="staff", department=department(department_name), **fields)
+
+
+def hidden(page: str, name: str) -> str:
+    """The value of the form field ``name`` on ``page`` ("" if there is none)."""
+    match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', page) or re.search(
+        rf'value="([^"]*)"[^>]*name="{name}"', page
+    )
+    return match.group(1) if match else ""
+
+
+def report_form_data(client, category="pothole", page=None, **fields) -> dict:
+    """What a resident's browser sends from the report form (``page``, else the form for
+    ``category``): its CSRF token and submission key, and a complete report at City Hall.
+    ``fields`` change or add to it; a field given as None is left out."""
+    form = client.get(page or f"/reports/new?category={category}").get_data(as_text=True)
+    data = {
+        "csrf_token": hidden(form, "csrf_token"),
+        "category": category,
+        "submission_key": hidden(form, "submission_key"),
+        "description": "A deep pothole in the right lane by the bus stop.",
+        "latitude": str(CITY_HALL[0]),
+        "longitude": str(CITY_HALL[1]),
+        "address": "45 Lyon Terrace",
+    }
+    if category == "pothole":
+        data["answer_size"] = "medium"
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def sign_in_as(client, user: User) -> None:

@@ -9,16 +9,9 @@ from sqlalchemy import func, select
 
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Category, CategoryQuestion, Department
-from tests.conftest import client_for, department
+from tests.conftest import HTMX, client_for, department
 from tests.conftest import post_form as post
 from tests.factories import make_report, make_user
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", role="admin", display_name="Ada Admin")
 
 
 @pytest.fixture

@@ -12,17 +12,12 @@ from bpt311.models import Neighbourhood, Report, ServiceBoundary
 from bpt311.reports.service import InvalidReport, check_location
 from tests.conftest import client_for
 from tests.conftest import post_form as post
-from tests.factories import make_report, make_user
+from tests.factories import make_report
 from tests.test_admin_catalogue import audit_actions, page
 
 CITY_HALL = (41.1792, -73.1894)
 BLACK_ROCK = (41.1552, -73.2266)
 SOUTH_END = (41.1577, -73.207)
-
-
-@pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", role="admin")
 
 
 @pytest.fixture

@@ -20,11 +20,6 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", role="admin", display_name="Ada Admin")
-
-
-@pytest.fixture
 def browser(site, admin):
     return client_for(site, admin)
 
@@ -165,11 +160,13 @@ def test_a_deactivated_account_cannot_sign_in(site, browser):
     from bpt311.accounts.service import hash_password
 
     person = make_user("maria@example.org", password_hash=hash_password(PASSWORD))
-    post(browser, f"/staff/admin/users/{person.id}/active", {"active": "0"})
-    response = post(
-        client_for(site), "/sign-in", {"email": "maria@example.org", "password": PASSWORD}
-    )
-    assert response.status_code != 303
+    closed = post(browser, f"/staff/admin/users/{person.id}/active", {"active": "0"})
+    assert closed.status_code == 303
+    visitor = client_for(site)
+    response = post(visitor, "/sign-in", {"email": "maria@example.org", "password": PASSWORD})
+    assert response.status_code == 422
+    assert "This account has been closed." in page(response)
+    assert "/sign-in" in visitor.get("/me").headers["Location"]  # still signed out
 
 
 # ---- Open311 keys -------------------------------------------------------------------------

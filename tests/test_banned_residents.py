@@ -21,22 +21,11 @@ from bpt311.models import (
     WatchArea,
     utcnow,
 )
-from tests.conftest import client_for, csrf_token_from
+from tests.conftest import HTMX, client_for, csrf_token_from
 from tests.conftest import post_form as post
-from tests.factories import CITY_HALL, make_report, make_user
+from tests.factories import CITY_HALL, make_report
 
-HTMX = {"HX-Request": "true"}
 CANNOT_POST = "Your account cannot post"
-
-
-@pytest.fixture
-def maria(site):
-    return make_user("maria@example.org", display_name="Maria", show_name=True)
-
-
-@pytest.fixture
-def luis(site):
-    return make_user("luis@example.org", display_name="Luis")
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from bpt311.extensions import db
 from bpt311.models import Media, Neighbourhood, utcnow
 from bpt311.reports import browse
+from tests.conftest import HTMX
 from tests.factories import make_report
 
-HTMX = {"HX-Request": "true"}
 DOWNTOWN = (41.1792, -73.1894)
 NORTH_END = (41.2150, -73.2150)
 

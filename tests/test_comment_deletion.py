@@ -12,35 +12,17 @@ from bpt311.community.service import add_comment
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Comment, Report
 from bpt311.notify import deliver_due
-from tests.conftest import client_for, csrf_token_from, department
+from tests.conftest import client_for, csrf_token_from
 from tests.conftest import post_form as post
 from tests.factories import make_report, make_user
 
 
 @pytest.fixture
-def roads(site):
-    """Staff of Roadway Maintenance, the department potholes go to."""
-    return make_user(
-        "roads@bridgeport.example", "staff", department_id=department("Roadway Maintenance").id
-    )
-
-
-@pytest.fixture
-def blight(site):
-    """Staff of another department."""
-    return make_user(
-        "blight@bridgeport.example", "staff", department_id=department("Anti-Blight").id
-    )
-
-
-@pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", "admin")
-
-
-@pytest.fixture
-def maria(site):
-    return make_user("maria@example.org", display_name="Maria", show_name=True, locale="es")
+def maria(maria):
+    """Maria reads in Spanish."""
+    maria.locale = "es"
+    db.session.commit()
+    return maria
 
 
 def counted(report) -> int:
@@ -61,10 +43,12 @@ def deleted(comment) -> bool:
 # ---- finding 8: one department rule for deleting and hiding, audited, the writer told --------
 
 
-def test_staff_of_another_department_may_neither_delete_nor_hide_a_comment(site, blight, maria):
+def test_staff_of_another_department_may_neither_delete_nor_hide_a_comment(
+    site, blight_clerk, maria
+):
     report = make_report()  # a pothole: Roadway Maintenance's
     comment = add_comment(report, maria, "The lane is still broken")
-    client = client_for(site, blight)
+    client = client_for(site, blight_clerk)
     assert client.get(f"/comments/{comment.id}/delete").status_code == 403
     assert post(client, f"/comments/{comment.id}/delete", {"reason": "No"}).status_code == 403
     hide = post(client, f"/staff/moderation/comment/{comment.id}/hide", {"reason": "No"})
@@ -77,12 +61,12 @@ def test_staff_of_another_department_may_neither_delete_nor_hide_a_comment(site,
 
 
 def test_the_departments_staff_delete_with_a_record_and_the_writer_is_told(
-    site, smtp, roads, maria
+    site, smtp, clerk, maria
 ):
     report = make_report()
     comment = add_comment(report, maria, "My neighbour at number 12 is to blame")
     other = add_comment(report, maria, "Another comment, to hide")
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     page = client.get(f"/reports/{report.tracking_number}").get_data(as_text=True)
     assert f"/comments/{comment.id}/delete" in page
     form = client.get(f"/comments/{comment.id}/delete").get_data(as_text=True)
@@ -95,7 +79,7 @@ def test_the_departments_staff_delete_with_a_record_and_the_writer_is_told(
     [row] = audit_rows()
     assert (row.action, row.actor_id, row.report_id, row.target_type, row.target_id) == (
         "comment.delete",
-        roads.id,
+        clerk.id,
         report.id,
         "comment",
         comment.id,
@@ -164,10 +148,10 @@ def test_eight_deletes_of_one_comment_at_once_count_once(site, maria):
     assert counted(report) == 1
 
 
-def test_staff_and_writer_deleting_at_once_tell_and_record_once(site, smtp, roads, maria):
+def test_staff_and_writer_deleting_at_once_tell_and_record_once(site, smtp, clerk, maria):
     report = make_report()
     comment = add_comment(report, maria, "Goes twice at once")
-    people = [client_for(site, roads) for _ in range(4)] + [
+    people = [client_for(site, clerk) for _ in range(4)] + [
         client_for(site, maria) for _ in range(4)
     ]
     tokens = [csrf_token_from(client) for client in people]
@@ -184,11 +168,11 @@ def test_staff_and_writer_deleting_at_once_tell_and_record_once(site, smtp, road
     assert len(smtp.mailbox.to("maria@example.org")) == len(audit_rows())
 
 
-def test_hiding_and_deleting_one_comment_at_once_leaves_the_count_right(site, roads, maria):
+def test_hiding_and_deleting_one_comment_at_once_leaves_the_count_right(site, clerk, maria):
     report = make_report()
     add_comment(report, maria, "This one stays")
     comment = add_comment(report, maria, "Hidden and deleted at once")
-    writer, moderator = client_for(site, maria), client_for(site, roads)
+    writer, moderator = client_for(site, maria), client_for(site, clerk)
     tokens = [csrf_token_from(writer), csrf_token_from(moderator)]
     delete_url = f"/comments/{comment.id}/delete"
     hide_url = f"/staff/moderation/comment/{comment.id}/hide"
@@ -241,7 +225,7 @@ def test_deleting_an_account_takes_off_only_the_comments_that_were_counted(site,
 # ---- the other counters: votes move with their rows too --------------------------------------
 
 
-def test_a_vote_on_the_original_while_a_duplicate_merges_is_kept(site, roads, maria):
+def test_a_vote_on_the_original_while_a_duplicate_merges_is_kept(site, clerk, maria):
     """The merge read the original's count, a resident voted meanwhile, and the merge wrote
     its old figure plus the moved votes back: the resident's vote was lost from the count."""
     from bpt311.models import Vote
@@ -256,7 +240,7 @@ def test_a_vote_on_the_original_while_a_duplicate_merges_is_kept(site, roads, ma
     assert loaded.vote_count == 0  # what the merge's request read
     number = f"/reports/{loaded.tracking_number}/vote"
     assert post(client_for(site, maria), number, {"wanted": "1"}).status_code == 303
-    mark_duplicate(db.session.get(Report, copy.id), roads, None, loaded.tracking_number)
+    mark_duplicate(db.session.get(Report, copy.id), clerk, None, loaded.tracking_number)
     db.session.expire_all()
     assert db.session.get(Report, original.id).vote_count == 2
     assert db.session.scalar(select(func.count(Vote.id)).where(Vote.report_id == original.id)) == 2

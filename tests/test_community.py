@@ -5,28 +5,15 @@ import re
 import threading
 from datetime import timedelta
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
 from bpt311.extensions import db
 from bpt311.models import Comment, Flag, Follow, Media, Report, Vote, utcnow
 from bpt311.notify import deliver_due
-from tests.conftest import client_for, csrf_token_from
+from tests.conftest import HTMX, client_for, csrf_token_from
 from tests.conftest import post_form as post
 from tests.factories import make_report, make_user, sign_in_as
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def maria(site):
-    return make_user("maria@example.org", display_name="Maria", show_name=True)
-
-
-@pytest.fixture
-def luis(site):
-    return make_user("luis@example.org", display_name="Luis")
 
 
 def fresh(report):

@@ -15,23 +15,6 @@ from tests.conftest import client_for, department
 from tests.factories import make_report, make_user
 
 
-@pytest.fixture
-def roads(site):
-    return department("Roadway Maintenance")
-
-
-@pytest.fixture
-def clerk(roads):
-    return make_user(
-        "clerk@bridgeport.example", role="staff", department=roads, display_name="Pat Clerk"
-    )
-
-
-@pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", role="admin")
-
-
 def week_rows(response) -> list[dict]:
     assert response.status_code == 200
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -69,7 +52,7 @@ def test_hidden_reports_count_for_staff_but_not_the_public(site, clerk):
     assert public[-1]["received"] == "1"
 
 
-def test_open_and_overdue_by_department_and_assignee(site, clerk, roads):
+def test_open_and_overdue_by_department_and_assignee(site, clerk, roads_department):
     late = utcnow() - timedelta(days=10)
     make_report("pothole", assignee=clerk)
     make_report("pothole", assignee=clerk, created_at=late)  # due 72 h after: overdue
@@ -84,7 +67,7 @@ def test_open_and_overdue_by_department_and_assignee(site, clerk, roads):
     assert '<tr><th scope="row">No one yet</th><td>1</td><td>0</td></tr>' in html
 
 
-def test_an_admin_sees_every_desk_or_the_chosen_department(site, admin, clerk, roads):
+def test_an_admin_sees_every_desk_or_the_chosen_department(site, admin, clerk, roads_department):
     parks = make_user(
         "parks@bridgeport.example",
         role="staff",
@@ -96,7 +79,9 @@ def test_an_admin_sees_every_desk_or_the_chosen_department(site, admin, clerk, r
     browser = client_for(site, admin)
     everyone = browser.get("/staff/dashboard").get_data(as_text=True)
     assert "Pat Clerk" in everyone and "Robin Parks" in everyone
-    roads_only = browser.get(f"/staff/dashboard?department={roads.id}").get_data(as_text=True)
+    roads_only = browser.get(f"/staff/dashboard?department={roads_department.id}").get_data(
+        as_text=True
+    )
     assert "Pat Clerk" in roads_only and "Robin Parks" not in roads_only
 
 

@@ -12,7 +12,7 @@ from bpt311.extensions import db
 from bpt311.models import Neighbourhood, Report
 from bpt311.stats.figures import city_today
 from tests.conftest import client_for, post_form
-from tests.factories import make_report, make_user
+from tests.factories import make_report
 
 BAD_DAYS = {
     "9999-12-31": "enter a date from 2000-01-01 to",
@@ -27,10 +27,10 @@ EXPORTS = ["/reports.csv", "/reports.geojson", "/stats/weeks.csv", "/stats/depar
 STAFF_EXPORTS = ["/staff/export.csv", "/staff/export.geojson", "/staff/dashboard/weeks.csv"]
 
 
-@pytest.fixture
-def admin(site):
-    make_report()
-    return make_user("admin@bridgeport.example", "admin")
+@pytest.fixture(autouse=True)
+def a_report(site):
+    """Every page and export has a report to show."""
+    return make_report()
 
 
 def path_of(page: str) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bpt311.extensions import db
 from bpt311.models import Department
-from tests.conftest import csrf_token_from
+from tests.conftest import HTMX, csrf_token_from
 
 probe = Blueprint("probe", __name__)
 
@@ -38,7 +38,6 @@ def probed(make_app):
         yield app
 
 
-HTMX = {"HX-Request": "true"}
 JSON = {"Accept": "application/json"}
 CODES = [400, 403, 404, 405, 413, 422, 429, 500]
 

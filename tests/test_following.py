@@ -10,11 +10,9 @@ from sqlalchemy import select
 
 from bpt311.extensions import db
 from bpt311.models import Department, Follow, Outbox, Report, User, utcnow
-from tests.conftest import client_for
+from tests.conftest import HTMX, client_for
 from tests.conftest import post_form as post
 from tests.factories import make_report, make_user
-
-HTMX = {"HX-Request": "true"}
 
 
 def spellings(report: Report) -> list[str]:
@@ -239,9 +237,7 @@ def test_an_unconfirmed_address_gets_its_confirmation_and_nothing_else_until_con
         },
     )
     assert response.status_code == 303
-    nadia = db.session.scalars(
-        select(User).where(User.email == "nadia@example.org")
-    ).one()
+    nadia = db.session.scalars(select(User).where(User.email == "nadia@example.org")).one()
     circle_area(nadia, name="Around home")
     report = make_report()
     db.session.add(Follow(report_id=report.id, user_id=nadia.id))

@@ -12,13 +12,12 @@ from bpt311.accounts.service import hash_password
 from bpt311.community import service as community
 from bpt311.extensions import db
 from bpt311.models import User
-from tests.conftest import client_for, post_form
+from tests.conftest import HTMX, client_for, post_form
 from tests.factories import make_report, make_user
 from tests.test_watch_support import polygon_area
 
 ES = {"Accept-Language": "es"}
 PT = {"Accept-Language": "pt-BR,pt;q=0.9"}
-HTMX = {"HX-Request": "true"}
 PASSWORD = "correct horse battery"
 
 

@@ -11,13 +11,12 @@ from sqlalchemy import select
 from bpt311.config import DATA_DIR
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Category, CategoryQuestion
-from tests.conftest import client_for, department
+from tests.conftest import HTMX, client_for, department
 from tests.conftest import post_form as post
 from tests.factories import make_report, make_user
 
 SPANISH = {"Accept-Language": "es"}
 PORTUGUESE = {"Accept-Language": "pt-BR,pt;q=0.9"}
-HTMX = {"HX-Request": "true"}
 
 
 def page(response) -> str:

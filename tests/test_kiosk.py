@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from bpt311.extensions import db
 from bpt311.models import Outbox, Report
-from tests.conftest import free_port
+from tests.conftest import HTMX, free_port
 from tests.factories import CITY_HALL, make_report
 
-HTMX = {"HX-Request": "true"}
 NAME, EMAIL, PHONE = "Ana Souza", "ana.souza@example.org", "(203) 555-0199"
 
 

@@ -163,9 +163,13 @@ def test_the_old_answers_stay_without_zoom(client, spread):
     assert len(boxed["features"]) == 9 and "clustered" not in boxed
 
 
-def test_map_answers_are_cached_like_before(client, spread):
+def test_map_answers_may_be_kept_by_shared_caches_and_revalidate(client, spread):
+    """Like every anonymous public answer: kept by a proxy for PUBLIC_CACHE_SECONDS, and
+    revalidated by its ETag (a 304 without the body)."""
     first = client.get("/reports.geojson", query_string={"bbox": CITY, "zoom": 12})
-    assert first.headers["Cache-Control"] == "public, max-age=60"
+    control = first.headers["Cache-Control"]
+    assert control.startswith("public") and "s-maxage=30" in control
+    assert "Set-Cookie" not in first.headers
     etag = first.headers["ETag"]
     again = client.get(
         "/reports.geojson",

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bpt311.models import report_id_from_tracking_number
 from bpt311.models.reports import Report
 from tests.conftest import client_for, csrf_token_from
-from tests.factories import make_report, make_user
+from tests.factories import make_report
 
 BOUNDED = settings(
     max_examples=60,
@@ -88,11 +88,6 @@ def test_numbers_no_report_can_have_give_none(number):
 def browsing(site):
     make_report()
     return site
-
-
-@pytest.fixture
-def admin(browsing):
-    return make_user("admin@example.org", role="admin")
 
 
 FILTER_NAMES = [

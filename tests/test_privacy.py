@@ -137,8 +137,9 @@ def test_privacy_page_says_what_is_kept_and_is_linked_from_every_page(client, ci
 
 
 @pytest.fixture
-def maria(city):
-    """A resident with something of everything, and a neighbour whose data must stay."""
+def marias_data(city):
+    """Ids of what Maria, a resident with something of everything, has (and a neighbour
+    whose data must stay)."""
     user = make_user(
         EMAIL,
         password_hash=hash_password(PASSWORD),
@@ -239,8 +240,8 @@ def signed_in(app, user_id: int):
     return client
 
 
-def test_export_holds_everything_of_mine_and_nothing_of_anyone_else(city, maria):
-    client = signed_in(city, maria["user"])
+def test_export_holds_everything_of_mine_and_nothing_of_anyone_else(city, marias_data):
+    client = signed_in(city, marias_data["user"])
     page = client.get("/me/data").get_data(as_text=True)
     assert "Download my data" in page and "Download my photos" in page
     response = client.get("/me/data/bpt311-my-data.json")
@@ -250,7 +251,7 @@ def test_export_holds_everything_of_mine_and_nothing_of_anyone_else(city, maria)
     data = json.loads(response.data)
     assert data["account"]["email"] == EMAIL and data["account"]["name"] == NAME
     [report] = data["reports"]
-    assert report["tracking_number"] == f"BPT-{maria['report']:06d}"
+    assert report["tracking_number"] == f"BPT-{marias_data['report']:06d}"
     assert (report["contact_name"], report["contact_email"], report["contact_phone"]) == (
         NAME,
         EMAIL,
@@ -258,10 +259,10 @@ def test_export_holds_everything_of_mine_and_nothing_of_anyone_else(city, maria)
     )
     assert report["photos_and_videos"][0]["file"] == "report-photo.jpg"
     assert [c["text"] for c in data["comments"]] == [COMMENT]
-    assert [v["report"] for v in data["votes"]] == [f"BPT-{maria['others']:06d}"]
-    assert [f["report"] for f in data["follows"]] == [f"BPT-{maria['others']:06d}"]
+    assert [v["report"] for v in data["votes"]] == [f"BPT-{marias_data['others']:06d}"]
+    assert [f["report"] for f in data["follows"]] == [f"BPT-{marias_data['others']:06d}"]
     assert [row["report"] for row in data["email_updates_without_signing_in"]] == [
-        f"BPT-{maria['others']:06d}"
+        f"BPT-{marias_data['others']:06d}"
     ]
     assert data["watch_areas"][0]["name"] == "Around my house on Maple"
     assert data["notices"][0]["headline"].endswith("commented on a graffiti report")
@@ -300,9 +301,9 @@ def delete_account(client):
     return client.post("/me/settings/delete", data={"csrf_token": token, "password": PASSWORD})
 
 
-def test_deleting_an_account_removes_my_personal_data_everywhere(city, maria):
+def test_deleting_an_account_removes_my_personal_data_everywhere(city, marias_data):
     assert EMAIL in every_value() and NAME in every_value()
-    client = signed_in(city, maria["user"])
+    client = signed_in(city, marias_data["user"])
     response = delete_account(client)
     assert response.status_code == 303
 
@@ -310,15 +311,15 @@ def test_deleting_an_account_removes_my_personal_data_everywhere(city, maria):
     for trace in (EMAIL, EMAIL.upper(), NAME, PHONE, COMMENT, "Around my house on Maple"):
         assert trace not in everything, trace
     db.session.expire_all()
-    assert db.session.get(User, maria["user"]) is None
+    assert db.session.get(User, marias_data["user"]) is None
     # Reports stay for the public record, without a way back to me.
-    for report_id in (maria["report"], maria["guest_report"]):
+    for report_id in (marias_data["report"], marias_data["guest_report"]):
         report = db.session.get(Report, report_id)
         assert report is not None and report.reporter_id is None
         assert report.contact_erased_at is not None
-    others = db.session.get(Report, maria["others"])
+    others = db.session.get(Report, marias_data["others"])
     assert (others.vote_count, others.comment_count) == (1, 1)
-    assert db.session.get(Comment, maria["comment"]).deleted_at is not None
+    assert db.session.get(Comment, marias_data["comment"]).deleted_at is not None
     assert not file_path("comment-photo.jpg").exists()
     assert not file_path("comment-photo.thumb.jpg").exists()
     assert not file_path(f"v/{VARIANT_KEY}-240x180.webp").exists()  # its smaller copies too
@@ -332,13 +333,13 @@ def test_deleting_an_account_removes_my_personal_data_everywhere(city, maria):
     assert NAME not in page
 
 
-def test_deleting_an_account_keeps_copies_another_report_shares(city, maria):
+def test_deleting_an_account_keeps_copies_another_report_shares(city, marias_data):
     """The same photo sent with someone else's report shares its smaller copies (they are
     named after the photo's content): deleting my comment's photo leaves theirs whole."""
     write_bytes("neighbour-photo.jpg", b"comment photo bytes")
     db.session.add(
         Media(
-            report_id=maria["others"],
+            report_id=marias_data["others"],
             kind="photo",
             file_name="neighbour-photo.jpg",
             content_type="image/jpeg",
@@ -348,13 +349,13 @@ def test_deleting_an_account_keeps_copies_another_report_shares(city, maria):
         )
     )
     db.session.commit()
-    assert delete_account(signed_in(city, maria["user"])).status_code == 303
+    assert delete_account(signed_in(city, marias_data["user"])).status_code == 303
     assert not file_path("comment-photo.jpg").exists()  # mine went
     assert file_path("neighbour-photo.jpg").exists()
     assert file_path(f"v/{VARIANT_KEY}-240x180.webp").exists()  # still the neighbour's
 
 
-def test_a_deletion_that_fails_changes_nothing(city, maria, monkeypatch):
+def test_a_deletion_that_fails_changes_nothing(city, marias_data, monkeypatch):
     import bpt311.privacy.erasure as erasure
 
     before = every_value()
@@ -363,7 +364,7 @@ def test_a_deletion_that_fails_changes_nothing(city, maria, monkeypatch):
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(erasure, "_detach_other_references", broken)
-    client = signed_in(city, maria["user"])
+    client = signed_in(city, marias_data["user"])
     city.config["PROPAGATE_EXCEPTIONS"] = False
     response = delete_account(client)
     assert response.status_code == 500
@@ -423,17 +424,22 @@ def test_purge_deletes_old_watch_notices_and_sent_pushes_but_keeps_recent_ones(c
     assert purge().notices == 0
 
 
-def test_deleting_an_account_forgets_it_in_watch_events_still_waiting_for_their_job(city, maria):
+def test_deleting_an_account_forgets_it_in_watch_events_still_waiting_for_their_job(
+    city, marias_data
+):
     waiting = WatchEvent(
-        report_id=maria["others"],
+        report_id=marias_data["others"],
         kind="status",
         headline="Graffiti report acknowledged",
-        actor_id=maria["user"],
-        already_told={"emails": [EMAIL, "neighbour@example.org"], "pushed": [maria["user"], 99]},
+        actor_id=marias_data["user"],
+        already_told={
+            "emails": [EMAIL, "neighbour@example.org"],
+            "pushed": [marias_data["user"], 99],
+        },
     )
     db.session.add(waiting)
     db.session.commit()
-    assert delete_account(signed_in(city, maria["user"])).status_code == 303
+    assert delete_account(signed_in(city, marias_data["user"])).status_code == 303
     db.session.expire_all()
     event = db.session.get(WatchEvent, waiting.id)
     assert event.actor_id is None

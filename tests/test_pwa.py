@@ -23,10 +23,9 @@ from bpt311.extensions import db
 from bpt311.models import Comment, Follow, PushMessage, PushSubscription, Report, utcnow
 from bpt311.pwa import push
 from tests.conftest import client_for, csrf_token_from, post_form
-from tests.factories import CITY_HALL, make_report, make_user
-from tests.test_reporting import form_data, hidden, jpeg
+from tests.factories import CITY_HALL, hidden, make_report, make_user, report_form_data
+from tests.test_reporting import jpeg
 
-HTMX = {"HX-Request": "true"}
 # What a phone's share sheet sends: the browser itself starts the request.
 SHARE_SHEET = {"Sec-Fetch-Site": "none"}
 
@@ -126,7 +125,7 @@ def test_report_form_carries_the_offline_draft_hooks_but_staff_intake_does_not(s
 def test_a_draft_sent_twice_makes_one_report(site):
     """What the phone does when it resends a saved draft: the submission key decides."""
     client = site.test_client()
-    data = {**form_data(client), "not_duplicate": "1"}
+    data = {**report_form_data(client), "not_duplicate": "1"}
     first = client.post("/reports/new", data=data)
     second = client.post("/reports/new", data=data)
     assert first.status_code == second.status_code == 303

@@ -12,41 +12,19 @@ from sqlalchemy import func, select
 from bpt311 import storage
 from bpt311.extensions import db
 from bpt311.models import Media, Outbox, Report
-from tests.factories import CITY_HALL, make_report, phone_video
+from tests.conftest import HTMX
+from tests.factories import CITY_HALL, hidden, make_report, phone_video
+
+# One report form for every test file; several import it (and hidden) from here.
+from tests.factories import report_form_data as form_data
 from tests.fake_nominatim import FakeNominatim, nominatim_place
 from tests.smtp import SMTPServer
 
-HTMX = {"HX-Request": "true"}
 FAIRFIELD = (41.1415, -73.2637)
 
 
 def report_count():
     return db.session.scalar(select(func.count(Report.id)))
-
-
-def hidden(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', page) or re.search(
-        rf'value="([^"]*)"[^>]*name="{name}"', page
-    )
-    return match.group(1) if match else ""
-
-
-def form_data(client, category="pothole", **fields):
-    """What a resident's browser sends, starting from the real form page."""
-    page = client.get(f"/reports/new?category={category}").get_data(as_text=True)
-    data = {
-        "csrf_token": hidden(page, "csrf_token"),
-        "category": category,
-        "submission_key": hidden(page, "submission_key"),
-        "description": "A deep pothole in the right lane by the bus stop.",
-        "latitude": str(CITY_HALL[0]),
-        "longitude": str(CITY_HALL[1]),
-        "address": "45 Lyon Terrace",
-    }
-    if category == "pothole":
-        data["answer_size"] = "medium"
-    data.update(fields)
-    return {key: value for key, value in data.items() if value is not None}
 
 
 def jpeg(gps=None, size=(640, 480), name="pothole.jpg"):

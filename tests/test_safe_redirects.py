@@ -102,9 +102,10 @@ def resident(app):
 
 @pytest.mark.parametrize("target", HOSTILE)
 def test_sign_in_never_sends_anyone_to_another_site(client, resident, target):
+    refused = "\x00" in target  # a NUL in a query string is refused before the page
     form = client.get("/sign-in", query_string={"next": target})
-    assert form.status_code in (200, 400)  # a NUL byte is refused before the page
-    if form.status_code == 200:
+    assert form.status_code == (400 if refused else 200)
+    if not refused:
         assert 'name="next" type="hidden" value=""' in form.get_data(as_text=True)
     response = client.post(
         "/sign-in",
@@ -119,8 +120,8 @@ def test_sign_in_never_sends_anyone_to_another_site(client, resident, target):
     assert response.headers["Location"] == "/me"
     # Already signed in: the same link goes to the account page too.
     again = client.get("/sign-in", query_string={"next": target})
-    assert again.status_code in (303, 400)
-    assert again.status_code == 400 or again.headers["Location"] == "/me"
+    assert again.status_code == (400 if refused else 303)
+    assert refused or again.headers["Location"] == "/me"
 
 
 def roads_clerk():

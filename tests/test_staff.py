@@ -18,29 +18,18 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import deliver_due
-from tests.conftest import client_for, csrf_token_from, department
+from tests.conftest import HTMX, client_for, csrf_token_from, department
 from tests.conftest import post_form as post
 from tests.factories import make_report, make_user
 
-HTMX = {"HX-Request": "true"}
-
 
 @pytest.fixture
-def roads(site):
-    return department("Roadway Maintenance")
-
-
-@pytest.fixture
-def clerk(roads):
+def colleague(roads_department):
     return make_user(
-        "clerk@bridgeport.example", role="staff", department=roads, display_name="Pat Clerk"
-    )
-
-
-@pytest.fixture
-def colleague(roads):
-    return make_user(
-        "crew@bridgeport.example", role="staff", department=roads, display_name="Sam Crew"
+        "crew@bridgeport.example",
+        role="staff",
+        department=roads_department,
+        display_name="Sam Crew",
     )
 
 
@@ -49,11 +38,6 @@ def parks_clerk(site):
     return make_user(
         "parks@bridgeport.example", role="staff", department=department("Parks and Recreation")
     )
-
-
-@pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", role="admin")
 
 
 def act(client, report, action, data=None, headers=None, version=None):
@@ -164,9 +148,7 @@ def test_the_queue_folds_its_filters_and_shows_the_chosen_ones_as_chips(site, cl
     assert '<details class="filters-panel">' in plain and "<summary>Filters</summary>" in plain
     assert chip_links(plain) == {}
 
-    page = client.get("/staff?category=pothole&overdue=y&status=open&q=deep").get_data(
-        as_text=True
-    )
+    page = client.get("/staff?category=pothole&overdue=y&status=open&q=deep").get_data(as_text=True)
     assert '<details class="filters-panel">' in page  # still folded: the chips say it all
     chips = chip_links(page)
     assert set(chips) == {

@@ -2,34 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bpt311.extensions import db
 from bpt311.models import AuditLog
 from bpt311.staff.audit import record
-from tests.conftest import client_for, department
+from tests.conftest import HTMX, client_for
 from tests.factories import make_report, make_user
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def roads(site):
-    return make_user(
-        "roads@bridgeport.example", "staff", department_id=department("Roadway Maintenance").id
-    )
-
-
-@pytest.fixture
-def blight(site):
-    return make_user(
-        "blight@bridgeport.example", "staff", department_id=department("Anti-Blight").id
-    )
-
-
-@pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", "admin")
 
 
 def audit_row(actor, action, report=None, when=None, **fields) -> AuditLog:
@@ -65,20 +42,20 @@ def test_a_guest_signs_in_first_and_a_resident_is_refused(site):
 
 
 def test_staff_see_their_departments_rows_and_their_own_admins_see_everything(
-    site, roads, blight, admin
+    site, clerk, blight_clerk, admin
 ):
     pothole, graffiti = make_report("pothole"), make_report("graffiti")
-    about_pothole = audit_row(blight, "assign", pothole)  # someone else, on our report
-    about_graffiti = audit_row(blight, "assign", graffiti)
-    own_elsewhere = audit_row(roads, "template.save", target_type="response_template", target_id=1)
+    about_pothole = audit_row(blight_clerk, "assign", pothole)  # someone else, on our report
+    about_graffiti = audit_row(blight_clerk, "assign", graffiti)
+    own_elsewhere = audit_row(clerk, "template.save", target_type="response_template", target_id=1)
     ban = audit_row(admin, "user.ban", target_type="user", target_id=99)
     overdue = audit_row(
-        None, "overdue_email", target_type="department", target_id=roads.department_id
+        None, "overdue_email", target_type="department", target_id=clerk.department_id
     )
     other_overdue = audit_row(
-        None, "overdue_email", target_type="department", target_id=blight.department_id
+        None, "overdue_email", target_type="department", target_id=blight_clerk.department_id
     )
-    mine = shown_ids(client_for(site, roads))
+    mine = shown_ids(client_for(site, clerk))
     assert sorted(mine) == sorted([about_pothole.id, own_elsewhere.id, overdue.id])
     everything = shown_ids(client_for(site, admin))
     assert sorted(everything) == sorted(
@@ -106,15 +83,15 @@ def test_rows_come_newest_first_in_pages_of_fifty(site, admin):
     assert "Page 1 of 2" in page and 'href="/staff/audit?page=2"' in page
 
 
-def test_filters_by_action_actor_tracking_number_and_dates(site, roads, admin):
+def test_filters_by_action_actor_tracking_number_and_dates(site, clerk, admin):
     pothole, other = make_report("pothole"), make_report("sidewalk")
     day = datetime(2026, 11, 1, 16, tzinfo=UTC)  # noon in Bridgeport
-    assigned = audit_row(roads, "assign", pothole, when=day)
+    assigned = audit_row(clerk, "assign", pothole, when=day)
     closed = audit_row(admin, "status.close", pothole, when=day + timedelta(days=1))
     late_evening = audit_row(admin, "assign", other, when=datetime(2026, 11, 3, 3, 30, tzinfo=UTC))
     client = client_for(site, admin)
     assert shown_ids(client, "?action=assign") == [late_evening.id, assigned.id]
-    assert shown_ids(client, "?actor=ROADS%40bridgeport") == [assigned.id]
+    assert shown_ids(client, "?actor=CLERK%40bridgeport") == [assigned.id]
     assert shown_ids(client, f"?tracking_number={pothole.tracking_number}") == [
         closed.id,
         assigned.id,
@@ -155,20 +132,20 @@ def test_htmx_gets_only_the_results_and_the_url_is_pushed(site, admin):
 
 
 def test_the_audit_page_runs_the_same_number_of_queries_for_1_and_30_rows(
-    count_queries, site, roads, admin
+    count_queries, site, clerk, admin
 ):
     # count_queries first: its own app context goes under the site's, not over it
     client = client_for(site, admin)
     report = make_report()
-    audit_row(roads, "assign", report)
+    audit_row(clerk, "assign", report)
     with count_queries() as one:
         assert len(shown_ids(client)) == 1
     for n in range(29):
-        audit_row(admin if n % 2 else roads, "assign", make_report(), note=f"row {n}")
+        audit_row(admin if n % 2 else clerk, "assign", make_report(), note=f"row {n}")
     with count_queries() as thirty:
         assert len(shown_ids(client)) == 30
     assert thirty.count == one.count
-    staff = client_for(site, roads)
+    staff = client_for(site, clerk)
     with count_queries() as scoped:
-        staff.get("/staff/audit?action=assign&actor=roads")
+        staff.get("/staff/audit?action=assign&actor=clerk")
     assert scoped.count == one.count

@@ -11,27 +11,10 @@ import re
 import pytest
 
 from bpt311.models import utcnow
-from tests.conftest import client_for, department
+from tests.conftest import client_for
 from tests.factories import make_report, make_user
 
 NUMBER = re.compile(r">(BPT-\d{6})</a>")
-
-
-@pytest.fixture
-def roads(site):
-    return department("Roadway Maintenance")
-
-
-@pytest.fixture
-def clerk(roads):
-    return make_user(
-        "clerk@bridgeport.example", role="staff", department=roads, display_name="Pat Clerk"
-    )
-
-
-@pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", role="admin")
 
 
 @pytest.fixture
@@ -117,11 +100,13 @@ def test_a_clerk_exports_only_their_department(site, clerk, reports):
     assert reports["elsewhere"].tracking_number not in {row["tracking_number"] for row in rows}
 
 
-def test_an_admin_exports_every_department_or_the_one_chosen(site, admin, reports, roads):
+def test_an_admin_exports_every_department_or_the_one_chosen(
+    site, admin, reports, roads_department
+):
     browser = client_for(site, admin)
     everything = {row["tracking_number"] for row in csv_export(browser, "all=1")}
     assert everything == {report.tracking_number for report in reports.values()}
-    one = csv_export(browser, f"all=1&department={roads.id}")
+    one = csv_export(browser, f"all=1&department={roads_department.id}")
     assert {row["department"] for row in one} == {"Roadway Maintenance"}
 
 

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select
 
 from bpt311.extensions import db
@@ -11,28 +10,11 @@ from bpt311.models import AuditLog, Department, Outbox, Report, TimelineEvent, u
 from bpt311.notify import deliver_due
 from bpt311.staff.housekeeping import archive_closed, send_overdue_emails
 from tests.factories import make_report
-from tests.smtp import SMTPServer
 
 NEW_YORK = ZoneInfo("America/New_York")
 ROADS = "roadway@bridgeport.example"
 LIGHTS = "traffic@bridgeport.example"
 BLIGHT = "blight@bridgeport.example"
-
-
-@pytest.fixture
-def smtp():
-    with SMTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def site(make_app, smtp):
-    app = make_app(**smtp.settings)
-    with app.app_context():
-        from bpt311.seed import load_city
-
-        load_city()
-        yield app
 
 
 def closed_report(days_ago: float, **fields) -> Report:

@@ -9,42 +9,9 @@ from bpt311.community.service import add_comment, flag
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Comment, Flag, Media, Report, TimelineEvent, User
 from bpt311.notify import deliver_due
-from tests.conftest import client_for, department
+from tests.conftest import HTMX, client_for
 from tests.conftest import post_form as post
 from tests.factories import make_report, make_user
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def roads(site):
-    """Staff of Roadway Maintenance, the department potholes go to."""
-    return make_user(
-        "roads@bridgeport.example", "staff", department_id=department("Roadway Maintenance").id
-    )
-
-
-@pytest.fixture
-def blight(site):
-    """Staff of another department."""
-    return make_user(
-        "blight@bridgeport.example", "staff", department_id=department("Anti-Blight").id
-    )
-
-
-@pytest.fixture
-def admin(site):
-    return make_user("admin@bridgeport.example", "admin")
-
-
-@pytest.fixture
-def maria(site):
-    return make_user("maria@example.org", display_name="Maria", show_name=True)
-
-
-@pytest.fixture
-def luis(site):
-    return make_user("luis@example.org")
 
 
 @pytest.fixture
@@ -135,11 +102,13 @@ def test_a_resident_is_refused_every_moderation_and_audit_route(site, maria, lui
     assert audit_actions() == []
 
 
-def test_staff_of_another_department_cannot_see_or_act_on_its_flags(site, blight, maria, luis):
+def test_staff_of_another_department_cannot_see_or_act_on_its_flags(
+    site, blight_clerk, maria, luis
+):
     report = flagged_report(maria, luis, description="A flagged pothole on Main Street")
     comment = add_comment(report, maria, "A rude comment")
     flag(luis, "comment", comment.id, "offensive")
-    client = client_for(site, blight)
+    client = client_for(site, blight_clerk)
     assert "A flagged pothole" not in page_text(client, "/staff/moderation")
     for target, number in (("report", report.id), ("comment", comment.id)):
         for action in ("hide", "restore", "dismiss"):
@@ -150,25 +119,25 @@ def test_staff_of_another_department_cannot_see_or_act_on_its_flags(site, blight
     assert audit_actions() == []
 
 
-def test_only_admins_can_ban(site, roads, maria, luis):
+def test_only_admins_can_ban(site, clerk, maria, luis):
     report = flagged_report(maria, luis)
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     data = {"item_type": "report", "item_id": report.id}
     assert post(client, f"/staff/moderation/users/{maria.id}/ban", data).status_code == 403
     assert fresh(User, maria.id).banned_at is None
     assert f"/staff/moderation/users/{maria.id}/ban" not in page_text(client, "/staff/moderation")
 
 
-def test_a_moderation_post_without_its_csrf_token_is_refused(site, roads, maria, luis):
+def test_a_moderation_post_without_its_csrf_token_is_refused(site, clerk, maria, luis):
     report = flagged_report(maria, luis)
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     response = client.post(f"/staff/moderation/report/{report.id}/hide", data={"reason": "Spam"})
     assert response.status_code == 400
     assert fresh(Report, report.id).hidden_at is None
 
 
-def test_an_unknown_target_is_not_found(site, roads):
-    client = client_for(site, roads)
+def test_an_unknown_target_is_not_found(site, clerk):
+    client = client_for(site, clerk)
     assert post(client, "/staff/moderation/report/999999/hide", {"reason": "x"}).status_code == 404
     assert post(client, "/staff/moderation/vote/1/hide", {"reason": "x"}).status_code == 404
 
@@ -177,7 +146,7 @@ def test_an_unknown_target_is_not_found(site, roads):
 
 
 def test_the_queue_groups_flags_by_thing_with_their_reasons_and_how_many_flagged(
-    site, roads, maria, luis, ana
+    site, clerk, maria, luis, ana
 ):
     report = flagged_report(maria, luis, description="Pothole described in a flagged way")
     comment = add_comment(report, maria, "Words someone found offensive")
@@ -186,7 +155,7 @@ def test_the_queue_groups_flags_by_thing_with_their_reasons_and_how_many_flagged
     flag(maria, "comment", comment.id, "other", "It names my neighbour")
     photo = make_photo(report)
     flag(ana, "media", photo.id, "personal")
-    page = page_text(client_for(site, roads), "/staff/moderation")
+    page = page_text(client_for(site, clerk), "/staff/moderation")
     assert "3 flagged things waiting" in page
     comment_item = item_html(page, f"moderation-comment-{comment.id}")
     assert "3 people flagged it" in comment_item
@@ -202,14 +171,14 @@ def test_the_queue_groups_flags_by_thing_with_their_reasons_and_how_many_flagged
 
 
 def test_admins_see_every_departments_flags_and_staff_only_their_own(
-    site, roads, admin, maria, luis
+    site, clerk, admin, maria, luis
 ):
     pothole = flagged_report(maria, luis, description="Flagged pothole report")
     graffiti = make_report("graffiti", description="Flagged graffiti report")
     flag(luis, "report", graffiti.id, "spam")
     everything = page_text(client_for(site, admin), "/staff/moderation")
     assert pothole.tracking_number in everything and graffiti.tracking_number in everything
-    own = page_text(client_for(site, roads), "/staff/moderation")
+    own = page_text(client_for(site, clerk), "/staff/moderation")
     assert pothole.tracking_number in own and graffiti.tracking_number not in own
 
 
@@ -236,10 +205,10 @@ def test_the_queue_runs_a_bounded_number_of_queries(count_queries, site, admin, 
 # ---- hiding a report ---------------------------------------------------------------------------
 
 
-def test_hiding_a_report_takes_it_off_the_public_lists_exports_and_page(site, roads, maria, luis):
+def test_hiding_a_report_takes_it_off_the_public_lists_exports_and_page(site, clerk, maria, luis):
     report = flagged_report(maria, luis, description="Buy cheap watches at my site")
     other = make_report(description="A real pothole that stays listed")
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     response = post(
         client,
         f"/staff/moderation/report/{report.id}/hide",
@@ -271,7 +240,7 @@ def test_hiding_a_report_takes_it_off_the_public_lists_exports_and_page(site, ro
         "moderation.hide",
         report.id,
         "report",
-        roads.id,
+        clerk.id,
     )
     assert row.detail["reason"] == "Advertising, not a problem"
     event = hidden.events[-1]
@@ -279,10 +248,10 @@ def test_hiding_a_report_takes_it_off_the_public_lists_exports_and_page(site, ro
     assert "Advertising" in event.internal_note and "Advertising" not in event.public_note
 
 
-def test_hiding_through_htmx_returns_the_item_partial_and_announces(site, roads, maria, luis):
+def test_hiding_through_htmx_returns_the_item_partial_and_announces(site, clerk, maria, luis):
     report = flagged_report(maria, luis)
     response = post(
-        client_for(site, roads),
+        client_for(site, clerk),
         f"/staff/moderation/report/{report.id}/hide",
         {"reason": "Spam"},
         HTMX,
@@ -299,10 +268,10 @@ def test_hiding_through_htmx_returns_the_item_partial_and_announces(site, roads,
     assert audit_actions() == ["moderation.hide"]
 
 
-def test_the_reporter_is_emailed_why_their_report_was_hidden(site, smtp, roads, maria, luis):
+def test_the_reporter_is_emailed_why_their_report_was_hidden(site, smtp, clerk, maria, luis):
     report = flagged_report(maria, luis)
     post(
-        client_for(site, roads),
+        client_for(site, clerk),
         f"/staff/moderation/report/{report.id}/hide",
         {"reason": "It names a private person"},
     )
@@ -314,17 +283,17 @@ def test_the_reporter_is_emailed_why_their_report_was_hidden(site, smtp, roads, 
     assert smtp.mailbox.to("luis@example.org") == []  # flaggers are not told
 
 
-def test_a_guest_reporter_is_emailed_at_the_address_they_gave(site, smtp, roads, luis):
+def test_a_guest_reporter_is_emailed_at_the_address_they_gave(site, smtp, clerk, luis):
     report = make_report(contact_email="guest@example.net")
     flag(luis, "report", report.id, "spam")
-    post(client_for(site, roads), f"/staff/moderation/report/{report.id}/hide", {"reason": "Spam"})
+    post(client_for(site, clerk), f"/staff/moderation/report/{report.id}/hide", {"reason": "Spam"})
     deliver_due()
     assert len(smtp.mailbox.to("guest@example.net")) == 1
 
 
-def test_hiding_needs_a_reason(site, roads, maria, luis):
+def test_hiding_needs_a_reason(site, clerk, maria, luis):
     report = flagged_report(maria, luis)
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     url = f"/staff/moderation/report/{report.id}/hide"
     response = post(client, url, {"reason": "  "})
     page = response.get_data(as_text=True)
@@ -341,10 +310,10 @@ def test_hiding_needs_a_reason(site, roads, maria, luis):
     assert audit_actions() == []
 
 
-def test_hiding_twice_says_so_and_changes_nothing_more(site, smtp, roads, admin, maria, luis):
+def test_hiding_twice_says_so_and_changes_nothing_more(site, smtp, clerk, admin, maria, luis):
     report = flagged_report(maria, luis)
     url = f"/staff/moderation/report/{report.id}/hide"
-    post(client_for(site, roads), url, {"reason": "Spam"})
+    post(client_for(site, clerk), url, {"reason": "Spam"})
     client = client_for(site, admin)
     response = post(client, url, {"reason": "Also spam"})
     assert response.status_code == 303
@@ -360,12 +329,12 @@ def test_hiding_twice_says_so_and_changes_nothing_more(site, smtp, roads, admin,
 # ---- hiding comments and photos ------------------------------------------------------------------
 
 
-def test_hiding_a_comment_shows_it_as_hidden_and_tells_its_writer(site, smtp, roads, maria, luis):
+def test_hiding_a_comment_shows_it_as_hidden_and_tells_its_writer(site, smtp, clerk, maria, luis):
     report = make_report()
     comment = add_comment(report, luis, "Something nasty about the neighbours")
     flag(maria, "comment", comment.id, "offensive")
     response = post(
-        client_for(site, roads),
+        client_for(site, clerk),
         f"/staff/moderation/comment/{comment.id}/hide",
         {"reason": "Abusive"},
     )
@@ -389,7 +358,7 @@ def test_hiding_a_comment_shows_it_as_hidden_and_tells_its_writer(site, smtp, ro
 
 
 def test_hiding_a_comment_withdraws_the_emails_about_it_not_yet_sent(
-    site, smtp, roads, maria, luis, ana
+    site, smtp, clerk, maria, luis, ana
 ):
     """Its followers' emails still in the outbox go with it; other news of the report
     stays, and its writer is told why."""
@@ -398,7 +367,7 @@ def test_hiding_a_comment_withdraws_the_emails_about_it_not_yet_sent(
     add_comment(report, ana, "A first, kind comment on it")  # ana follows from now on
     comment = add_comment(report, luis, "Something nasty about the neighbours")
     response = post(
-        client_for(site, roads), f"/staff/moderation/comment/{comment.id}/hide", {"reason": "Rude"}
+        client_for(site, clerk), f"/staff/moderation/comment/{comment.id}/hide", {"reason": "Rude"}
     )
     assert response.status_code == 303
     deliver_due()
@@ -411,11 +380,11 @@ def test_hiding_a_comment_withdraws_the_emails_about_it_not_yet_sent(
     assert len(told("luis@example.org")) == 1  # "your comment was hidden"
 
 
-def test_nobody_flags_a_hidden_comment_or_a_photo_with_one(site, roads, maria, luis):
+def test_nobody_flags_a_hidden_comment_or_a_photo_with_one(site, clerk, maria, luis):
     report = make_report()
     comment = add_comment(report, luis, "Something nasty about the neighbours")
     photo = make_photo(report, comment)
-    post(client_for(site, roads), f"/staff/moderation/comment/{comment.id}/hide", {"reason": "x"})
+    post(client_for(site, clerk), f"/staff/moderation/comment/{comment.id}/hide", {"reason": "x"})
     client = client_for(site, maria)
     for path in (f"/flag/comment/{comment.id}", f"/flag/media/{photo.id}"):
         assert client.get(path).status_code == 404
@@ -423,13 +392,13 @@ def test_nobody_flags_a_hidden_comment_or_a_photo_with_one(site, roads, maria, l
     assert db.session.scalars(select(Flag)).all() == []
 
 
-def test_hiding_a_photo_takes_it_off_the_report_page(site, roads, maria, luis):
+def test_hiding_a_photo_takes_it_off_the_report_page(site, clerk, maria, luis):
     report = make_report(reporter_id=maria.id)
     photo = make_photo(report)
     flag(luis, "media", photo.id, "personal")
     assert photo.thumb_name in page_text(client_for(site), f"/reports/{report.tracking_number}")
     response = post(
-        client_for(site, roads),
+        client_for(site, clerk),
         f"/staff/moderation/media/{photo.id}/hide",
         {"reason": "Shows a licence plate"},
         HTMX,
@@ -441,14 +410,14 @@ def test_hiding_a_photo_takes_it_off_the_report_page(site, roads, maria, luis):
 
 
 def test_hiding_a_photo_added_with_a_comment_takes_it_out_of_the_conversation(
-    site, roads, maria, luis
+    site, clerk, maria, luis
 ):
     report = make_report()
     comment = add_comment(report, maria, "Here is a photo")
     photo = make_photo(report, comment)
     flag(luis, "media", photo.id, "personal")
     assert photo.thumb_name in page_text(client_for(site), f"/reports/{report.tracking_number}")
-    post(client_for(site, roads), f"/staff/moderation/media/{photo.id}/hide", {"reason": "Face"})
+    post(client_for(site, clerk), f"/staff/moderation/media/{photo.id}/hide", {"reason": "Face"})
     page = page_text(client_for(site), f"/reports/{report.tracking_number}")
     assert photo.thumb_name not in page and "Here is a photo" in page
 
@@ -456,9 +425,9 @@ def test_hiding_a_photo_added_with_a_comment_takes_it_out_of_the_conversation(
 # ---- restoring -----------------------------------------------------------------------------------
 
 
-def test_restoring_a_hidden_report_brings_it_back(site, smtp, roads, maria, luis):
+def test_restoring_a_hidden_report_brings_it_back(site, smtp, clerk, maria, luis):
     report = flagged_report(maria, luis)
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     post(client, f"/staff/moderation/report/{report.id}/hide", {"reason": "Looked like spam"})
     hidden_list = page_text(client, "/staff/moderation?view=hidden")
     assert "1 thing hidden from the public" in hidden_list
@@ -479,11 +448,11 @@ def test_restoring_a_hidden_report_brings_it_back(site, smtp, roads, maria, luis
     assert subjects[-1] == f"{report.tracking_number}: your report is shown again"
 
 
-def test_restoring_through_htmx_returns_the_item_with_the_hide_form(site, roads, maria, luis):
+def test_restoring_through_htmx_returns_the_item_with_the_hide_form(site, clerk, maria, luis):
     report = make_report()
     comment = add_comment(report, maria, "Fine words, wrongly flagged")
     flag(luis, "comment", comment.id, "spam")
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     post(client, f"/staff/moderation/comment/{comment.id}/hide", {"reason": "Spam?"})
     response = post(client, f"/staff/moderation/comment/{comment.id}/restore", {}, HTMX)
     fragment = response.get_data(as_text=True)
@@ -496,9 +465,9 @@ def test_restoring_through_htmx_returns_the_item_with_the_hide_form(site, roads,
     assert "restored a comment" in page
 
 
-def test_restoring_something_not_hidden_says_so(site, roads, maria, luis):
+def test_restoring_something_not_hidden_says_so(site, clerk, maria, luis):
     report = flagged_report(maria, luis)
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     post(client, f"/staff/moderation/report/{report.id}/restore")
     assert "is not hidden any more" in page_text(client, "/staff/moderation")
     assert audit_actions() == []
@@ -507,9 +476,9 @@ def test_restoring_something_not_hidden_says_so(site, roads, maria, luis):
 # ---- dismissing ----------------------------------------------------------------------------------
 
 
-def test_dismissing_resolves_the_flags_and_leaves_the_thing_alone(site, roads, maria, luis, ana):
+def test_dismissing_resolves_the_flags_and_leaves_the_thing_alone(site, clerk, maria, luis, ana):
     report = flagged_report(maria, luis, ana)
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     events_before = db.session.scalar(select(func.count(TimelineEvent.id)))
     response = post(client, f"/staff/moderation/report/{report.id}/dismiss")
     assert response.status_code == 303
@@ -524,10 +493,10 @@ def test_dismissing_resolves_the_flags_and_leaves_the_thing_alone(site, roads, m
     assert db.session.scalar(select(func.count(TimelineEvent.id))) == events_before
 
 
-def test_dismissing_through_htmx_returns_the_item_without_flags(site, roads, maria, luis):
+def test_dismissing_through_htmx_returns_the_item_without_flags(site, clerk, maria, luis):
     report = flagged_report(maria, luis)
     response = post(
-        client_for(site, roads), f"/staff/moderation/report/{report.id}/dismiss", {}, HTMX
+        client_for(site, clerk), f"/staff/moderation/report/{report.id}/dismiss", {}, HTMX
     )
     fragment = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in fragment
@@ -538,9 +507,9 @@ def test_dismissing_through_htmx_returns_the_item_without_flags(site, roads, mar
     assert audit_actions() == ["moderation.dismiss"]
 
 
-def test_dismissing_twice_says_there_is_nothing_left(site, roads, maria, luis):
+def test_dismissing_twice_says_there_is_nothing_left(site, clerk, maria, luis):
     report = flagged_report(maria, luis)
-    client = client_for(site, roads)
+    client = client_for(site, clerk)
     post(client, f"/staff/moderation/report/{report.id}/dismiss")
     fragment = post(client, f"/staff/moderation/report/{report.id}/dismiss", {}, HTMX).get_data(
         as_text=True
@@ -617,23 +586,23 @@ def test_unbanning_lets_them_post_again(site, admin, maria, luis):
     assert vote.status_code == 303
 
 
-def test_staff_accounts_cannot_be_banned(site, admin, roads):
-    response = post(client_for(site, admin), f"/staff/moderation/users/{roads.id}/ban")
+def test_staff_accounts_cannot_be_banned(site, admin, clerk):
+    response = post(client_for(site, admin), f"/staff/moderation/users/{clerk.id}/ban")
     assert response.status_code == 303
-    assert fresh(User, roads.id).banned_at is None
+    assert fresh(User, clerk.id).banned_at is None
     assert audit_actions() == []
 
 
 # ---- the public report page and hidden things ----------------------------------------------------
 
 
-def test_a_hidden_report_is_not_found_by_the_public_even_by_its_old_short_number(site, roads):
+def test_a_hidden_report_is_not_found_by_the_public_even_by_its_old_short_number(site, clerk):
     report = make_report()
     report.hidden_at, report.hidden_reason = report.created_at, "Spam"
     db.session.commit()
     short = re.sub(r"BPT-0*", "bpt", report.tracking_number)
     assert client_for(site).get(f"/reports/{short}").status_code == 404
-    staff = client_for(site, roads)
+    staff = client_for(site, clerk)
     assert staff.get(f"/reports/{short}").status_code == 301
     page = staff.get(f"/reports/{short}", follow_redirects=True).get_data(as_text=True)
     assert page.count("Hidden from the public by the moderators: Spam") == 1

@@ -8,9 +8,9 @@ import re
 from bpt311.extensions import db
 from bpt311.geocoding import Place
 from bpt311.models import WatchArea, WatchAreaFollow
+from tests.conftest import HTMX
 from tests.factories import make_report, make_user
 from tests.test_watch_support import (
-    HTMX,
     LAT,
     LON,
     circle_area,

@@ -10,9 +10,9 @@ from bpt311.extensions import db
 from bpt311.models import User
 from bpt311.staff import moderation
 from bpt311.watch.events import announce
+from tests.conftest import HTMX
 from tests.factories import make_report, make_user
 from tests.test_watch_support import (
-    HTMX,
     circle_area,
     client_for,
     notices_of,

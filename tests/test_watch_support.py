@@ -17,7 +17,6 @@ from tests.conftest import csrf_token_from
 from tests.factories import CITY_HALL, sign_in_as
 from tests.smtp import SMTPServer
 
-HTMX = {"HX-Request": "true"}
 LAT, LON = CITY_HALL
 D = 0.002  # about 220 m north-south, 170 m east-west
 

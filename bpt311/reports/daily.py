@@ -223,7 +223,7 @@ def _reports():
         Report.acknowledged_at,
         Report.closed_at,
         Report.due_at,
-        Report.hidden_at.is_not(None),
+        ~Report.publicly_visible,  # hidden by moderators: counted apart
         Report.department_id,
         Report.category_id,
         func.coalesce(Report.neighbourhood_id, 0),
