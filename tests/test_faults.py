@@ -288,7 +288,7 @@ def test_disk_full_while_storing_a_video_is_refused_with_a_message(client, city,
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("bpt311.storage.shutil.copyfileobj", full)
+    monkeypatch.setattr("bpt311.storage.backends.shutil.copyfileobj", full)
     response = post(client, form_data(client, video=(io.BytesIO(phone_video()), "clip.mp4")))
     assert response.status_code == 422
     assert "clip.mp4 could not be saved just now" in response.get_data(as_text=True)
@@ -303,8 +303,8 @@ def test_disk_full_when_the_report_is_sent_saves_nothing_and_says_so(client, cit
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("bpt311.storage.os.link", full)
-    monkeypatch.setattr("bpt311.storage.shutil.copyfile", full)
+    monkeypatch.setattr("bpt311.storage.backends.os.link", full)
+    monkeypatch.setattr("bpt311.storage.backends.shutil.copyfile", full)
     response = post(client, form_data(client, photos=[jpeg()]))
     page = response.get_data(as_text=True)
     assert response.status_code == 422
