@@ -75,8 +75,8 @@ def create_app(config: dict | None = None) -> Flask:
         admin_open311,
         audit_pages,
         dashboard,
-        moderation,
     )
+    from bpt311.staff.moderation import views as moderation  # noqa: F401  (on staff.bp)
     from bpt311.staff.views import bp as staff_bp
     from bpt311.stats.views import bp as stats_bp
     from bpt311.watch.views import bp as watch_bp

@@ -60,7 +60,7 @@ def admin_routes(site) -> list[tuple[str, str]]:
     question = pothole.questions[0]
     roads = department("Roadway Maintenance")
     someone = make_user("someone@example.org")
-    from bpt311.staff.administration import create_api_key
+    from bpt311.staff.administration.api_keys import create_api_key
 
     made = create_api_key(someone, "Test system")
     base = "/staff/admin"

@@ -611,7 +611,8 @@ def hidden_world(world):
     with a photo) and a comment with a photo on the visible one; and a comment with a photo
     its writer deleted. The resident's area hears of new reports and comments by email,
     and did hear of all three before they were hidden."""
-    from bpt311.staff import moderation
+    from bpt311.staff.moderation.queries import load_items
+    from bpt311.staff.moderation.service import hide
     from bpt311.watch.events import announce
 
     site, report, people = world["site"], world["report"], world["people"]
@@ -643,8 +644,8 @@ def hidden_world(world):
     db.session.commit()
     admin = people["admin"]
     for target_type, target in (("report", hidden), ("comment", comment)):
-        item = moderation.load_items([(target_type, target.id)])[0]
-        moderation.hide(item, admin, "Abusive")
+        item = load_items([(target_type, target.id)])[0]
+        hide(item, admin, "Abusive")
     delete_comment(gone, writer)
     values = {
         **world["values"],

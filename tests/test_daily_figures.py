@@ -184,14 +184,15 @@ def test_reopening_takes_the_close_off_its_day(app, city):
 
 
 def test_a_hidden_report_leaves_the_public_figures_at_once(app, city, client):
-    from bpt311.staff import moderation
+    from bpt311.staff.moderation.queries import Item
+    from bpt311.staff.moderation.service import hide
 
     moderator = make_user("mod@bridgeport.example", role="admin")
     report = make_report("pothole", created_at=utcnow() - timedelta(hours=1))
     period = figures.default_period()
     assert figures.outcomes(figures.Selection(*period))[None][None].received == 1
-    item = moderation.Item("report", report, report, None)
-    moderation.hide(item, moderator, "Abusive words")
+    item = Item("report", report, report, None)
+    hide(item, moderator, "Abusive words")
     assert figures.outcomes(figures.Selection(*period))[None].get(None) is None
     staff_view = figures.outcomes(figures.Selection(*period, public=False))[None][None]
     assert staff_view.received == 1

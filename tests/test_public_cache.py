@@ -244,7 +244,7 @@ def test_the_cache_lives_in_redis_when_redis_url_is_set(make_app, redis_prefix):
 
 
 def test_a_category_taken_off_the_list_leaves_every_cached_page_at_once(cached_site):
-    from bpt311.staff.administration import set_category_active
+    from bpt311.staff.administration.categories import set_category_active
     from tests.factories import category
 
     pothole = category("pothole")

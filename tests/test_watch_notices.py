@@ -8,7 +8,8 @@ from sqlalchemy import select
 from bpt311.community.service import add_comment, delete_comment
 from bpt311.extensions import db
 from bpt311.models import User
-from bpt311.staff import moderation
+from bpt311.staff.moderation.queries import load_items
+from bpt311.staff.moderation.service import hide, restore
 from bpt311.watch.events import announce
 from tests.conftest import HTMX
 from tests.factories import make_report, make_user
@@ -120,15 +121,15 @@ def test_a_notice_of_a_comment_since_hidden_or_deleted_no_longer_shows_its_words
     assert "Rude words" in client.get("/me/notifications").get_data(as_text=True)
     [notice] = notices_of(maria)
     if how == "hidden":
-        item = moderation.load_items([("comment", comment.id)])[0]
-        moderation.hide(item, make_user("mod@bridgeport.example", role="admin"), "Abusive")
+        item = load_items([("comment", comment.id)])[0]
+        hide(item, make_user("mod@bridgeport.example", role="admin"), "Abusive")
     else:
         delete_comment(comment, luis)
     page = client.get("/me/notifications").get_data(as_text=True)
     assert "Rude words" not in page and '<span id="unread-count"></span>' in page
     assert post(client, f"/me/notifications/{notice.id}/read", {}).status_code == 404
     if how == "hidden":  # restored by the moderators: the notice is back
-        moderation.restore(moderation.load_items([("comment", comment.id)])[0], moderator())
+        restore(load_items([("comment", comment.id)])[0], moderator())
         assert "Rude words" in client.get("/me/notifications").get_data(as_text=True)
 
 

@@ -1,7 +1,8 @@
 """Administration under /staff/admin, on the staff blueprint: departments, categories and
 their questions, people and roles, Open311 keys, and the city's boundary and neighbourhoods.
-Views read the form, call one function of :mod:`bpt311.staff.administration` (or
-:mod:`bpt311.staff.admin_geo`) and render; a refusal comes back as form errors, 422."""
+Views read the form, call one function of :mod:`bpt311.staff.administration` (a module
+per thing: departments, categories, people, api_keys, geography) and render; a refusal
+comes back as form errors, 422."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from bpt311.i18n import LANGUAGES, current_language
 from bpt311.imports.service import past_imports
 from bpt311.models import ApiKey, Category, CategoryQuestion, Department, User
 from bpt311.problems import Refused, onto_form
-from bpt311.staff import admin_forms, admin_geo, administration, queries
+from bpt311.staff import admin_forms, queries
 from bpt311.staff.access import admin_required
+from bpt311.staff.administration import api_keys, categories, departments, geography, people
 from bpt311.staff.views import bp
 
 
@@ -54,7 +56,7 @@ def admin_home():
 @admin_required
 def admin_departments():
     return render_template(
-        "staff/admin/departments.html", departments=administration.departments_with_staff()
+        "staff/admin/departments.html", departments=departments.departments_with_staff()
     )
 
 
@@ -70,7 +72,7 @@ def admin_department(department_id: int | None = None):
         )
     if form.validate_on_submit():
         try:
-            administration.save_department(
+            departments.save_department(
                 current_user,
                 form.name.data,
                 form.email.data or "",
@@ -100,7 +102,7 @@ def admin_department(department_id: int | None = None):
 @admin_required
 def admin_categories():
     return render_template(
-        "staff/admin/categories.html", categories=administration.categories_with_counts()
+        "staff/admin/categories.html", categories=categories.categories_with_counts()
     )
 
 
@@ -125,7 +127,7 @@ def admin_category(category_id: int | None = None):
     category = _found(Category, category_id) if category_id else None
     form = _category_form(category)
     if form.validate_on_submit():
-        values = administration.CategoryValues(
+        values = categories.CategoryValues(
             service_code=form.service_code.data,
             name=form.name.data,
             group=form.group.data,
@@ -141,13 +143,13 @@ def admin_category(category_id: int | None = None):
             ),
         )
         try:
-            category = administration.save_category(current_user, values, category)
+            category = categories.save_category(current_user, values, category)
         except Refused as refusal:
             onto_form(form, refusal)
         else:
             flash(_("%(name)s was saved.", name=category.name), "success")
             return redirect(url_for(".admin_category", category_id=category.id), 303)
-    reports = administration.report_count(category) if category else 0
+    reports = categories.report_count(category) if category else 0
     return _form_page(
         "staff/admin/category_form.html",
         form,
@@ -165,7 +167,7 @@ def admin_category_active(category_id: int):
     category = _found(Category, category_id)
     if admin_forms.ConfirmForm().validate_on_submit():
         active = request.form.get("active") == "1"
-        administration.set_category_active(current_user, category, active)
+        categories.set_category_active(current_user, category, active)
         if active:
             flash(_("%(name)s is now offered to residents.", name=category.name), "success")
         else:
@@ -183,7 +185,7 @@ def admin_category_delete(category_id: int):
     if not admin_forms.ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        administration.delete_category(current_user, category)
+        categories.delete_category(current_user, category)
     except Refused as refusal:
         flash(str(refusal), "error")
         return redirect(url_for(".admin_category", category_id=category.id), 303)
@@ -194,8 +196,8 @@ def admin_category_delete(category_id: int):
 # ---- questions ---------------------------------------------------------------------------
 
 
-def _question_values(form) -> administration.QuestionValues:
-    return administration.QuestionValues(
+def _question_values(form) -> categories.QuestionValues:
+    return categories.QuestionValues(
         datatype=form.datatype.data or "",
         code=form.code.data or "",
         label=form.label.data or "",
@@ -215,7 +217,7 @@ def _preview(category, form, question):
         language = current_language()
         form.preview_language.data = language
     with force_locale(language):
-        preview = administration.preview_questions(category, _question_values(form), question)
+        preview = categories.preview_questions(category, _question_values(form), question)
         html = render_template(
             "reports/_questions.html", questions=preview.answer_fields(), category=category
         )
@@ -236,7 +238,7 @@ def admin_question(category_id: int, question_id: int | None = None):
     if question is not None and "options" not in request.form:
         # The stored options are a list; the form edits them as lines of text. (A POST that
         # leaves the field out keeps the stored options rather than meeting a list.)
-        form.options.data = administration.options_text(question.options)
+        form.options.data = categories.options_text(question.options)
     if question is not None:
         admin_forms.fill_translations(
             form, question.translations, admin_forms.QUESTION_TRANSLATED_FIELDS, request.form
@@ -244,7 +246,7 @@ def admin_question(category_id: int, question_id: int | None = None):
     previewing = request.method == "POST" and "preview" in request.form
     if request.method == "POST" and not previewing and form.validate_on_submit():
         try:
-            administration.save_question(current_user, category, _question_values(form), question)
+            categories.save_question(current_user, category, _question_values(form), question)
         except Refused as refusal:
             onto_form(form, refusal)
         else:
@@ -285,7 +287,7 @@ def admin_question_delete(category_id: int, question_id: int):
         abort(404)
     if not admin_forms.ConfirmForm().validate_on_submit():
         abort(400)
-    administration.delete_question(current_user, question)
+    categories.delete_question(current_user, question)
     flash(_("The question “%(label)s” was removed.", label=question.label), "success")
     return redirect(url_for(".admin_category", category_id=category_id), 303)
 
@@ -297,9 +299,9 @@ def admin_question_delete(category_id: int, question_id: int):
 @admin_required
 def admin_users():
     form = admin_forms.UserSearchForm(request.args)
-    people = administration.users_matching(form.q.data or "", form.role.data or "")
+    matching = people.users_matching(form.q.data or "", form.role.data or "")
     return render_template(
-        "staff/admin/users.html", form=form, people=people, role_names=admin_forms.ROLE_NAMES
+        "staff/admin/users.html", form=form, people=matching, role_names=admin_forms.ROLE_NAMES
     )
 
 
@@ -312,7 +314,7 @@ def admin_invite():
     )
     if form.validate_on_submit():
         try:
-            person = administration.invite_staff(
+            person = people.invite_staff(
                 current_user,
                 form.email.data,
                 form.display_name.data or "",
@@ -346,7 +348,7 @@ def admin_user(user_id: int):
     problem = ""
     if form.validate_on_submit():
         try:
-            administration.change_access(
+            people.change_access(
                 current_user, person, form.role.data, _number(form.department_id.data)
             )
         except Refused as refusal:
@@ -372,7 +374,7 @@ def admin_user_active(user_id: int):
         abort(400)
     active = request.form.get("active") == "1"
     try:
-        administration.set_user_active(current_user, person, active)
+        people.set_user_active(current_user, person, active)
     except Refused as refusal:
         effects.rollback()
         flash(str(refusal), "error")
@@ -397,7 +399,7 @@ def admin_api_keys():
     made = None
     if form.validate_on_submit():
         try:
-            made = administration.create_api_key(current_user, form.name.data)
+            made = api_keys.create_api_key(current_user, form.name.data)
         except Refused as refusal:
             onto_form(form, refusal)
         else:
@@ -423,7 +425,7 @@ def admin_api_key_revoke(key_id: int):
     key = _found(ApiKey, key_id)
     if not admin_forms.ConfirmForm().validate_on_submit():
         abort(400)
-    administration.revoke_api_key(current_user, key)
+    api_keys.revoke_api_key(current_user, key)
     flash(
         _("The key %(prefix)s… (%(name)s) was revoked.", prefix=key.prefix, name=key.name),
         "success",
@@ -437,12 +439,12 @@ def admin_api_key_revoke(key_id: int):
 @bp.get("/admin/places")
 @admin_required
 def admin_places():
-    shapes = admin_geo.current_shapes("neighbourhoods")
+    shapes = geography.current_shapes("neighbourhoods")
     return render_template(
         "staff/admin/places.html",
         form=admin_forms.GeoUploadForm(),
         shapes=shapes,
-        drawing=admin_geo.drawing(shapes) if shapes else None,
+        drawing=geography.drawing(shapes) if shapes else None,
     )
 
 
@@ -456,18 +458,18 @@ def admin_places_preview():
         if sent is None or not sent.filename:
             form.file.errors = [_("Choose a GeoJSON file to upload")]
         else:
-            text = sent.read(admin_geo.MAX_UPLOAD_BYTES + 1).decode("utf-8", "replace")
+            text = sent.read(geography.MAX_UPLOAD_BYTES + 1).decode("utf-8", "replace")
             try:
-                upload = admin_geo.check_upload(text, form.kind.data)
+                upload = geography.check_upload(text, form.kind.data)
             except Refused as refusal:
                 onto_form(form, refusal)
     if upload is None:
-        shapes = admin_geo.current_shapes("neighbourhoods")
+        shapes = geography.current_shapes("neighbourhoods")
         return _form_page(
             "staff/admin/places.html",
             form,
             shapes=shapes,
-            drawing=admin_geo.drawing(shapes) if shapes else None,
+            drawing=geography.drawing(shapes) if shapes else None,
         )
     confirm = admin_forms.GeoConfirmForm(
         formdata=None, kind=upload.kind, source_name=sent.filename[:200], geojson=upload.text
@@ -476,7 +478,7 @@ def admin_places_preview():
         "staff/admin/places_preview.html",
         upload=upload,
         form=confirm,
-        drawing=admin_geo.drawing(upload.shapes),
+        drawing=geography.drawing(upload.shapes),
     )
 
 
@@ -487,7 +489,7 @@ def admin_places_apply():
     if not form.validate_on_submit():
         abort(400)
     try:
-        upload = admin_geo.apply_upload(
+        upload = geography.apply_upload(
             current_user, form.geojson.data or "", form.kind.data, form.source_name.data or ""
         )
     except Refused as refusal:
