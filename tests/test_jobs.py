@@ -25,7 +25,7 @@ from bpt311.jobs.worker import make_worker
 from bpt311.models import AuditLog, Media, Outbox, Report, utcnow
 from bpt311.notify import claim, deliver_due
 from tests.conftest import JOBS_REDIS_URL as REDIS_URL
-from tests.conftest import client_for, free_port
+from tests.conftest import client_for, csrf_token_from, free_port
 from tests.factories import make_user
 from tests.smtp import SMTPServer
 from tests.test_reporting import form_data, jpeg, post
@@ -248,10 +248,10 @@ def test_only_admins_see_or_act_on_the_job_queue(job_app, role):
     client = client_for(job_app, user)
     expected = 302 if role == "guest" else 403
     assert client.get("/staff/admin/jobs").status_code == expected
-    token = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/").get_data(as_text=True))
+    token = csrf_token_from(client)
     for action in ("retry", "discard"):
         answer = client.post(
-            f"/staff/admin/jobs/{action}", data={"csrf_token": token.group(1), "job_id": "x"}
+            f"/staff/admin/jobs/{action}", data={"csrf_token": token, "job_id": "x"}
         )
         assert answer.status_code == expected
 
