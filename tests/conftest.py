@@ -7,6 +7,8 @@ import contextvars
 import os
 import re
 import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -181,6 +183,29 @@ def csrf_token_from(client, path: str = "/") -> str:
         match = CSRF_RE.search(client.get("/sign-in").get_data(as_text=True))
     assert match, "the page carries no CSRF token"
     return match.group(1)
+
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def app_process_env(**settings: str) -> dict[str, str]:
+    """The environment of an app process a test starts (gunicorn, a worker): this one's,
+    less what belongs to the test run itself, plus ``settings``."""
+    own = ("PROMETHEUS_MULTIPROC_DIR", "RATELIMIT_STORAGE_URI", "DATABASE_REPLICA_URL")
+    env = {k: v for k, v in os.environ.items() if k not in own}
+    env.update(settings)
+    return env
+
+
+def start_gunicorn(port: int, env: dict[str, str], media: Path, log) -> subprocess.Popen:
+    """The app under gunicorn.conf.py on 127.0.0.1:``port``, with its own media folder."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+        cwd=PROJECT,
+        env={**env, "PORT": str(port), "MEDIA_ROOT": str(media)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def free_port() -> int:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
@@ -25,10 +24,9 @@ from sqlalchemy import func, select
 
 from bpt311.extensions import db
 from bpt311.models import Media, Outbox, Report, Vote
-from tests.conftest import CSRF_RE, free_port
+from tests.conftest import CSRF_RE, PROJECT, app_process_env, free_port, start_gunicorn
 from tests.factories import CITY_HALL, make_report, make_user
 
-PROJECT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 VOTERS = 12
 COMMENTERS = 6
@@ -97,12 +95,7 @@ def test_three_processes_share_votes_limits_emails_and_photos(
 
     ports = [free_port() for _ in range(3)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PROMETHEUS_MULTIPROC_DIR", "RATELIMIT_STORAGE_URI", "DATABASE_REPLICA_URL")
-    }
-    env.update(
+    env = app_process_env(
         DATABASE_URL=database_url,
         SECRET_KEY=site.config["SECRET_KEY"],  # one key: a cookie from one host works on all
         REDIS_URL=redis_db,
@@ -120,15 +113,7 @@ def test_three_processes_share_votes_limits_emails_and_photos(
     logs = open(tmp_path / "cluster.log", "w")  # noqa: SIM115  (closed in finally)
     try:
         for port in ports:
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
-                    cwd=PROJECT,
-                    env={**env, "PORT": str(port), "MEDIA_ROOT": str(tmp_path / f"media-{port}")},
-                    stdout=logs,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+            processes.append(start_gunicorn(port, env, tmp_path / f"media-{port}", logs))
         for _ in range(2):
             processes.append(
                 subprocess.Popen(

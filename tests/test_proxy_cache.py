@@ -5,21 +5,18 @@ person's page never reaches another."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import PROJECT, app_process_env, free_port, start_gunicorn
 from tests.factories import make_report, make_user
 from tests.test_cluster import session_cookie, wait_for_readiness
 
-PROJECT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 pytestmark = [
@@ -41,12 +38,7 @@ def nginx_config(run: Path, listen: int, upstreams: list[int]) -> Path:
 def behind_nginx(site, database_url, tmp_path):
     """Three gunicorns (one worker each) behind nginx; yields nginx's address."""
     ports = [free_port() for _ in range(3)]
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PROMETHEUS_MULTIPROC_DIR", "RATELIMIT_STORAGE_URI", "DATABASE_REPLICA_URL")
-    }
-    env.update(
+    env = app_process_env(
         DATABASE_URL=database_url,
         SECRET_KEY=site.config["SECRET_KEY"],
         INSTANCE_PATH=str(tmp_path / "instance"),
@@ -64,15 +56,7 @@ def behind_nginx(site, database_url, tmp_path):
     logs = open(tmp_path / "cluster.log", "w")  # noqa: SIM115  (closed in finally)
     try:
         for port in ports:
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
-                    cwd=PROJECT,
-                    env={**env, "PORT": str(port), "MEDIA_ROOT": str(tmp_path / f"media-{port}")},
-                    stdout=logs,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+            processes.append(start_gunicorn(port, env, tmp_path / f"media-{port}", logs))
         wait_for_readiness([f"http://127.0.0.1:{port}" for port in ports], processes)
         config = nginx_config(run, listen, ports)
         processes.append(
