@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from bpt311.community.service import add_comment
+from bpt311.community.comments import add_comment
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Comment, Report
 from bpt311.notify import deliver_due

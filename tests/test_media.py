@@ -14,7 +14,7 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin
 from sqlalchemy import select
 
 from bpt311 import storage
-from bpt311.community.service import add_comment
+from bpt311.community.comments import add_comment
 from bpt311.extensions import db
 from bpt311.media import (
     CheckedVideo,

@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bpt311 import effects, public_cache
-from bpt311.community.service import tell_followers
+from bpt311.community.following import tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
     Open311Endpoint,

@@ -15,7 +15,8 @@ from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import dates, effects, i18n, public_cache, storage
-from bpt311.community.service import public_name, tell_followers
+from bpt311.community.following import tell_followers
+from bpt311.community.texts import public_name
 from bpt311.extensions import db
 from bpt311.models import (
     Category,
