@@ -24,7 +24,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.outbound311 import sending, syncing
-from bpt311.staff import service as staff_service
+from bpt311.staff import assignment as staff_assignment
 from tests.conftest import client_for, csrf_token_from, department
 from tests.factories import CITY_HALL, make_user
 from tests.test_open311_outbound import (
@@ -293,13 +293,13 @@ def test_a_report_rerouted_to_a_routed_category_is_sent_on_once(city):
         assert _rows() == []  # potholes stay here
         actor = make_user("boss@example.org", role="admin")
         report = db.session.get(Report, report.id)
-        staff_service.recategorise(report, actor, None, "streetlight")
+        staff_assignment.recategorise(report, actor, None, "streetlight")
         (row,) = _rows()
         assert sending.send_pending_reports() == 1
         assert fake.received[-1]["service_code"] == ["SL-1"]
         report = db.session.get(Report, report.id)
-        staff_service.recategorise(report, actor, None, "pothole")
-        staff_service.recategorise(db.session.get(Report, report.id), actor, None, "streetlight")
+        staff_assignment.recategorise(report, actor, None, "pothole")
+        staff_assignment.recategorise(db.session.get(Report, report.id), actor, None, "streetlight")
         assert len(_rows()) == 1  # back to the same system: not sent twice
         assert sending.send_pending_reports(now=utcnow() + timedelta(days=1)) == 0
         assert len(fake.received) == 1

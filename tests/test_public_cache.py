@@ -13,7 +13,7 @@ import pytest
 from bpt311.community import comments, votes
 from bpt311.extensions import db
 from bpt311.models import Neighbourhood
-from bpt311.staff.service import change_status
+from bpt311.staff.status import change_status
 from tests.conftest import post_form
 from tests.factories import make_report, make_user, sign_in_as
 
