@@ -72,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     from bpt311.reports.views import bp as reports_bp
     from bpt311.staff import (  # noqa: F401  (staff pages on staff.bp)
         admin,
+        admin_catalogue,
         admin_open311,
         audit_pages,
         dashboard,

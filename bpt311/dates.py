@@ -6,7 +6,7 @@ queue and its exports, the audit log, /stats and the staff dashboard) reads its 
 :data:`EARLIEST` … :func:`latest` is an error on its field, said by :func:`date_problems`,
 and the page answers 400 (:func:`has_errors`): a far-off day would otherwise overflow
 when turned into a moment (9999-12-31 plus a day), and no record lies out there anyway.
-A staff due date (``staff.service.set_due``) keeps to the same range.
+A staff due date (``staff.assignment.set_due``) keeps to the same range.
 
 Open311's ``start_date``/``end_date`` are not days but W3C date-times with offsets, and the
 GeoReport standard asks that any valid one be answered: ``api.service_requests.parse_moment``

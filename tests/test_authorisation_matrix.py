@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bpt311.community.service import add_comment, delete_comment
+from bpt311.community.comments import add_comment, delete_comment
 from bpt311.extensions import db
 from bpt311.models import (
     ApiKey,

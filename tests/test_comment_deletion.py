@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from bpt311.community.service import add_comment
+from bpt311.community.comments import add_comment
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Comment, Report
 from bpt311.notify import deliver_due
@@ -229,7 +229,7 @@ def test_a_vote_on_the_original_while_a_duplicate_merges_is_kept(site, clerk, ma
     """The merge read the original's count, a resident voted meanwhile, and the merge wrote
     its old figure plus the moved votes back: the resident's vote was lost from the count."""
     from bpt311.models import Vote
-    from bpt311.staff.service import mark_duplicate
+    from bpt311.staff.duplicates import mark_duplicate
 
     original = make_report(description="The first report of the hole")
     copy = make_report(description="The same hole again")

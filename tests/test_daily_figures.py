@@ -140,7 +140,7 @@ def test_a_change_shows_at_once_in_another_process(make_app, app, city):
     """Two apps on one database (two workers): a report made, acknowledged and closed
     through the services in one shows at once on the other's /stats, home page and
     dashboard, with nothing per process to wait for."""
-    from bpt311.staff import service as staff_service
+    from bpt311.staff import status as staff_status
 
     other = make_app()
     visitor = other.test_client()
@@ -161,23 +161,23 @@ def test_a_change_shows_at_once_in_another_process(make_app, app, city):
     assert received_this_week() == "1"
     moved = stats_csv()
     assert moved != before_stats and "Roadway Maintenance,1,0,0" in moved
-    staff_service.change_status(report, staff_user, report.version, "acknowledge")
+    staff_status.change_status(report, staff_user, report.version, "acknowledge")
     assert "Roadway Maintenance,1,1,0" in stats_csv()
-    staff_service.change_status(report, staff_user, report.version, "close", "Filled today.")
+    staff_status.change_status(report, staff_user, report.version, "close", "Filled today.")
     assert "Roadway Maintenance,1,1,1,1,1.0000" in stats_csv()
     after = staff.get("/staff/dashboard/departments.csv").get_data(as_text=True)
     assert after != before_dashboard and "Roadway Maintenance,1,1,1" in after
 
 
 def test_reopening_takes_the_close_off_its_day(app, city):
-    from bpt311.staff import service as staff_service
+    from bpt311.staff import status as staff_status
 
     staff_user = make_user("staff@bridgeport.example", role="admin")
     report = make_report("pothole", created_at=utcnow() - timedelta(hours=5))
-    staff_service.change_status(report, staff_user, report.version, "close", "Done.")
+    staff_status.change_status(report, staff_user, report.version, "close", "Done.")
     today = figures.default_period()
     assert figures.outcomes(figures.Selection(*today))[None][None].closed == 1
-    staff_service.change_status(report, staff_user, report.version, "reopen", "Not done.")
+    staff_status.change_status(report, staff_user, report.version, "reopen", "Not done.")
     found = figures.outcomes(figures.Selection(*today))[None][None]
     assert (found.received, found.closed) == (1, 0)
     assert figures.weekly(figures.Selection(*today))[-1].open_at_end == 1

@@ -221,7 +221,7 @@ def outbox_subjects(email: str) -> list[str]:
 
 
 def test_an_unconfirmed_address_gets_its_confirmation_and_nothing_else_until_confirmed(site):
-    from bpt311.community.service import tell_followers
+    from bpt311.community.following import tell_followers
     from bpt311.watch.events import announce
     from tests.test_watch_support import circle_area
 
@@ -259,7 +259,7 @@ def test_an_unconfirmed_address_gets_its_confirmation_and_nothing_else_until_con
 
 
 def test_email_updates_without_an_account_confirmed_by_a_link_and_stopped_in_one_click(site):
-    from bpt311.community.service import tell_followers
+    from bpt311.community.following import tell_followers
     from bpt311.models import EmailSubscription
 
     report = make_report()

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bpt311.community.service import add_comment, set_follow
+from bpt311.community.comments import add_comment
+from bpt311.community.following import set_follow
 from bpt311.extensions import db
 from bpt311.models import (
     Category,

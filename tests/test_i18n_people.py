@@ -9,7 +9,7 @@ from html import unescape
 from sqlalchemy import select
 
 from bpt311.accounts.service import hash_password
-from bpt311.community import service as community
+from bpt311.community import comments
 from bpt311.extensions import db
 from bpt311.models import User
 from tests.conftest import HTMX, client_for, post_form
@@ -125,7 +125,7 @@ def test_a_watch_area_page_and_its_feed_are_in_portuguese(site):
     owner = make_user("dono@example.org")
     area = polygon_area(owner, name="Nosso quarteirão", is_public=True)
     report = make_report()
-    community.add_comment(report, make_user("vizinho@example.org"), "Ainda está lá.")
+    comments.add_comment(report, make_user("vizinho@example.org"), "Ainda está lá.")
     page = text(site.test_client().get(f"/watch/{area.id}", headers=PT))
     assert "Pública: qualquer pessoa pode vê-la e segui-la." in page
     assert "Últimos relatos aqui" in page

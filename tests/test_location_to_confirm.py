@@ -16,7 +16,7 @@ from bpt311.extensions import db
 from bpt311.models import Neighbourhood, Report
 from bpt311.reports.locating import place_pending_reports
 from bpt311.seed import load_city
-from bpt311.staff import service
+from bpt311.staff import details
 from tests.factories import make_report, make_user, sign_in_as
 from tests.fake_nominatim import FakeNominatim, nominatim_place
 from tests.test_reporting import form_data, jpeg, post
@@ -261,7 +261,7 @@ def test_staff_can_place_a_report_that_waits_for_its_point(down):
     inspector = client.get(f"/staff/reports/{report.tracking_number}")
     assert inspector.status_code == 200
     assert "Location to be confirmed" in inspector.get_data(as_text=True)
-    service.edit_details(
+    details.edit_details(
         report, admin, report.version, report.description, "45 Lyon Terrace", "41.1792", "-73.1894"
     )
     db.session.expire_all()
@@ -349,7 +349,7 @@ def test_staff_correcting_the_address_of_an_unplaced_report_has_it_looked_up_aga
         location_attempts=12,  # the geocoder could not find the misspelt address
     )
     admin = make_user("admin@example.org", role="admin")
-    service.edit_details(
+    details.edit_details(
         report, admin, report.version, report.description, "45 Lyon Terrace", "", ""
     )
     db.session.expire_all()

@@ -1,7 +1,7 @@
 """Malformed photos and videos sent through the real report form and the comment form:
 each is refused with a message naming it (or, for polyglots, kept as a clean re-encoded
 picture), never a 500, and the app keeps serving. The corpus is generated here; the
-unit-level checks of bpt311/media.py are in tests/test_media.py."""
+unit-level checks of bpt311/media/ are in tests/test_media.py."""
 
 from __future__ import annotations
 

@@ -14,16 +14,12 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin
 from sqlalchemy import select
 
 from bpt311 import storage
-from bpt311.community.service import add_comment
+from bpt311.community.comments import add_comment
 from bpt311.extensions import db
-from bpt311.media import (
-    CheckedVideo,
-    ProcessedPhoto,
-    UploadRefused,
-    check_video,
-    process_photo,
-    read_gps,
-)
+from bpt311.media import UploadRefused
+from bpt311.media.gps import read_gps
+from bpt311.media.photos import ProcessedPhoto, process_photo
+from bpt311.media.video import CheckedVideo, check_video
 from bpt311.models import Media, utcnow
 from tests.factories import make_user, sign_in_as
 from tests.test_reporting import form_data, jpeg, post

@@ -23,8 +23,8 @@ from bpt311.models import (
     Report,
     utcnow,
 )
-from bpt311.outbound311 import service
-from bpt311.staff import service as staff_service
+from bpt311.outbound311 import sending, syncing
+from bpt311.staff import assignment as staff_assignment
 from tests.conftest import client_for, csrf_token_from, department
 from tests.factories import CITY_HALL, make_user
 from tests.test_open311_outbound import (
@@ -165,7 +165,7 @@ def test_a_refused_send_is_listed_and_retried_once_the_system_accepts(city):
         assert routed.status_code == 303  # the department's default: pothole follows it
         fake.script = [("refuse", "service_code pothole is not offered here")]
         report = _file_pothole()
-        assert service.send_pending_reports() == 0
+        assert sending.send_pending_reports() == 0
         (row,) = _rows()
         assert row.state == "refused"
 
@@ -178,8 +178,8 @@ def test_a_refused_send_is_listed_and_retried_once_the_system_accepts(city):
         assert admin.post(retry_path).status_code == 303
         again = admin.post(retry_path, follow=True).get_data(as_text=True)
         assert "no longer waiting for a retry" in again  # a second click changes nothing
-        assert service.send_pending_reports() == 1
-        assert service.send_pending_reports(now=utcnow() + timedelta(days=1)) == 0
+        assert sending.send_pending_reports() == 1
+        assert sending.send_pending_reports(now=utcnow() + timedelta(days=1)) == 0
         assert len(fake.received) == 2  # the refusal, then the one retry
         (row,) = _rows()
         assert row.state == "sent" and row.remote_request_id == "WO-2"
@@ -293,15 +293,15 @@ def test_a_report_rerouted_to_a_routed_category_is_sent_on_once(city):
         assert _rows() == []  # potholes stay here
         actor = make_user("boss@example.org", role="admin")
         report = db.session.get(Report, report.id)
-        staff_service.recategorise(report, actor, None, "streetlight")
+        staff_assignment.recategorise(report, actor, None, "streetlight")
         (row,) = _rows()
-        assert service.send_pending_reports() == 1
+        assert sending.send_pending_reports() == 1
         assert fake.received[-1]["service_code"] == ["SL-1"]
         report = db.session.get(Report, report.id)
-        staff_service.recategorise(report, actor, None, "pothole")
-        staff_service.recategorise(db.session.get(Report, report.id), actor, None, "streetlight")
+        staff_assignment.recategorise(report, actor, None, "pothole")
+        staff_assignment.recategorise(db.session.get(Report, report.id), actor, None, "streetlight")
         assert len(_rows()) == 1  # back to the same system: not sent twice
-        assert service.send_pending_reports(now=utcnow() + timedelta(days=1)) == 0
+        assert sending.send_pending_reports(now=utcnow() + timedelta(days=1)) == 0
         assert len(fake.received) == 1
 
 
@@ -316,7 +316,7 @@ def test_a_question_named_otherwise_there_is_sent_under_its_name(city):
         )
         assert saved.status_code == 303
         _file_pothole()
-        assert service.send_pending_reports() == 1
+        assert sending.send_pending_reports() == 1
         sent = fake.received[-1]
         assert sent["attribute[HOLE_SIZE]"] == ["large"] and "attribute[size]" not in sent
 
@@ -363,7 +363,7 @@ def test_the_sweep_syncs_each_system_every_open311_sync_seconds(make_app):
             {"method": "open311", "endpoint_id": str(endpoint.id)},
         )
         report = _file_pothole()
-        assert service.send_pending_reports() == 1
+        assert sending.send_pending_reports() == 1
         later = (utcnow() + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
         fake.remote["WO-1"] = {
             "service_request_id": "WO-1",
@@ -375,7 +375,7 @@ def test_the_sweep_syncs_each_system_every_open311_sync_seconds(make_app):
         assert sweep.sync_city_systems() == 0  # not due again for 300 s
         assert db.session.get(Report, report.id).status == "closed"
         app.config["OPEN311_SYNC_SECONDS"] = 0
-        assert service.sync_due(now=utcnow() + timedelta(days=1)) == 0  # off
+        assert syncing.sync_due(now=utcnow() + timedelta(days=1)) == 0  # off
 
 
 def test_admin_pages_work_in_spanish(city):
@@ -409,7 +409,7 @@ def test_with_redis_a_worker_sends_the_report_once_after_commit(make_app, jobs_p
         )
         (row,) = _rows()
         assert row.state == "sent" and len(fake.received) == 1
-        assert service.send_pending_reports() == 0 and len(fake.received) == 1
+        assert sending.send_pending_reports() == 0 and len(fake.received) == 1
 
 
 def test_the_command_line_lists_a_department_default_set_on_the_page(city):

@@ -24,7 +24,7 @@ from bpt311.api import keys
 from bpt311.extensions import db
 from bpt311.jobs import sweep
 from bpt311.models import OutboundRequest, Outbox, Report, TimelineEvent, utcnow
-from bpt311.outbound311 import service
+from bpt311.outbound311 import sending
 from bpt311.reports.service import NewReport, submit_report
 from tests.conftest import client_for, department
 from tests.factories import CITY_HALL, make_user, report_form_data
@@ -256,15 +256,15 @@ def test_a_server_error_is_retried_later_and_nothing_is_lost_or_sent_twice(fake_
     app, fake = fake_city
     fake.script = [("500",)]
     report = _file_pothole()
-    assert service.send_pending_reports() == 0
+    assert sending.send_pending_reports() == 0
     row = _row()
     assert (row.state, row.attempts) == ("pending", 1) and "500" in row.last_error
     assert row.retry_at > utcnow()
-    assert service.send_pending_reports() == 0 and len(fake.received) == 1  # not due yet
+    assert sending.send_pending_reports() == 0 and len(fake.received) == 1  # not due yet
 
     later = utcnow() + timedelta(hours=1)
-    assert service.send_pending_reports(now=later) == 1
-    assert service.send_pending_reports(now=later + timedelta(hours=1)) == 0
+    assert sending.send_pending_reports(now=later) == 1
+    assert sending.send_pending_reports(now=later + timedelta(hours=1)) == 0
     assert len(fake.received) == 2
     row = _row()
     assert (row.state, row.remote_request_id) == ("sent", "WO-2")
@@ -284,10 +284,10 @@ def test_a_refusal_flags_the_report_for_staff_with_the_city_systems_words(fake_c
     app, fake = fake_city
     fake.script = [("refuse", "service_code PH-01 is not offered here")]
     report = _file_pothole()
-    assert service.send_pending_reports() == 0
+    assert sending.send_pending_reports() == 0
     row = _row()
     assert (row.state, row.last_error) == ("refused", "service_code PH-01 is not offered here")
-    assert service.send_pending_reports(now=utcnow() + timedelta(days=1)) == 0
+    assert sending.send_pending_reports(now=utcnow() + timedelta(days=1)) == 0
     assert len(fake.received) == 1
     assert "1 refused" in _cli(app, "endpoints", "list")
     staff = make_user(
@@ -306,11 +306,11 @@ def test_a_slow_city_system_is_waited_for_a_bounded_time_then_tried_again(fake_c
     fake.script = [("slow", 3)]
     _file_pothole()
     started = time.monotonic()
-    assert service.send_pending_reports() == 0
+    assert sending.send_pending_reports() == 0
     assert time.monotonic() - started < 2.5  # the read timeout (0.5 s here), not the 3 s
     row = _row()
     assert row.state == "pending" and "Timeout" in row.last_error
-    assert service.send_pending_reports(now=utcnow() + timedelta(hours=1)) == 1
+    assert sending.send_pending_reports(now=utcnow() + timedelta(hours=1)) == 1
     assert _row().state == "sent"
 
 
@@ -320,7 +320,7 @@ def test_after_its_last_attempt_a_report_is_given_up_and_admins_see_it(fake_city
     report = _file_pothole()
     moment = utcnow()
     for hours in range(4):
-        service.send_pending_reports(now=moment + timedelta(days=hours))
+        sending.send_pending_reports(now=moment + timedelta(days=hours))
     row = _row()
     assert (row.state, row.attempts) == ("dead", 3)
     assert len(fake.received) == 3
@@ -349,7 +349,7 @@ def test_a_token_is_resolved_and_without_an_updates_feed_request_states_are_read
     app, fake = fake_city
     fake.script = [("token",)]
     report = _file_pothole()
-    assert service.send_pending_reports() == 1
+    assert sending.send_pending_reports() == 1
     assert (_row().remote_token, _row().remote_request_id) == ("T-1", "")
     later = (utcnow() + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     fake.remote["WO-9"] = {
@@ -371,8 +371,8 @@ def test_the_outbox_pass_sends_and_only_one_sender_can_claim_a_row(fake_city):
     app, fake = fake_city
     _file_pothole()
     row_id, now = _row().id, utcnow()
-    assert service._claim(row_id, now) is True
-    assert service._claim(row_id, now) is False  # a second sender finds it taken
+    assert sending._claim(row_id, now) is True
+    assert sending._claim(row_id, now) is False  # a second sender finds it taken
     db.session.execute(OutboundRequest.__table__.update().values(lease_until=None, attempts=0))
     db.session.commit()
     assert run_pass().swept >= 1  # `flask notify run` and the dev loop send through the sweep
@@ -384,9 +384,9 @@ def test_a_failing_city_system_holds_the_pass_for_one_attempt_not_one_per_report
     fake.script = [("500",)]
     _file_pothole("First pothole")
     _file_pothole("Second pothole")
-    assert service.send_pending_reports() == 0
+    assert sending.send_pending_reports() == 0
     assert len(fake.received) == 1  # the second waits for the next pass, untouched
     db.session.expire_all()
     attempts = db.session.scalars(select(OutboundRequest.attempts).order_by(OutboundRequest.id))
     assert list(attempts) == [1, 0]
-    assert service.send_pending_reports(now=utcnow() + timedelta(hours=1)) == 2
+    assert sending.send_pending_reports(now=utcnow() + timedelta(hours=1)) == 2

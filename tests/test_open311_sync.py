@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from bpt311.community.service import add_comment
+from bpt311.community.comments import add_comment
 from bpt311.extensions import db
 from bpt311.models import Report, utcnow
-from bpt311.staff.service import change_status
+from bpt311.staff.status import change_status
 from tests.factories import make_report, make_user
 
 V2 = "/open311/v2"

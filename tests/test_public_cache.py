@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 
-from bpt311.community import service as community
+from bpt311.community import comments, votes
 from bpt311.extensions import db
 from bpt311.models import Neighbourhood
-from bpt311.staff.service import change_status
+from bpt311.staff.status import change_status
 from tests.conftest import post_form
 from tests.factories import make_report, make_user, sign_in_as
 
@@ -95,7 +95,7 @@ def test_signed_in_pages_are_private_and_never_come_from_the_cache(cached_site):
     path = f"/reports/{report.tracking_number}"
     cached_site.test_client().get(path)  # the public page is in the cache now
     alice, bob = make_user("alice@example.org"), make_user("bob@example.org")
-    community.set_vote(report, alice, True)
+    votes.set_vote(report, alice, True)
 
     browser = cached_site.test_client()
     sign_in_as(browser, alice)
@@ -121,9 +121,9 @@ def test_a_new_vote_comment_or_status_shows_at_once_on_its_report_page(cached_si
     visitor = cached_site.test_client()
     assert "0</strong> people want this fixed" in visitor.get(path).get_data(as_text=True)
     resident = make_user()
-    community.set_vote(report, resident, True)
+    votes.set_vote(report, resident, True)
     assert "1</strong> person wants this fixed" in visitor.get(path).get_data(as_text=True)
-    community.add_comment(report, resident, "Still there this morning, and deeper.")
+    comments.add_comment(report, resident, "Still there this morning, and deeper.")
     assert "Still there this morning" in visitor.get(path).get_data(as_text=True)
     clerk = make_user("clerk@bridgeportct.gov", role="admin")
     change_status(report, clerk, None, "acknowledge", public_note="Crew scheduled for Monday")
@@ -239,7 +239,7 @@ def test_the_cache_lives_in_redis_when_redis_url_is_set(make_app, redis_prefix):
             key.decode().startswith(f"{prefix}page") for key in client.scan_iter(f"{prefix}*")
         )
         assert visitor.get(path).data == first.data  # from Redis
-        community.set_vote(report, make_user(), True)
+        votes.set_vote(report, make_user(), True)
         assert "1</strong> person wants this fixed" in visitor.get(path).get_data(as_text=True)
 
 

@@ -18,7 +18,7 @@ from flask import current_app
 from PIL import Image
 from sqlalchemy import func, select
 
-from bpt311.community.service import delete_comment
+from bpt311.community.comments import delete_comment
 from bpt311.extensions import db
 from bpt311.models import Comment, Follow, PushMessage, PushSubscription, Report, utcnow
 from bpt311.pwa import push

@@ -5,7 +5,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bpt311.community.service import add_comment, flag
+from bpt311.community.comments import add_comment
+from bpt311.community.flags import flag
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Comment, Flag, Media, Report, TimelineEvent, User
 from bpt311.notify import deliver_due

@@ -42,7 +42,7 @@ def reported(code, created, ack_hours=None, close_hours=None, due_hours="sla", *
     )
     if due_hours != "sla":
         report.due_at = None if due_hours is None else created + timedelta(hours=due_hours)
-        daily.touch(report)  # as staff.service.set_due does
+        daily.touch(report)  # as staff.assignment.set_due does
         effects.commit()
     return report
 

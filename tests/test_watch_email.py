@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bpt311 import tokens as app_tokens
-from bpt311.community.service import unsubscribe_token as report_unsubscribe_token
+from bpt311.community.following import unsubscribe_token as report_unsubscribe_token
 from bpt311.extensions import db
 from bpt311.models import Notice, Outbox, WatchArea, WatchAreaFollow, utcnow
 from bpt311.notify import deliver_due

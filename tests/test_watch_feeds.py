@@ -7,7 +7,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
-from bpt311.community import service as community
+from bpt311.community import comments
 from bpt311.extensions import db
 from bpt311.models import TimelineEvent
 from bpt311.watch import tokens
@@ -89,7 +89,7 @@ def entry_texts(root) -> str:
 def test_a_report_feed_is_valid_atom_with_its_public_timeline(site):
     maria = make_user("maria@example.org", display_name="Maria", show_name=True)
     report = make_report()
-    community.add_comment(report, maria, "It got bigger <b>overnight</b> & deeper.")
+    comments.add_comment(report, maria, "It got bigger <b>overnight</b> & deeper.")
     report.events.append(TimelineEvent(kind="note", internal_note="Crew is busy this week."))
     db.session.commit()
     root = valid_atom(client_for(site).get(f"/reports/{report.tracking_number}/feed.atom"))
@@ -104,8 +104,8 @@ def test_a_report_feed_is_valid_atom_with_its_public_timeline(site):
 def test_a_removed_comment_is_not_in_any_feed(site):
     maria = make_user("maria@example.org")
     report = make_report()
-    comment = community.add_comment(report, maria, "Something rude.")
-    community.delete_comment(comment, maria)
+    comment = comments.add_comment(report, maria, "Something rude.")
+    comments.delete_comment(comment, maria)
     root = valid_atom(client_for(site).get(f"/reports/{report.tracking_number}/feed.atom"))
     assert "Something rude." not in entry_texts(root)
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from bpt311.community import service as community
+from bpt311.community import changes, comments, following
 from bpt311.extensions import db
 from bpt311.jobs import queue, tasks
 from bpt311.models import Notice, Report, WatchEvent
@@ -117,7 +117,7 @@ def test_the_job_writes_in_each_watchers_language(job_app, smtp):
     circle_area(joao, name="Minha rua")
     reporter = make_user("reporter@example.org")
     report = make_report(reporter=reporter)  # factories commit without announcing
-    community.close_by_reporter(report, reporter, "Tapado hoje de manhã.")
+    changes.close_by_reporter(report, reporter, "Tapado hoje de manhã.")
     assert outbox_to("joao@example.org") == []
     run_worker(job_app)
     [row] = outbox_to("joao@example.org")
@@ -146,8 +146,8 @@ def test_a_follower_of_the_report_who_also_watches_the_area_gets_one_email(job_a
     circle_area(maria)
     circle_area(luis)
     report = make_report()
-    community.set_follow(report, maria, True)
-    community.add_comment(report, luis, "It got bigger overnight.")
+    following.set_follow(report, maria, True)
+    comments.add_comment(report, luis, "It got bigger overnight.")
     # The request emailed her as a follower of the report, and remembered it.
     assert len(outbox_to("maria@example.org")) == 1
     assert the_event().already_told["emails"] == ["maria@example.org"]

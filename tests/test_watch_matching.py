@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bpt311.community import service as community
+from bpt311.community import changes, comments, following
 from bpt311.extensions import db
 from bpt311.models import Notice, Outbox, Report, WatchEvent
 from bpt311.reports.service import NewReport, submit_report
@@ -134,7 +134,7 @@ def test_a_status_change_by_the_reporter_is_announced(site):
     watcher, reporter = make_user("watcher@example.org"), make_user("reporter@example.org")
     circle_area(watcher)
     report = make_report(reporter=reporter)
-    community.close_by_reporter(report, reporter, "Filled this morning.")
+    changes.close_by_reporter(report, reporter, "Filled this morning.")
     [email] = outbox_to("watcher@example.org")
     assert "Pothole was closed" in email.subject
     assert "Filled this morning." in email.body_text
@@ -145,7 +145,7 @@ def test_a_comment_is_announced_only_to_areas_that_want_comments(site):
     circle_area(keen, kinds=["comment"])
     circle_area(quiet, kinds=["new", "status"])
     report = make_report()
-    community.add_comment(report, make_user("luis@example.org"), "It got bigger overnight.")
+    comments.add_comment(report, make_user("luis@example.org"), "It got bigger overnight.")
     assert len(outbox_to("keen@example.org")) == 1
     assert "It got bigger overnight." in outbox_to("keen@example.org")[0].body_text
     assert outbox_to("quiet@example.org") == []
@@ -214,8 +214,8 @@ def test_someone_who_follows_the_report_gets_one_email_about_a_change_not_two(si
     maria, luis = make_user("maria@example.org"), make_user("luis@example.org")
     circle_area(maria)
     report = make_report()
-    community.set_follow(report, maria, True)
-    community.add_comment(report, luis, "It got bigger overnight.")
+    following.set_follow(report, maria, True)
+    comments.add_comment(report, luis, "It got bigger overnight.")
     assert len(outbox_to("maria@example.org")) == 1
     [notice] = notices_of(maria)  # still listed on the site
     assert notice.emailed_at is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bpt311.community.service import add_comment, delete_comment
+from bpt311.community.comments import add_comment, delete_comment
 from bpt311.extensions import db
 from bpt311.models import User
 from bpt311.staff.moderation.queries import load_items

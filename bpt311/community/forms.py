@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from bpt311.community.service import FLAG_REASONS
+from bpt311.community.flags import FLAG_REASONS
 from bpt311.media import UploadRefused
 from bpt311.reports.forms import Marked
 from bpt311.storage import stash_photo

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bpt311.accounts.standing import CannotPost, may_write
-from bpt311.community import forms, service
+from bpt311.community import comments, forms, votes
 from bpt311.extensions import db
 from bpt311.models import Comment, Media, Report, TimelineEvent
 from bpt311.public_cache import is_public_request
@@ -47,8 +47,8 @@ def conversation_context(report: Report, user, comment_form=None) -> dict:
         "comment_form": comment_form,
         "step_words": step_words,
         "actor_words": actor_words,
-        "can_edit_comment": lambda comment: service.can_edit(comment, user) and may_write(user),
-        "can_delete_comment": lambda comment: service.may_delete(comment, report, user),
+        "can_edit_comment": lambda comment: comments.can_edit(comment, user) and may_write(user),
+        "can_delete_comment": lambda comment: comments.may_delete(comment, report, user),
         "is_author": lambda comment: (
             getattr(user, "is_authenticated", False) and comment.author_id == user.id
         ),
@@ -66,7 +66,7 @@ def report_page_context(report, comment_form=None, email_form=None) -> dict:
         "response_time": sla_in_words(report.category.sla_hours),
         "is_reporter": mine,
         "can_change": mine and report.status == "open" and report.acknowledged_at is None,
-        **service.viewer_state(report, user),
+        **votes.viewer_state(report, user),
         **conversation_context(report, user, comment_form),
         "email_form": email_form
         or (None if is_public_request() else forms.EmailUpdatesForm(formdata=None)),

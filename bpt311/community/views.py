@@ -19,12 +19,12 @@ from flask_login import current_user, login_required
 
 from bpt311 import i18n
 from bpt311.accounts.standing import CannotPost
-from bpt311.community import forms, service
+from bpt311.community import changes, comments, flags, following, forms, votes
 from bpt311.community.page import conversation_context, report_page_context
 from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.models import Comment, Report
-from bpt311.problems import onto_form
+from bpt311.problems import InvalidInput, NotAllowed, onto_form
 from bpt311.reports import queries
 from bpt311.tokens import (
     EMAIL_UPDATES,
@@ -104,8 +104,8 @@ def vote(tracking_number: str):
     if not current_user.is_authenticated:
         return _sign_in_first(report, {"action": "vote", "wanted": wanted})
     try:
-        voted, count = service.set_vote(report, current_user, wanted)
-    except service.NotAllowed as exc:
+        voted, count = votes.set_vote(report, current_user, wanted)
+    except NotAllowed as exc:
         abort(403, str(exc))
     if wants_partial():
         db.session.refresh(report)
@@ -139,21 +139,21 @@ def follow(tracking_number: str):
     wanted = request.form.get("wanted", "1") == "1"
     if not current_user.is_authenticated:
         return _sign_in_first(report, {"action": "follow", "wanted": wanted})
-    following = service.set_follow(report, current_user, wanted)
+    now_following = following.set_follow(report, current_user, wanted)
     if wants_partial():
         message = (
             _("You will get an email when this report changes.")
-            if following
+            if now_following
             else _("You will no longer get emails about this report.")
         )
         return varies_on_htmx(
             render_template(
-                "community/_follow.html", report=report, following=following, announce=message
+                "community/_follow.html", report=report, following=now_following, announce=message
             )
         )
     flash(
         _("You are following this report.")
-        if following
+        if now_following
         else _("You are no longer following this report."),
         "success",
     )
@@ -171,10 +171,10 @@ def resume(tracking_number: str):
     session.pop("pending", None)
     if pending.get("report") == report.id:
         if pending.get("action") == "vote":
-            service.set_vote(report, current_user, pending.get("wanted", True))
+            votes.set_vote(report, current_user, pending.get("wanted", True))
             flash(_("Thank you: your vote was added."), "success")
         elif pending.get("action") == "follow":
-            service.set_follow(report, current_user, pending.get("wanted", True))
+            following.set_follow(report, current_user, pending.get("wanted", True))
             flash(_("You are following this report."), "success")
     return _report_page(report, "votes")
 
@@ -196,7 +196,7 @@ def email_updates(tracking_number: str):
     form = forms.EmailUpdatesForm()
     if not form.validate_on_submit():
         return _detail_with(report, status=422, email_form=form)
-    service.request_email_updates(report, form.email.data)
+    following.request_email_updates(report, form.email.data)
     flash(
         _(
             "Check your email: we sent a link to %(email)s. Follow it to start getting "
@@ -223,7 +223,7 @@ def confirm_email_updates(token: str):
             link_url=url_for("reports.index"),
         )
         return page, 400
-    report = service.confirm_email_updates(payload)
+    report = following.confirm_email_updates(payload)
     if report is None:
         abort(404)
     flash(
@@ -252,10 +252,10 @@ def comment(tracking_number: str):
         photo = forms.photo_from(form.photo)
         if not form.photo.errors:
             try:
-                service.add_comment(report, current_user, form.body.data, photo)
-            except service.InvalidInput as exc:
+                comments.add_comment(report, current_user, form.body.data, photo)
+            except InvalidInput as exc:
                 onto_form(form, exc, fallback="*")
-            except (service.NotAllowed, CannotPost) as exc:  # the draft stays in the form
+            except (NotAllowed, CannotPost) as exc:  # the draft stays in the form
                 form.body.errors = [str(exc)]
             else:
                 if not wants_partial():
@@ -293,15 +293,15 @@ def _own_comment(comment_id: int) -> Comment:
 @limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def edit_comment(comment_id: int):
     comment = _own_comment(comment_id)
-    if not service.can_edit(comment, current_user):
+    if not comments.can_edit(comment, current_user):
         abort(403, _("Comments can only be changed by their writer, in the first 15 minutes."))
     form = forms.CommentForm(obj=comment)
     if form.validate_on_submit():
         try:
-            service.edit_comment(comment, current_user, form.body.data)
-        except service.InvalidInput as exc:
+            comments.edit_comment(comment, current_user, form.body.data)
+        except InvalidInput as exc:
             form.body.errors = [str(exc)]
-        except service.NotAllowed as exc:
+        except NotAllowed as exc:
             abort(403, str(exc))
         else:
             flash(_("Your comment was changed."), "success")
@@ -317,7 +317,7 @@ def edit_comment(comment_id: int):
 def delete_comment(comment_id: int):
     comment = _own_comment(comment_id)
     report = db.session.get(Report, comment.report_id)
-    if not service.may_delete(comment, report, current_user):
+    if not comments.may_delete(comment, report, current_user):
         abort(
             403,
             _(
@@ -328,8 +328,8 @@ def delete_comment(comment_id: int):
     form = forms.DeleteCommentForm()
     if form.validate_on_submit():
         try:
-            service.delete_comment(comment, current_user, form.reason.data or "")
-        except service.InvalidInput as exc:
+            comments.delete_comment(comment, current_user, form.reason.data or "")
+        except InvalidInput as exc:
             form.reason.errors = [str(exc)]
         else:
             flash(_("The comment was deleted."), "success")
@@ -353,19 +353,19 @@ def delete_comment(comment_id: int):
 def flag(target_type: str, target_id: int):
     if target_type not in ("report", "comment", "media"):
         abort(404)
-    report_id = service._flagged_report_id(target_type, target_id)
+    report_id = flags.flagged_report_id(target_type, target_id)
     if report_id is None:
         abort(404)
     report = db.session.get(Report, report_id)
     form = forms.FlagForm()
     if form.validate_on_submit():
         try:
-            service.flag(
+            flags.flag(
                 current_user, target_type, target_id, form.reason.data or "", form.detail.data or ""
             )
-        except service.InvalidInput as exc:
+        except InvalidInput as exc:
             onto_form(form, exc, fallback="reason")
-        except service.NotAllowed as exc:
+        except NotAllowed as exc:
             abort(403, str(exc))
         else:
             flash(_("Thank you. City staff will look at it."), "success")
@@ -385,9 +385,9 @@ def _note_page(template: str, report: Report, form, action):
         if not (hasattr(form, "photo") and form.photo.errors):
             try:
                 action(photo)
-            except service.InvalidInput as exc:
+            except InvalidInput as exc:
                 onto_form(form, exc, fallback="*")
-            except service.NotAllowed as exc:
+            except NotAllowed as exc:
                 abort(403, str(exc))
             else:
                 return _report_page(report)
@@ -404,7 +404,7 @@ def close(tracking_number: str):
         abort(403, _("Only the person who reported it can close it."))
 
     def act(photo):
-        service.close_by_reporter(report, current_user, form.note.data or "")
+        changes.close_by_reporter(report, current_user, form.note.data or "")
         flash(_("Thank you: the report is closed as fixed."), "success")
 
     form = forms.NoteForm()
@@ -418,7 +418,7 @@ def reopen(tracking_number: str):
     report = _report(tracking_number)
 
     def act(photo):
-        service.reopen(report, current_user, form.note.data or "", photo)
+        changes.reopen(report, current_user, form.note.data or "", photo)
         flash(_("The report is open again, back with the department."), "success")
 
     form = forms.NoteForm()
@@ -433,7 +433,7 @@ def edit_report(tracking_number: str):
     form = forms.EditReportForm(obj=report)
 
     def act(photo):
-        service.edit_report(report, current_user, form.description.data or "")
+        changes.edit_report(report, current_user, form.description.data or "")
         flash(_("Your report was changed."), "success")
 
     if report.reporter_id != current_user.id:
@@ -451,7 +451,7 @@ def withdraw(tracking_number: str):
     form = forms.WithdrawForm()
 
     def act(photo):
-        service.withdraw(report, current_user, form.reason.data or "")
+        changes.withdraw(report, current_user, form.reason.data or "")
         flash(_("Your report was withdrawn."), "success")
 
     return _note_page("community/withdraw.html", report, form, act)
@@ -471,6 +471,6 @@ def unfollow(token: str):
     if report is None:
         abort(404)
     if request.method == "POST":
-        service.unfollow_by_token(payload)
+        following.unfollow_by_token(payload)
         return render_template("community/unfollow.html", report=report, done=True)
     return render_template("community/unfollow.html", report=report, token=token)

@@ -5,7 +5,7 @@ sweep (bpt311/jobs/sweep.py, in ``flask notify run``, the dev server's loop and 
 worker) fetches a few at a time from whatever public host they are on, under the
 server-side request forgery rules of bpt311/outbound.py (https, public addresses only, no
 redirect followed), with a size and a type limit, and keeps each as an upload is kept:
-re-encoded from its pixels (bpt311/media.py), stored, a Media row, its smaller copies
+re-encoded from its pixels (bpt311/media/photos.py), stored, a Media row, its smaller copies
 made by the photo job (bpt311/jobs/photos.py).
 
 A photo that cannot be had (gone, too big, not a picture, on a private address) is given
@@ -29,7 +29,8 @@ from sqlalchemy import func, or_, select, update
 
 from bpt311 import effects, outbound, storage
 from bpt311.extensions import db
-from bpt311.media import UploadRefused, process_photo
+from bpt311.media import UploadRefused
+from bpt311.media.photos import process_photo
 from bpt311.models import ImportedPhoto, Media, Report, TimelineEvent, utcnow
 from bpt311.outbound import web_address
 

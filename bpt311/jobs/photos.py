@@ -22,7 +22,7 @@ def make_copies(media_id: int) -> str:
     """Make and store the copies of one photo (a video: its clean copy) and mark it ready;
     "ready already" if so.
     Raises OSError (storage.StorageUnavailable included) for the queue to retry."""
-    from bpt311.media import make_variants
+    from bpt311.media.photos import make_variants
     from bpt311.models import Media
 
     media = db.session.get(Media, media_id)

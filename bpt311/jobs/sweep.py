@@ -4,7 +4,7 @@ job again, or are done here if Redis is still down (or no longer configured); me
 spooled on this host while the object store was down are sent to it; reports whose
 location is to be confirmed are geocoded (bpt311.reports.locating); reports of a category
 routed to the city's work-order system are sent on, and its answers brought back every
-OPEN311_SYNC_SECONDS (bpt311.outbound311.service); the
+OPEN311_SYNC_SECONDS (bpt311.outbound311.syncing); the
 photos of imported reports are fetched (bpt311.imports.photos).
 Emails need no sweep here: ``flask notify run`` delivers every due outbox row."""
 
@@ -68,7 +68,7 @@ def sweep_locations(limit: int = 20) -> int:
 def send_pending_reports(limit: int = 20) -> int:
     """Reports waiting to go to the city's work-order system are sent (each claimed by one
     sender, retried with its own backoff)."""
-    from bpt311.outbound311.service import send_pending_reports as send
+    from bpt311.outbound311.sending import send_pending_reports as send
 
     return send(limit)
 
@@ -76,7 +76,7 @@ def send_pending_reports(limit: int = 20) -> int:
 def sync_city_systems() -> int:
     """The city systems' answers are brought back, each endpoint once an
     OPEN311_SYNC_SECONDS (0: only by `flask open311 sync`)."""
-    from bpt311.outbound311.service import sync_due
+    from bpt311.outbound311.syncing import sync_due
 
     return sync_due()
 

@@ -80,7 +80,7 @@ def make_photo_copies(media_id: int) -> str:
 def send_report_on(request_id: int) -> str:
     """Send outbound request ``request_id`` to the city's work-order system, once (its
     claim); a failure keeps the row's own backoff, and the sweep sends it when it is due."""
-    from bpt311.outbound311.service import send_now
+    from bpt311.outbound311.sending import send_now
 
     with job_context():
         return send_now(request_id)

@@ -21,7 +21,8 @@ from sqlalchemy import update
 
 from bpt311 import effects, storage
 from bpt311.extensions import db
-from bpt311.media import UploadRefused, clean_video
+from bpt311.media import UploadRefused
+from bpt311.media.video import clean_video
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm"}

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from bpt311 import effects
-from bpt311.outbound311 import service
+from bpt311.outbound311 import endpoints, syncing
 from bpt311.templating import local_time
 
 open311_cli = AppGroup(
@@ -24,8 +24,8 @@ open311_cli.add_command(endpoints_cli)
 def add_command(name: str, root_url: str, api_key: str, jurisdiction: str) -> None:
     """Add the endpoint NAME (its key is stored and never shown again)."""
     try:
-        endpoint = service.add_endpoint(name, root_url, api_key, jurisdiction)
-    except service.EndpointProblem as exc:
+        endpoint = endpoints.add_endpoint(name, root_url, api_key, jurisdiction)
+    except endpoints.EndpointProblem as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Added {endpoint.name} at {endpoint.root_url}.")
     click.echo(f"Send a category's reports there with: flask open311 route CODE --endpoint {name}")
@@ -34,7 +34,7 @@ def add_command(name: str, root_url: str, api_key: str, jurisdiction: str) -> No
 @endpoints_cli.command("list")
 def list_command() -> None:
     """Every endpoint, what is routed to it, and its requests by state (keys never shown)."""
-    rows = service.endpoint_counts()
+    rows = endpoints.endpoint_counts()
     if not rows:
         click.echo("No endpoints yet. Add one with: flask open311 endpoints add NAME --url ...")
         return
@@ -45,7 +45,7 @@ def list_command() -> None:
         click.echo(f"  routed here: {', '.join(routes) or '-'}")
         click.echo(
             "  requests: "
-            + ", ".join(f"{counts.get(state, 0)} {state}" for state in service.STATES_SHOWN)
+            + ", ".join(f"{counts.get(state, 0)} {state}" for state in endpoints.STATES_SHOWN)
         )
         synced = local_time(endpoint.synced_at, "%Y-%m-%d %H:%M") or "never"
         click.echo(f"  last sync: {synced}")
@@ -58,8 +58,8 @@ def list_command() -> None:
 def route_command(category_code: str, endpoint_name: str, service_code: str) -> None:
     """Send new reports of CATEGORY_CODE to an endpoint (--endpoint none: keep them here)."""
     try:
-        category = service.route_category(category_code, endpoint_name, service_code)
-    except service.EndpointProblem as exc:
+        category = endpoints.route_category(category_code, endpoint_name, service_code)
+    except endpoints.EndpointProblem as exc:
         raise click.ClickException(str(exc)) from exc
     if category.send_endpoint_id is None:
         click.echo(f"New {category.service_code} reports stay here (sent nowhere).")
@@ -76,9 +76,9 @@ def route_command(category_code: str, endpoint_name: str, service_code: str) -> 
 def test_command(name: str) -> None:
     """Read NAME's services.json and list what it offers."""
     try:
-        endpoint = service.endpoint_named(name)
-        offered = service.services_of(endpoint)
-    except (service.EndpointProblem, service.RemoteUnavailable) as exc:
+        endpoint = endpoints.endpoint_named(name)
+        offered = endpoints.services_of(endpoint)
+    except (endpoints.EndpointProblem, endpoints.RemoteUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{endpoint.name} offers {len(offered)} services:")
     for item in offered:
@@ -88,13 +88,13 @@ def test_command(name: str) -> None:
 @open311_cli.command("sync")
 def sync_command() -> None:
     """Bring each endpoint's updates back to our reports (each once)."""
-    rows = service.endpoint_counts()
+    rows = endpoints.endpoint_counts()
     failed = False
     for endpoint, _counts, _routes in rows:
         name = endpoint.name
         try:
-            applied = service.sync_endpoint(endpoint)
-        except service.RemoteUnavailable as exc:
+            applied = syncing.sync_endpoint(endpoint)
+        except endpoints.RemoteUnavailable as exc:
             effects.rollback()
             failed = True
             click.echo(f"{name}: not reached, nothing changed: {exc}", err=True)

@@ -10,8 +10,8 @@ from flask_login import current_user
 
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Open311Endpoint, OutboundRequest
+from bpt311.outbound311.endpoints import RemoteUnavailable
 from bpt311.outbound311.routing import department_route
-from bpt311.outbound311.service import RemoteUnavailable
 from bpt311.problems import Refused, onto_form
 from bpt311.staff import admin_forms, open311_setup
 from bpt311.staff.access import admin_required

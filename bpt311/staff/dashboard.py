@@ -18,16 +18,16 @@ from bpt311.reports import browse
 from bpt311.staff import forms, queries
 from bpt311.staff.access import staff_required
 from bpt311.staff.views import bp
-from bpt311.stats import figures, page
+from bpt311.stats import breakdowns, page
 from bpt311.stats.views import figures_csv
 
 
 @bp.get("/dashboard")
 @staff_required
 def dashboard():
-    known = figures.names()
+    known = breakdowns.names()
     form, selection, problems = page.read_selection(request.args, known, public=False)
-    numbers = figures.dashboard(selection, known)
+    numbers = breakdowns.dashboard(selection, known)
     # Staff see their own department's desks; an administrator the chosen one, or all.
     desk = selection.department_id if current_user.is_admin else current_user.department_id
     return render_template(
@@ -37,8 +37,8 @@ def dashboard():
         figures=numbers,
         charts=page.build_charts(numbers),
         csv_endpoint="staff.dashboard_csv",
-        by_department=figures.workload_by_department(selection, known),
-        by_assignee=figures.workload_by_assignee(selection, desk),
+        by_department=breakdowns.workload_by_department(selection, known),
+        by_assignee=breakdowns.workload_by_assignee(selection, desk),
         desk=known.departments.get(desk) if desk else None,
     ), dates.status_for(form)
 

@@ -19,7 +19,8 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 
 from bpt311.reports.forms import Marked
-from bpt311.staff.service import BULK_ACTIONS, STATUS_ACTIONS
+from bpt311.staff.bulk import BULK_ACTIONS
+from bpt311.staff.status import STATUS_ACTIONS
 
 SOURCES = [
     ("", _l("Any source")),

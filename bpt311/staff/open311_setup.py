@@ -29,7 +29,7 @@ from bpt311.models import (
     Report,
     User,
 )
-from bpt311.outbound311 import service as outbound
+from bpt311.outbound311 import endpoints as outbound
 from bpt311.outbound311.routing import Route, route_of
 from bpt311.problems import Refused
 from bpt311.staff.audit import record

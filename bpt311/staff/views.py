@@ -24,20 +24,26 @@ from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.i18n import translated
 from bpt311.models import ResponseTemplate
-from bpt311.problems import NotAllowed, Problem, onto_form
+from bpt311.problems import InvalidInput, NotAllowed, Problem, onto_form
 from bpt311.redirects import safe_referrer
 from bpt311.reports import browse, flow
 from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.reports.timeline import step_words
-from bpt311.staff import forms, queries, saved, service
+from bpt311.staff import forms, queries, saved
 from bpt311.staff.access import (
     admin_required,
     may_act_on,
     require_may_act_on,
     staff_required,
 )
+from bpt311.staff.acting import StaleReport, fill_template
+from bpt311.staff.assignment import assign, reassign_department, recategorise, set_due
+from bpt311.staff.bulk import bulk
+from bpt311.staff.details import edit_details
+from bpt311.staff.duplicates import mark_duplicate
 from bpt311.staff.filter_chips import chosen_filters
+from bpt311.staff.status import change_status
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -125,7 +131,7 @@ def bulk_action():
     try:
         if not form.validate():
             abort(400)
-        done = service.bulk(
+        done = bulk(
             current_user,
             selections,
             form.action.data or "",
@@ -221,7 +227,7 @@ def _inspector_forms(report, bound: str | None = None, template_id: str = "", bo
     if template_id.isdigit() and bound != "status":
         chosen = db.session.get(ResponseTemplate, int(template_id))
         if chosen is not None:
-            made["status"].public_note.data = service.fill_template(chosen, report)
+            made["status"].public_note.data = fill_template(chosen, report)
             made["status"].action.data = {
                 "acknowledged": "acknowledge",
                 "closed": "close",
@@ -282,22 +288,22 @@ def act(tracking_number: str, action: str):
     version = form.version_number
     try:
         if not form.validate():
-            raise service.InvalidInput("version", _("The form had expired: send it again."))
+            raise InvalidInput("version", _("The form had expired: send it again."))
         message = _perform(action, report, form, version)
-    except (service.StaleReport, StaleDataError):
+    except (StaleReport, StaleDataError):
         effects.rollback()
         return _inspector(
             _report(tracking_number),
             409,
             bound=action,
             bound_form=form,
-            notice=str(service.StaleReport()),
+            notice=str(StaleReport()),
         )
-    except service.InvalidInput as exc:
+    except InvalidInput as exc:
         effects.rollback()
         onto_form(form, exc, fallback="*")
         return _inspector(_report(tracking_number), 422, bound=action, bound_form=form)
-    except service.NotAllowed as exc:
+    except NotAllowed as exc:
         abort(403, str(exc))
     report = _report(tracking_number)
     if not may_act_on(current_user, report):
@@ -315,8 +321,8 @@ def _perform(action: str, report, form, version) -> str:
     if action == "status":
         photo = community_forms.photo_from(form.photo)
         if form.photo.errors:
-            raise service.InvalidInput("photo", form.photo.errors[0])
-        service.change_status(
+            raise InvalidInput("photo", form.photo.errors[0])
+        change_status(
             report,
             user,
             version,
@@ -327,7 +333,7 @@ def _perform(action: str, report, form, version) -> str:
         )
         return _("Saved: the report is %(status)s.", status=report.status_label.lower())
     if action == "assign":
-        service.assign(report, user, version, int(form.assignee.data or 0) or None)
+        assign(report, user, version, int(form.assignee.data or 0) or None)
         if report.assignee:
             return _(
                 "Saved: assigned to %(name)s.",
@@ -335,20 +341,20 @@ def _perform(action: str, report, form, version) -> str:
             )
         return _("Saved: no one is assigned.")
     if action == "department":
-        service.reassign_department(
+        reassign_department(
             report, user, version, int(form.department.data or 0), form.internal_note.data
         )
         return _("Passed to %(department)s.", department=report.department.name)
     if action == "due":
-        service.set_due(report, user, version, form.due.data)
+        set_due(report, user, version, form.due.data)
         return _("The due date was changed.")
     if action == "category":
-        service.recategorise(report, user, version, form.category.data or "")
+        recategorise(report, user, version, form.category.data or "")
         return _("Now filed as %(category)s.", category=translated(report.category, "name"))
     if action == "duplicate":
-        original = service.mark_duplicate(report, user, version, form.original.data)
+        original = mark_duplicate(report, user, version, form.original.data)
         return _("Closed as the same problem as %(number)s.", number=original.tracking_number)
-    service.edit_details(
+    edit_details(
         report,
         user,
         version,

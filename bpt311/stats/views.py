@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
 from bpt311 import dates
-from bpt311.stats import figures, page
+from bpt311.stats import breakdowns, page
 
 bp = Blueprint("stats", __name__)
 bp.add_app_template_filter(page.duration, "response_time")
@@ -17,9 +17,9 @@ bp.add_app_template_filter(page.day_words, "day_words")
 
 @bp.get("/stats")
 def index():
-    known = figures.names()
+    known = breakdowns.names()
     form, selection, problems = page.read_selection(request.args, known, public=True)
-    dashboard = figures.dashboard(selection, known)
+    dashboard = breakdowns.dashboard(selection, known)
     return render_template(
         "stats/index.html",
         form=form,
@@ -39,12 +39,12 @@ def figures_csv(table: str, *, public: bool) -> Response:
     """One table of the figures page (public) or the dashboard, for the period asked."""
     if table not in page.TABLES:
         abort(404)
-    known = figures.names()
+    known = breakdowns.names()
     form, selection, _ = page.read_selection(request.args, known, public=public)
     if refused := dates.refusal(form):
         return refused
     return csv_response(
-        page.table_rows(figures.dashboard(selection, known, weeks_only=table == "weeks"), table),
+        page.table_rows(breakdowns.dashboard(selection, known, weeks_only=table == "weeks"), table),
         table,
     )
 

@@ -18,7 +18,9 @@ from typing import IO
 from flask import current_app
 
 from bpt311.jobs.queue import defers_photo_copies
-from bpt311.media import UploadRefused, check_video, clean_video, process_photo, read_video
+from bpt311.media import UploadRefused
+from bpt311.media.photos import process_photo
+from bpt311.media.video import check_video, clean_video, read_video
 from bpt311.storage.backends import StorageUnavailable
 from bpt311.storage.files import (
     copy_sources,

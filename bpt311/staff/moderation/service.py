@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
 from bpt311 import effects, public_cache
-from bpt311.community.service import withdraw_unsent_notices
+from bpt311.community.following import withdraw_unsent_notices
 from bpt311.extensions import db
 from bpt311.models import Flag, Report, TimelineEvent, User, utcnow
 from bpt311.notify import enqueue_email, site_link
