@@ -1,14 +1,13 @@
 """Kiosk pages: a touch screen in City Hall that anyone may use and that keeps nothing.
 
-The report form is the real one (``reports.intake.take_report``, source "kiosk") in a
-large-type layout. Every page is ``no-store``; the session only ever holds the CSRF
-token and the id of the report just sent (so its receipt can be emailed or texted),
-and ``/kiosk/reset`` empties it. kiosk.js calls the reset after an idle countdown.
+The report pages are the report flow's own (``reports.flow`` with ``kiosk=True``: source
+"kiosk", the kiosk's large-type templates, the receipt screen at the end). Every page is
+``no-store``; the session only ever holds the CSRF token and the id of the report just
+sent (so its receipt can be emailed or texted), and ``/kiosk/reset`` empties it. kiosk.js
+calls the reset after an idle countdown.
 """
 
 from __future__ import annotations
-
-import secrets
 
 from flask import (
     Blueprint,
@@ -26,21 +25,19 @@ from flask_babel import gettext as _
 from flask_login import logout_user
 
 from bpt311 import i18n
-from bpt311.errors import go_to, varies_on_htmx, wants_partial
+from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import limiter
 from bpt311.kiosk import receipts
 from bpt311.kiosk.forms import EmailReceiptForm, LookupForm, TextReceiptForm
-from bpt311.reports import browse, queries
-from bpt311.reports.forms import report_form_class
-from bpt311.reports.intake import take_report
-from bpt311.reports.service import active_category, report_url, sla_in_words
+from bpt311.reports import browse, flow, queries
+from bpt311.reports.service import report_url, sla_in_words
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
 CITY_HALL = (41.1792, -73.1894)  # 45 Lyon Terrace
 NEARBY_METRES = 800
-SENT_KEY = "kiosk_sent"  # which receipts ("email", "text") went out for the report
-REPORT_KEY = "kiosk_report"  # the report this visitor just sent
+SENT_KEY = flow.KIOSK_SENT  # which receipts ("email", "text") went out for the report
+REPORT_KEY = flow.KIOSK_REPORT  # the report this visitor just sent
 
 
 @bp.before_app_request
@@ -58,9 +55,8 @@ def _keep_nothing(response):
     return varies_on_htmx(response)
 
 
-def _page(template: str, partial: str | None = None, status: int = 200, **context):
-    name = partial if partial and wants_partial() else template
-    return make_response(render_template(name, **context), status)
+def _page(template: str, status: int = 200, **context):
+    return make_response(render_template(template, **context), status)
 
 
 def _report_or_404(tracking_number: str):
@@ -76,13 +72,6 @@ def _own_report(tracking_number: str):
     if session.get(REPORT_KEY) != report.id:
         return report, redirect(url_for(".report", tracking_number=report.tracking_number), 303)
     return report, None
-
-
-PATHS = {"new": "kiosk.new_report", "create": "kiosk.create_report"}
-
-
-def _paths() -> dict[str, str]:
-    return {key: url_for(endpoint) for key, endpoint in PATHS.items()}
 
 
 @bp.get("/")
@@ -103,56 +92,13 @@ def reset():
 
 @bp.get("/report")
 def new_report():
-    code = request.args.get("category", "").strip()
-    category = active_category(code) if code else None
-    if category is None:
-        query = request.args.get("q", "").strip()[:100]
-        groups = queries.search_categories(query)
-        error = _("That kind of problem is not on our list. Choose one below.") if code else ""
-        return _page(
-            "kiosk/choose.html",
-            "reports/_category_choices.html",
-            groups=groups,
-            query=query,
-            error=error,
-            match_count=sum(len(c) for _, c in groups),
-            paths=_paths(),
-        )
-    form = report_form_class(category)(formdata=None)
-    form.category.data = category.service_code
-    form.submission_key.data = secrets.token_urlsafe(24)
-    return _form_page(form, category)
-
-
-def _form_page(form, category, intake=None, status: int = 200):
-    return _page(
-        "kiosk/new.html",
-        "kiosk/_report_form.html",
-        status,
-        form=form,
-        category=category,
-        intake=intake,
-        response_time=sla_in_words(category.sla_hours),
-        paths=_paths(),
-    )
+    return flow.new_report_page(kiosk=True)
 
 
 @bp.post("/report")
 @limiter.limit("30/minute;600/hour")  # public, and all kiosks in a hall share one address
 def create_report():
-    category = active_category(request.form.get("category", ""))
-    if category is None:
-        return redirect(url_for(".new_report"), 303)
-    form = report_form_class(category)()
-    intake = take_report(form, category, reporter=None, source="kiosk")
-    if intake.report is None:
-        status = 422 if any(f.errors for f in form) else 200
-        return _form_page(form, category, intake, status)
-    # Only the report's id: the contact details stay in the report, not in the session.
-    session[REPORT_KEY] = intake.report.id
-    session[SENT_KEY] = []
-    target = url_for(".receipt", tracking_number=intake.report.tracking_number)
-    return go_to(target)
+    return flow.create_report(kiosk=True)
 
 
 def _receipt_context(report, email_form=None, text_form=None, **extra) -> dict:

@@ -1,11 +1,13 @@
 """The new-report flow: choose a category, fill the form in, send it. One flow for the
-public pages (/reports/new) and for staff taking a report from a caller (/staff/intake)."""
+public pages (/reports/new), for staff taking a report from a caller (/staff/intake) and
+for the city-hall kiosk (/kiosk/report): each is a ``Desk``, and the views pass a flag."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
-from flask import request, session, url_for
+from flask import redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -18,71 +20,100 @@ from bpt311.reports.forms import report_form_class
 from bpt311.reports.intake import Intake, take_report
 from bpt311.reports.service import active_category, sla_in_words
 
-
-def _paths(staff: bool) -> dict[str, str]:
-    """Where the form's steps go: the public flow, or staff intake for a caller."""
-    if staff:
-        return {"new": url_for("staff.intake"), "create": url_for("staff.intake_create")}
-    return {"new": url_for("reports.new"), "create": url_for("reports.create")}
+# All a kiosk's session holds after a report, and nothing personal: the report's id (its
+# receipt can then be emailed or texted) and which receipts went out (kiosk/views.py).
+KIOSK_REPORT = "kiosk_report"
+KIOSK_SENT = "kiosk_sent"
 
 
-def _category_step(query: str = "", error: str = "", status: int = 200, staff: bool = False):
+@dataclass(frozen=True)
+class Desk:
+    """Where a report is made, and what that changes in the flow."""
+
+    source: str  # the report's source
+    new: str  # endpoint of the category step and the empty form
+    create: str  # endpoint the form is sent to
+    templates: str  # folder of its choose.html, new.html and _report_form.html
+    own_device: bool  # a resident's own browser: their account, kept points, shared photos
+    takes_points: bool  # a link's lat/lon place the report (the kiosk has no map, no links)
+
+
+WEB = Desk("web", "reports.new", "reports.create", "reports", True, True)
+STAFF = Desk("staff", "staff.intake", "staff.intake_create", "reports", False, True)
+KIOSK = Desk("kiosk", "kiosk.new_report", "kiosk.create_report", "kiosk", False, False)
+
+
+def _desk(staff: bool, kiosk: bool) -> Desk:
+    return KIOSK if kiosk else STAFF if staff else WEB
+
+
+def _context(desk: Desk) -> dict:
+    """What every step's templates are told about the desk."""
+    return {
+        "paths": {"new": url_for(desk.new), "create": url_for(desk.create)},
+        "staff_intake": desk is STAFF,
+        "kiosk": desk is KIOSK,  # big targets, autocomplete off, links that stay on the kiosk
+    }
+
+
+def _category_step(desk: Desk, query: str = "", error: str = "", status: int = 200):
     groups = queries.search_categories(query)
     # A place chosen first (/map, near me, a deep link) rides along in the query string.
     latitude, longitude = (finite_number(request.args.get(n)) for n in ("lat", "lon"))
-    point = (latitude, longitude) if latitude is not None and longitude is not None else None
+    point = None
+    if desk.takes_points and latitude is not None and longitude is not None:
+        point = (latitude, longitude)
     return partial_or_page(
         "reports/_category_choices.html",
-        "reports/choose.html",
+        f"{desk.templates}/choose.html",
         status,
         groups=groups,
         query=query,
         error=error,
         match_count=sum(len(c) for _, c in groups),
-        paths=_paths(staff),
-        staff_intake=staff,
         point=point,
+        **_context(desk),
     )
 
 
-def _form_page(form, category, intake=None, status: int = 200, staff: bool = False, chosen=None):
+def _form_page(desk: Desk, form, category, intake=None, status: int = 200, chosen=None):
     return partial_or_page(
-        "reports/_report_form.html",
-        "reports/new.html",
+        f"{desk.templates}/_report_form.html",
+        f"{desk.templates}/new.html",
         status,
         form=form,
         category=category,
         intake=intake,
         response_time=sla_in_words(category.sla_hours),
-        paths=_paths(staff),
-        staff_intake=staff,
         chosen=chosen,
+        **_context(desk),
     )
 
 
-def new_report_page(staff: bool = False):
-    if not staff:  # a banned account is told before it fills the form in, not after
+def new_report_page(staff: bool = False, kiosk: bool = False):
+    desk = _desk(staff, kiosk)
+    if desk.own_device:  # a banned account is told before it fills the form in, not after
         require_may_write(current_user)
     code = request.args.get("category", "").strip()
     category = active_category(code) if code else None
     if category is None:
         error = _("That kind of problem is not on our list. Choose one below.") if code else ""
-        if not staff:  # a deep link's point waits while the category is chosen
+        if desk.own_device:  # a deep link's point waits while the category is chosen
             share.remember_point(request.args.get("lat", ""), request.args.get("lon", ""))
-        return _category_step(request.args.get("q", "").strip()[:100], error, staff=staff)
+        return _category_step(desk, request.args.get("q", "").strip()[:100], error)
     form = report_form_class(category)(formdata=None)
     form.category.data = category.service_code
     form.submission_key.data = secrets.token_urlsafe(24)
-    if current_user.is_authenticated and not staff:  # the receipt goes to the account's email
+    if current_user.is_authenticated and desk.own_device:  # the receipt goes to their email
         form.contact_name.data = current_user.display_name
         form.contact_email.data = current_user.email
     # Deep links (a flyer's QR code, another app) may carry the point.
-    for name in ("lat", "lon"):
+    for name in ("lat", "lon") if desk.takes_points else ():
         value = request.args.get(name, "")
         target = form.latitude if name == "lat" else form.longitude
         target.data = value[:20]
     intake = None
-    if not staff:  # a point kept from the category step, photos shared from the phone
+    if desk.own_device:  # a point kept from the category step, photos shared from the phone
         point = share.pending_point()
         if point and not (form.latitude.data or form.longitude.data):
             form.latitude.data, form.longitude.data = point
@@ -91,7 +122,7 @@ def new_report_page(staff: bool = False):
     if chosen is not None and chosen.problem:
         intake = intake or Intake()
         intake.notice = chosen.problem
-    return _form_page(form, category, intake, staff=staff, chosen=chosen)
+    return _form_page(desk, form, category, intake, chosen=chosen)
 
 
 def _chosen_place(form) -> here.PlaceInWords:
@@ -111,21 +142,28 @@ def _chosen_place(form) -> here.PlaceInWords:
     return chosen
 
 
-def create_report(staff: bool = False):
-    """Send the form: for a resident, or (``staff``) for a caller, with source "staff"."""
+def create_report(staff: bool = False, kiosk: bool = False):
+    """Send the form: for a resident, for a caller (``staff``, source "staff"), or at the
+    kiosk (source "kiosk", on to its receipt screen)."""
+    desk = _desk(staff, kiosk)
     category = active_category(request.form.get("category", ""))
     if category is None:
-        return _category_step(
-            error=_("Choose what kind of problem it is."), status=422, staff=staff
-        )
+        if desk is KIOSK:  # the kiosk simply starts the visitor at its list of problems
+            return redirect(url_for(desk.new), 303)
+        return _category_step(desk, error=_("Choose what kind of problem it is."), status=422)
     form = report_form_class(category)()
-    reporter = current_user if current_user.is_authenticated and not staff else None
-    intake = take_report(form, category, reporter=reporter, source="staff" if staff else "web")
+    reporter = current_user if current_user.is_authenticated and desk.own_device else None
+    intake = take_report(form, category, reporter=reporter, source=desk.source)
     if intake.report is None:
         status = 422 if any(f.errors for f in form) else 200
-        return _form_page(form, category, intake, status, staff=staff)
+        return _form_page(desk, form, category, intake, status)
+    number = intake.report.tracking_number
+    if desk is KIOSK:
+        # Only the report's id: the contact details stay in the report, not in the session.
+        session[KIOSK_REPORT] = intake.report.id
+        session[KIOSK_SENT] = []
+        return go_to(url_for("kiosk.receipt", tracking_number=number))
     session.setdefault("my_reports", [])
     session["my_reports"] = [*session["my_reports"][-19:], intake.report.id]
     share.forget()
-    target = url_for("reports.submitted", tracking_number=intake.report.tracking_number)
-    return go_to(target)
+    return go_to(url_for("reports.submitted", tracking_number=number))
