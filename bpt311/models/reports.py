@@ -91,6 +91,25 @@ def place_words(address: str, has_point: bool, neighbourhood: str = "") -> str:
     return _("Location on the map")
 
 
+def thumb_size_of(width: int | None, height: int | None) -> tuple[int, int] | None:
+    """A thumbnail's width and height: a photo of ``width`` x ``height`` scaled to fit
+    480 px (media.THUMB_SIDE); for a Media row and for a list's plain photo row."""
+    if not width or not height:
+        return None
+    scale = min(1.0, 480 / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def variant_srcset(variant_key: str, variants, content_type: str) -> list[tuple[str, int, int]]:
+    """(file name, width, height) of each stored copy in one format, narrowest first."""
+    extension = VARIANT_EXTENSIONS.get(content_type)
+    return sorted(
+        (f"v/{variant_key}-{width}x{height}{extension}", width, height)
+        for kind, width, height in variants or []
+        if kind == content_type and extension
+    )
+
+
 class Report(Base):
     __tablename__ = "report"
     __table_args__ = (
@@ -322,19 +341,11 @@ class Media(Base):
     @property
     def thumb_size(self) -> tuple[int, int] | None:
         """The thumbnail's width and height: the photo scaled to fit 480 px (media.THUMB_SIDE)."""
-        if not self.width or not self.height:
-            return None
-        scale = min(1.0, 480 / max(self.width, self.height))
-        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+        return thumb_size_of(self.width, self.height)
 
     def srcset(self, content_type: str) -> list[tuple[str, int, int]]:
         """(file name, width, height) of each copy in one format, narrowest first."""
-        extension = VARIANT_EXTENSIONS.get(content_type)
-        return sorted(
-            (f"v/{self.variant_key}-{width}x{height}{extension}", width, height)
-            for kind, width, height in self.variants or []
-            if kind == content_type and extension
-        )
+        return variant_srcset(self.variant_key, self.variants, content_type)
 
 
 EVENT_KINDS = (

@@ -37,6 +37,7 @@ from bpt311.models import (
 )
 from bpt311.models.search import PG_VECTOR
 from bpt311.ops import replica
+from bpt311.reports.rows import ListRow, list_rows
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # deeper than 10,000 rows, narrow the search instead
@@ -379,7 +380,7 @@ def with_list_details(query: Select) -> Select:
 
 @dataclass
 class Page:
-    reports: list[Report]
+    reports: list[Report] | list[ListRow]  # ListRow for the public lists (plain=True)
     total: int
     number: int
     size: int = PAGE_SIZE
@@ -403,7 +404,11 @@ class Page:
 
 
 def page_of(
-    query: Select, number: int, session: Session | None = None, count_up_to: int | None = None
+    query: Select,
+    number: int,
+    session: Session | None = None,
+    count_up_to: int | None = None,
+    plain: bool = False,
 ) -> Page:
     """One page of a filtered, ordered SELECT of reports, and how many match in all,
     read through ``session`` (the primary's unless the caller passes the replica's).
@@ -419,13 +424,15 @@ def page_of(
         total = count_up_to
     if number > MAX_PAGE:
         return Page([], total, number, capped=capped)
-    reports = session.scalars(
-        with_list_details(query).limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
-    ).all()
+    this_page = query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
+    if plain:
+        return Page(list_rows(this_page, session), total, number, capped=capped)
+    reports = session.scalars(with_list_details(this_page)).all()
     return Page(list(reports), total, number, capped=capped)
 
 
 def page_of_reports(filters: Filters) -> Page:
     """The public list's page: read from the replica when there is one; counted up to the
-    deepest row it pages to (MAX_PAGE pages), beyond that "more than 10,000"."""
-    return page_of(filtered(filters), filters.page, replica.reader(), COUNT_CAP)
+    deepest row it pages to (MAX_PAGE pages), beyond that "more than 10,000"; its reports
+    plain rows (bpt311/reports/rows.py) for templates/reports/_row.html."""
+    return page_of(filtered(filters), filters.page, replica.reader(), COUNT_CAP, plain=True)

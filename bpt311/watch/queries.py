@@ -17,6 +17,7 @@ from bpt311.models import (
     WatchAreaFollow,
     WatchEvent,
 )
+from bpt311.reports.rows import ListRow, list_rows
 from bpt311.watch.shapes import covers
 
 NOTICES_PER_PAGE = 50
@@ -105,7 +106,7 @@ def _inside(area: WatchArea, rows, limit: int) -> list[int]:
     return found
 
 
-def reports_in(area: WatchArea, limit: int = 50) -> list[Report]:
+def reports_in(area: WatchArea, limit: int = 50) -> list[ListRow]:
     """The latest reports inside an area (of its categories), newest first."""
     rows = db.session.execute(
         _in_area(select(Report.id, Report.latitude, Report.longitude), area)
@@ -115,9 +116,7 @@ def reports_in(area: WatchArea, limit: int = 50) -> list[Report]:
     ids = _inside(area, rows, limit)
     if not ids:
         return []
-    from bpt311.reports.browse import with_list_details
-
-    reports = db.session.scalars(with_list_details(select(Report).where(Report.id.in_(ids))))
+    reports = list_rows(select(Report).where(Report.id.in_(ids)))
     order = {report_id: n for n, report_id in enumerate(ids)}
     return sorted(reports, key=lambda report: order[report.id])
 
