@@ -36,6 +36,8 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(name, value)
     app.register_blueprint(bp)
     app.cli.add_command(jobs_cli)
-    effects.init_app(app, start_job=queue.start_job)
     if app.config.get("REDIS_URL"):
+        effects.init_app(app, start_job=queue.start_job)
         set_queue_depth_source(app, lambda: queue.depths(app))
+    else:
+        effects.init_app(app)

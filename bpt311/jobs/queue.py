@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from pybreaker import CircuitBreaker, CircuitBreakerError
 from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
@@ -34,11 +34,6 @@ class QueueDown(Exception):
 def enabled(app: Flask | None = None) -> bool:
     app = app or current_app
     return bool(app.config.get("REDIS_URL"))
-
-
-def defers_photo_copies() -> bool:
-    """Whether an upload leaves its photo's smaller copies to a job."""
-    return has_app_context() and enabled()
 
 
 def connection(app: Flask | None = None) -> redis.Redis:

@@ -48,14 +48,12 @@ def announce(
     their areas overlap. With a job queue the watchers are found and told by the "watch"
     job after the commit (:func:`fan_out_later`).
     """
-    from bpt311.jobs.queue import enabled as queue_enabled
-
     if kind not in KINDS:
         raise ValueError(f"unknown kind of event {kind!r}: use one of {', '.join(KINDS)}")
     if not report.publicly_visible or not report.has_point:
         return  # a report still to be placed is announced as "new" once it has its point
     now = utcnow()
-    if queue_enabled():
+    if effects.jobs_are_queued():
         event, _ = _new_event(report, kind, actor, note, now, comment)
         event.actor_id = actor.id if actor is not None else None
         event.already_told = {
