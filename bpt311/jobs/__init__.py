@@ -25,6 +25,7 @@ DEFAULTS = {
 
 
 def init_app(app: Flask) -> None:
+    # wiring, as create_app: `import bpt311.jobs.x` must not load the views and every task
     from bpt311.jobs import queue
     from bpt311.jobs.cli import jobs_cli
     from bpt311.jobs.views import bp

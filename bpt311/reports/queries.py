@@ -10,11 +10,10 @@ from sqlalchemy.orm import selectinload
 from bpt311.extensions import db
 from bpt311.i18n import translated
 from bpt311.models import Category, Neighbourhood, Report, report_id_from_tracking_number
+from bpt311.reports.browse import with_list_details
 
 
 def latest_reports(limit: int = 10) -> list[Report]:
-    from bpt311.reports.browse import with_list_details
-
     return db.session.scalars(
         with_list_details(select(Report).where(Report.publicly_visible))
         .order_by(Report.created_at.desc(), Report.id.desc())

@@ -38,6 +38,7 @@ from bpt311.staff.access import (
     staff_required,
 )
 from bpt311.staff.filter_chips import chosen_filters
+from bpt311.templating import local_time
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -215,8 +216,6 @@ def _inspector_forms(report, bound: str | None = None, template_id: str = "", bo
     if bound != "category":
         made["category"].category.data = report.category.service_code
     if bound != "due" and report.due_at:
-        from bpt311.templating import local_time
-
         made["due"].due.data = local_time(report.due_at, "%Y-%m-%dT%H:%M")
     if template_id.isdigit() and bound != "status":
         chosen = db.session.get(ResponseTemplate, int(template_id))

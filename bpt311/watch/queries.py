@@ -17,6 +17,7 @@ from bpt311.models import (
     WatchAreaFollow,
     WatchEvent,
 )
+from bpt311.reports.browse import with_list_details
 from bpt311.watch.shapes import covers
 
 NOTICES_PER_PAGE = 50
@@ -115,7 +116,6 @@ def reports_in(area: WatchArea, limit: int = 50) -> list[Report]:
     ids = _inside(area, rows, limit)
     if not ids:
         return []
-    from bpt311.reports.browse import with_list_details
 
     reports = db.session.scalars(with_list_details(select(Report).where(Report.id.in_(ids))))
     order = {report_id: n for n, report_id in enumerate(ids)}
