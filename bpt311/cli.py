@@ -18,8 +18,8 @@ from bpt311.backup import backup_command, restore_command
 from bpt311.config import MIGRATIONS_DIR
 from bpt311.extensions import db
 from bpt311.imports.cli import import_cli
+from bpt311.jobs.loop import run_pass, run_worker
 from bpt311.models import Category, Report
-from bpt311.notify import run_pass, run_worker
 from bpt311.outbound311.cli import open311_cli
 from bpt311.privacy.cli import privacy_cli
 from bpt311.reports import daily
