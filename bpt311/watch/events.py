@@ -26,6 +26,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import about, emailed_in_this_transaction, enqueue_email, site_link
+from bpt311.pwa import push
 from bpt311.watch.matching import Watcher, watchers_of
 from bpt311.watch.tokens import unsubscribe_token
 
@@ -129,7 +130,6 @@ def fan_out(
     # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT ("insertmanyvalues")
     # instead of a statement per row: about ten times faster on PostgreSQL for a busy point.
     db.session.execute(insert(Notice).returning(Notice.id), rows)
-    from bpt311.pwa import push  # devices that turned notifications on for watch areas
 
     push.queue(
         [w.user_id for w in watchers if w.delivery != "none"],
@@ -146,7 +146,6 @@ def fan_out_later(event_id: int) -> str:
     on, as :func:`announce` would have in the request, in one transaction. Running it
     again (a worker killed mid-job, a retry, the sweep) tells nobody twice: the event is
     locked, and people who already have its notice are left out. Commits."""
-    from bpt311.pwa import push
 
     event = db.session.scalars(
         select(WatchEvent).where(WatchEvent.id == event_id).with_for_update()
@@ -309,8 +308,6 @@ def _who(actor: User | None) -> str:
 
 
 def _pushed_in_this_transaction(report_id: int) -> set[int]:
-    from bpt311.pwa import push
-
     return {user_id for user_id, rid in effects.remembered(push.QUEUED) if rid == report_id}
 
 
