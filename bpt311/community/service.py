@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import effects, i18n, notify, public_cache, storage
+from bpt311.access import may_act_on
 from bpt311.accounts.standing import require_may_write
 from bpt311.audit import record
 from bpt311.extensions import db
@@ -35,7 +36,6 @@ from bpt311.models import (
 from bpt311.notify import about, enqueue_email, site_link
 from bpt311.problems import InvalidInput, NotAllowed
 from bpt311.reports import lifecycle
-from bpt311.staff.access import may_act_on
 from bpt311.tokens import EMAIL_UPDATES, UNSUBSCRIBE, make_token
 from bpt311.watch.events import announce
 

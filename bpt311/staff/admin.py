@@ -13,6 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from bpt311 import effects
+from bpt311.access import admin_required
 from bpt311.api import keys
 from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import db
@@ -21,7 +22,6 @@ from bpt311.imports.service import past_imports
 from bpt311.models import ApiKey, Category, CategoryQuestion, Department, User
 from bpt311.problems import Refused, onto_form
 from bpt311.staff import admin_forms, queries
-from bpt311.staff.access import admin_required
 from bpt311.staff.administration import api_keys, categories, departments, geography, people
 from bpt311.staff.views import bp
 

@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import dates, effects, i18n, public_cache, storage
+from bpt311.access import may_act_on
 from bpt311.audit import record
 from bpt311.community.service import public_name, tell_followers
 from bpt311.extensions import db
@@ -35,7 +36,6 @@ from bpt311.notify import enqueue_email, site_link
 from bpt311.outbound311.routing import send_on
 from bpt311.problems import Conflict, InvalidInput, NotAllowed
 from bpt311.reports import daily, lifecycle
-from bpt311.staff.access import may_act_on
 from bpt311.watch.events import announce
 
 NOTE_MAX = 4000

@@ -19,6 +19,12 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import dates, effects
+from bpt311.access import (
+    admin_required,
+    may_act_on,
+    require_may_act_on,
+    staff_required,
+)
 from bpt311.community import forms as community_forms
 from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
@@ -31,12 +37,6 @@ from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.reports.timeline import step_words
 from bpt311.staff import forms, queries, saved, service
-from bpt311.staff.access import (
-    admin_required,
-    may_act_on,
-    require_may_act_on,
-    staff_required,
-)
 from bpt311.staff.filter_chips import chosen_filters
 from bpt311.templating import local_time
 
