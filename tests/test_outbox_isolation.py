@@ -14,11 +14,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bpt311 import notify
+from bpt311 import notify, push
 from bpt311.extensions import db
 from bpt311.jobs import loop
 from bpt311.models import AuditLog, Follow, Outbox, PushMessage, utcnow
-from bpt311.pwa import push
 from tests.conftest import client_for, post_form
 from tests.factories import make_report, make_user
 from tests.smtp import SMTPServer

@@ -1,7 +1,7 @@
 """The outbox loop: without a job queue (and beside one, for what its jobs lost), a
 worker pass delivers the due emails and pushes and runs the sweep, in ``flask notify
 run`` or, in development, a thread of the web process. It sits above the channels it
-drives (notify, pwa.push) and the sweep, so none of them imports it."""
+drives (notify, push) and the sweep, so none of them imports it."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from datetime import datetime
 
 from flask import Flask
 
-from bpt311 import effects, notify
+from bpt311 import effects, notify, push
 from bpt311.extensions import db
 from bpt311.jobs import sweep
-from bpt311.pwa import push
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import re
 from flask_babel import LazyString, force_locale, gettext
 from sqlalchemy import insert, select
 
-from bpt311 import effects, i18n
+from bpt311 import effects, i18n, push
 from bpt311.extensions import db
 from bpt311.models import (
     Comment,
@@ -26,7 +26,6 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import about, emailed_in_this_transaction, enqueue_email, site_link
-from bpt311.pwa import push
 from bpt311.watch.matching import Watcher, watchers_of
 from bpt311.watch.tokens import unsubscribe_token
 
