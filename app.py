@@ -8,7 +8,7 @@ app = create_app()
 
 def main() -> None:
     from bpt311.cli import prepare_database
-    from bpt311.notify import start_background_worker
+    from bpt311.jobs.loop import start_background_worker
 
     with app.app_context():
         prepare_database()

@@ -30,7 +30,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import click
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from flask import current_app
+from flask_migrate import upgrade
 from sqlalchemy import (
     JSON,
     Table,
@@ -43,9 +46,10 @@ from sqlalchemy import (
     text,
 )
 
+from bpt311 import storage
 from bpt311.config import MIGRATIONS_DIR
 from bpt311.extensions import db
-from bpt311.models import Base
+from bpt311.models import Base, Media
 
 FORMAT = "bpt311-backup/1"
 MANIFEST = "manifest.json"
@@ -81,8 +85,6 @@ def database_revision(connection) -> str | None:
 
 def code_revision() -> str | None:
     """The newest migration this code knows: what ``flask db upgrade`` brings a database to."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_DIR)
@@ -193,7 +195,6 @@ def _media_files(root: Path) -> list[tuple[str, Path]]:
 
 def _object_store():
     """The object store media live in, or None when they are in the media folder."""
-    from bpt311 import storage
 
     store = storage.backend()
     return None if store.kind == "local" else store
@@ -201,7 +202,6 @@ def _object_store():
 
 def _fetch_media(into: Path) -> list[tuple[str, Path]]:
     """Every medium of an object store (and any still waiting in the spool), as files."""
-    from bpt311 import storage
 
     found = []
     for name in storage.stored_media():
@@ -218,8 +218,6 @@ def _fetch_media(into: Path) -> list[tuple[str, Path]]:
 
 
 def _referenced_media(connection) -> set[str]:
-    from bpt311.models import Media
-
     names = set()
     for file_name, thumb_name in connection.execute(select(Media.file_name, Media.thumb_name)):
         names.update(name for name in (file_name, thumb_name) if name)
@@ -380,8 +378,6 @@ def _row_count(connection) -> int:
 def _media_is_empty(root: Path) -> bool:
     store = _object_store()
     if store is not None:
-        from bpt311 import storage
-
         return not storage.stored_media()
     return not _media_files(root)
 
@@ -551,8 +547,6 @@ class ObjectSwap:
         self.added: list[str] = []
 
     def run(self) -> None:
-        from bpt311 import storage
-
         self.before = set(storage.stored_media())
         for path in sorted(self.incoming.rglob("*")):
             if path.is_file():
@@ -567,8 +561,6 @@ class ObjectSwap:
         self.store.delete(self.added)
 
     def finish(self) -> None:
-        from bpt311 import storage
-
         storage.delete(*sorted(self.before - self.restored))
 
 
@@ -645,7 +637,6 @@ def _prepare_schema(revision: str | None) -> None:
             "The database has no tables and the backup names no schema revision: "
             "run flask --app app db upgrade first."
         )
-    from flask_migrate import upgrade
 
     upgrade(directory=MIGRATIONS_DIR, revision=revision)
 

@@ -12,11 +12,21 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from bpt311 import effects
+from bpt311.accounts.cli import users_cli
+from bpt311.api.cli import api_keys_cli
+from bpt311.backup import backup_command, restore_command
 from bpt311.config import MIGRATIONS_DIR
 from bpt311.extensions import db
+from bpt311.imports.cli import import_cli
+from bpt311.jobs.loop import run_pass, run_worker
 from bpt311.models import Category, Report
+from bpt311.outbound311.cli import open311_cli
+from bpt311.privacy.cli import privacy_cli
 from bpt311.reports import daily
+from bpt311.seed import load_city, make_demo_reports
 from bpt311.site import city_zone
+from bpt311.staff.housekeeping import archive_closed, send_overdue_emails
+from bpt311.watch.cli import digest_command
 
 notify_cli = AppGroup("notify", help="Deliver the email outbox.")
 stats_cli = AppGroup("stats", help="The figures' daily summary.")
@@ -24,7 +34,6 @@ stats_cli = AppGroup("stats", help="The figures' daily summary.")
 
 def prepare_database(demo_reports: int = 300) -> None:
     """Bring the schema up to date and fill an empty database: what the first run needs."""
-    from bpt311.seed import load_city, make_demo_reports
 
     upgrade(directory=MIGRATIONS_DIR)
     if db.session.scalar(select(func.count(Category.id))) == 0:
@@ -44,7 +53,6 @@ def prepare_database(demo_reports: int = 300) -> None:
 )
 def seed_command(report_count: int) -> None:
     """Load Bridgeport's departments, categories and neighbourhoods (idempotent)."""
-    from bpt311.seed import load_city, make_demo_reports
 
     counts = load_city()
     click.echo(
@@ -72,7 +80,6 @@ def stats_rebuild() -> None:
 )
 def notify_run(once: bool, interval: float) -> None:
     """Deliver queued emails and push messages, retrying failures with backoff, until stopped."""
-    from bpt311.notify import run_pass, run_worker
 
     if once:
         done = run_pass()
@@ -88,7 +95,6 @@ def notify_run(once: bool, interval: float) -> None:
 @notify_cli.command("overdue")
 def notify_overdue() -> None:
     """Email each department its overdue reports: once per city day, however often run."""
-    from bpt311.staff.housekeeping import send_overdue_emails
 
     run = send_overdue_emails()
     click.echo(
@@ -107,7 +113,6 @@ def notify_overdue() -> None:
 )
 def archive_command(days: int) -> None:
     """Move long-closed reports to "archived" (idempotent; safe to run from cron)."""
-    from bpt311.staff.housekeeping import archive_closed
 
     count = archive_closed(days)
     click.echo(
@@ -116,14 +121,6 @@ def archive_command(days: int) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from bpt311.accounts.cli import users_cli
-    from bpt311.api.cli import api_keys_cli
-    from bpt311.backup import backup_command, restore_command
-    from bpt311.imports.cli import import_cli
-    from bpt311.outbound311.cli import open311_cli
-    from bpt311.privacy.cli import privacy_cli
-    from bpt311.watch.cli import digest_command
-
     if "digest" not in notify_cli.commands:
         notify_cli.add_command(digest_command)
 

@@ -47,9 +47,17 @@ class _Pending:
 
 def init_app(app: Flask, start_job: Callable[[str, int], Any] | None = None) -> None:
     """``start_job(kind, row_id)``, when given, is called for each row named by
-    ``start_job`` once its transaction commits (the job queue's enqueue)."""
+    ``start_job`` once its transaction commits (the job queue's enqueue; given only
+    when there is a queue)."""
     app.extensions[STARTER] = start_job
     app.teardown_appcontext(_end_of_context)
+
+
+def jobs_are_queued() -> bool:
+    """Whether a job queue takes the rows named by ``start_job`` (else the periodic
+    sweeps do): an upload then leaves its photo's copies to a job, and a watch event
+    its watchers. Asked by the lower layers (storage, watch) without importing jobs."""
+    return has_app_context() and current_app.extensions.get(STARTER) is not None
 
 
 def _pending(create: bool = True) -> _Pending | None:

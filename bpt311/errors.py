@@ -23,8 +23,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bpt311 import effects
-from bpt311.accounts.standing import CannotPost
 from bpt311.extensions import db
+from bpt311.problems import CannotPost
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -22,7 +22,6 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 def person_or_address() -> str:
     """Rate-limit key for things signed-in people do: per account, so a whole building
     behind one address (or the city-hall kiosks) is not limited as one person."""
-    from flask_login import current_user
 
     if current_user and current_user.is_authenticated:
         return f"user:{current_user.id}"

@@ -11,8 +11,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import shapely
+from flask import current_app, has_app_context
 from shapely.geometry import Point, shape
 from shapely.prepared import prep
+from sqlalchemy import select
+
+from bpt311.extensions import db
+from bpt311.models import ServiceBoundary
 
 # Bridgeport spans about 0.1 degree; an equirectangular projection centred on it
 # is accurate to well under a metre there, and keeps the maths dependency-free.
@@ -88,6 +93,13 @@ class ServiceArea:
         return self._prepared.contains(Point(to_metres(lon, lat)))
 
 
+def service_area() -> ServiceArea:
+    """The city's service area under the app's settings (SERVICE_AREA_FILE, its margin):
+    the boundary an administrator uploaded when there is one, else the file."""
+    config = current_app.config
+    return service_area_from_file(config["SERVICE_AREA_FILE"], config["SERVICE_AREA_BUFFER_METRES"])
+
+
 def service_area_from_file(path: str, buffer_m: float) -> ServiceArea:
     """The service area: the boundary an administrator uploaded when there is one (the
     newest ``service_boundary`` row), otherwise the boundary file at ``path``.
@@ -103,14 +115,9 @@ def service_area_from_file(path: str, buffer_m: float) -> ServiceArea:
 
 def uploaded_boundary_version() -> tuple | None:
     """The newest uploaded boundary's (id, created_at); None without one (or outside an app)."""
-    from flask import has_app_context
 
     if not has_app_context():
         return None
-    from sqlalchemy import select
-
-    from bpt311.extensions import db
-    from bpt311.models import ServiceBoundary
 
     row = db.session.execute(
         select(ServiceBoundary.id, ServiceBoundary.created_at)
@@ -128,9 +135,6 @@ def _service_area_of_file(path: str, buffer_m: float) -> ServiceArea:
 
 @lru_cache(maxsize=4)
 def _service_area_of_upload(version: tuple, buffer_m: float) -> ServiceArea:
-    from bpt311.extensions import db
-    from bpt311.models import ServiceBoundary
-
     row = db.session.get(ServiceBoundary, version[0])
     return ServiceArea(json.loads(row.geometry_json), buffer_m)
 

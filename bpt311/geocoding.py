@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bpt311 import effects
 from bpt311.extensions import db
-from bpt311.geo import service_area_from_file
+from bpt311.geo import service_area
 from bpt311.models import GeocodeCache
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def search(text: str, limit: int = 5) -> list[Place]:
     query = " ".join(text.split())
     if "bridgeport" not in key:
         query += ", Bridgeport, CT"
-    area = _service_area()
+    area = service_area()
     min_lon, min_lat, max_lon, max_lat = area.bounds
     try:
         locations = _geocoder().geocode(
@@ -175,11 +175,6 @@ def _remember(kind: str, key: str, places: list[Place]) -> None:
     except IntegrityError:
         log.info("geocode cache already had %s %r", kind, key)
     effects.commit()
-
-
-def _service_area():
-    config = current_app.config
-    return service_area_from_file(config["SERVICE_AREA_FILE"], config["SERVICE_AREA_BUFFER_METRES"])
 
 
 def _geocoder() -> Nominatim:

@@ -7,9 +7,13 @@ message or an HTMX partial; the message is already in the person's words and lan
 - ``Conflict``: someone else changed it first; the page shows its new state.
 - ``Refused``: a change that cannot be made as asked, with a message per form field
   ("" for the form as a whole).
+- ``CannotPost``: a banned account tried to write (not a ``Problem``: no form catches it;
+  ``errors`` turns it into its page).
 """
 
 from __future__ import annotations
+
+from flask_babel import gettext as _
 
 
 class Problem(Exception):
@@ -51,6 +55,19 @@ class Refused(Problem):
     @property
     def errors(self) -> dict[str, str]:
         return self._errors
+
+
+class CannotPost(Exception):
+    """A banned account tried to write. ``errors`` turns it into a 403 page that says what
+    they can still do; a view with a form may show the message in the form instead."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Your account cannot post: the city's moderators have stopped it from sending "
+                "reports, comments, votes and flags, and from changing them."
+            )
+        )
 
 
 def onto_form(form, problem: Problem, fallback: str = "", aliases=None) -> str:

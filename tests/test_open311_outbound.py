@@ -366,7 +366,7 @@ def test_a_token_is_resolved_and_without_an_updates_feed_request_states_are_read
 
 
 def test_the_outbox_pass_sends_and_only_one_sender_can_claim_a_row(fake_city):
-    from bpt311.notify import run_pass
+    from bpt311.jobs.loop import run_pass
 
     app, fake = fake_city
     _file_pothole()

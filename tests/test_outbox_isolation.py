@@ -14,10 +14,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bpt311 import notify
+from bpt311 import notify, push
 from bpt311.extensions import db
+from bpt311.jobs import loop
 from bpt311.models import AuditLog, Follow, Outbox, PushMessage, utcnow
-from bpt311.pwa import push
 from tests.conftest import client_for, post_form
 from tests.factories import make_report, make_user
 from tests.smtp import SMTPServer
@@ -86,7 +86,7 @@ def test_a_hostile_name_does_not_stop_other_emails_and_ends_dead(mail):
     assert len(bad) == 1 and bad[0].id < rows[-1].id  # the reset was queued after it
 
     start = utcnow()
-    notify.run_pass("w1", now=start)  # the worker's whole pass; it must not raise
+    loop.run_pass("w1", now=start)  # the worker's whole pass; it must not raise
 
     # Every other email left, the reset email queued after the bad row included.
     [reset] = server.mailbox.to("clerk@bridgeport.example")
@@ -106,7 +106,7 @@ def test_a_hostile_name_does_not_stop_other_emails_and_ends_dead(mail):
     assert row.next_attempt_at > start and row.last_error
     # It goes dead after OUTBOX_MAX_ATTEMPTS and is not tried again.
     for hours in range(1, 10):
-        notify.run_pass("w1", now=start + timedelta(hours=7 * hours))
+        loop.run_pass("w1", now=start + timedelta(hours=7 * hours))
     [row] = [r for r in outbox_rows() if r.id == bad[0].id]
     assert row.status == "dead" and row.attempts == MAX_ATTEMPTS
     assert len(server.mailbox.messages) == len([r for r in outbox_rows() if r.status == "sent"])
@@ -117,7 +117,7 @@ def test_the_admin_sees_a_dead_email_and_can_retry_or_discard_it(mail):
     watched, _other = hostile_comment_then_reset(site)
     start = utcnow()
     for hours in range(MAX_ATTEMPTS + 1):
-        notify.run_pass("w1", now=start + timedelta(hours=7 * hours))
+        loop.run_pass("w1", now=start + timedelta(hours=7 * hours))
     [dead] = [row for row in outbox_rows() if row.status == "dead"]
     dead_id = dead.id
     admin = make_user("admin@bridgeport.example", role="admin")
@@ -136,7 +136,7 @@ def test_the_admin_sees_a_dead_email_and_can_retry_or_discard_it(mail):
     assert audit.actor_id == admin.id and audit.target_id == dead_id
 
     for hours in range(MAX_ATTEMPTS + 1):
-        notify.run_pass("w1", now=start + timedelta(days=1, hours=7 * hours))
+        loop.run_pass("w1", now=start + timedelta(days=1, hours=7 * hours))
     db.session.expire_all()
     assert db.session.get(Outbox, dead_id).status == "dead"  # the name still cannot be sent
     response = post_form(browser, "/staff/admin/jobs/emails/discard", {"outbox_id": str(dead_id)})
@@ -285,12 +285,12 @@ def test_the_parts_of_a_pass_run_even_when_one_fails(push_mail, monkeypatch):
         raise RuntimeError("the email part broke")
 
     monkeypatch.setattr(notify, "deliver_due", broken)
-    notify.run_pass("w1")
+    loop.run_pass("w1")
     assert len(pushed) == 1 and swept == [1]
 
     monkeypatch.setattr(push, "deliver_push_due", broken)
     monkeypatch.setattr(notify, "deliver_due", lambda *a, **k: swept.append("email") or 0)
-    notify.run_pass("w1")
+    loop.run_pass("w1")
     assert swept == [1, "email", 1]
 
 

@@ -18,10 +18,10 @@ from flask import current_app
 from PIL import Image
 from sqlalchemy import func, select
 
+from bpt311 import push
 from bpt311.community.comments import delete_comment
 from bpt311.extensions import db
 from bpt311.models import Comment, Follow, PushMessage, PushSubscription, Report, utcnow
-from bpt311.pwa import push
 from tests.conftest import client_for, csrf_token_from, post_form
 from tests.factories import CITY_HALL, hidden, make_report, make_user, report_form_data
 from tests.test_reporting import jpeg

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import AuditLog
-from bpt311.staff.audit import record
 from tests.conftest import HTMX, client_for
 from tests.factories import make_report, make_user
 

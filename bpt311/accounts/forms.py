@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from bpt311.accounts.passwords import NotCommon
 from bpt311.accounts.service import PASSWORD_MAX, PASSWORD_MIN
+from bpt311.forms import ConfirmForm  # noqa: F401  (one for every package)
 from bpt311.names import PersonName
 
 
@@ -104,7 +105,3 @@ class ChangeEmailForm(FlaskForm):
 
 class DeleteAccountForm(FlaskForm):
     password = PasswordField(_l("Your password"), [DataRequired(_l("Enter your password"))])
-
-
-class ConfirmForm(FlaskForm):
-    """A button and its CSRF token: signing out, asking for a link."""

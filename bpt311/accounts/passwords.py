@@ -21,8 +21,7 @@ COMMON_MESSAGE = _l(
 
 @cache
 def common_passwords() -> frozenset[str]:
-    # Imported on first use: the module holds several large word lists.
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # heavy: large word lists, on first use
 
     return frozenset(word.lower() for word in FREQUENCY_LISTS["passwords"])
 

@@ -17,13 +17,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import effects, i18n, names, public_cache, tokens
+from bpt311 import effects, i18n, names, public_cache, storage, tokens
 from bpt311.accounts import throttle
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
 from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.models import ROLES, Department, Report, User, utcnow
 from bpt311.notify import enqueue_email, site_link
+from bpt311.privacy.erasure import erase_person
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
@@ -430,8 +431,6 @@ def delete_account(user: User, password: str) -> None:
     stay public but no longer lead back to the person (see bpt311.privacy.erasure)."""
     if not password_matches(user, password):
         raise WrongPassword()
-    from bpt311 import storage
-    from bpt311.privacy.erasure import erase_person
 
     files = erase_person(user)
     effects.after_commit(public_cache.changed)  # their name leaves every public page at once

@@ -9,20 +9,7 @@ downloading or deleting their data (deleting their own comment included).
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-
-
-class CannotPost(Exception):
-    """A banned account tried to write. ``errors`` turns it into a 403 page that says what
-    they can still do; a view with a form may show the message in the form instead."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            _(
-                "Your account cannot post: the city's moderators have stopped it from sending "
-                "reports, comments, votes and flags, and from changing them."
-            )
-        )
+from bpt311.problems import CannotPost
 
 
 def may_write(user) -> bool:

@@ -13,7 +13,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, exists, update
 
 from bpt311 import effects, i18n, public_cache, storage
+from bpt311.access import may_act_on
 from bpt311.accounts.standing import require_may_write
+from bpt311.audit import record
 from bpt311.community.following import ensure_follow, tell_followers, withdraw_unsent_notices
 from bpt311.community.texts import checked_text, public_name
 from bpt311.extensions import db
@@ -27,8 +29,6 @@ from bpt311.models import (
 )
 from bpt311.notify import enqueue_email, site_link
 from bpt311.problems import NotAllowed
-from bpt311.staff.access import may_act_on
-from bpt311.staff.audit import record
 from bpt311.watch.events import announce
 
 COMMENT_MAX = 2000

@@ -29,6 +29,8 @@ from sqlalchemy import func, or_, select, update
 
 from bpt311 import effects, outbound, storage
 from bpt311.extensions import db
+from bpt311.jobs import queue
+from bpt311.jobs.photos import make_copies
 from bpt311.media import UploadRefused
 from bpt311.media.photos import process_photo
 from bpt311.models import ImportedPhoto, Media, Report, TimelineEvent, utcnow
@@ -187,9 +189,6 @@ def _give_up(photo_id: int, error: str) -> str:
 
 
 def _keep(photo_id: int, photo) -> str:
-    from bpt311.jobs import queue
-    from bpt311.jobs.photos import make_copies
-
     name, thumb = storage.new_name(".jpg"), storage.new_name(".thumb.jpg")
     try:
         storage.write_bytes(name, photo.data)

@@ -25,6 +25,7 @@ DEFAULTS = {
 
 
 def init_app(app: Flask) -> None:
+    # wiring, as create_app: `import bpt311.jobs.x` must not load the views and every task
     from bpt311.jobs import queue
     from bpt311.jobs.cli import jobs_cli
     from bpt311.jobs.views import bp
@@ -36,6 +37,8 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(name, value)
     app.register_blueprint(bp)
     app.cli.add_command(jobs_cli)
-    effects.init_app(app, start_job=queue.start_job)
     if app.config.get("REDIS_URL"):
+        effects.init_app(app, start_job=queue.start_job)
         set_queue_depth_source(app, lambda: queue.depths(app))
+    else:
+        effects.init_app(app)

@@ -6,6 +6,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from bpt311.jobs.sweep import retry_spooled_media, sweep_media, sweep_watch_events
+from bpt311.jobs.worker import make_worker
+
 jobs_cli = AppGroup("jobs", help="The job queue on Redis: workers and the sweep.")
 
 
@@ -15,7 +18,6 @@ jobs_cli = AppGroup("jobs", help="The job queue on Redis: workers and the sweep.
 @click.option("--name", default=None, help="The worker's name in Redis (default: unique).")
 def worker_command(burst: bool, simple: bool, name: str | None) -> None:
     """Run jobs from the email, watch and media queues (emails first), with retries."""
-    from bpt311.jobs.worker import make_worker
 
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
@@ -31,7 +33,6 @@ def sweep_command(older_than: float | None) -> None:
     """Queue again (or, Redis down, do here) photos whose copies were never made and watch
     events whose watchers were never told, and send media spooled while the object store
     was down."""
-    from bpt311.jobs.sweep import retry_spooled_media, sweep_media, sweep_watch_events
 
     handled = sweep_media(limit=1000, older_than=older_than)
     click.echo(f"Swept {handled} photo{'s' if handled != 1 else ''}.")

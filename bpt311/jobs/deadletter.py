@@ -13,10 +13,10 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from sqlalchemy import delete, select, update
 
 from bpt311 import effects
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.jobs import queue
 from bpt311.models import Media, Outbox, Report, User, WatchEvent, utcnow
-from bpt311.staff.audit import record
 
 LIMIT = 200
 

@@ -16,14 +16,14 @@ from sqlalchemy import select, update
 from bpt311 import effects, storage
 from bpt311.extensions import db
 from bpt311.jobs.videos import make_clean_copy
+from bpt311.media.photos import make_variants
+from bpt311.models import Media
 
 
 def make_copies(media_id: int) -> str:
     """Make and store the copies of one photo (a video: its clean copy) and mark it ready;
     "ready already" if so.
     Raises OSError (storage.StorageUnavailable included) for the queue to retry."""
-    from bpt311.media.photos import make_variants
-    from bpt311.models import Media
 
     media = db.session.get(Media, media_id)
     if media is None:

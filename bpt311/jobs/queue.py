@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from pybreaker import CircuitBreaker, CircuitBreakerError
 from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
@@ -34,11 +34,6 @@ class QueueDown(Exception):
 def enabled(app: Flask | None = None) -> bool:
     app = app or current_app
     return bool(app.config.get("REDIS_URL"))
-
-
-def defers_photo_copies() -> bool:
-    """Whether an upload leaves its photo's smaller copies to a job."""
-    return has_app_context() and enabled()
 
 
 def connection(app: Flask | None = None) -> redis.Redis:
@@ -80,15 +75,15 @@ def retry_policy(app: Flask | None = None) -> Retry:
     return Retry(max=len(intervals), interval=intervals)
 
 
-def _function(kind: str):
-    from bpt311.jobs import tasks
-
-    return {
-        "email": tasks.deliver_email,
-        "watch": tasks.fan_out_watch_event,
-        "media": tasks.make_photo_copies,
-        "open311": tasks.send_report_on,
-    }[kind]
+# The function a worker runs for each kind, by the dotted name RQ stores with the job anyway:
+# the queue names the tasks without importing them (the tasks import the queue).
+TASKS = "bpt311.jobs.tasks"
+FUNCTIONS = {
+    "email": f"{TASKS}.deliver_email",
+    "watch": f"{TASKS}.fan_out_watch_event",
+    "media": f"{TASKS}.make_photo_copies",
+    "open311": f"{TASKS}.send_report_on",
+}
 
 
 def breaker(app: Flask) -> CircuitBreaker:
@@ -109,17 +104,15 @@ def breaker(app: Flask) -> CircuitBreaker:
 def enqueue(kind: str, row_id: int) -> bool:
     """Queue the job for one row; False (logged, never raised) when Redis is down."""
     app = current_app._get_current_object()
-    from bpt311.jobs import tasks
-
     try:
         with breaker(app).calling():
             get_queue(kind, app).enqueue(
-                _function(kind),
+                FUNCTIONS[kind],
                 row_id,
                 job_id=job_id(kind, row_id, app),
                 unique=True,
                 retry=retry_policy(app),
-                on_failure=Callback(tasks.job_failed),
+                on_failure=Callback(f"{TASKS}.job_failed"),
                 description=f"{kind} {row_id}",
             )
     except CircuitBreakerError:

@@ -18,9 +18,16 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bpt311 import effects
+from bpt311 import effects, storage
 from bpt311.extensions import db
+from bpt311.imports.photos import fetch_waiting
 from bpt311.jobs import queue
+from bpt311.jobs.photos import make_copies
+from bpt311.models import Media, WatchEvent, utcnow
+from bpt311.outbound311.sending import send_pending_reports as send
+from bpt311.outbound311.syncing import sync_due
+from bpt311.reports.locating import place_pending_reports
+from bpt311.watch.events import fan_out_later
 
 log = logging.getLogger(__name__)
 LAST_SWEEP = "bpt311.jobs.last_sweep"
@@ -55,7 +62,6 @@ def sweep_when_due() -> int:
 def sweep_locations(limit: int = 20) -> int:
     """Reports whose location is to be confirmed (sent while the geocoder was down, or
     without an address) are geocoded here, each retried with its own backoff."""
-    from bpt311.reports.locating import place_pending_reports
 
     try:
         return place_pending_reports(limit)
@@ -68,7 +74,6 @@ def sweep_locations(limit: int = 20) -> int:
 def send_pending_reports(limit: int = 20) -> int:
     """Reports waiting to go to the city's work-order system are sent (each claimed by one
     sender, retried with its own backoff)."""
-    from bpt311.outbound311.sending import send_pending_reports as send
 
     return send(limit)
 
@@ -76,7 +81,6 @@ def send_pending_reports(limit: int = 20) -> int:
 def sync_city_systems() -> int:
     """The city systems' answers are brought back, each endpoint once an
     OPEN311_SYNC_SECONDS (0: only by `flask open311 sync`)."""
-    from bpt311.outbound311.syncing import sync_due
 
     return sync_due()
 
@@ -84,7 +88,6 @@ def sync_city_systems() -> int:
 def sweep_imported_photos(limit: int = 10) -> int:
     """Photos of imported reports whose turn has come are fetched and kept as uploads are
     (bpt311.imports.photos); each failure is that photo's alone, retried with a backoff."""
-    from bpt311.imports.photos import fetch_waiting
 
     try:
         return fetch_waiting(limit)
@@ -97,7 +100,6 @@ def sweep_imported_photos(limit: int = 10) -> int:
 def retry_spooled_media() -> int:
     """Media this host kept in its spool while the object store was down go to the store
     (``storage.retry_pending_media``); while it is still down they keep waiting."""
-    from bpt311 import storage
 
     try:
         done = storage.retry_pending_media()
@@ -112,7 +114,6 @@ def retry_spooled_media() -> int:
 
 def _stale_ids(model, unfinished, limit: int, older_than: float | None) -> list[int]:
     """Ids of ``model`` rows still ``unfinished`` after JOBS_SWEEP_AFTER_SECONDS."""
-    from bpt311.models import utcnow
 
     seconds = current_app.config["JOBS_SWEEP_AFTER_SECONDS"] if older_than is None else older_than
     stale = db.session.scalars(
@@ -158,8 +159,6 @@ def sweep_media(limit: int = 20, older_than: float | None = None) -> int:
     """Give each photo processing for longer than JOBS_SWEEP_AFTER_SECONDS its job again
     (unless Redis still holds one), or make its copies here when Redis is down (the store
     being down too leaves it for the next sweep). Returns how many were queued or done."""
-    from bpt311.jobs.photos import make_copies
-    from bpt311.models import Media
 
     stale = _stale_ids(Media, Media.processing_state == "processing", limit, older_than)
     return _requeue_or_do("media", stale, make_copies, OSError, "Photo copies of media")
@@ -170,8 +169,6 @@ def sweep_watch_events(limit: int = 50, older_than: float | None = None) -> int:
     "watch" job again (unless Redis still holds one), or tell its watchers here when Redis
     is down (a worker doing it at the same time wins). Returns how many were queued or
     done."""
-    from bpt311.models import WatchEvent
-    from bpt311.watch.events import fan_out_later
 
     stale = _stale_ids(WatchEvent, WatchEvent.fanned_out_at.is_(None), limit, older_than)
     return _requeue_or_do("watch", stale, fan_out_later, SQLAlchemyError, "Watchers of watch event")

@@ -15,6 +15,12 @@ from sqlalchemy import update
 
 from bpt311 import effects
 from bpt311.extensions import db
+from bpt311.jobs.photos import make_copies
+from bpt311.jobs.queue import parse_job_id
+from bpt311.models import Media, Outbox, utcnow
+from bpt311.notify import deliver_one
+from bpt311.outbound311.sending import send_now
+from bpt311.watch.events import fan_out_later
 
 log = logging.getLogger(__name__)
 # The app a worker process runs its jobs for: set once by bpt311.jobs.worker, because RQ
@@ -42,8 +48,6 @@ def job_context() -> Iterator[None]:
 def deliver_email(outbox_id: int) -> str:
     """Deliver outbox row ``outbox_id`` now. The outbox's claim makes this once only,
     whether this job runs twice or ``flask notify run`` sends the row meanwhile."""
-    from bpt311.models import Outbox, utcnow
-    from bpt311.notify import deliver_one
 
     with job_context():
         row = db.session.get(Outbox, outbox_id)
@@ -63,7 +67,6 @@ def deliver_email(outbox_id: int) -> str:
 
 def fan_out_watch_event(event_id: int) -> str:
     """Tell the watchers of watch event ``event_id`` (notices, emails, pushes), once."""
-    from bpt311.watch.events import fan_out_later
 
     with job_context():
         return fan_out_later(event_id)
@@ -71,7 +74,6 @@ def fan_out_watch_event(event_id: int) -> str:
 
 def make_photo_copies(media_id: int) -> str:
     """Make a photo's AVIF/WebP/JPEG copies; a storage outage (OSError) is retried."""
-    from bpt311.jobs.photos import make_copies
 
     with job_context():
         return make_copies(media_id)
@@ -80,7 +82,6 @@ def make_photo_copies(media_id: int) -> str:
 def send_report_on(request_id: int) -> str:
     """Send outbound request ``request_id`` to the city's work-order system, once (its
     claim); a failure keeps the row's own backoff, and the sweep sends it when it is due."""
-    from bpt311.outbound311.sending import send_now
 
     with job_context():
         return send_now(request_id)
@@ -91,8 +92,6 @@ def job_failed(job, connection, exc_type, exc_value, traceback) -> None:
     "failed" (it is shown without its copies) until an admin retries the job."""
     if job.retries_left:
         return  # it will be tried again
-    from bpt311.jobs.queue import parse_job_id
-    from bpt311.models import Media
 
     with job_context():
         parsed = parse_job_id(job.id)

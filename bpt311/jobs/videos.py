@@ -23,6 +23,7 @@ from bpt311 import effects, storage
 from bpt311.extensions import db
 from bpt311.media import UploadRefused
 from bpt311.media.video import clean_video
+from bpt311.models import Media
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm"}
@@ -32,7 +33,6 @@ def make_clean_copy(media_id: int) -> str:
     """Replace one video as sent by its clean copy and poster, and mark it ready; "ready
     already" if so, "refused" (and "failed", the file as sent deleted) if it cannot be
     read after all. Raises OSError (storage.StorageUnavailable included) to be retried."""
-    from bpt311.models import Media
 
     media = db.session.get(Media, media_id)
     if media is None:
@@ -87,7 +87,6 @@ def make_clean_copy(media_id: int) -> str:
 def _refuse(media_id: int, sent: str, exc: UploadRefused) -> str:
     """A video the header check let through but that cannot be copied (damaged further in,
     or longer than its header said): never shown, and the file as sent is not kept."""
-    from bpt311.models import Media
 
     log.warning("Video of media %s cannot be cleaned: %s", media_id, exc)
     db.session.execute(

@@ -18,9 +18,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from bpt311.access import admin_required
+from bpt311.forms import ConfirmForm
 from bpt311.jobs import deadletter, queue
-from bpt311.staff.access import admin_required
-from bpt311.staff.admin_forms import ConfirmForm
 
 log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bpt311.i18n import translated_option
 from bpt311.models.base import Base, utcnow
 
 # none: handled here; email: the department gets an email of each new report; open311:
@@ -120,7 +121,6 @@ class CategoryQuestion(Base):
 
     def option_name(self, key: str) -> str:
         """An option's name, as translated for the page's language where it is."""
-        from bpt311.i18n import translated_option
 
         for option in self.options or []:
             if option.get("key") == key:

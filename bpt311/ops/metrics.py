@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bpt311 import effects
 from bpt311.extensions import db
+from bpt311.models import Outbox
 
 log = logging.getLogger(__name__)
 disable_created_metrics()  # the *_created series double the output and nothing here reads them
@@ -65,8 +66,6 @@ class ScrapeTimeCollector:
         self.app = app
 
     def collect(self):
-        from bpt311.models import Outbox
-
         backlog = GaugeMetricFamily(
             "bpt311_outbox_emails",
             "Emails in the outbox not sent yet: pending (due or retrying) and dead.",

@@ -6,13 +6,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from bpt311.privacy.retention import purge
+
 privacy_cli = AppGroup("privacy", help="Personal data: retention.")
 
 
 @privacy_cli.command("purge")
 def purge_command() -> None:
     """Erase contact details of long-closed reports and old sent emails (idempotent)."""
-    from bpt311.privacy.retention import purge
 
     done = purge()
     config = current_app.config

@@ -12,6 +12,8 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select, update
 
 from bpt311 import storage
+from bpt311.community.comments import counted_comment
+from bpt311.community.votes import forget_votes_of
 from bpt311.extensions import db
 from bpt311.models import (
     AuditLog,
@@ -33,7 +35,6 @@ FORMER = "A former resident"
 def erase_person(user: User) -> list[str]:
     """Remove or anonymise everything of ``user`` and delete the account, in the caller's
     transaction (not committed). Returns the media files to delete once it commits."""
-    from bpt311.community.votes import forget_votes_of
 
     now = utcnow()
     user_id, email = user.id, (user.email or "").strip().lower()
@@ -92,7 +93,6 @@ def erase_person(user: User) -> list[str]:
 
 def _erase_comments(user_id: int, shown_name: str, now) -> list[str]:
     """A resident's comments lose their words and photos; the city's replies stay."""
-    from bpt311.community.comments import counted_comment  # as in erase_person
 
     theirs = select(Comment.id).where(Comment.author_id == user_id, Comment.by_city.is_(False))
     photos = [

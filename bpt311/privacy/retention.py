@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
 from bpt311 import effects
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import (
     EmailSubscription,
@@ -21,7 +22,6 @@ from bpt311.models import (
     WatchEvent,
     utcnow,
 )
-from bpt311.staff.audit import record
 
 
 @dataclass

@@ -25,9 +25,8 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from bpt311 import i18n
+from bpt311 import i18n, push
 from bpt311.extensions import csrf, limiter, person_or_address
-from bpt311.pwa import push
 from bpt311.reports import shared as share
 from bpt311.security import came_from_this_site
 

@@ -27,6 +27,7 @@ from wtforms.widgets import Select as SelectWidget
 from bpt311.dates import DayField, city_midnight, date_problems
 from bpt311.extensions import db
 from bpt311.geo import METRES_PER_DEG_LAT, bounding_box
+from bpt311.geocoding import GeocoderUnavailable, search
 from bpt311.i18n import translated
 from bpt311.models import (
     Category,
@@ -233,8 +234,6 @@ def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
 
 
 def _locate(filters: Filters, problems: list[str]) -> None:
-    from bpt311.geocoding import GeocoderUnavailable, search
-
     try:
         places = search(filters.near, limit=1)
     except GeocoderUnavailable:

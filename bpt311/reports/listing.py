@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from urllib.parse import urlencode
 
 from flask import (
     Response,
@@ -33,8 +34,6 @@ MAP_CAP = 2000
 
 
 def _query_string(without: tuple[str, ...] = ("page",)) -> str:
-    from urllib.parse import urlencode
-
     pairs = [(k, v) for k, v in request.args.items(multi=True) if k not in without and v != ""]
     return urlencode(pairs)
 

@@ -23,8 +23,9 @@ from bpt311.geo import (
     NeighbourhoodFinder,
     bounding_box,
     distance_metres,
-    service_area_from_file,
+    service_area,
 )
+from bpt311.geocoding import reverse
 from bpt311.i18n import current_language, translated
 from bpt311.models import (
     SOURCES,
@@ -189,11 +190,6 @@ def validate_answers(
 
 
 # ---- location ----------------------------------------------------------------
-
-
-def service_area():
-    config = current_app.config
-    return service_area_from_file(config["SERVICE_AREA_FILE"], config["SERVICE_AREA_BUFFER_METRES"])
 
 
 def outside_city_message(latitude: float, longitude: float) -> str:
@@ -362,8 +358,6 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
         latitude, longitude = point
         neighbourhood_id, pending = neighbourhood_at(latitude, longitude), False
         if not address:
-            from bpt311.geocoding import reverse  # a network call: before the transaction
-
             address = reverse(latitude, longitude) or ""
             pending = not address  # the geocoder was down or slow: a job asks again
     now = utcnow()

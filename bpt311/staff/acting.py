@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import effects, public_cache
+from bpt311.access import may_act_on
 from bpt311.community.texts import public_name
 from bpt311.models import (
     Report,
@@ -20,7 +21,6 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.problems import Conflict, InvalidInput, NotAllowed
-from bpt311.staff.access import may_act_on
 
 NOTE_MAX = 4000
 # What staff are told when a note is missing or too long, by field.

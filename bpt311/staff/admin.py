@@ -13,13 +13,13 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from bpt311 import effects
+from bpt311.access import admin_required
 from bpt311.api import keys
 from bpt311.extensions import db
 from bpt311.imports.service import past_imports
 from bpt311.models import ApiKey, Department, User
 from bpt311.problems import Refused, onto_form
 from bpt311.staff import admin_forms, queries
-from bpt311.staff.access import admin_required
 from bpt311.staff.administration import api_keys, departments, geography, people
 from bpt311.staff.views import bp
 

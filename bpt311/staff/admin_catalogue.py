@@ -12,12 +12,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from bpt311.access import admin_required
 from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.i18n import LANGUAGES, current_language
 from bpt311.models import Category, CategoryQuestion
 from bpt311.problems import Refused, onto_form
 from bpt311.staff import admin_forms, queries
-from bpt311.staff.access import admin_required
 from bpt311.staff.admin import form_page, found, number
 from bpt311.staff.administration import categories
 from bpt311.staff.views import bp

@@ -21,6 +21,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
+from bpt311.forms import ConfirmForm  # noqa: F401  (one for every package)
 from bpt311.i18n import LANGUAGES
 from bpt311.names import PersonName
 from bpt311.reports.forms import Marked
@@ -311,10 +312,6 @@ class GeoConfirmForm(FlaskForm):
     kind = HiddenField()
     source_name = HiddenField()
     geojson = HiddenField()
-
-
-class ConfirmForm(FlaskForm):
-    """A button that changes one thing (deactivate, revoke, delete): only the CSRF token."""
 
 
 def department_choices(departments, blank: str) -> list:

@@ -8,13 +8,13 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from bpt311.access import admin_required
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Open311Endpoint, OutboundRequest
 from bpt311.outbound311.endpoints import RemoteUnavailable
 from bpt311.outbound311.routing import department_route
 from bpt311.problems import Refused, onto_form
 from bpt311.staff import admin_forms, open311_setup
-from bpt311.staff.access import admin_required
 from bpt311.staff.views import bp
 
 

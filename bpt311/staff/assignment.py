@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from bpt311 import dates, i18n
+from bpt311.audit import record
 from bpt311.community.following import tell_followers
 from bpt311.community.texts import public_name
 from bpt311.extensions import db
@@ -32,7 +33,6 @@ from bpt311.staff.acting import (
     checked_text,
     commit_or_stale,
 )
-from bpt311.staff.audit import record
 from bpt311.watch.events import announce
 
 

@@ -21,12 +21,12 @@ from sqlalchemy.orm import selectinload
 from wtforms import Form, SelectField, StringField
 
 from bpt311 import dates
+from bpt311.access import staff_required
 from bpt311.dates import DayField, city_midnight, date_problems
 from bpt311.errors import partial_or_page, wants_partial
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, User, report_id_from_tracking_number
 from bpt311.paging import Page, page_number, page_of
-from bpt311.staff.access import staff_required
 from bpt311.staff.views import bp
 
 PAGE_SIZE = 50

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from bpt311 import dates
+from bpt311.access import staff_required
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Neighbourhood, Report, User
 from bpt311.models.reports import TRACKING_PREFIX
 from bpt311.reports import browse
 from bpt311.staff import forms, queries
-from bpt311.staff.access import staff_required
 from bpt311.staff.views import bp
 from bpt311.stats import breakdowns, page
 from bpt311.stats.views import figures_csv

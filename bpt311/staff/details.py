@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import (
     Report,
@@ -18,7 +19,6 @@ from bpt311.staff.acting import (
     checked_text,
     commit_or_stale,
 )
-from bpt311.staff.audit import record
 from bpt311.watch.events import announce
 
 

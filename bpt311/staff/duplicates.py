@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, literal, select, update
 
+from bpt311.audit import record
 from bpt311.community.following import tell_followers
 from bpt311.extensions import db
 from bpt311.models import (
@@ -24,7 +25,6 @@ from bpt311.staff.acting import (
     check_may_change,
     commit_or_stale,
 )
-from bpt311.staff.audit import record
 from bpt311.watch.events import announce
 
 

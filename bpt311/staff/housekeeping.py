@@ -13,13 +13,13 @@ from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import selectinload
 
 from bpt311 import effects, i18n, public_cache
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, TimelineEvent, utcnow
 from bpt311.models.base import UTCDateTime
 from bpt311.notify import enqueue_email, site_link
 from bpt311.reports import lifecycle
 from bpt311.site import city_zone
-from bpt311.staff.audit import record
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from bpt311 import effects
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import (
     SEND_METHODS,
@@ -32,7 +33,6 @@ from bpt311.models import (
 from bpt311.outbound311 import endpoints as outbound
 from bpt311.outbound311.routing import Route, route_of
 from bpt311.problems import Refused
-from bpt311.staff.audit import record
 
 PROBLEM_STATES = ("refused", "dead")
 PROBLEMS_SHOWN = 200

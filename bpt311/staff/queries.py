@@ -19,6 +19,7 @@ from bpt311.models import (
     SavedFilter,
     TimelineEvent,
     User,
+    report_id_from_tracking_number,
     utcnow,
 )
 from bpt311.reports import browse
@@ -146,7 +147,6 @@ def templates_for(report: Report) -> list[ResponseTemplate]:
 
 def full_report(tracking_number: str) -> Report | None:
     """A report with everything the inspector shows, internal notes included."""
-    from bpt311.models import report_id_from_tracking_number
 
     report_id = report_id_from_tracking_number(tracking_number)
     if report_id is None:

@@ -6,10 +6,10 @@ Each function is one transaction (the views never commit); template changes are 
 from __future__ import annotations
 
 from bpt311 import effects
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import ResponseTemplate, SavedFilter, User
 from bpt311.problems import NotAllowed
-from bpt311.staff.audit import record
 
 
 def save_filter(owner: User, name: str, query: str) -> SavedFilter:

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from bpt311 import storage
+from bpt311.audit import record
 from bpt311.community.following import tell_followers
 from bpt311.models import (
     Media,
@@ -22,7 +23,6 @@ from bpt311.staff.acting import (
     checked_text,
     commit_or_stale,
 )
-from bpt311.staff.audit import record
 from bpt311.watch.events import announce
 
 STATUS_ACTIONS = {

@@ -19,6 +19,12 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from bpt311 import dates, effects
+from bpt311.access import (
+    admin_required,
+    may_act_on,
+    require_may_act_on,
+    staff_required,
+)
 from bpt311.community import forms as community_forms
 from bpt311.errors import go_to, partial_or_page, wants_partial
 from bpt311.extensions import db
@@ -31,12 +37,6 @@ from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.reports.timeline import step_words
 from bpt311.staff import forms, queries, saved
-from bpt311.staff.access import (
-    admin_required,
-    may_act_on,
-    require_may_act_on,
-    staff_required,
-)
 from bpt311.staff.acting import StaleReport, fill_template
 from bpt311.staff.assignment import assign, reassign_department, recategorise, set_due
 from bpt311.staff.bulk import bulk
@@ -44,6 +44,7 @@ from bpt311.staff.details import edit_details
 from bpt311.staff.duplicates import mark_duplicate
 from bpt311.staff.filter_chips import chosen_filters
 from bpt311.staff.status import change_status
+from bpt311.templating import local_time
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -221,8 +222,6 @@ def _inspector_forms(report, bound: str | None = None, template_id: str = "", bo
     if bound != "category":
         made["category"].category.data = report.category.service_code
     if bound != "due" and report.due_at:
-        from bpt311.templating import local_time
-
         made["due"].due.data = local_time(report.due_at, "%Y-%m-%dT%H:%M")
     if template_id.isdigit() and bound != "status":
         chosen = db.session.get(ResponseTemplate, int(template_id))

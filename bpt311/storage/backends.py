@@ -154,8 +154,8 @@ class S3Storage:
         public_url: str = "",
         url_seconds: int = 600,
     ):
-        import boto3
-        from botocore.config import Config
+        import boto3  # optional: boto3 is loaded only for an object store (slow to import)
+        from botocore.config import Config  # optional: as boto3
 
         self.bucket = bucket
         self.public_url = public_url.rstrip("/")
@@ -216,8 +216,8 @@ class S3Storage:
     @staticmethod
     @contextmanager
     def _translated(name: str):
-        from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError
+        from boto3.exceptions import Boto3Error  # optional: as boto3
+        from botocore.exceptions import BotoCoreError, ClientError  # optional: as boto3
 
         try:
             yield
@@ -238,7 +238,7 @@ class S3Storage:
             )
 
     def put_stream(self, name: str, stream: IO[bytes]) -> None:
-        from boto3.s3.transfer import TransferConfig
+        from boto3.s3.transfer import TransferConfig  # optional: as boto3
 
         with self._answers(name):  # a multipart upload is only visible once completed
             self.client.upload_fileobj(

@@ -17,7 +17,7 @@ from typing import IO
 
 from flask import current_app
 
-from bpt311.jobs.queue import defers_photo_copies
+from bpt311 import effects
 from bpt311.media import UploadRefused
 from bpt311.media.photos import process_photo
 from bpt311.media.video import check_video, clean_video, read_video
@@ -127,7 +127,7 @@ def stash_photo(upload) -> StashedMedia:
         upload.stream,
         upload.filename,
         max_bytes=current_app.config["PHOTO_MAX_MB"] * 1024 * 1024,
-        with_variants=not defers_photo_copies(),  # with a job queue, a job makes them
+        with_variants=not effects.jobs_are_queued(),  # with a job queue, a job makes them
     )
     return stash(
         "photo",
@@ -160,7 +160,7 @@ def stash_video(upload) -> StashedMedia:
     info = read_video(
         upload.stream, upload.filename, extension=checked.extension, max_seconds=max_seconds
     )
-    if defers_photo_copies():
+    if effects.jobs_are_queued():
         return stash(
             "video",
             upload.filename,

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from bpt311 import effects
 from bpt311.extensions import db
-from bpt311.jobs.queue import defers_photo_copies
 from bpt311.models import Media
 from bpt311.models.reports import VARIANT_EXTENSIONS
 from bpt311.storage.files import copy, delete, exists, names_under, read_bytes
@@ -121,7 +120,7 @@ def prepare_new_media(media) -> None:
         and media.thumb_name
         and not media.variants
         and media.processing_state in (None, "ready")
-        and defers_photo_copies()
+        and effects.jobs_are_queued()
     ):
         media.processing_state = "processing"  # copies not made yet: the job makes them
     if media.processing_state == "processing":

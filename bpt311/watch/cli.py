@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from bpt311.watch.digest import send_digests
+
 
 @click.command("digest")
 @with_appcontext
@@ -14,7 +16,6 @@ def digest_command() -> None:
     Safe to run again, or twice at once: nothing is ever sent twice. Run it once a day,
     for example from cron; the outbox worker (``notify run``) delivers the emails.
     """
-    from bpt311.watch.digest import send_digests
 
     sent = send_digests()
     click.echo(f"Queued {sent} digest email{'s' if sent != 1 else ''}.")

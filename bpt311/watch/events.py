@@ -14,7 +14,7 @@ import re
 from flask_babel import LazyString, force_locale, gettext
 from sqlalchemy import insert, select
 
-from bpt311 import effects, i18n
+from bpt311 import effects, i18n, push
 from bpt311.extensions import db
 from bpt311.models import (
     Comment,
@@ -48,14 +48,12 @@ def announce(
     their areas overlap. With a job queue the watchers are found and told by the "watch"
     job after the commit (:func:`fan_out_later`).
     """
-    from bpt311.jobs.queue import enabled as queue_enabled
-
     if kind not in KINDS:
         raise ValueError(f"unknown kind of event {kind!r}: use one of {', '.join(KINDS)}")
     if not report.publicly_visible or not report.has_point:
         return  # a report still to be placed is announced as "new" once it has its point
     now = utcnow()
-    if queue_enabled():
+    if effects.jobs_are_queued():
         event, _ = _new_event(report, kind, actor, note, now, comment)
         event.actor_id = actor.id if actor is not None else None
         event.already_told = {
@@ -131,7 +129,6 @@ def fan_out(
     # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT ("insertmanyvalues")
     # instead of a statement per row: about ten times faster on PostgreSQL for a busy point.
     db.session.execute(insert(Notice).returning(Notice.id), rows)
-    from bpt311.pwa import push  # devices that turned notifications on for watch areas
 
     push.queue(
         [w.user_id for w in watchers if w.delivery != "none"],
@@ -148,7 +145,6 @@ def fan_out_later(event_id: int) -> str:
     on, as :func:`announce` would have in the request, in one transaction. Running it
     again (a worker killed mid-job, a retry, the sweep) tells nobody twice: the event is
     locked, and people who already have its notice are left out. Commits."""
-    from bpt311.pwa import push
 
     event = db.session.scalars(
         select(WatchEvent).where(WatchEvent.id == event_id).with_for_update()
@@ -311,8 +307,6 @@ def _who(actor: User | None) -> str:
 
 
 def _pushed_in_this_transaction(report_id: int) -> set[int]:
-    from bpt311.pwa import push
-
     return {user_id for user_id, rid in effects.remembered(push.QUEUED) if rid == report_id}
 
 

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 
+from bpt311.forms import ConfirmForm  # noqa: F401  (one for every package)
 from bpt311.reports.forms import CheckboxesField, Marked
 from bpt311.watch.service import DELIVERY_LABELS, KIND_LABELS, AreaSettings, Where
 
@@ -112,7 +113,3 @@ class FollowForm(FlaskForm):
         default="digest",
         validate_choice=False,
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A button that only carries the CSRF token."""

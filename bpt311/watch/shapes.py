@@ -18,7 +18,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from shapely.geometry import shape as to_shape
 
-from bpt311.geo import bounding_box, distance_metres, project
+from bpt311.geo import bounding_box, distance_metres, project, service_area
 from bpt311.models import Neighbourhood
 
 MAX_VERTICES = 500
@@ -53,15 +53,11 @@ class Outline:
 def city_shapes():
     """(the service area, the service area with the margin) in local metres: the boundary
     an administrator uploaded when there is one, else the boundary file."""
-    from bpt311.reports.service import service_area
-
     area = service_area()
     return area.shape_m, area.with_margin(CITY_MARGIN_M)
 
 
 def _in_city(latitude: float, longitude: float) -> bool:
-    from bpt311.reports.service import service_area
-
     return service_area().contains(latitude, longitude)
 
 

@@ -242,7 +242,7 @@ def test_a_kiosk_registers_no_service_worker_and_drops_an_old_one(live, browser)
 
 @pytest.fixture
 def vapid(live):
-    from bpt311.pwa.push import new_vapid_keys
+    from bpt311.push import new_vapid_keys
 
     public, private = new_vapid_keys()
     live.config.update(VAPID_PUBLIC_KEY=public, VAPID_PRIVATE_KEY=private)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bpt311 import effects
 from bpt311.api import keys
+from bpt311.audit import record
 from bpt311.models import ApiKey, User, utcnow
 from bpt311.problems import Refused
-from bpt311.staff.audit import record
 
 
 def create_api_key(actor: User, name: str) -> keys.NewKey:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from bpt311 import effects, public_cache
 from bpt311.api.service_requests import SERVICE_CODE_RE
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import QUESTION_TYPES, Category, CategoryQuestion, Department, Report, User
 from bpt311.problems import Refused
@@ -24,7 +25,6 @@ from bpt311.staff.administration.saving import (
     clean_translations,
     save_audited,
 )
-from bpt311.staff.audit import record
 
 QUESTION_CODE_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 LIST_TYPES = ("singlevaluelist", "multivaluelist")

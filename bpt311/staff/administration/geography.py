@@ -21,12 +21,12 @@ from shapely.validation import explain_validity
 from sqlalchemy import func, select, update
 
 from bpt311 import effects
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder, project, slugify
 from bpt311.models import Neighbourhood, Report, ServiceBoundary, User, WatchArea
 from bpt311.problems import Refused
 from bpt311.reports import daily
-from bpt311.staff.audit import record
 
 KINDS = ("boundary", "neighbourhoods")
 MAX_UPLOAD_BYTES = 400_000  # the confirm form carries the text back; keep it well in bounds

@@ -11,12 +11,12 @@ from sqlalchemy.orm import selectinload
 
 from bpt311 import effects, tokens
 from bpt311.accounts.service import normalise_email, user_by_email
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import ROLES, Department, User
 from bpt311.notify import enqueue_email, site_link
 from bpt311.problems import Refused
 from bpt311.staff.administration.saving import STAFF_ROLES, commit_or_clash
-from bpt311.staff.audit import record
 
 
 def users_matching(words: str = "", role: str = "", limit: int = 100) -> list[User]:

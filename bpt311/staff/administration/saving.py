@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import effects, public_cache
+from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.models import User
 from bpt311.problems import Refused
-from bpt311.staff.audit import record
 
 STAFF_ROLES = ("staff", "admin")
 

@@ -16,14 +16,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
 from bpt311 import effects, public_cache
+from bpt311.access import may_act_on
+from bpt311.audit import record
 from bpt311.community.following import withdraw_unsent_notices
 from bpt311.extensions import db
 from bpt311.models import Flag, Report, TimelineEvent, User, utcnow
 from bpt311.notify import enqueue_email, site_link
 from bpt311.problems import NotAllowed, Problem
 from bpt311.reports import daily
-from bpt311.staff.access import may_act_on
-from bpt311.staff.audit import record
 from bpt311.staff.moderation.queries import TARGETS, Item
 
 REASON_MAX = 500

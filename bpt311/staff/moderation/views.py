@@ -13,12 +13,12 @@ from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from bpt311.access import admin_required, require_may_act_on, staff_required
 from bpt311.errors import go_to, varies_on_htmx, wants_partial
 from bpt311.extensions import db
 from bpt311.models import User
 from bpt311.paging import page_number
 from bpt311.problems import NotAllowed, Problem
-from bpt311.staff.access import admin_required, require_may_act_on, staff_required
 from bpt311.staff.moderation.forms import BanForm, HideForm, forms_for
 from bpt311.staff.moderation.queries import TARGETS, Item, flagged_page, hidden_page, load_items
 from bpt311.staff.moderation.service import ban, dismiss, hide, restore, unban

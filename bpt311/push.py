@@ -223,7 +223,7 @@ def send(subscription: PushSubscription, payload: dict) -> None:
     """Encrypt and POST one notification; raises pywebpush.WebPushException, or
     outbound.Refused when the endpoint (checked again, and resolved now) is not a push
     service's public address."""
-    from pywebpush import webpush
+    from pywebpush import webpush  # heavy: loaded by the push sender only, not by every page
 
     config = current_app.config
     destination = outbound.check_before_connecting(subscription.endpoint, push_services())
@@ -257,7 +257,7 @@ def deliver_push_due(worker: str | None = None, limit: int = 100, now: datetime 
 
 def _deliver_one(row_id: int, worker: str, now: datetime) -> bool:
     """Claim and push one notification; True when the push service took it."""
-    from pywebpush import WebPushException
+    from pywebpush import WebPushException  # heavy: as webpush above
 
     if not claim(row_id, worker, now, model=PushMessage):
         return False
