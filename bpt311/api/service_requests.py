@@ -31,7 +31,7 @@ from bpt311.models import (
     report_id_from_tracking_number,
     utcnow,
 )
-from bpt311.models.reports import TRACKING_PREFIX
+from bpt311.models.reports import tracking_number_for
 from bpt311.reports.service import sla_in_words
 from bpt311.site import city_zone, site_url
 
@@ -289,7 +289,7 @@ def service_notice(sla_hours: int) -> str:
 
 
 def tracking_number(number: int) -> str:
-    return f"{TRACKING_PREFIX}{number:06d}"
+    return tracking_number_for(number)
 
 
 def record(row, site_url: str, zone: ZoneInfo) -> dict:
@@ -314,7 +314,7 @@ def record(row, site_url: str, zone: ZoneInfo) -> dict:
         photo,
     ) = row
     return {
-        "service_request_id": f"{TRACKING_PREFIX}{number:06d}",
+        "service_request_id": tracking_number_for(number),
         "status": _open311_status_of().get(status, "open"),
         "status_notes": status_notes or None,
         "service_name": service_name,

@@ -45,6 +45,7 @@ from bpt311.models.reports import (
     daily_figure,
     looks_like_tracking_number,
     report_id_from_tracking_number,
+    tracking_number_for,
 )
 from bpt311.models.watching import (
     AREA_SHAPES,
@@ -106,5 +107,6 @@ __all__ = [
     "WatchEvent",
     "looks_like_tracking_number",
     "report_id_from_tracking_number",
+    "tracking_number_for",
     "utcnow",
 ]

@@ -67,6 +67,11 @@ def looks_like_tracking_number(text: str) -> bool:
     return bool(_PREFIXED_RE.match(text or ""))
 
 
+def tracking_number_for(report_id: int) -> str:
+    """The number people quote for a report (BPT-000123): the one spelling everywhere."""
+    return f"{TRACKING_PREFIX}{report_id:06d}"
+
+
 def report_id_from_tracking_number(text: str) -> int | None:
     """``BPT-000123`` (or ``bpt 123``, ``BPT123``, ``#123``, ``000123``, ``123``) gives 123;
     anything else, or a number no report can have, gives None."""
@@ -234,7 +239,7 @@ class Report(Base):
 
     @property
     def tracking_number(self) -> str:
-        return f"{TRACKING_PREFIX}{self.id:06d}"
+        return tracking_number_for(self.id)
 
     @property
     def status_label(self) -> str:

@@ -24,7 +24,7 @@ from bpt311 import dates
 from bpt311.errors import error_response, go_to, partial_or_page, varies_on_htmx, wants_partial
 from bpt311.extensions import db, limiter
 from bpt311.models import Category, Neighbourhood, Report
-from bpt311.models.reports import STATUS_NAMES, TRACKING_PREFIX
+from bpt311.models.reports import STATUS_NAMES, tracking_number_for
 from bpt311.ops import replica
 from bpt311.reports import browse, clusters, figures, here, queries
 from bpt311.reports.views import bp
@@ -235,12 +235,8 @@ def _rows(filters: browse.Filters, limit: int | None, on_the_map: bool = False):
     yield from replica.reader().execute(query.execution_options(yield_per=1000))
 
 
-def _tracking_number(report_id: int) -> str:
-    return f"{TRACKING_PREFIX}{report_id:06d}"
-
-
 def _public_url(report_id: int) -> str:
-    return f"{current_app.config['SITE_URL']}/reports/{_tracking_number(report_id)}"
+    return f"{current_app.config['SITE_URL']}/reports/{tracking_number_for(report_id)}"
 
 
 def _iso(moment) -> str:
@@ -252,7 +248,7 @@ def _feature(row) -> dict:
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": [row.longitude, row.latitude]},
         "properties": {
-            "tracking_number": _tracking_number(row.id),
+            "tracking_number": tracking_number_for(row.id),
             "category": row.category,
             "status": row.status,
             "status_label": STATUS_NAMES.get(row.status, row.status),  # data: English
@@ -302,7 +298,7 @@ def _map_point(row) -> dict:
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": [row.longitude, row.latitude]},
         "properties": {
-            "tracking_number": _tracking_number(row.id),
+            "tracking_number": tracking_number_for(row.id),
             "category": row.category,
             "status": row.status,
             "description": description[:139] + "…" if len(description) > 140 else description,
@@ -420,7 +416,7 @@ def csv_export():
         for row in _rows(filters, None):
             yield csv_line(
                 [
-                    _tracking_number(row.id),
+                    tracking_number_for(row.id),
                     row.category,
                     row.group,
                     row.status,

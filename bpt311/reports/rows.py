@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from bpt311.extensions import db
 from bpt311.models import STATUS_LABELS, Category, Comment, Media, Neighbourhood, Report
 from bpt311.models.reports import (
-    TRACKING_PREFIX,
     place_words,
     thumb_size_of,
+    tracking_number_for,
     variant_srcset,
 )
 
@@ -78,7 +78,7 @@ class ListRow:
 
     @property
     def tracking_number(self) -> str:
-        return f"{TRACKING_PREFIX}{self.id:06d}"
+        return tracking_number_for(self.id)
 
     @property
     def status_label(self) -> str:

@@ -14,7 +14,7 @@ from bpt311 import dates
 from bpt311.access import staff_required
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Neighbourhood, Report, User
-from bpt311.models.reports import TRACKING_PREFIX
+from bpt311.models.reports import tracking_number_for
 from bpt311.reports import browse
 from bpt311.staff import forms, queries
 from bpt311.staff.views import bp
@@ -133,7 +133,7 @@ def _export_rows(selection: queries.QueueSelection):
     )
     site = current_app.config["SITE_URL"]
     for row in db.session.execute(rows):
-        number = f"{TRACKING_PREFIX}{row.id:06d}"
+        number = tracking_number_for(row.id)
         yield {
             "tracking_number": number,
             "status": row.status,
