@@ -15,25 +15,34 @@ a queue the periodic sweeps take the same rows through the same functions.
 
 ``commit()`` and ``rollback()`` are the only ways bpt311 ends a transaction; what was
 named for a transaction that is never ended (an error page) is undone when the app
-context ends. ``remembered(key)`` is a set that lives as long as the transaction: who was
-already emailed or pushed about a report in it, so nobody is told twice.
+context ends. When the connection is lost during the COMMIT itself, nobody knows whether
+it happened: the undo steps are then kept in this process and done later only where the
+change is found not to have committed (``undo_on_rollback(..., unless=...)``, settled
+after the next commit and by the sweep). ``remembered(key)`` is a set that lives as long
+as the transaction: who was already emailed or pushed about a report in it, so nobody is
+told twice.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError
 
 from bpt311.extensions import db
 
 log = logging.getLogger(__name__)
 KEY = "bpt311.effects"
 STARTER = "bpt311.effects.start_job"
+Undo = tuple[Callable, tuple, Callable[..., bool] | None]
+_in_doubt: list[Undo] = []  # undo steps of commits whose outcome is unknown
+_in_doubt_lock = threading.Lock()
 
 
 @dataclass
@@ -41,7 +50,7 @@ class _Pending:
     jobs: list[tuple[str, Any]] = field(default_factory=list)
     before: list[tuple[Callable, tuple]] = field(default_factory=list)
     after: list[tuple[Callable, tuple]] = field(default_factory=list)
-    undo: list[tuple[Callable, tuple]] = field(default_factory=list)
+    undo: list[Undo] = field(default_factory=list)
     memory: dict[str, set] = field(default_factory=dict)
 
 
@@ -83,10 +92,15 @@ def after_commit(function: Callable, *args) -> None:
     _pending().after.append((function, args))
 
 
-def undo_on_rollback(function: Callable, *args) -> None:
+def undo_on_rollback(function: Callable, *args, unless: Callable[..., bool] | None = None) -> None:
     """Call ``function(*args)`` if the transaction is rolled back or never committed:
-    files written for it are deleted, so a failed change leaves nothing half-written."""
-    _pending().undo.append((function, args))
+    files written for it are deleted, so a failed change leaves nothing half-written.
+
+    If the connection is lost during the COMMIT, whether it happened is unknown: the step
+    is then done later, once the database answers, unless ``unless(*args)`` says the
+    change is there (a row owns the file); without ``unless`` it is then never done (a
+    file left over rather than a report that lost its photo)."""
+    _pending().undo.append((function, args, unless))
 
 
 def remembered(key: str) -> set:
@@ -107,11 +121,25 @@ def commit() -> None:
         if pending is not None and pending.jobs:
             db.session.flush()  # ids for the rows the queue will be told about
             jobs = [(kind, _row_id(row)) for kind, row in pending.jobs]
+        db.session.flush()  # what fails here surely did not commit
+    except Exception:
+        rollback()
+        raise
+    try:
         db.session.commit()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            rollback()
+            raise
+        db.session.rollback()  # the connection went during COMMIT: the outcome is unknown
+        _keep_in_doubt(db.session.info.pop(KEY, None))
+        raise
     except Exception:
         rollback()
         raise
     db.session.info.pop(KEY, None)
+    if _in_doubt:
+        settle_in_doubt()
     if pending is None:
         return
     starter = current_app.extensions.get(STARTER) if has_app_context() else None
@@ -144,11 +172,49 @@ def rollback() -> None:
 def _undo(pending: _Pending | None) -> None:
     if pending is None:
         return
-    for function, args in pending.undo:
+    for function, args, _unless in pending.undo:
         try:
             function(*args)
         except Exception:
             log.exception("undo step %s failed", getattr(function, "__name__", function))
+
+
+def _keep_in_doubt(pending: _Pending | None) -> None:
+    if pending is None:
+        return
+    kept = [step for step in pending.undo if step[2] is not None]
+    log.warning("A commit's outcome is unknown (connection lost); %d undo steps wait", len(kept))
+    with _in_doubt_lock:
+        _in_doubt.extend(kept)
+
+
+def settle_in_doubt() -> int:
+    """Do the undo steps of commits whose outcome was unknown where ``unless`` now says
+    the change is not there; keep those it cannot tell yet. Returns how many were done.
+    Called after each commit that succeeds and by the sweep; reads only."""
+    with _in_doubt_lock:
+        steps = list(_in_doubt)
+        _in_doubt.clear()
+    done, waiting = 0, []
+    for function, args, unless in steps:
+        try:
+            there = unless(*args)
+        except Exception:  # the database does not answer yet
+            db.session.rollback()
+            waiting.append((function, args, unless))
+            continue
+        if there:
+            continue
+        try:
+            function(*args)
+            done += 1
+        except Exception:
+            log.exception("undo step %s failed", getattr(function, "__name__", function))
+    if waiting:
+        with _in_doubt_lock:
+            _in_doubt.extend(waiting)
+    db.session.rollback()  # end the read-only transaction the checks began
+    return done
 
 
 def _end_of_context(_exc) -> None:

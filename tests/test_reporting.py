@@ -615,6 +615,70 @@ def test_a_failure_while_saving_writes_nothing_and_leaves_no_files(client, city,
     assert finals == []
 
 
+def stored_files(app) -> set[str]:
+    root = Path(app.config["MEDIA_ROOT"])
+    return {
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and not path.relative_to(root).parts[0] == "pending"
+    }
+
+
+def media_files() -> set[str]:
+    names = set()
+    for media in db.session.scalars(select(Media)):
+        names |= {media.file_name, media.thumb_name} - {""}
+        names |= set(storage.variant_files(media))
+    return names
+
+
+def connection_lost_at_commit(monkeypatch, committed: bool):
+    """The next COMMIT reaches the server (or not) and the connection is lost before its
+    answer: the client cannot tell which."""
+    from sqlalchemy.exc import OperationalError
+
+    real = type(db.session()).commit
+
+    def commit(session):
+        monkeypatch.undo()
+        if committed:
+            real(session)
+        else:
+            session.rollback()
+        lost = Exception("server closed the connection unexpectedly")
+        raise OperationalError("COMMIT", {}, lost, connection_invalidated=True)
+
+    monkeypatch.setattr(type(db.session()), "commit", commit)
+
+
+def test_a_connection_lost_while_a_report_commits_keeps_its_photos(client, city, app, monkeypatch):
+    from bpt311 import effects
+
+    data = form_data(client, photos=[jpeg()])
+    connection_lost_at_commit(monkeypatch, committed=True)
+    response = post(client, data)
+    assert response.status_code == 503
+    assert report_count() == 1  # the server had committed it
+    assert effects.settle_in_doubt() == 0
+    owned = media_files()
+    assert owned and owned <= stored_files(app), "the stored report lost its photo"
+
+
+def test_photos_of_a_report_lost_with_the_connection_go_once_it_is_known(
+    client, city, app, monkeypatch
+):
+    from bpt311 import effects
+
+    data = form_data(client, photos=[jpeg()])
+    connection_lost_at_commit(monkeypatch, committed=False)
+    assert post(client, data).status_code == 503
+    assert report_count() == 0
+    placed = stored_files(app)
+    assert placed, "kept while nobody knows whether the report was stored"
+    assert effects.settle_in_doubt() == len([n for n in placed if not n.startswith("v/")]) + 1
+    assert stored_files(app) == set()
+
+
 def test_uploads_of_abandoned_forms_are_forgotten_after_a_day(client, city, app):
     import os
     import time

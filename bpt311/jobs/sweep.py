@@ -43,6 +43,7 @@ def sweep_when_due() -> int:
     done = 0
     # Independent parts: one raising (logged) does not keep the others from running.
     for part in (
+        effects.settle_in_doubt,
         sweep_media,
         sweep_watch_events,
         retry_spooled_media,

@@ -326,10 +326,10 @@ def place_stashed(item: storage.StashedMedia) -> tuple[str, str]:
     """Final names for a stashed upload and its thumbnail (empty for a video), deleted
     again if the caller's transaction fails."""
     name = _place_file(item.file_name, item.extension)
-    effects.undo_on_rollback(storage.delete, name)
+    effects.undo_on_rollback(storage.delete, name, unless=storage.file_owned)
     thumb = _place_file(item.thumb_name, ".thumb.jpg") if item.thumb_name else ""
     if thumb:
-        effects.undo_on_rollback(storage.delete, thumb)
+        effects.undo_on_rollback(storage.delete, thumb, unless=storage.file_owned)
     return name, thumb
 
 

@@ -60,6 +60,7 @@ from bpt311.storage.stash import (
 from bpt311.storage.variants import (
     VARIANT_RE,
     attach_variants,
+    file_owned,
     files_to_delete,
     prepare_new_media,
     variant_files,
@@ -84,6 +85,7 @@ __all__ = [
     "delete",
     "discard_stashed",
     "exists",
+    "file_owned",
     "file_path",
     "files_to_delete",
     "init_app",

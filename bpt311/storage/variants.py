@@ -67,7 +67,7 @@ def attach_variants(media) -> None:
         media.variant_key = key
         media.variants = found
         if created:
-            effects.undo_on_rollback(_delete_unsent, *created)
+            effects.undo_on_rollback(_delete_unsent, *created, unless=_copies_owned)
 
 
 def variant_files(media) -> list[str]:
@@ -99,6 +99,21 @@ def files_to_delete(media_rows) -> list[str]:
         if media.variant_key not in shared:
             names += variant_files(media)
     return list(dict.fromkeys(n for n in names if n))
+
+
+def _copies_owned(*names: str) -> bool:
+    """Whether a Media row has these copies (a commit whose outcome was unknown did
+    happen, or another row has the same photo)."""
+    keys = {m["key"] for name in names if (m := VARIANT_RE.match(name.removeprefix("v/")))}
+    return bool(keys) and (
+        db.session.scalar(select(Media.id).where(Media.variant_key.in_(keys)).limit(1)) is not None
+    )
+
+
+def file_owned(name: str) -> bool:
+    """Whether a Media row has this file or thumbnail."""
+    owner = select(Media.id).where((Media.file_name == name) | (Media.thumb_name == name))
+    return db.session.scalar(owner.limit(1)) is not None
 
 
 def _delete_unsent(*names: str) -> None:
