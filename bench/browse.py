@@ -25,7 +25,7 @@ PAGES = {
 
 
 def run(engine: str, size: int, repeat: int) -> dict[str, dict[str, float]]:
-    with database(engine) as url:
+    with database(engine, size) as url:
         app, seeded = seeded_app(url, size)
         print(f"  {engine}, {size:,} reports seeded in {seeded:.1f} s", flush=True)
         client = app.test_client()

@@ -17,11 +17,18 @@ from bpt311.extensions import db
 from bpt311.models import Base
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# A folder: seeded databases are kept (SQLite files there, PostgreSQL databases by name)
+# and used again by the next run of the same size, so several benchmarks seed once.
+KEEP = os.environ.get("BENCH_KEEP", "")
 
 
 @contextmanager
-def database(engine: str):
-    """A brand-new empty database URL on ``engine`` ("sqlite" or "postgresql"), removed after."""
+def database(engine: str, size: int | None = None):
+    """A brand-new empty database URL on ``engine`` ("sqlite" or "postgresql"), removed after;
+    with BENCH_KEEP and a ``size``, the kept one of that size (made the first time)."""
+    if KEEP and size:
+        yield _kept(engine, size)
+        return
     if engine == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.sqlite"
@@ -38,8 +45,28 @@ def database(engine: str):
         admin.dispose()
 
 
+def _kept(engine: str, size: int) -> str:
+    if engine == "sqlite":
+        os.makedirs(KEEP, exist_ok=True)
+        return f"sqlite:///{os.path.abspath(KEEP)}/bench-{size}.sqlite"
+    name = f"bpt311_bench_kept_{size}"
+    admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = text("SELECT 1 FROM pg_database WHERE datname = :n")
+        if connection.execute(exists, {"n": name}).first() is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
 def seeded_app(url: str, reports: int):
-    """An app on ``url`` with the city and ``reports`` demo reports, tables analysed."""
+    """An app on ``url`` with the city and ``reports`` demo reports, tables analysed (a kept
+    database that has them already is used as it is). The public response cache is off:
+    each request is rendered, as a cache miss is (bench/throughput.py measures the cache)."""
+    from sqlalchemy import func, select
+
+    from bpt311.models import Report
+
     media = tempfile.mkdtemp()
     app = create_app(
         {
@@ -50,12 +77,16 @@ def seeded_app(url: str, reports: int):
             "RATELIMIT_ENABLED": False,
             "WTF_CSRF_ENABLED": False,
             "GEOCODER_URL": "http://127.0.0.1:9",
+            "PUBLIC_CACHE": False,
         }
     )
     from bpt311.seed import load_city, make_demo_reports
 
     with app.app_context():
         Base.metadata.create_all(db.engine)
+        if db.session.scalar(select(func.count(Report.id))) == reports:
+            db.session.remove()
+            return app, 0.0
         load_city()
         started = time.perf_counter()
         make_demo_reports(reports)

@@ -134,7 +134,7 @@ def main() -> None:
         return
     for engine in args.engines:
         for size in args.sizes:
-            with database(engine) as url:
+            with database(engine, size) as url:
                 app, seeded = seeded_app(url, size)
                 print(f"  {engine}, {size:,} reports seeded in {seeded:.1f} s", flush=True)
                 report(f"{engine}, {size:,} reports", measure(app, args.repeat))

@@ -33,10 +33,10 @@ PAGES = {
 
 
 @contextmanager
-def _database(engine: str):
+def _database(engine: str, size: int):
     existing = os.environ.get("BENCH_PG_DATABASE_URL")
     if engine != "postgresql" or not existing:
-        with database(engine) as url:
+        with database(engine, size) as url:
             yield url
         return
     from sqlalchemy import create_engine
@@ -52,16 +52,20 @@ def _database(engine: str):
 def run(engine: str, size: int, repeat: int) -> dict[str, dict[str, float]]:
     from datetime import timedelta
 
+    from sqlalchemy import select
+
     from bpt311.extensions import db
     from bpt311.models import User, utcnow
 
-    with _database(engine) as url:
+    with _database(engine, size) as url:
         app, seeded = seeded_app(url, size)
         print(f"  {engine}, {size:,} reports seeded in {seeded:.1f} s", flush=True)
         with app.app_context():
-            admin = User(email="admin@bridgeport.example", role="admin")
-            db.session.add(admin)
-            db.session.commit()
+            admin = db.session.scalar(select(User).filter_by(email="admin@bridgeport.example"))
+            if admin is None:  # a kept database (BENCH_KEEP) has it from the last run
+                admin = User(email="admin@bridgeport.example", role="admin")
+                db.session.add(admin)
+                db.session.commit()
             session_id = admin.get_id()
             year_ago = (utcnow() - timedelta(days=364)).date().isoformat()
         client = app.test_client()

@@ -143,6 +143,19 @@ def test_other_pages_catch_up_within_the_configured_seconds(cached_site, monkeyp
     assert "A second pothole" in visitor.get("/reports").get_data(as_text=True)
 
 
+def test_the_maps_box_of_points_is_kept_like_the_pages(cached_site):
+    """A bbox answer (no zoom: other clients' way of asking) is at most MAP_CAP points and
+    is kept whole; only the export of everything streams."""
+    box = "/reports.geojson?bbox=-73.25,41.13,-73.15,41.23"
+    make_report(description="The first pothole in the box.")
+    visitor = cached_site.test_client()
+    assert len(visitor.get(box).get_json()["features"]) == 1
+    make_report(description="A second pothole in the box.")
+    assert len(visitor.get(box).get_json()["features"]) == 1  # from the cache
+    everything = visitor.get("/reports.geojson")
+    assert "attachment" in everything.headers["Content-Disposition"]
+
+
 def test_the_language_switch_works_without_javascript_and_the_cached_page_keeps_its_language(
     cached_site,
 ):

@@ -377,11 +377,13 @@ def geojson():
             yield ("," if n else "") + json.dumps(_feature(report), ensure_ascii=False)
         yield "]}"
 
+    if filters.bbox:  # at most MAP_CAP points: whole, so a shared cache may keep it
+        body = "".join(generate())
+        return Response(body, mimetype="application/geo+json", headers=headers)
     response = Response(
         stream_with_context(generate()), mimetype="application/geo+json", headers=headers
     )
-    if not filters.bbox:
-        response.headers["Content-Disposition"] = 'attachment; filename="bpt311-reports.geojson"'
+    response.headers["Content-Disposition"] = 'attachment; filename="bpt311-reports.geojson"'
     return response
 
 
