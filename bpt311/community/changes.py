@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from bpt311 import effects, i18n, public_cache
-from bpt311.accounts.standing import require_may_write
 from bpt311.community.comments import attach_photo
 from bpt311.community.following import ensure_follow, tell_followers
 from bpt311.community.texts import checked_text, public_name
@@ -24,7 +23,9 @@ from bpt311.models import (
 from bpt311.notify import enqueue_email, site_link
 from bpt311.problems import InvalidInput, NotAllowed
 from bpt311.reports import lifecycle
-from bpt311.watch.events import announce
+from bpt311.reports.service import DESCRIPTION_MAX, DESCRIPTION_MIN
+from bpt311.standing import require_may_write
+from bpt311.watchers.events import announce
 
 NOTE_MAX = 2000
 
@@ -115,8 +116,6 @@ def _editable_by_reporter(report: Report, user: User) -> None:
 
 
 def edit_report(report: Report, user: User, description: str) -> None:
-    from bpt311.reports.service import DESCRIPTION_MAX, DESCRIPTION_MIN
-
     require_may_write(user)
     _editable_by_reporter(report, user)
     text = checked_text(description, "description", DESCRIPTION_MAX, True, "a description")

@@ -18,7 +18,6 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from bpt311 import i18n
-from bpt311.accounts.standing import CannotPost
 from bpt311.community import changes, comments, flags, following, forms, votes
 from bpt311.community.page import conversation_context, report_page_context
 from bpt311.errors import go_to, varies_on_htmx, wants_partial
@@ -26,6 +25,7 @@ from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.models import Comment, Report
 from bpt311.problems import InvalidInput, NotAllowed, onto_form
 from bpt311.reports import queries
+from bpt311.standing import CannotPost
 from bpt311.tokens import (
     EMAIL_UPDATES,
     UNSUBSCRIBE,

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import effects, public_cache, storage
-from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.geo import (
     NeighbourhoodFinder,
@@ -40,9 +39,10 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email
-from bpt311.outbound311.routing import send_on
 from bpt311.reports import daily, lifecycle
-from bpt311.watch.events import announce
+from bpt311.reports.routing import send_on
+from bpt311.standing import require_may_write
+from bpt311.watchers.events import announce
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 MAX_PHOTOS = 5
@@ -401,7 +401,7 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
                 height=item.height,
                 alt_text=_alt_text(new, category, item, photos),
                 position=position,
-                # A video as sent waits for its clean copy, unserved (jobs/videos.py).
+                # A video as sent waits for its clean copy, unserved (storage/video_copies.py).
                 processing_state="ready" if item.servable else "processing",
             )
             storage.prepare_new_media(media)

@@ -12,8 +12,8 @@ from bpt311.access import admin_required
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Open311Endpoint, OutboundRequest
 from bpt311.outbound311.endpoints import RemoteUnavailable
-from bpt311.outbound311.routing import department_route
 from bpt311.problems import Refused, onto_form
+from bpt311.reports.routing import department_route
 from bpt311.staff import admin_forms, open311_setup
 from bpt311.staff.views import bp
 

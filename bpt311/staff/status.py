@@ -17,13 +17,14 @@ from bpt311.models import (
 )
 from bpt311.problems import InvalidInput
 from bpt311.reports import lifecycle
+from bpt311.reports.service import place_stashed
 from bpt311.staff.acting import (
     add_event,
     check_may_change,
     checked_text,
     commit_or_stale,
 )
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 
 STATUS_ACTIONS = {
     "acknowledge": _l("Acknowledge"),
@@ -102,8 +103,6 @@ def change_status(
 
 
 def _attach_after_photo(report: Report, photo) -> None:
-    from bpt311.reports.service import place_stashed
-
     name, thumb = place_stashed(photo)
     media = Media(
         kind="photo",
