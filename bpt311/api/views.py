@@ -170,7 +170,7 @@ def create_request(fmt: str):
         return georeport.errors(fmt, 403, "api_key is not valid, or has been revoked")
     try:
         report = intake.take_request(values, key)
-    except intake.Refused as exc:
+    except intake.RequestRefused as exc:
         return georeport.errors(fmt, exc.status, *exc.messages)
     made = {
         "service_request_id": report.tracking_number,

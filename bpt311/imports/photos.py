@@ -118,7 +118,7 @@ def fetch_one(photo_id: int) -> str:
             max_bytes=config["IMPORT_PHOTO_MAX_MB"] * 1024 * 1024,
             with_variants=False,  # the photo job makes them, as for uploads with a queue
         )
-    except (GiveUp, UploadRefused, outbound.Refused) as exc:
+    except (GiveUp, UploadRefused, outbound.DestinationRefused) as exc:
         return _give_up(photo_id, str(exc))
     except (TryLater, requests.RequestException, OSError) as exc:
         if attempts + 1 >= config["IMPORT_PHOTO_ATTEMPTS"]:
