@@ -31,7 +31,7 @@ from bpt311.models import (
     report_id_from_tracking_number,
     utcnow,
 )
-from bpt311.models.reports import tracking_number_for
+from bpt311.models.reports import REPORT_PLACE_COLUMNS, tracking_number_for
 from bpt311.reports.service import sla_in_words
 from bpt311.site import city_zone, site_url
 
@@ -231,12 +231,7 @@ def _public_columns() -> Select:
     )
     return (
         select(
-            Report.id,
-            Report.status,
-            Report.description,
-            Report.address,
-            Report.latitude,
-            Report.longitude,
+            *REPORT_PLACE_COLUMNS,
             Report.created_at,
             Report.updated_at,
             Report.due_at,

@@ -14,7 +14,7 @@ from bpt311 import dates
 from bpt311.access import staff_required
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Neighbourhood, Report, User
-from bpt311.models.reports import tracking_number_for
+from bpt311.models.reports import REPORT_PLACE_COLUMNS, tracking_number_for
 from bpt311.reports import browse
 from bpt311.staff import forms, queries
 from bpt311.staff.views import bp
@@ -95,12 +95,7 @@ def _export_rows(selection: queries.QueueSelection):
     assignee, reporter = aliased(User), aliased(User)
     rows = (
         select(
-            Report.id,
-            Report.status,
-            Report.description,
-            Report.address,
-            Report.latitude,
-            Report.longitude,
+            *REPORT_PLACE_COLUMNS,
             Report.created_at,
             Report.acknowledged_at,
             Report.closed_at,
