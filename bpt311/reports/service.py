@@ -333,6 +333,26 @@ def place_stashed(item: storage.StashedMedia) -> tuple[str, str]:
     return name, thumb
 
 
+def placed_media(item: storage.StashedMedia, alt_text: str, position: int, **columns) -> Media:
+    """A Media row for a stashed upload under its final names (deleted again if the
+    transaction fails), ready for its copies; ``columns`` adds the row's other values."""
+    name, thumb = place_stashed(item)
+    media = Media(
+        kind=item.kind,
+        file_name=name,
+        thumb_name=thumb,
+        content_type=item.content_type,
+        size_bytes=item.size,
+        width=item.width,
+        height=item.height,
+        alt_text=alt_text,
+        position=position,
+        **columns,
+    )
+    storage.prepare_new_media(media)
+    return media
+
+
 def find_by_submission_key(key: str | None) -> Report | None:
     if not key:
         return None
@@ -390,21 +410,13 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
     try:
         photos = [m for m in new.media if m.kind == "photo"]
         for position, item in enumerate(new.media):
-            name, thumb = place_stashed(item)
-            media = Media(
-                kind=item.kind,
-                file_name=name,
-                thumb_name=thumb,
-                content_type=item.content_type,
-                size_bytes=item.size,
-                width=item.width,
-                height=item.height,
-                alt_text=_alt_text(new, category, item, photos),
-                position=position,
+            media = placed_media(
+                item,
+                _alt_text(new, category, item, photos),
+                position,
                 # A video as sent waits for its clean copy, unserved (storage/video_copies.py).
                 processing_state="ready" if item.servable else "processing",
             )
-            storage.prepare_new_media(media)
             report.media.append(media)
         db.session.add(report)
         db.session.flush()
