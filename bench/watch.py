@@ -155,8 +155,8 @@ def percentile(samples: list[float], share: float) -> float:
 
 def run(engine: str, size: int, repeat: int) -> dict:
     from bpt311.seed import load_city, make_demo_reports
-    from bpt311.watch.events import announce
-    from bpt311.watch.matching import candidate_areas, watchers_of
+    from bpt311.watchers.events import announce
+    from bpt311.watchers.matching import candidate_areas, watchers_of
 
     rng = random.Random(311)
     with database(engine) as url:

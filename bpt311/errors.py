@@ -93,9 +93,7 @@ def varies_on_htmx(answer) -> Response:
     return response
 
 
-def partial_or_page(
-    partial: str, page: str, status: int | None = None, /, **context
-) -> Response:
+def partial_or_page(partial: str, page: str, status: int | None = None, /, **context) -> Response:
     """The ``partial`` template for an HTMX request, the whole ``page`` otherwise (a
     history restore included), rendered with ``context``; varies on HX-Request.
     (Positional-only, so ``page=`` and ``status=`` can be template variables.)"""

@@ -64,7 +64,7 @@ NOT_PUBLIC = tuple(
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class Refused(ValueError):
+class DestinationRefused(ValueError):
     """A URL or address this server will not connect to; the message says why (in
     English, for logs: callers show people their own words)."""
 
@@ -104,12 +104,12 @@ def _parts(url: str) -> tuple[str, str, int | None, str | None]:
         split = urlsplit(url)
         split_port = split.port
     except (LocationParseError, ValueError) as exc:
-        raise Refused(f"not a URL we can read: {exc}") from exc
+        raise DestinationRefused(f"not a URL we can read: {exc}") from exc
     host = (parsed.host or "").lower()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if host != (split.hostname or "") or parsed.port != split_port:
-        raise Refused("the URL's host is read differently by different parsers")
+        raise DestinationRefused("the URL's host is read differently by different parsers")
     return (parsed.scheme or "").lower(), host, parsed.port, parsed.auth
 
 
@@ -122,7 +122,7 @@ def _entry(entry: str) -> tuple[str, str, int] | str | None:
         return entry.rstrip(".")
     scheme, host, port, _auth = _parts(entry)
     if scheme not in DEFAULT_PORTS or not host:
-        raise Refused(f"allow-list entry {entry!r} is not an http(s) origin")
+        raise DestinationRefused(f"allow-list entry {entry!r} is not an http(s) origin")
     return scheme, host, port or DEFAULT_PORTS[scheme]
 
 
@@ -150,43 +150,43 @@ def web_address(url: str, limit: int = 500) -> str:
 
 
 def check_url(url, allowed: list[str] | tuple[str, ...] | None = None) -> Destination:
-    """``url`` as a :class:`Destination`, or :class:`Refused`.
+    """``url`` as a :class:`Destination`, or :class:`DestinationRefused`.
 
     ``allowed``: host names (each allows itself and its subdomains, over https on port
     443) and origins (each allows exactly itself); None allows any host, over https on
     port 443, for the address check to judge.
     """
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
-        raise Refused("no URL, or one too long")
+        raise DestinationRefused("no URL, or one too long")
     if not all(_plain(character) for character in url):
-        raise Refused("the URL holds a space, control character or backslash")
+        raise DestinationRefused("the URL holds a space, control character or backslash")
     scheme, host, port, auth = _parts(url)
     if auth is not None:
-        raise Refused("the URL carries a user name")
+        raise DestinationRefused("the URL carries a user name")
     if not host:
-        raise Refused("the URL has no host")
+        raise DestinationRefused("the URL has no host")
     entries = [e for e in (_entry(item) for item in allowed or ()) if e is not None]
     if scheme in DEFAULT_PORTS:
         here = (scheme, host, port or DEFAULT_PORTS[scheme])
         if here in entries:
             return Destination(url, scheme, host, here[2], named_origin=True)
     if scheme != "https":
-        raise Refused("only https URLs are sent to")
+        raise DestinationRefused("only https URLs are sent to")
     if port not in (None, 443):
-        raise Refused("only the https port (443) is sent to")
+        raise DestinationRefused("only the https port (443) is sent to")
     name = host.rstrip(".")
     try:
         literal = ipaddress.ip_address(name)
     except ValueError:
         literal = None
     if literal is None and not HOST_NAME.match(name):
-        raise Refused("the URL's host is not a plain host name")
+        raise DestinationRefused("the URL's host is not a plain host name")
     if literal is not None and not is_public(literal):
-        raise Refused(f"{literal} is not a public address")
+        raise DestinationRefused(f"{literal} is not a public address")
     if allowed is not None:
         names = [e for e in entries if isinstance(e, str)]
         if not any(name == n or name.endswith("." + n) for n in names):
-            raise Refused(f"{name} is not on the allow-list")
+            raise DestinationRefused(f"{name} is not on the allow-list")
     return Destination(url, "https", host, 443)
 
 
@@ -216,17 +216,17 @@ def is_public(address: IPAddress) -> bool:
 
 
 def check_addresses(host: str, port: int) -> list[IPAddress]:
-    """Every address ``host`` resolves to, refused (:class:`Refused`) if any is not
+    """Every address ``host`` resolves to, refused (:class:`DestinationRefused`) if any is not
     public. A name that does not resolve now raises ``OSError`` (try again later)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     addresses = []
     for *_rest, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if not is_public(address):
-            raise Refused(f"{host} resolves to {address}, which is not a public address")
+            raise DestinationRefused(f"{host} resolves to {address}, which is not a public address")
         addresses.append(address)
     if not addresses:
-        raise Refused(f"{host} resolves to no address")
+        raise DestinationRefused(f"{host} resolves to no address")
     return addresses
 
 
@@ -251,7 +251,9 @@ class _PeerChecked:
         try:
             peer = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
             if not is_public(peer):
-                raise Refused(f"{self.host} connected to {peer}, which is not a public address")
+                raise DestinationRefused(
+                    f"{self.host} connected to {peer}, which is not a public address"
+                )
         except BaseException:
             sock.close()
             raise
@@ -309,7 +311,7 @@ def check_public_fetch(url, *, allow_private: bool = False) -> Destination:
     """A URL anyone gave us (an imported report's photo), to fetch from an arbitrary host
     with no allow-list: https on port 443, a plain host name or public address, and every
     address it resolves to public now; send with :func:`session_for` (no redirect
-    followed, the reached address checked again). Raises :class:`Refused`, or ``OSError``
+    followed, the reached address checked again). Raises :class:`DestinationRefused`, or ``OSError``
     if the name does not resolve now.
 
     ``allow_private`` is for tests only (a server on loopback, over http): it skips the

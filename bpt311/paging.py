@@ -8,7 +8,7 @@ reads its ``?page=`` with :func:`page_number` and hands the template a :class:`P
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,3 +73,16 @@ def page_of(
     cut = query.limit(size).offset((number - 1) * size)
     items = rows(cut) if rows else session.scalars(cut).all()
     return Page(list(items), total, number, size, deepest)
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """``items`` in lists of ``size`` (the last one shorter): itertools.batched, which
+    Python 3.12 brings, for 3.11."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

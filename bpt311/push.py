@@ -84,7 +84,7 @@ def parse_subscription(raw) -> Subscription:
         raise InvalidSubscription(_("The subscription has no usable address."))
     try:
         outbound.check_url(endpoint, push_services())
-    except outbound.Refused as exc:
+    except outbound.DestinationRefused as exc:
         raise InvalidSubscription(_("That push service is not one we send to.")) from exc
     p256dh, auth = raw["keys"].get("p256dh"), raw["keys"].get("auth")
     point = _b64url(p256dh)
@@ -221,7 +221,7 @@ def withdraw_unsent(report_id: int, body: str | None = None) -> int:
 
 def send(subscription: PushSubscription, payload: dict) -> None:
     """Encrypt and POST one notification; raises pywebpush.WebPushException, or
-    outbound.Refused when the endpoint (checked again, and resolved now) is not a push
+    outbound.DestinationRefused when the endpoint (checked again, and resolved now) is not a push
     service's public address."""
     from pywebpush import webpush  # heavy: loaded by the push sender only, not by every page
 
@@ -278,7 +278,7 @@ def _deliver_one(row_id: int, worker: str, now: datetime) -> bool:
             return False
         retry_later(PushMessage, row, worker, f"push failed: {status} {exc}", now)
         return False
-    except outbound.Refused as exc:  # not a push service's public address (now)
+    except outbound.DestinationRefused as exc:  # not a push service's public address (now)
         log.warning("Push to subscription %s refused: %s", subscription.id, exc)
         retry_later(PushMessage, row, worker, f"refused: {exc}", now)
         return False

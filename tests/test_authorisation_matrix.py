@@ -613,7 +613,7 @@ def hidden_world(world):
     and did hear of all three before they were hidden."""
     from bpt311.staff.moderation.queries import load_items
     from bpt311.staff.moderation.service import hide
-    from bpt311.watch.events import announce
+    from bpt311.watchers.events import announce
 
     site, report, people = world["site"], world["report"], world["people"]
     area = db.session.scalars(select(WatchArea)).one()

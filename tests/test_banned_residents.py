@@ -145,7 +145,7 @@ def test_a_banned_resident_cannot_publish_a_new_public_name(site, scene):
 
 
 def test_a_banned_resident_cannot_make_a_public_watch_area(site, scene):
-    from bpt311.accounts.standing import CannotPost
+    from bpt311.standing import CannotPost
     from bpt311.watch.service import AreaSettings, create_area, outline_for
 
     maria = db.session.scalars(select(User).where(User.email == "maria@example.org")).one()

@@ -222,7 +222,7 @@ def outbox_subjects(email: str) -> list[str]:
 
 def test_an_unconfirmed_address_gets_its_confirmation_and_nothing_else_until_confirmed(site):
     from bpt311.community.following import tell_followers
-    from bpt311.watch.events import announce
+    from bpt311.watchers.events import announce
     from tests.test_watch_support import circle_area
 
     client = site.test_client()

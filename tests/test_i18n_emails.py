@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bpt311.extensions import db
 from bpt311.models import Follow, Report
 from bpt311.watch.digest import send_digests
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 from tests.factories import make_report, make_user
 from tests.test_kiosk import (
     hidden,

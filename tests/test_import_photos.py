@@ -277,13 +277,13 @@ def test_check_public_fetch_wants_https_and_a_public_address():
         "ftp://example.com/a.jpg",
         "https://exa mple.com/a.jpg",
     ):
-        with pytest.raises(outbound.Refused):
+        with pytest.raises(outbound.DestinationRefused):
             outbound.check_public_fetch(url)
-    with pytest.raises(outbound.Refused, match="not a public address"):
+    with pytest.raises(outbound.DestinationRefused, match="not a public address"):
         outbound.check_public_fetch("https://localhost/a.jpg")  # resolves to loopback
     allowed = outbound.check_public_fetch("https://8.8.8.8/a.jpg")  # a public literal
     assert allowed.host == "8.8.8.8" and not allowed.named_origin
     loose = outbound.check_public_fetch("http://127.0.0.1:8123/a.jpg", allow_private=True)
     assert loose.named_origin  # tests only: the session then skips the peer check
-    with pytest.raises(outbound.Refused):
+    with pytest.raises(outbound.DestinationRefused):
         outbound.check_public_fetch("http://u@127.0.0.1:8123/a.jpg", allow_private=True)

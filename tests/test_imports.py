@@ -36,9 +36,7 @@ BUSY_WINDOW = 1100  # reports in one 90-day window: more than the spec's 1,000 a
 def _fill_source() -> None:
     """SOURCE_COUNT reports: the busy window, then one every ~2 days before it; every third
     one closed with the city's note."""
-    pothole = db.session.scalars(
-        select(Category).where(Category.service_code == "pothole")
-    ).one()
+    pothole = db.session.scalars(select(Category).where(Category.service_code == "pothole")).one()
     rows, events = [], []
     for n in range(SOURCE_COUNT):
         if n < BUSY_WINDOW:

@@ -25,10 +25,7 @@ EXPECTED = {
     "archive": ({"closed"}, {Y}, "archived"),
 }
 TRIPLES = [
-    (status, move, role)
-    for status in STATUSES
-    for move in EXPECTED
-    for role in lifecycle.ROLES
+    (status, move, role) for status in STATUSES for move in EXPECTED for role in lifecycle.ROLES
 ]
 
 

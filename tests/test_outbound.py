@@ -51,7 +51,7 @@ PUSH = ["fcm.googleapis.com", "push.apple.com"]
     ],
 )
 def test_urls_off_the_allow_list_or_spelt_to_mislead_are_refused(url):
-    with pytest.raises(outbound.Refused):
+    with pytest.raises(outbound.DestinationRefused):
         outbound.check_url(url, PUSH)
 
 
@@ -74,7 +74,7 @@ def test_push_services_and_their_subdomains_pass(url, host):
 def test_without_an_allow_list_any_public_https_host_passes_but_not_a_private_literal():
     assert outbound.check_url("https://media.example.org/a.jpg").host == "media.example.org"
     for url in ("https://10.0.0.1/a.jpg", "https://[fe80::1]/a.jpg", "http://example.org/"):
-        with pytest.raises(outbound.Refused):
+        with pytest.raises(outbound.DestinationRefused):
             outbound.check_url(url)
 
 
@@ -83,7 +83,7 @@ def test_an_origin_on_the_allow_list_allows_exactly_that_origin():
     destination = outbound.check_url("http://127.0.0.1:8123/push/1", allowed)
     assert destination.named_origin and destination.origin == "http://127.0.0.1:8123"
     for url in ("http://127.0.0.1:8124/push/1", "https://127.0.0.1:8123/", "http://[::1]:8123/"):
-        with pytest.raises(outbound.Refused):
+        with pytest.raises(outbound.DestinationRefused):
             outbound.check_url(url, allowed)
 
 
@@ -144,7 +144,7 @@ def fake_dns(monkeypatch, *addresses: str):
 
 def test_a_name_is_refused_if_any_of_its_addresses_is_private(monkeypatch):
     fake_dns(monkeypatch, "142.250.80.10", "127.0.0.1")
-    with pytest.raises(outbound.Refused, match="127.0.0.1"):
+    with pytest.raises(outbound.DestinationRefused, match="127.0.0.1"):
         outbound.check_before_connecting("https://a.fcm.googleapis.com/x", PUSH)
     fake_dns(monkeypatch, "142.250.80.10", "2607:f8b0:4004::200e")
     assert outbound.check_before_connecting("https://a.fcm.googleapis.com/x", PUSH).port == 443
@@ -208,7 +208,10 @@ def test_a_name_that_resolves_elsewhere_at_connect_time_is_refused(monkeypatch):
     try:
         url = "https://rebind.fcm.googleapis.com/x"
         destination = outbound.check_before_connecting(url, PUSH)
-        with outbound.session_for(destination) as session, pytest.raises(outbound.Refused):
+        with (
+            outbound.session_for(destination) as session,
+            pytest.raises(outbound.DestinationRefused),
+        ):
             session.post(url, data=b"secret", timeout=5)
     finally:
         listener.close()

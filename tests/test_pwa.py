@@ -622,7 +622,7 @@ def test_the_person_who_acted_is_not_pushed_about_it(push_site):
 
 
 def test_watch_area_events_are_pushed_once_to_devices_that_want_them(push_site):
-    from bpt311.watch.events import announce
+    from bpt311.watchers.events import announce
     from tests.test_watch_support import circle_area
 
     maria = make_user("maria@example.org", email_verified_at=utcnow())

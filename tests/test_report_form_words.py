@@ -101,9 +101,7 @@ def test_without_javascript_send_says_photos_may_take_a_minute(client, city):
     assert re.search(r'<button type="submit"[^>]*>Send report \(photos may take a minute\)<', page)
 
 
-def test_required_questions_are_not_invalid_on_arrival_and_groups_have_distinct_names(
-    client, city
-):
+def test_required_questions_are_not_invalid_on_arrival_and_groups_have_distinct_names(client, city):
     page = client.get("/reports/new?category=graffiti").get_data(as_text=True)
     form = page[page.index('<form id="report-form"') :]
     # Browsers expose an unticked `required` radio group as "invalid entry" on arrival.

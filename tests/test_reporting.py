@@ -620,7 +620,7 @@ def stored_files(app) -> set[str]:
     return {
         str(path.relative_to(root))
         for path in root.rglob("*")
-        if path.is_file() and not path.relative_to(root).parts[0] == "pending"
+        if path.is_file() and path.relative_to(root).parts[0] != "pending"
     }
 
 

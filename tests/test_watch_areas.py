@@ -358,7 +358,7 @@ def test_the_area_page_has_its_map_as_data_and_in_words(site):
 def test_deleting_an_account_removes_its_areas_follows_and_notices(site):
     from bpt311.accounts.service import create_account, delete_account
     from bpt311.models import Notice
-    from bpt311.watch.events import announce
+    from bpt311.watchers.events import announce
     from tests.test_watch_support import follow
 
     person = create_account("maria@example.org", "resident", "correct horse battery")

@@ -11,10 +11,11 @@ from bpt311.community.following import unsubscribe_token as report_unsubscribe_t
 from bpt311.extensions import db
 from bpt311.models import Notice, Outbox, WatchArea, WatchAreaFollow, utcnow
 from bpt311.notify import deliver_due
-from bpt311.watch import service, tokens
+from bpt311.watch import service
 from bpt311.watch.cli import digest_command
 from bpt311.watch.digest import send_digests
-from bpt311.watch.events import announce
+from bpt311.watchers import tokens
+from bpt311.watchers.events import announce
 from tests.factories import make_report, make_user
 from tests.smtp import SMTPServer
 from tests.test_watch_support import (

@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 from bpt311.community import comments
 from bpt311.extensions import db
 from bpt311.models import TimelineEvent
-from bpt311.watch import tokens
+from bpt311.watchers import tokens
 from tests.factories import make_report, make_user
 from tests.test_watch_support import (
     circle_area,

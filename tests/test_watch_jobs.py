@@ -183,7 +183,7 @@ def test_without_redis_url_watchers_are_told_in_the_request(make_app):
 def test_a_watch_job_that_keeps_failing_waits_in_the_dead_letters_for_a_retry(
     make_app, jobs_prefix, smtp, monkeypatch
 ):
-    from bpt311.watch import events
+    from bpt311.watchers import events
 
     app = make_app(
         REDIS_URL=REDIS_URL, JOBS_PREFIX=jobs_prefix, JOBS_RETRY_INTERVALS=(0,), **smtp.settings

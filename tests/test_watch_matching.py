@@ -9,8 +9,8 @@ from bpt311.extensions import db
 from bpt311.models import Notice, Outbox, Report, WatchEvent
 from bpt311.reports.service import NewReport, submit_report
 from bpt311.watch import service, shapes
-from bpt311.watch.events import announce
-from bpt311.watch.matching import watchers_of
+from bpt311.watchers.events import announce
+from bpt311.watchers.matching import watchers_of
 from tests.factories import make_report, make_user
 from tests.test_watch_support import (
     LAT,

@@ -10,7 +10,7 @@ from bpt311.extensions import db
 from bpt311.models import User
 from bpt311.staff.moderation.queries import load_items
 from bpt311.staff.moderation.service import hide, restore
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 from tests.conftest import HTMX
 from tests.factories import make_report, make_user
 from tests.test_watch_support import (

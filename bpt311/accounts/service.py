@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from bpt311 import effects, i18n, names, public_cache, storage, tokens
 from bpt311.accounts import throttle
 from bpt311.accounts.passwords import COMMON_MESSAGE, is_common
-from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.models import ROLES, Department, Report, User, utcnow
 from bpt311.notify import enqueue_email, site_link
 from bpt311.privacy.erasure import erase_person
+from bpt311.standing import require_may_write
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256

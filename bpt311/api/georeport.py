@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response
 
+from bpt311.paging import batched
 from bpt311.site import city_zone
 
 FORMATS = ("json", "xml")
@@ -109,17 +110,6 @@ def streamed_list(fmt: str, root: str, items: Iterable[dict]) -> Iterator[str]:
     for batch in batched(items, STREAM_BATCH):
         yield "".join([xml_element(child, item) for item in batch])
     yield f"</{root}>\n"
-
-
-def batched(items: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def errors(fmt: str, status: int, *descriptions: str, headers: dict | None = None) -> Response:

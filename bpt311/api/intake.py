@@ -34,7 +34,7 @@ ATTRIBUTE_RE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 MEDIA_URL_MAX = 500
 
 
-class Refused(Problem):
+class RequestRefused(Problem):
     """A request we will not make a report of: the HTTP status and one message per problem."""
 
     def __init__(self, status: int, *messages: str):
@@ -57,7 +57,7 @@ def _coordinate(text: str) -> float:
     try:
         return float(text)
     except ValueError as exc:
-        raise Refused(
+        raise RequestRefused(
             400, "lat and long must be WGS84 decimal degrees, like lat=41.1792&long=-73.1894"
         ) from exc
 
@@ -71,7 +71,7 @@ def location(values: Mapping) -> tuple[float | None, float | None, str]:
     address = " ".join(clean(values.get("address_string")).split())[:300]
     if lat_text or long_text:
         if not (lat_text and long_text):
-            raise Refused(400, "Send both lat and long, or address_string instead")
+            raise RequestRefused(400, "Send both lat and long, or address_string instead")
         return _coordinate(lat_text), _coordinate(long_text), address
     if address:
         try:
@@ -79,15 +79,17 @@ def location(values: Mapping) -> tuple[float | None, float | None, str]:
         except GeocoderUnavailable:
             return None, None, address
         if not places:
-            raise Refused(
+            raise RequestRefused(
                 400,
                 f"address_string: we could not find “{address}” in Bridgeport. "
                 "Check it, or send lat and long instead.",
             )
         return places[0].latitude, places[0].longitude, places[0].address
     if clean(values.get("address_id")):
-        raise Refused(400, "address_id is not supported here: send lat and long, or address_string")
-    raise Refused(400, "A location is required: send lat and long, or address_string")
+        raise RequestRefused(
+            400, "address_id is not supported here: send lat and long, or address_string"
+        )
+    raise RequestRefused(400, "A location is required: send lat and long, or address_string")
 
 
 def _media_url(values: Mapping) -> str:
@@ -96,7 +98,7 @@ def _media_url(values: Mapping) -> str:
         return ""
     problem = outbound.link_problem(url, MEDIA_URL_MAX)
     if problem:
-        raise Refused(400, f"media_url {problem}")
+        raise RequestRefused(400, f"media_url {problem}")
     return url
 
 
@@ -107,7 +109,7 @@ def _email(values: Mapping) -> str:
     try:
         return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise Refused(400, "email: enter an email address like name@example.com") from exc
+        raise RequestRefused(400, "email: enter an email address like name@example.com") from exc
 
 
 def _messages(errors: dict[str, str], by_address: bool) -> list[str]:
@@ -126,21 +128,21 @@ def _messages(errors: dict[str, str], by_address: bool) -> list[str]:
 
 
 def take_request(values, key: ApiKey) -> Report:
-    """Make the report ``values`` describe, filed with ``key``; Refused if it cannot be."""
+    """Make the report ``values`` describe, filed with ``key``; RequestRefused if it cannot be."""
     service_code = (values.get("service_code") or "").strip()
     if not service_code:
-        raise Refused(400, "service_code was not provided")
+        raise RequestRefused(400, "service_code was not provided")
     if not SERVICE_CODE_RE.match(service_code) or active_category(service_code) is None:
-        raise Refused(404, f"service_code {service_code!r} was not found")
+        raise RequestRefused(404, f"service_code {service_code!r} was not found")
     latitude, longitude, address = location(values)
     unplaced = latitude is None or longitude is None
     if not unplaced and not (math.isfinite(latitude) and math.isfinite(longitude)):
-        raise Refused(400, "lat/long: that location is not a real place on the map")
+        raise RequestRefused(400, "lat/long: that location is not a real place on the map")
     description = clean(values.get("description"))
     media_url = _media_url(values)
     for part in ("first_name", "last_name"):
         if names.has_control_characters(values.get(part)):
-            raise Refused(400, f"{part}: {names.MESSAGE}")
+            raise RequestRefused(400, f"{part}: {names.MESSAGE}")
     name = " ".join(clean(values.get(part)) for part in ("first_name", "last_name")).strip()
     new = NewReport(
         category_code=service_code,
@@ -160,7 +162,7 @@ def take_request(values, key: ApiKey) -> Report:
         report = submit_report(new)
     except InvalidReport as exc:
         by_address = not clean(values.get("lat"))
-        raise Refused(400, *_messages(exc.errors, by_address)) from exc
+        raise RequestRefused(400, *_messages(exc.errors, by_address)) from exc
     # Which key filed which report, so a misbehaving client's reports can be found.
     db.session.add(
         AuditLog(

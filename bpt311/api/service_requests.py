@@ -31,7 +31,7 @@ from bpt311.models import (
     report_id_from_tracking_number,
     utcnow,
 )
-from bpt311.models.reports import tracking_number_for
+from bpt311.models.reports import REPORT_PLACE_COLUMNS, tracking_number_for
 from bpt311.reports.service import sla_in_words
 from bpt311.site import city_zone, site_url
 
@@ -231,12 +231,7 @@ def _public_columns() -> Select:
     )
     return (
         select(
-            Report.id,
-            Report.status,
-            Report.description,
-            Report.address,
-            Report.latitude,
-            Report.longitude,
+            *REPORT_PLACE_COLUMNS,
             Report.created_at,
             Report.updated_at,
             Report.due_at,
@@ -265,11 +260,23 @@ def matching(query: RequestQuery) -> Select:
             rows = rows.where(Category.service_code.in_(query.service_codes))
         if query.statuses is not None:
             rows = rows.where(Report.status.in_(query.statuses))
-        if query.start is not None:
-            rows = rows.where(Report.created_at >= query.start)
-        if query.end is not None:
-            rows = rows.where(Report.created_at <= query.end)
-    rows = rows.order_by(Report.created_at.desc(), Report.id.desc())
+        rows = between_dates(rows, query, Report.created_at)
+    return newest_first(rows, query, Report.created_at, Report.id)
+
+
+def between_dates(rows: Select, query: RequestQuery, moment) -> Select:
+    """``rows`` whose ``moment`` is from the query's start to its end (each if given)."""
+    if query.start is not None:
+        rows = rows.where(moment >= query.start)
+    if query.end is not None:
+        rows = rows.where(moment <= query.end)
+    return rows
+
+
+def newest_first(rows: Select, query: RequestQuery, moment, row_id) -> Select:
+    """``rows`` newest first (by ``moment``, then ``row_id``): one page and the first row
+    of the next when the query is paged, else at most MAX_RESULTS."""
+    rows = rows.order_by(moment.desc(), row_id.desc())
     if query.paged:
         return rows.offset(query.offset).limit(query.limit + 1)
     return rows.limit(MAX_RESULTS)

@@ -16,8 +16,9 @@ from sqlalchemy.orm import aliased
 
 from bpt311.api.georeport import w3c_datetime
 from bpt311.api.service_requests import (
-    MAX_RESULTS,
     RequestQuery,
+    between_dates,
+    newest_first,
     parse_query,
     tracking_number,
 )
@@ -81,14 +82,8 @@ def _matching(query: RequestQuery) -> Select:
             or_(TimelineEvent.kind != "note", TimelineEvent.public_note != ""),
         )
     )
-    if query.start is not None:
-        rows = rows.where(TimelineEvent.created_at >= query.start)
-    if query.end is not None:
-        rows = rows.where(TimelineEvent.created_at <= query.end)
-    rows = rows.order_by(TimelineEvent.created_at.desc(), TimelineEvent.id.desc())
-    if query.paged:
-        return rows.offset(query.offset).limit(query.limit + 1)
-    return rows.limit(MAX_RESULTS)
+    rows = between_dates(rows, query, TimelineEvent.created_at)
+    return newest_first(rows, query, TimelineEvent.created_at, TimelineEvent.id)
 
 
 def updates_matching(query: RequestQuery) -> tuple[Iterator[dict], bool]:

@@ -108,13 +108,16 @@ def requests_list(fmt: str):
     response = Response(
         stream_with_context(body), content_type=f"{georeport.MIMETYPES[fmt]}; charset=utf-8"
     )
-    if query.paged:
-        _link_pages(response, query.page or 1, more)
+    _link_pages(response, query, more)
     return response
 
 
-def _link_pages(response: Response, page: int, more: bool) -> None:
-    """``Link`` (RFC 8288) to the next and previous pages, the other parameters as sent."""
+def _link_pages(response: Response, query, more: bool) -> None:
+    """``Link`` (RFC 8288) to the next and previous pages of a paged query, the other
+    parameters as sent."""
+    if not query.paged:
+        return
+    page = query.page or 1
     links = []
     for number, rel in ((page + 1, "next"), (page - 1, "prev")):
         if (rel == "next" and more) or (rel == "prev" and number >= 1):
@@ -133,8 +136,7 @@ def request_updates(fmt: str):
         return georeport.errors(fmt, 400, str(exc))
     found, more = updates.updates_matching(query)
     response = georeport.document(fmt, "service_request_updates", list(found))
-    if query.paged:
-        _link_pages(response, query.page or 1, more)
+    _link_pages(response, query, more)
     return response
 
 
@@ -170,7 +172,7 @@ def create_request(fmt: str):
         return georeport.errors(fmt, 403, "api_key is not valid, or has been revoked")
     try:
         report = intake.take_request(values, key)
-    except intake.Refused as exc:
+    except intake.RequestRefused as exc:
         return georeport.errors(fmt, exc.status, *exc.messages)
     made = {
         "service_request_id": report.tracking_number,

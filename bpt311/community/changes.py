@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from bpt311 import effects, i18n, public_cache
-from bpt311.accounts.standing import require_may_write
 from bpt311.community.comments import attach_photo
 from bpt311.community.following import ensure_follow, tell_followers
 from bpt311.community.texts import checked_text, public_name
@@ -24,7 +23,9 @@ from bpt311.models import (
 from bpt311.notify import enqueue_email, site_link
 from bpt311.problems import InvalidInput, NotAllowed
 from bpt311.reports import lifecycle
-from bpt311.watch.events import announce
+from bpt311.reports.service import DESCRIPTION_MAX, DESCRIPTION_MIN
+from bpt311.standing import require_may_write
+from bpt311.watchers.events import announce
 
 NOTE_MAX = 2000
 
@@ -42,18 +43,34 @@ def close_by_reporter(report: Report, user: User, note: str) -> None:
     if not lifecycle.allowed(report.status, "resolve", lifecycle.REPORTER):
         raise NotAllowed(_("This report is already closed."))
     text = checked_text(note, "note", NOTE_MAX, False, "a note")
+    _moved_by_reporter(
+        report,
+        user,
+        "resolve",
+        "closed",
+        text,
+        "Fixed, says the reporter.",
+        _l("The reporter says it is fixed"),
+    )
+
+
+def _moved_by_reporter(
+    report: Report, user: User, move: str, kind: str, text: str, note_if_none: str, headline
+) -> None:
+    """The reporter closes or withdraws their own report: the move, its public line on the
+    timeline, word to followers and watchers, then commit."""
     now = utcnow()
-    lifecycle.move(report, "resolve", lifecycle.REPORTER, now)
+    lifecycle.move(report, move, lifecycle.REPORTER, now)
     report.events.append(
         TimelineEvent(
-            kind="closed",
+            kind=kind,
             actor=user,
             actor_label="The reporter",
-            public_note=text or "Fixed, says the reporter.",
+            public_note=text or note_if_none,
             created_at=now,
         )
     )
-    tell_followers(report, _l("The reporter says it is fixed"), text, actor=user)
+    tell_followers(report, headline, text, actor=user)
     announce(report, "status", actor=user, note=text)
     effects.after_commit(public_cache.changed, report.tracking_number)
     effects.commit()
@@ -115,8 +132,6 @@ def _editable_by_reporter(report: Report, user: User) -> None:
 
 
 def edit_report(report: Report, user: User, description: str) -> None:
-    from bpt311.reports.service import DESCRIPTION_MAX, DESCRIPTION_MIN
-
     require_may_write(user)
     _editable_by_reporter(report, user)
     text = checked_text(description, "description", DESCRIPTION_MAX, True, "a description")
@@ -146,18 +161,12 @@ def withdraw(report: Report, user: User, reason: str) -> None:
     require_may_write(user)
     _editable_by_reporter(report, user)
     text = checked_text(reason, "reason", NOTE_MAX, False, "a reason")
-    now = utcnow()
-    lifecycle.move(report, "withdraw", lifecycle.REPORTER, now)
-    report.events.append(
-        TimelineEvent(
-            kind="withdrawn",
-            actor=user,
-            actor_label="The reporter",
-            public_note=text or "Withdrawn by the reporter.",
-            created_at=now,
-        )
+    _moved_by_reporter(
+        report,
+        user,
+        "withdraw",
+        "withdrawn",
+        text,
+        "Withdrawn by the reporter.",
+        _l("Withdrawn by the reporter"),
     )
-    tell_followers(report, _l("Withdrawn by the reporter"), text, actor=user)
-    announce(report, "status", actor=user, note=text)
-    effects.after_commit(public_cache.changed, report.tracking_number)
-    effects.commit()

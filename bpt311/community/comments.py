@@ -12,16 +12,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, exists, update
 
-from bpt311 import effects, i18n, public_cache, storage
+from bpt311 import effects, i18n, public_cache
 from bpt311.access import may_act_on
-from bpt311.accounts.standing import require_may_write
 from bpt311.audit import record
 from bpt311.community.following import ensure_follow, tell_followers, withdraw_unsent_notices
 from bpt311.community.texts import checked_text, public_name
 from bpt311.extensions import db
 from bpt311.models import (
     Comment,
-    Media,
     Report,
     TimelineEvent,
     User,
@@ -29,7 +27,9 @@ from bpt311.models import (
 )
 from bpt311.notify import enqueue_email, site_link
 from bpt311.problems import NotAllowed
-from bpt311.watch.events import announce
+from bpt311.reports.service import placed_media
+from bpt311.standing import require_may_write
+from bpt311.watchers.events import announce
 
 COMMENT_MAX = 2000
 REASON_MAX = 500
@@ -182,21 +182,5 @@ def can_edit(comment: Comment, user) -> bool:
 def attach_photo(report: Report, comment: Comment, photo, alt: str) -> None:
     if photo is None:
         return
-    from bpt311.reports.service import place_stashed
-
-    name, thumb = place_stashed(photo)  # deleted again if the transaction fails
-    media = Media(
-        report_id=report.id,
-        comment_id=comment.id,
-        kind="photo",
-        file_name=name,
-        thumb_name=thumb,
-        content_type=photo.content_type,
-        size_bytes=photo.size,
-        width=photo.width,
-        height=photo.height,
-        alt_text=alt,
-        position=100,
-    )
-    storage.prepare_new_media(media)
+    media = placed_media(photo, alt, 100, report_id=report.id, comment_id=comment.id)
     db.session.add(media)

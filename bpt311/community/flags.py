@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import effects, i18n
-from bpt311.accounts.standing import require_may_write
 from bpt311.community.texts import checked_text
 from bpt311.extensions import db
 from bpt311.models import (
@@ -21,6 +20,7 @@ from bpt311.models import (
     User,
 )
 from bpt311.problems import InvalidInput
+from bpt311.standing import require_may_write
 
 FLAG_REASONS = {
     "offensive": _l("Offensive, hateful or abusive"),

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bpt311 import effects, i18n, notify, public_cache
+from bpt311 import effects, i18n, notify, public_cache, push
 from bpt311.extensions import db
 from bpt311.models import (
     Comment,
@@ -103,8 +103,6 @@ def tell_followers(
             unsubscribe_url=unsubscribe,
             settings_url=site_link("accounts.me") if user_id else "",
         )
-    from bpt311 import push  # the third channel: devices that turned notifications on
-
     push.queue(
         [user_id for user_id, _email, _locale in audience.values()],
         "reports",
@@ -143,8 +141,6 @@ def withdraw_unsent_notices(report_id: int, comment: Comment | None = None) -> N
     """The public may no longer see a report (or ``comment`` on it): emails and push
     notifications telling followers and watchers of it that have not gone yet are
     withdrawn, in the caller's transaction."""
-    from bpt311 import push  # as in tell_followers
-
     notify.withdraw_unsent(report_id, comment.id if comment else None)
     push.withdraw_unsent(report_id, comment.body if comment else None)
 

@@ -9,7 +9,6 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bpt311.accounts.standing import CannotPost, may_write
 from bpt311.community import comments, forms, votes
 from bpt311.extensions import db
 from bpt311.models import Comment, Media, Report, TimelineEvent
@@ -17,6 +16,7 @@ from bpt311.public_cache import is_public_request
 from bpt311.reports import queries
 from bpt311.reports.service import sla_in_words
 from bpt311.reports.timeline import actor_words, step_words
+from bpt311.standing import CannotPost, may_write
 
 
 def conversation_context(report: Report, user, comment_form=None) -> dict:

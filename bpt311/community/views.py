@@ -18,7 +18,6 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from bpt311 import i18n
-from bpt311.accounts.standing import CannotPost
 from bpt311.community import changes, comments, flags, following, forms, votes
 from bpt311.community.page import conversation_context, report_page_context
 from bpt311.errors import go_to, varies_on_htmx, wants_partial
@@ -26,6 +25,7 @@ from bpt311.extensions import csrf, db, limiter, person_or_address
 from bpt311.models import Comment, Report
 from bpt311.problems import InvalidInput, NotAllowed, onto_form
 from bpt311.reports import queries
+from bpt311.standing import CannotPost
 from bpt311.tokens import (
     EMAIL_UPDATES,
     UNSUBSCRIBE,
@@ -395,13 +395,19 @@ def _note_page(template: str, report: Report, form, action):
     return render_template(template, form=form, report=report), status
 
 
+def _reporters_own(tracking_number: str, refusal: str) -> Report:
+    """The report, when the signed-in person reported it; else 403 with ``refusal``."""
+    report = _report(tracking_number)
+    if report.reporter_id != current_user.id:
+        abort(403, refusal)
+    return report
+
+
 @bp.route("/reports/<tracking_number>/close", methods=["GET", "POST"])
 @login_required
 @limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def close(tracking_number: str):
-    report = _report(tracking_number)
-    if report.reporter_id != current_user.id:
-        abort(403, _("Only the person who reported it can close it."))
+    report = _reporters_own(tracking_number, _("Only the person who reported it can close it."))
 
     def act(photo):
         changes.close_by_reporter(report, current_user, form.note.data or "")
@@ -429,15 +435,13 @@ def reopen(tracking_number: str):
 @login_required
 @limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def edit_report(tracking_number: str):
-    report = _report(tracking_number)
+    report = _reporters_own(tracking_number, _("Only the person who reported it can change it."))
     form = forms.EditReportForm(obj=report)
 
     def act(photo):
         changes.edit_report(report, current_user, form.description.data or "")
         flash(_("Your report was changed."), "success")
 
-    if report.reporter_id != current_user.id:
-        abort(403, _("Only the person who reported it can change it."))
     return _note_page("community/edit_report.html", report, form, act)
 
 
@@ -445,9 +449,7 @@ def edit_report(tracking_number: str):
 @login_required
 @limiter.limit("20/minute;100/hour", methods=["POST"], key_func=person_or_address)
 def withdraw(tracking_number: str):
-    report = _report(tracking_number)
-    if report.reporter_id != current_user.id:
-        abort(403, _("Only the person who reported it can withdraw it."))
+    report = _reporters_own(tracking_number, _("Only the person who reported it can withdraw it."))
     form = forms.WithdrawForm()
 
     def act(photo):

@@ -7,7 +7,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import effects, public_cache
-from bpt311.accounts.standing import require_may_write
 from bpt311.community.changes import reopenable
 from bpt311.extensions import db
 from bpt311.models import (
@@ -16,6 +15,7 @@ from bpt311.models import (
     User,
     Vote,
 )
+from bpt311.standing import require_may_write
 
 
 def set_vote(report: Report, user: User, wanted: bool) -> tuple[bool, int]:

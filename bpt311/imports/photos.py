@@ -6,7 +6,7 @@ worker) fetches a few at a time from whatever public host they are on, under the
 server-side request forgery rules of bpt311/outbound.py (https, public addresses only, no
 redirect followed), with a size and a type limit, and keeps each as an upload is kept:
 re-encoded from its pixels (bpt311/media/photos.py), stored, a Media row, its smaller copies
-made by the photo job (bpt311/jobs/photos.py).
+made by the photo job (bpt311/storage/photo_copies.py).
 
 A photo that cannot be had (gone, too big, not a picture, on a private address) is given
 up at once; one whose host is down or busy is tried again later, with a growing wait, and
@@ -29,12 +29,11 @@ from sqlalchemy import func, or_, select, update
 
 from bpt311 import effects, outbound, storage
 from bpt311.extensions import db
-from bpt311.jobs import queue
-from bpt311.jobs.photos import make_copies
 from bpt311.media import UploadRefused
 from bpt311.media.photos import process_photo
 from bpt311.models import ImportedPhoto, Media, Report, TimelineEvent, utcnow
 from bpt311.outbound import web_address
+from bpt311.storage.photo_copies import make_copies
 
 log = logging.getLogger(__name__)
 MAX_PER_REPORT = 5
@@ -119,7 +118,7 @@ def fetch_one(photo_id: int) -> str:
             max_bytes=config["IMPORT_PHOTO_MAX_MB"] * 1024 * 1024,
             with_variants=False,  # the photo job makes them, as for uploads with a queue
         )
-    except (GiveUp, UploadRefused, outbound.Refused) as exc:
+    except (GiveUp, UploadRefused, outbound.DestinationRefused) as exc:
         return _give_up(photo_id, str(exc))
     except (TryLater, requests.RequestException, OSError) as exc:
         if attempts + 1 >= config["IMPORT_PHOTO_ATTEMPTS"]:
@@ -228,7 +227,7 @@ def _keep(photo_id: int, photo) -> str:
         effects.rollback()
         storage.delete(name, thumb)
         raise
-    if not queue.enabled():  # with a queue the commit gave the photo job its copies
+    if not effects.jobs_are_queued():  # with a queue the commit gave the photo job its copies
         try:
             make_copies(media.id)
         except OSError as exc:  # sweep_media makes them later

@@ -22,12 +22,12 @@ from bpt311 import effects, storage
 from bpt311.extensions import db
 from bpt311.imports.photos import fetch_waiting
 from bpt311.jobs import queue
-from bpt311.jobs.photos import make_copies
 from bpt311.models import Media, WatchEvent, utcnow
 from bpt311.outbound311.sending import send_pending_reports as send
 from bpt311.outbound311.syncing import sync_due
 from bpt311.reports.locating import place_pending_reports
-from bpt311.watch.events import fan_out_later
+from bpt311.storage.photo_copies import make_copies
+from bpt311.watchers.events import fan_out_later
 
 log = logging.getLogger(__name__)
 LAST_SWEEP = "bpt311.jobs.last_sweep"

@@ -15,12 +15,12 @@ from sqlalchemy import update
 
 from bpt311 import effects
 from bpt311.extensions import db
-from bpt311.jobs.photos import make_copies
 from bpt311.jobs.queue import parse_job_id
 from bpt311.models import Media, Outbox, utcnow
 from bpt311.notify import deliver_one
 from bpt311.outbound311.sending import send_now
-from bpt311.watch.events import fan_out_later
+from bpt311.storage.photo_copies import make_copies
+from bpt311.watchers.events import fan_out_later
 
 log = logging.getLogger(__name__)
 # The app a worker process runs its jobs for: set once by bpt311.jobs.worker, because RQ

@@ -94,7 +94,7 @@ def process_photo(
     """Check an uploaded photo by its content and re-encode it from its pixels alone.
 
     Raises UploadRefused, never anything else, for whatever we will not keep.
-    ``with_variants=False`` leaves the smaller copies to a job (bpt311/jobs/photos.py).
+    ``with_variants=False`` leaves the smaller copies to a job (bpt311/storage/photo_copies.py).
     """
     name = display_name(filename, _("The photo"))
     data = read_at_most(stream, max_bytes + 1)

@@ -115,7 +115,33 @@ def variant_srcset(variant_key: str, variants, content_type: str) -> list[tuple[
     )
 
 
-class Report(Base):
+class ReportDisplay:
+    """What pages say of a report, worked out from its columns: one spelling for the model
+    and for a list's plain row (``reports/rows.py``), which the same templates read."""
+
+    __slots__ = ()
+
+    @property
+    def tracking_number(self) -> str:
+        return tracking_number_for(self.id)
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def has_point(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
+    def place_label(self) -> str:
+        """Where the report is, in words: its address, else a neutral phrase (translated)."""
+        return place_words(
+            self.address, self.has_point, self.neighbourhood.name if self.neighbourhood else ""
+        )
+
+
+class Report(ReportDisplay, Base):
     __tablename__ = "report"
     __table_args__ = (
         Index("ix_report_status_created", "status", "created_at"),
@@ -238,14 +264,6 @@ class Report(Base):
         return cls.hidden_at.is_(None)
 
     @property
-    def tracking_number(self) -> str:
-        return tracking_number_for(self.id)
-
-    @property
-    def status_label(self) -> str:
-        return str(STATUS_LABELS.get(self.status, self.status))
-
-    @property
     def is_closed(self) -> bool:
         return self.status in ("closed", "archived")
 
@@ -276,19 +294,20 @@ class Report(Base):
             return _("A resident")
         return self.reporter.public_name
 
-    @property
-    def has_point(self) -> bool:
-        return self.latitude is not None and self.longitude is not None
-
-    @property
-    def place_label(self) -> str:
-        """Where the report is, in words: its address, else a neutral phrase (translated)."""
-        return place_words(
-            self.address, self.has_point, self.neighbourhood.name if self.neighbourhood else ""
-        )
-
     def __repr__(self) -> str:
         return f"<Report {self.tracking_number} {self.status}>"
+
+
+# The columns every plain-row read of reports starts with (the lists, the map, the public
+# and staff exports, Open311's requests), in this order: Open311 reads its rows by position.
+REPORT_PLACE_COLUMNS = (
+    Report.id,
+    Report.status,
+    Report.description,
+    Report.address,
+    Report.latitude,
+    Report.longitude,
+)
 
 
 class Media(Base):

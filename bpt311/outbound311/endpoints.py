@@ -56,7 +56,7 @@ def destination(url: str, root_url: str) -> outbound.Destination:
     (its origin is allowed by name); anything else the URL could aim at is refused."""
     try:
         return outbound.check_url(url, [_origin(root_url)])
-    except outbound.Refused as exc:
+    except outbound.DestinationRefused as exc:
         raise EndpointProblem(f"{url}: {exc}") from exc
 
 
@@ -150,7 +150,7 @@ def get(endpoint_root: str, path: str, params: dict | None = None, timeout=None)
     try:
         with session:
             response = session.get(url, params=params, timeout=timeout or timeouts())
-    except (requests.RequestException, outbound.Refused) as exc:
+    except (requests.RequestException, outbound.DestinationRefused) as exc:
         raise RemoteUnavailable(f"{url}: {exc.__class__.__name__}: {exc}") from exc
     return response
 

@@ -158,7 +158,7 @@ def _post(root_url: str, form: list[tuple[str, str]]) -> _Outcome:
         session = outbound.session_for(destination(url, root_url))
         with session:
             response = session.post(url, data=form, timeout=timeouts())
-    except (requests.RequestException, outbound.Refused, EndpointProblem) as exc:
+    except (requests.RequestException, outbound.DestinationRefused, EndpointProblem) as exc:
         return _Outcome("failed", error=f"{exc.__class__.__name__}: {exc}")
     try:
         found = response.json()

@@ -33,7 +33,7 @@ from bpt311.models import (
 )
 from bpt311.outbound311.endpoints import ERROR_MAX, RemoteUnavailable, get, json_from
 from bpt311.reports import lifecycle
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 
 log = logging.getLogger(__name__)
 

@@ -39,11 +39,14 @@ def purge(now=None) -> Purged:
     now = now or utcnow()
     contact_days = current_app.config["RETENTION_CONTACT_DAYS"]
     outbox_days = current_app.config["RETENTION_OUTBOX_DAYS"]
+    closed_long_ago = (
+        Report.status.in_(("closed", "archived")),
+        Report.closed_at < now - timedelta(days=contact_days),
+    )
     contacts = db.session.execute(
         update(Report)
         .where(
-            Report.status.in_(("closed", "archived")),
-            Report.closed_at < now - timedelta(days=contact_days),
+            *closed_long_ago,
             or_(Report.contact_name != "", Report.contact_email != "", Report.contact_phone != ""),
         )
         .values(contact_name="", contact_email="", contact_phone="", contact_erased_at=now)
@@ -53,34 +56,13 @@ def purge(now=None) -> Purged:
     # details above, kept no longer than the report's own.
     subscriptions = db.session.execute(
         delete(EmailSubscription)
-        .where(
-            EmailSubscription.report_id.in_(
-                select(Report.id).where(
-                    Report.status.in_(("closed", "archived")),
-                    Report.closed_at < now - timedelta(days=contact_days),
-                )
-            )
-        )
+        .where(EmailSubscription.report_id.in_(select(Report.id).where(*closed_long_ago)))
         .execution_options(synchronize_session=False)
     ).rowcount
     # Sent and undeliverable emails hold an address and what we told them; pending ones
     # are still on their way and stay.
-    emails = db.session.execute(
-        delete(Outbox)
-        .where(
-            Outbox.status.in_(("sent", "dead")),
-            Outbox.created_at < now - timedelta(days=outbox_days),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    pushes = db.session.execute(
-        delete(PushMessage)
-        .where(
-            PushMessage.status.in_(("sent", "dead")),
-            PushMessage.created_at < now - timedelta(days=outbox_days),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    emails = _delete_delivered(Outbox, now - timedelta(days=outbox_days))
+    pushes = _delete_delivered(PushMessage, now - timedelta(days=outbox_days))
     # Watch-area notices say who was told of what: after a while they are history nobody
     # reads. Events go with them (the feeds show recent ones).
     notice_days = current_app.config["RETENTION_NOTICE_DAYS"]
@@ -118,3 +100,12 @@ def purge(now=None) -> Purged:
         pushes=pushes,
         subscriptions=subscriptions,
     )
+
+
+def _delete_delivered(outbox: type[Outbox] | type[PushMessage], before) -> int:
+    """Delete an outbox's messages sent or given up on before ``before``; how many went."""
+    return db.session.execute(
+        delete(outbox)
+        .where(outbox.status.in_(("sent", "dead")), outbox.created_at < before)
+        .execution_options(synchronize_session=False)
+    ).rowcount

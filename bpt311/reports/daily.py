@@ -37,7 +37,7 @@ Days are the city's (``CITY_TIMEZONE``): after changing it, or a category's SLA 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,7 @@ from sqlalchemy import (
 from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.models import DAILY_BANDS, Category, Report, daily_figure
+from bpt311.paging import batched
 from bpt311.site import city_zone
 
 RECEIVED, ACKNOWLEDGED, CLOSED = 0, 1, 2
@@ -280,7 +281,7 @@ def _aware(moment: datetime) -> datetime:
 
 def _write(connection: Connection, found: dict[tuple, list[int]]) -> int:
     made = 0
-    for batch in _batches(found.items(), 1000):
+    for batch in batched(found.items(), 1000):
         connection.execute(
             insert(daily_figure),
             [
@@ -300,14 +301,3 @@ def _write(connection: Connection, found: dict[tuple, list[int]]) -> int:
         )
         made += len(batch)
     return made
-
-
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -11,7 +11,6 @@ from flask import redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from bpt311.accounts.standing import require_may_write
 from bpt311.errors import go_to, partial_or_page
 from bpt311.reports import here, queries
 from bpt311.reports import shared as share
@@ -19,6 +18,7 @@ from bpt311.reports.browse import finite_number
 from bpt311.reports.forms import report_form_class
 from bpt311.reports.intake import Intake, take_report
 from bpt311.reports.service import active_category, sla_in_words
+from bpt311.standing import require_may_write
 
 # All a kiosk's session holds after a report, and nothing personal: the report's id (its
 # receipt can then be emailed or texted) and which receipts went out (kiosk/views.py).

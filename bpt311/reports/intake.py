@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from bpt311 import storage
-from bpt311.accounts.standing import require_may_write
 from bpt311.geocoding import GeocoderUnavailable, search
 from bpt311.media import UploadRefused
 from bpt311.models import Category, Report
@@ -31,6 +30,7 @@ from bpt311.reports.service import (
     submit_report,
     validate,
 )
+from bpt311.standing import require_may_write
 
 
 @dataclass

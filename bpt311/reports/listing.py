@@ -24,7 +24,7 @@ from bpt311 import dates
 from bpt311.errors import error_response, go_to, partial_or_page, varies_on_htmx, wants_partial
 from bpt311.extensions import db, limiter
 from bpt311.models import Category, Neighbourhood, Report
-from bpt311.models.reports import STATUS_NAMES, tracking_number_for
+from bpt311.models.reports import REPORT_PLACE_COLUMNS, STATUS_NAMES, tracking_number_for
 from bpt311.ops import replica
 from bpt311.reports import browse, clusters, figures, here, queries
 from bpt311.reports.views import bp
@@ -211,12 +211,7 @@ def _rows(filters: browse.Filters, limit: int | None, on_the_map: bool = False):
     ids = matching.with_only_columns(Report.id).subquery()
     query = (
         select(
-            Report.id,
-            Report.status,
-            Report.description,
-            Report.address,
-            Report.latitude,
-            Report.longitude,
+            *REPORT_PLACE_COLUMNS,
             Report.created_at,
             Report.updated_at,
             Report.acknowledged_at,
@@ -276,12 +271,7 @@ def _map_rows(filters: browse.Filters, limit: int) -> list:
     )
     query = (
         select(
-            Report.id,
-            Report.status,
-            Report.description,
-            Report.address,
-            Report.latitude,
-            Report.longitude,
+            *REPORT_PLACE_COLUMNS,
             Category.name.label("category"),
         )
         .join(ids, ids.c.id == Report.id)

@@ -21,7 +21,7 @@ from bpt311.geocoding import GeocoderUnavailable, reverse, search
 from bpt311.models import Report, utcnow
 from bpt311.reports import daily
 from bpt311.reports.service import neighbourhood_at, service_area
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 
 log = logging.getLogger(__name__)
 

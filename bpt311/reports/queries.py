@@ -61,20 +61,25 @@ def report_by_old_number(text: str) -> Report | None:
 
 
 def report_by_tracking_number(tracking_number: str) -> Report | None:
+    return report_numbered(
+        tracking_number,
+        selectinload(Report.category),
+        selectinload(Report.department),
+        selectinload(Report.neighbourhood),
+        selectinload(Report.media),
+        selectinload(Report.events),
+        selectinload(Report.reporter),
+    )
+
+
+def report_numbered(tracking_number: str, *loads) -> Report | None:
+    """The report a typed tracking number names (hidden ones too: the caller decides),
+    with the relationships ``loads`` loads; None for no such number."""
     report_id = report_id_from_tracking_number(tracking_number)
     if report_id is None:
         return None
     return db.session.scalars(
-        select(Report)
-        .where(Report.id == report_id)
-        .options(
-            selectinload(Report.category),
-            selectinload(Report.department),
-            selectinload(Report.neighbourhood),
-            selectinload(Report.media),
-            selectinload(Report.events),
-            selectinload(Report.reporter),
-        )
+        select(Report).where(Report.id == report_id).options(*loads)
     ).one_or_none()
 
 

@@ -18,11 +18,11 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from bpt311.extensions import db
-from bpt311.models import STATUS_LABELS, Category, Comment, Media, Neighbourhood, Report
+from bpt311.models import Category, Comment, Media, Neighbourhood, Report
 from bpt311.models.reports import (
-    place_words,
+    REPORT_PLACE_COLUMNS,
+    ReportDisplay,
     thumb_size_of,
-    tracking_number_for,
     variant_srcset,
 )
 
@@ -60,7 +60,7 @@ class ListPhoto:
 
 
 @dataclass(frozen=True, slots=True)
-class ListRow:
+class ListRow(ReportDisplay):
     """One report as a list shows it, with the names ``Report`` gives the same things."""
 
     id: int
@@ -76,32 +76,9 @@ class ListRow:
     neighbourhood: NeighbourhoodName | None
     photo: ListPhoto | None  # the first photo the public may see, by position
 
-    @property
-    def tracking_number(self) -> str:
-        return tracking_number_for(self.id)
-
-    @property
-    def status_label(self) -> str:
-        return str(STATUS_LABELS.get(self.status, self.status))
-
-    @property
-    def has_point(self) -> bool:
-        return self.latitude is not None and self.longitude is not None
-
-    @property
-    def place_label(self) -> str:
-        return place_words(
-            self.address, self.has_point, self.neighbourhood.name if self.neighbourhood else ""
-        )
-
 
 _COLUMNS = (
-    Report.id,
-    Report.status,
-    Report.description,
-    Report.address,
-    Report.latitude,
-    Report.longitude,
+    *REPORT_PLACE_COLUMNS,
     Report.created_at,
     Report.vote_count,
     Report.comment_count,

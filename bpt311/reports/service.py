@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import effects, public_cache, storage
-from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.geo import (
     NeighbourhoodFinder,
@@ -40,9 +39,10 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import enqueue_email
-from bpt311.outbound311.routing import send_on
 from bpt311.reports import daily, lifecycle
-from bpt311.watch.events import announce
+from bpt311.reports.routing import send_on
+from bpt311.standing import require_may_write
+from bpt311.watchers.events import announce
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 MAX_PHOTOS = 5
@@ -333,6 +333,26 @@ def place_stashed(item: storage.StashedMedia) -> tuple[str, str]:
     return name, thumb
 
 
+def placed_media(item: storage.StashedMedia, alt_text: str, position: int, **columns) -> Media:
+    """A Media row for a stashed upload under its final names (deleted again if the
+    transaction fails), ready for its copies; ``columns`` adds the row's other values."""
+    name, thumb = place_stashed(item)
+    media = Media(
+        kind=item.kind,
+        file_name=name,
+        thumb_name=thumb,
+        content_type=item.content_type,
+        size_bytes=item.size,
+        width=item.width,
+        height=item.height,
+        alt_text=alt_text,
+        position=position,
+        **columns,
+    )
+    storage.prepare_new_media(media)
+    return media
+
+
 def find_by_submission_key(key: str | None) -> Report | None:
     if not key:
         return None
@@ -390,21 +410,13 @@ def submit_report(new: NewReport, reporter: User | None = None) -> Report:
     try:
         photos = [m for m in new.media if m.kind == "photo"]
         for position, item in enumerate(new.media):
-            name, thumb = place_stashed(item)
-            media = Media(
-                kind=item.kind,
-                file_name=name,
-                thumb_name=thumb,
-                content_type=item.content_type,
-                size_bytes=item.size,
-                width=item.width,
-                height=item.height,
-                alt_text=_alt_text(new, category, item, photos),
-                position=position,
-                # A video as sent waits for its clean copy, unserved (jobs/videos.py).
+            media = placed_media(
+                item,
+                _alt_text(new, category, item, photos),
+                position,
+                # A video as sent waits for its clean copy, unserved (storage/video_copies.py).
                 processing_state="ready" if item.servable else "processing",
             )
-            storage.prepare_new_media(media)
             report.media.append(media)
         db.session.add(report)
         db.session.flush()

@@ -12,8 +12,8 @@ from bpt311.access import admin_required
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Open311Endpoint, OutboundRequest
 from bpt311.outbound311.endpoints import RemoteUnavailable
-from bpt311.outbound311.routing import department_route
 from bpt311.problems import Refused, onto_form
+from bpt311.reports.routing import department_route
 from bpt311.staff import admin_forms, open311_setup
 from bpt311.staff.views import bp
 
@@ -113,23 +113,15 @@ def admin_open311_department(department_id: int):
         endpoint_id=str(department.send_endpoint_id or ""),
     )
     form.endpoint_id.choices = admin_forms.endpoint_choices(endpoints, _("Choose a city system"))
-    if form.validate_on_submit():
-        try:
-            open311_setup.set_department_route(
-                current_user, department, form.method.data or "", _number(form.endpoint_id.data)
-            )
-        except Refused as refusal:
-            onto_form(form, refusal)
-        else:
-            flash(_("Where %(name)s’s reports go was saved.", name=department.name), "success")
-            return redirect(url_for(".admin_open311") + "#routes", 303)
-    return render_template(
-        "staff/admin/open311_route.html",
-        form=form,
-        department=department,
-        category=None,
-        endpoints=endpoints,
-    ), (422 if form.errors else 200)
+
+    def save():
+        open311_setup.set_department_route(
+            current_user, department, form.method.data or "", _number(form.endpoint_id.data)
+        )
+
+    return _route_page(
+        form, save, department.name, department=department, category=None, endpoints=endpoints
+    )
 
 
 @bp.route("/admin/open311/categories/<int:category_id>", methods=["GET", "POST"])
@@ -148,30 +140,43 @@ def admin_open311_category(category_id: int):
         **{f"attribute_{q.code}": stored.get(q.code, "") for q in questions},
     )
     form.endpoint_id.choices = admin_forms.endpoint_choices(endpoints, _("Choose a city system"))
-    if form.validate_on_submit():
+
+    def save():
         route = open311_setup.CategoryRoute(
             method=form.method.data or "",
             endpoint_id=_number(form.endpoint_id.data),
             remote_service_code=form.remote_service_code.data or "",
             attributes={q.code: form[f"attribute_{q.code}"].data or "" for q in questions},
         )
-        try:
-            open311_setup.set_category_route(current_user, category, route)
-        except Refused as refusal:
-            onto_form(form, refusal)
-        else:
-            flash(_("Where %(name)s’s reports go was saved.", name=category.name), "success")
-            return redirect(url_for(".admin_open311") + "#routes", 303)
-    return render_template(
-        "staff/admin/open311_route.html",
-        form=form,
+        open311_setup.set_category_route(current_user, category, route)
+
+    return _route_page(
+        form,
+        save,
+        category.name,
         department=category.department,
         category=category,
         questions=questions,
         inherited=department_route(category.department),
         method_names=admin_forms.SEND_METHOD_NAMES,
         endpoints=endpoints,
-    ), (422 if form.errors else 200)
+    )
+
+
+def _route_page(form, save, name: str, **context):
+    """Where a department's or a category's reports go: saved, back to the list of
+    routes; else the form again, with what was refused."""
+    if form.validate_on_submit():
+        try:
+            save()
+        except Refused as refusal:
+            onto_form(form, refusal)
+        else:
+            flash(_("Where %(name)s’s reports go was saved.", name=name), "success")
+            return redirect(url_for(".admin_open311") + "#routes", 303)
+    return render_template("staff/admin/open311_route.html", form=form, **context), (
+        422 if form.errors else 200
+    )
 
 
 @bp.post("/admin/open311/requests/<int:request_id>/retry")

@@ -24,16 +24,16 @@ from bpt311.models import (
     User,
 )
 from bpt311.notify import enqueue_email, site_link
-from bpt311.outbound311.routing import send_on
 from bpt311.problems import InvalidInput
 from bpt311.reports import daily
+from bpt311.reports.routing import send_on
 from bpt311.staff.acting import (
     add_event,
     check_may_change,
     checked_text,
     commit_or_stale,
 )
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 
 
 def assign(

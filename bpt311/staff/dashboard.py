@@ -14,7 +14,7 @@ from bpt311 import dates
 from bpt311.access import staff_required
 from bpt311.extensions import db
 from bpt311.models import Category, Department, Neighbourhood, Report, User
-from bpt311.models.reports import tracking_number_for
+from bpt311.models.reports import REPORT_PLACE_COLUMNS, tracking_number_for
 from bpt311.reports import browse
 from bpt311.staff import forms, queries
 from bpt311.staff.views import bp
@@ -95,12 +95,7 @@ def _export_rows(selection: queries.QueueSelection):
     assignee, reporter = aliased(User), aliased(User)
     rows = (
         select(
-            Report.id,
-            Report.status,
-            Report.description,
-            Report.address,
-            Report.latitude,
-            Report.longitude,
+            *REPORT_PLACE_COLUMNS,
             Report.created_at,
             Report.acknowledged_at,
             Report.closed_at,
@@ -175,34 +170,31 @@ def _private(response: Response, filename: str) -> Response:
     return response
 
 
-@bp.get("/export.csv")
-@staff_required
-def export_csv():
+def _export(write, mimetype: str, filename: str) -> Response:
+    """The queue the GET parameters select, streamed as ``write(rows)`` writes it, as a
+    private attachment; or the page's answer to dates it refuses."""
     selection = queue_selection(request.args)
     if refused := dates.refusal(selection.filter_form):
         return refused
     rows = _export_rows(selection)
+    return _private(Response(stream_with_context(write(rows)), mimetype=mimetype), filename)
 
-    def table():
+
+@bp.get("/export.csv")
+@staff_required
+def export_csv():
+    def table(rows):
         yield EXPORT_COLUMNS
         for row in rows:
             yield [row[name] for name in EXPORT_COLUMNS]
 
-    return _private(
-        Response(stream_with_context(page.csv_lines(table())), mimetype="text/csv"),
-        "bpt311-queue.csv",
-    )
+    return _export(lambda rows: page.csv_lines(table(rows)), "text/csv", "bpt311-queue.csv")
 
 
 @bp.get("/export.geojson")
 @staff_required
 def export_geojson():
-    selection = queue_selection(request.args)
-    if refused := dates.refusal(selection.filter_form):
-        return refused
-    rows = _export_rows(selection)
-
-    def generate():
+    def generate(rows):
         yield '{"type":"FeatureCollection","features":['
         for n, row in enumerate(rows):
             feature = {
@@ -213,7 +205,4 @@ def export_geojson():
             yield ("," if n else "") + json.dumps(feature, ensure_ascii=False)
         yield "]}"
 
-    return _private(
-        Response(stream_with_context(generate()), mimetype="application/geo+json"),
-        "bpt311-queue.geojson",
-    )
+    return _export(generate, "application/geo+json", "bpt311-queue.geojson")

@@ -13,13 +13,14 @@ from bpt311.models import (
 )
 from bpt311.problems import InvalidInput
 from bpt311.reports import daily
+from bpt311.reports.service import DESCRIPTION_MIN, InvalidReport, check_location, neighbourhood_at
 from bpt311.staff.acting import (
     add_event,
     check_may_change,
     checked_text,
     commit_or_stale,
 )
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 
 
 def edit_details(
@@ -31,8 +32,6 @@ def edit_details(
     latitude: str,
     longitude: str,
 ) -> None:
-    from bpt311.reports.service import DESCRIPTION_MIN, InvalidReport, check_location
-
     check_may_change(report, actor, version)
     text = checked_text(description, "description", required=True)
     if len(text) < DESCRIPTION_MIN:
@@ -60,8 +59,6 @@ def edit_details(
     moved = (lat, lon) != (report.latitude, report.longitude)
     report.latitude, report.longitude = lat, lon
     if moved:
-        from bpt311.reports.service import neighbourhood_at
-
         report.neighbourhood_id = neighbourhood_at(lat, lon)
         daily.touch(report)
     if placed or report.address:

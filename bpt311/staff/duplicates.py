@@ -25,7 +25,7 @@ from bpt311.staff.acting import (
     check_may_change,
     commit_or_stale,
 )
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 
 
 def mark_duplicate(

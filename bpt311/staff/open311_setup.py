@@ -31,8 +31,8 @@ from bpt311.models import (
     User,
 )
 from bpt311.outbound311 import endpoints as outbound
-from bpt311.outbound311.routing import Route, route_of
 from bpt311.problems import Refused
+from bpt311.reports.routing import Route, route_of
 
 PROBLEM_STATES = ("refused", "dead")
 PROBLEMS_SHOWN = 200

@@ -19,10 +19,10 @@ from bpt311.models import (
     SavedFilter,
     TimelineEvent,
     User,
-    report_id_from_tracking_number,
     utcnow,
 )
 from bpt311.reports import browse
+from bpt311.reports.queries import report_numbered
 
 OPEN = ("open", "acknowledged")
 
@@ -148,24 +148,18 @@ def templates_for(report: Report) -> list[ResponseTemplate]:
 def full_report(tracking_number: str) -> Report | None:
     """A report with everything the inspector shows, internal notes included."""
 
-    report_id = report_id_from_tracking_number(tracking_number)
-    if report_id is None:
-        return None
-    return db.session.scalars(
-        select(Report)
-        .where(Report.id == report_id)
-        .options(
-            selectinload(Report.category).selectinload(Category.questions),
-            selectinload(Report.department),
-            selectinload(Report.neighbourhood),
-            selectinload(Report.media),
-            selectinload(Report.events).selectinload(TimelineEvent.actor),
-            selectinload(Report.events).selectinload(TimelineEvent.comment),
-            selectinload(Report.reporter),
-            selectinload(Report.assignee),
-            selectinload(Report.duplicate_of),
-        )
-    ).one_or_none()
+    return report_numbered(
+        tracking_number,
+        selectinload(Report.category).selectinload(Category.questions),
+        selectinload(Report.department),
+        selectinload(Report.neighbourhood),
+        selectinload(Report.media),
+        selectinload(Report.events).selectinload(TimelineEvent.actor),
+        selectinload(Report.events).selectinload(TimelineEvent.comment),
+        selectinload(Report.reporter),
+        selectinload(Report.assignee),
+        selectinload(Report.duplicate_of),
+    )
 
 
 def sent_on(report: Report) -> list[OutboundRequest]:

@@ -6,24 +6,23 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from bpt311 import storage
 from bpt311.audit import record
 from bpt311.community.following import tell_followers
 from bpt311.models import (
-    Media,
     Report,
     User,
     utcnow,
 )
 from bpt311.problems import InvalidInput
 from bpt311.reports import lifecycle
+from bpt311.reports.service import placed_media
 from bpt311.staff.acting import (
     add_event,
     check_may_change,
     checked_text,
     commit_or_stale,
 )
-from bpt311.watch.events import announce
+from bpt311.watchers.events import announce
 
 STATUS_ACTIONS = {
     "acknowledge": _l("Acknowledge"),
@@ -102,19 +101,5 @@ def change_status(
 
 
 def _attach_after_photo(report: Report, photo) -> None:
-    from bpt311.reports.service import place_stashed
-
-    name, thumb = place_stashed(photo)
-    media = Media(
-        kind="photo",
-        file_name=name,
-        thumb_name=thumb,
-        content_type=photo.content_type,
-        size_bytes=photo.size,
-        width=photo.width,
-        height=photo.height,
-        alt_text=f"Photo after the work on the {report.category.name}",
-        position=50,
-    )
-    storage.prepare_new_media(media)
+    media = placed_media(photo, f"Photo after the work on the {report.category.name}", 50)
     report.media.append(media)

@@ -55,7 +55,7 @@ class StashedMedia:
     gps: tuple[float, float] | None = None
     variant_files: list[str] = field(default_factory=list)
     # A video is "clean" once copied without its metadata (and given a poster, its
-    # thumbnail); until then it is the file as sent, never served (bpt311/jobs/videos.py).
+    # thumbnail); until then it is the file as sent, never served (bpt311/storage/video_copies.py).
     clean: bool = False
 
     @property
@@ -151,7 +151,7 @@ def stash_video(upload) -> StashedMedia:
     media.UploadRefused with a message naming the file when it is not one we keep.
 
     With a job queue the file is stashed as sent and a job makes the clean copy once the
-    report is in (bpt311/jobs/videos.py); without one the clean copy is made here."""
+    report is in (bpt311/storage/video_copies.py); without one the clean copy is made here."""
     config = current_app.config
     checked = check_video(
         upload.stream, upload.filename, max_bytes=config["VIDEO_MAX_MB"] * 1024 * 1024

@@ -19,8 +19,8 @@ from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.models import Notice, Report, User, WatchArea, WatchAreaFollow, WatchEvent, utcnow
 from bpt311.notify import enqueue_email, site_link
-from bpt311.watch.events import event_headline
-from bpt311.watch.tokens import unsubscribe_token
+from bpt311.watchers.events import event_headline
+from bpt311.watchers.tokens import unsubscribe_token
 
 log = logging.getLogger(__name__)
 ITEMS_PER_EMAIL = 100

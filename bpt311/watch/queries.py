@@ -18,7 +18,7 @@ from bpt311.models import (
     WatchEvent,
 )
 from bpt311.reports.rows import ListRow, list_rows
-from bpt311.watch.shapes import covers
+from bpt311.watchers.matching import covers
 
 NOTICES_PER_PAGE = 50
 # How many reports in an area's bounding box a page looks through for the latest ones

@@ -15,7 +15,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpt311 import effects
-from bpt311.accounts.standing import require_may_write
 from bpt311.extensions import db
 from bpt311.geocoding import GeocoderUnavailable, Place, search
 from bpt311.models import (
@@ -29,6 +28,7 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.problems import NotAllowed, Problem, Refused
+from bpt311.standing import require_may_write
 from bpt311.watch import shapes
 from bpt311.watch.shapes import InvalidArea, Outline
 

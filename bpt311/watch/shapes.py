@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import shapely
 from babel.numbers import format_decimal
@@ -18,7 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from shapely.geometry import shape as to_shape
 
-from bpt311.geo import bounding_box, distance_metres, project, service_area
+from bpt311.geo import bounding_box, project, service_area
 from bpt311.models import Neighbourhood
 
 MAX_VERTICES = 500
@@ -247,29 +246,6 @@ def of_neighbourhood(neighbourhood: Neighbourhood | None, field="neighbourhood")
         neighbourhood_id=neighbourhood.id,
         place_label=neighbourhood.name,
     )
-
-
-# ---- is a point inside? ------------------------------------------------------------------
-
-
-@lru_cache(maxsize=8192)
-def _parsed(geometry_json: str):
-    """A shape parsed once per process. Keyed by its text, so an edited area is simply a new
-    key. Parsing is most of the cost of matching (bench/watch.py); the geometries are not
-    prepared, because shapely's prepared geometries are not safe to share between threads."""
-    geometry = json.loads(geometry_json)
-    if geometry.get("type") == "Point":
-        return tuple(geometry["coordinates"])
-    return shapely.from_geojson(geometry_json)
-
-
-def covers(shape: str, geometry_json: str, radius_m: float | None, lat: float, lon: float):
-    """Whether a point is in an area; a point on its edge counts, one in a hole does not."""
-    parsed = _parsed(geometry_json)
-    if shape == "circle":
-        centre_lon, centre_lat = parsed
-        return distance_metres(centre_lat, centre_lon, lat, lon) <= (radius_m or 0)
-    return bool(shapely.intersects_xy(parsed, lon, lat))
 
 
 def _number(value: float, pattern: str = "#,##0") -> str:

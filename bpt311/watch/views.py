@@ -28,9 +28,10 @@ from bpt311.models import Category, Neighbourhood, WatchArea
 from bpt311.paging import page_number
 from bpt311.reports import queries as report_queries
 from bpt311.reports.browse import neighbourhood_choices
-from bpt311.watch import feeds, queries, service, shapes, tokens
-from bpt311.watch.events import event_headline
+from bpt311.watch import feeds, queries, service, shapes
 from bpt311.watch.forms import AreaForm, ConfirmForm, FollowForm
+from bpt311.watchers import tokens
+from bpt311.watchers.events import event_headline
 
 bp = Blueprint("watch", __name__)
 log = logging.getLogger(__name__)

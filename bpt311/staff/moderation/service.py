@@ -128,6 +128,18 @@ def _timeline(item: Item, actor: User, kind: str, internal_note: str, now: datet
     )
 
 
+def _record(actor: User, item: Item, action: str, **details) -> None:
+    """The audit log's row for a moderator's action on the thing."""
+    record(
+        actor,
+        action,
+        report=item.report,
+        target_type=item.target_type,
+        target_id=item.target.id,
+        **details,
+    )
+
+
 # Each email's subject, lazily translated: written in the poster's language when queued.
 SUBJECTS = {
     ("moderation_hidden", "report"): lambda n: _l("%(number)s: your report was hidden", number=n),
@@ -182,15 +194,7 @@ def hide(item: Item, actor: User, reason: str) -> int:
             item.report.id, item.target if item.target_type == "comment" else None
         )
     _timeline(item, actor, "hidden", f"Hidden: {reason}", now)
-    record(
-        actor,
-        "moderation.hide",
-        report=item.report,
-        target_type=item.target_type,
-        target_id=item.target.id,
-        reason=reason,
-        flags_resolved=resolved,
-    )
+    _record(actor, item, "moderation.hide", reason=reason, flags_resolved=resolved)
     _tell_poster(item, actor, "moderation_hidden", reason)
     effects.after_commit(public_cache.changed, item.report.tracking_number)
     effects.commit()
@@ -206,14 +210,7 @@ def restore(item: Item, actor: User) -> None:
         effects.rollback()
         raise Problem(REFUSALS["not_hidden"][item.target_type]())
     _timeline(item, actor, "restored", f"Restored; it had been hidden: {was}", now)
-    record(
-        actor,
-        "moderation.restore",
-        report=item.report,
-        target_type=item.target_type,
-        target_id=item.target.id,
-        was_hidden_for=was,
-    )
+    _record(actor, item, "moderation.restore", was_hidden_for=was)
     _tell_poster(item, actor, "moderation_restored")
     effects.after_commit(public_cache.changed, item.report.tracking_number)
     effects.commit()
@@ -227,14 +224,7 @@ def dismiss(item: Item, actor: User) -> int:
     if not resolved:
         effects.rollback()
         raise Problem(REFUSALS["no_flags"][item.target_type]())
-    record(
-        actor,
-        "moderation.dismiss",
-        report=item.report,
-        target_type=item.target_type,
-        target_id=item.target.id,
-        flags=resolved,
-    )
+    _record(actor, item, "moderation.dismiss", flags=resolved)
     effects.commit()
     return resolved
 

@@ -7,13 +7,16 @@ the public ones among them, and the people. Exact containment is checked in Pyth
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 
+import shapely
 from sqlalchemy import bindparam, or_, select
 
 from bpt311.extensions import db
+from bpt311.geo import distance_metres
 from bpt311.models import User, WatchArea, WatchAreaCategory, WatchAreaFollow
-from bpt311.watch.shapes import covers
 
 # When one person is reached through several areas, the loudest way wins.
 LOUDNESS = {"email": 2, "digest": 1, "none": 0}
@@ -135,3 +138,26 @@ def watchers_of(
         for user_id, (_, area_id, delivery, scope, subscription_id) in sorted(chosen.items())
         if user_id in people
     ]
+
+
+# ---- is a point inside? ------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8192)
+def _parsed(geometry_json: str):
+    """A shape parsed once per process. Keyed by its text, so an edited area is simply a new
+    key. Parsing is most of the cost of matching (bench/watch.py); the geometries are not
+    prepared, because shapely's prepared geometries are not safe to share between threads."""
+    geometry = json.loads(geometry_json)
+    if geometry.get("type") == "Point":
+        return tuple(geometry["coordinates"])
+    return shapely.from_geojson(geometry_json)
+
+
+def covers(shape: str, geometry_json: str, radius_m: float | None, lat: float, lon: float):
+    """Whether a point is in an area; a point on its edge counts, one in a hole does not."""
+    parsed = _parsed(geometry_json)
+    if shape == "circle":
+        centre_lon, centre_lat = parsed
+        return distance_metres(centre_lat, centre_lon, lat, lon) <= (radius_m or 0)
+    return bool(shapely.intersects_xy(parsed, lon, lat))

@@ -26,8 +26,8 @@ from bpt311.models import (
     utcnow,
 )
 from bpt311.notify import about, emailed_in_this_transaction, enqueue_email, site_link
-from bpt311.watch.matching import Watcher, watchers_of
-from bpt311.watch.tokens import unsubscribe_token
+from bpt311.watchers.matching import Watcher, watchers_of
+from bpt311.watchers.tokens import unsubscribe_token
 
 KINDS = ("new", "status", "comment")
 NOTE_MAX = 2000

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 
 from bpt311 import effects, storage
 from bpt311.extensions import db
-from bpt311.jobs.videos import make_clean_copy
 from bpt311.media.photos import make_variants
 from bpt311.models import Media
+from bpt311.storage.video_copies import make_clean_copy
 
 
 def make_copies(media_id: int) -> str:
