@@ -319,7 +319,13 @@ def server_command(kind: str, port: int, args, script: Path | None = None) -> li
 
 
 @contextmanager
-def bench_database(engine: str):
+def bench_database(engine: str, size: int):
+    from bench.common import KEEP, database
+
+    if KEEP:  # the kept database of this size (bench/common.py)
+        with database(engine, size) as url:
+            yield url
+        return
     if engine == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.sqlite"
@@ -345,6 +351,7 @@ def seed(url: str, size: int) -> tuple[str, str]:
     """The city, ``size`` reports, the alembic stamp and a verified resident who votes;
     returns (a middle report's tracking number, the media folder)."""
     from flask_migrate import stamp
+    from sqlalchemy import select
 
     from bench.common import seeded_app
     from bpt311.accounts.service import hash_password
@@ -354,14 +361,15 @@ def seed(url: str, size: int) -> tuple[str, str]:
     app, seconds = seeded_app(url, size)
     with app.app_context():
         stamp()  # the tables are current: the server's start-up must not migrate
-        db.session.add(
-            User(
-                email=BENCH_EMAIL,
-                password_hash=hash_password(BENCH_PASSWORD),
-                email_verified_at=utcnow(),
+        if db.session.scalar(select(User).filter_by(email=BENCH_EMAIL)) is None:
+            db.session.add(
+                User(
+                    email=BENCH_EMAIL,
+                    password_hash=hash_password(BENCH_PASSWORD),
+                    email_verified_at=utcnow(),
+                )
             )
-        )
-        db.session.commit()
+            db.session.commit()
         db.engine.dispose()
     print(f"  {size:,} reports seeded in {seconds:.1f} s", flush=True)
     return f"BPT-{max(size // 2, 1):06d}", app.config["MEDIA_ROOT"]
@@ -442,7 +450,7 @@ def main() -> None:
             ceilings[kind] = result["rps"]
             print_row(f"ceiling-{kind}", None, "-", "anonymous", "minimal Jinja page", result)
         for size in args.sizes:
-            with bench_database(engine) as url:
+            with bench_database(engine, size) as url:
                 print(f"{setup}: seeding", flush=True)
                 tracking_number, media = seed(url, size)
                 for cache in args.cache:

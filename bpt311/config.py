@@ -119,6 +119,9 @@ def from_environment(instance_path: str) -> dict:
         # and marked for proxies to keep this long (bpt311/public_cache.py).
         "PUBLIC_CACHE": _flag("PUBLIC_CACHE", True),
         "PUBLIC_CACHE_SECONDS": _int("PUBLIC_CACHE_SECONDS", 30),
+        # The filter form's kinds and neighbourhoods, read once per process this often
+        # (a change made in the process shows at once: bpt311/reports/browse.py).
+        "FILTER_CHOICES_SECONDS": _int("FILTER_CHOICES_SECONDS", 30),
         # Tests only (never read from the environment): keys of their own in a shared Redis.
         "PUBLIC_CACHE_PREFIX": "bpt311:public:",
         # Requests one Open311 API key may file, however many addresses it comes from.

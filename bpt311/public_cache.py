@@ -202,9 +202,21 @@ def _signed_in() -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False))
 
 
+_site_changes = [0]  # whole-site changes committed in this process
+
+
+def site_changes() -> int:
+    """How many whole-site changes (``changed()`` without a report: the catalogue, names,
+    places) this process has committed: what a process keeps for every page (the filter
+    form's choices, bpt311/reports/browse.py) is made again when it moves."""
+    return _site_changes[0]
+
+
 def changed(tracking_number: str | None = None) -> None:
     """A public change committed: the report's pages (or, without one, every page) get a
     new generation, so the next visitor sees the change."""
+    if tracking_number is None:
+        _site_changes[0] += 1
     if not enabled():
         return
     name = f"gen:report:{tracking_number.upper()}" if tracking_number else "gen"

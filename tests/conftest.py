@@ -79,6 +79,7 @@ def app_settings(database_url: str, tmp_path: Path, **overrides) -> dict:
         "GEOCODER_URL": "http://127.0.0.1:9",  # nothing listens: tests never reach the internet
         "DEMO_REPORTS": False,
         "PUBLIC_CACHE": False,  # tests/test_public_cache.py turns it on
+        "FILTER_CHOICES_SECONDS": 0,  # read every time; tests/test_browse.py keeps them
         **overrides,
     }
 

@@ -409,3 +409,37 @@ def test_home_page_offers_search_by_address_and_figures(client, reports):
     html = page(client, "/")
     assert 'action="/reports"' in html and 'name="near"' in html
     assert "median days to acknowledge" in html
+
+
+def test_the_filter_choices_are_read_once_and_a_catalogue_change_shows_at_once(
+    make_app, count_queries, monkeypatch
+):
+    """The kinds and neighbourhoods of the filter form are kept FILTER_CHOICES_SECONDS in a
+    process; a change made through the back office shows on the next page all the same."""
+    from bpt311.models import Category
+    from bpt311.seed import load_city
+    from bpt311.staff.administration.categories import set_category_active
+    from tests.factories import make_user
+
+    app = make_app(FILTER_CHOICES_SECONDS=30)
+    with app.app_context():
+        load_city()
+        client = app.test_client()
+        first = client.get("/reports").get_data(as_text=True)
+        assert 'value="pothole"' in first
+        with count_queries() as kept:
+            client.get("/reports")
+        with count_queries() as read_again:
+            client.get("/reports", headers={"Accept-Language": "es"})  # its own choices
+        assert read_again.count == kept.count + 2  # the categories and the neighbourhoods
+
+        pothole = db.session.scalar(select(Category).filter_by(service_code="pothole"))
+        set_category_active(make_user(email="admin@example.org", role="admin"), pothole, False)
+        assert 'value="pothole"' not in client.get("/reports").get_data(as_text=True)
+
+        pothole.active = True  # behind the back office's back: no change announced
+        db.session.commit()
+        assert 'value="pothole"' not in client.get("/reports").get_data(as_text=True)
+        later = browse.time.monotonic() + 31
+        monkeypatch.setattr(browse.time, "monotonic", lambda: later)
+        assert 'value="pothole"' in client.get("/reports").get_data(as_text=True)

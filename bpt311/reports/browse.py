@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from cachetools import LRUCache
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, literal_column, or_, select, text
@@ -24,11 +26,12 @@ from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, String
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.widgets import Select as SelectWidget
 
+from bpt311 import public_cache
 from bpt311.dates import DayField, city_midnight, date_problems
 from bpt311.extensions import db
 from bpt311.geo import METRES_PER_DEG_LAT, bounding_box
 from bpt311.geocoding import GeocoderUnavailable, search
-from bpt311.i18n import translated
+from bpt311.i18n import current_language, translated
 from bpt311.models import (
     Category,
     Media,
@@ -191,13 +194,10 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
     """The filter form bound to ``args``, the filters it means, and messages about bad input."""
     form = FilterForm(args)
-    groups = category_choices()
-    form.category.choices = [SelectChoice("", _("All kinds")), *groups["categories"]]
-    form.group.choices = [SelectChoice("", _("All groups")), *groups["groups"]]
-    form.neighbourhood.choices = [
-        SelectChoice("", _("All neighbourhoods")),
-        *(SelectChoice(slug, name) for slug, name in neighbourhood_choices()),
-    ]
+    choices = _filter_choices()
+    form.category.choices = choices.categories
+    form.group.choices = choices.groups
+    form.neighbourhood.choices = choices.neighbourhoods
     form.validate()
     problems = date_problems(form)
     filters = Filters(
@@ -243,6 +243,49 @@ def _locate(filters: Filters, problems: list[str]) -> None:
         problems.append(_("We could not find “%(place)s” in Bridgeport", place=filters.near))
         return
     filters.latitude, filters.longitude = places[0].latitude, places[0].longitude
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    categories: list[SelectChoice]
+    groups: list[SelectChoice]
+    neighbourhoods: list[SelectChoice]
+    made: float  # time.monotonic()
+    site_changes: int  # public_cache.site_changes() then
+
+
+CHOICES = "bpt311.reports.filter_choices"
+
+
+def _filter_choices() -> FilterChoices:
+    """The filter form's kinds, groups and neighbourhoods in the page's language, read
+    once per process every FILTER_CHOICES_SECONDS (like a cached page, default 30) rather
+    than on every page: two queries and the translations of every category. A change to
+    the catalogue or the places made in this process shows at once (it counts as a
+    whole-site change, ``public_cache.changed()``); other processes within the seconds."""
+    kept_by_language = current_app.extensions.setdefault(CHOICES, {})
+    language = current_language()
+    kept = kept_by_language.get(language)
+    seconds = current_app.config.get("FILTER_CHOICES_SECONDS", 30)
+    if (
+        kept is not None
+        and kept.site_changes == public_cache.site_changes()
+        and time.monotonic() - kept.made < seconds
+    ):
+        return kept
+    stamp, made = public_cache.site_changes(), time.monotonic()
+    groups = category_choices()
+    kept = kept_by_language[language] = FilterChoices(
+        categories=[SelectChoice("", _("All kinds")), *groups["categories"]],
+        groups=[SelectChoice("", _("All groups")), *groups["groups"]],
+        neighbourhoods=[
+            SelectChoice("", _("All neighbourhoods")),
+            *(SelectChoice(slug, name) for slug, name in neighbourhood_choices()),
+        ],
+        made=made,
+        site_changes=stamp,
+    )
+    return kept
 
 
 def category_choices() -> dict[str, list]:

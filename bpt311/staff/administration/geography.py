@@ -20,7 +20,7 @@ from shapely.ops import unary_union
 from shapely.validation import explain_validity
 from sqlalchemy import func, select, update
 
-from bpt311 import effects
+from bpt311 import effects, public_cache
 from bpt311.audit import record
 from bpt311.extensions import db
 from bpt311.geo import NeighbourhoodFinder, project, slugify
@@ -344,6 +344,7 @@ def apply_upload(actor: User, text: str, kind: str, source_name: str = "") -> Up
         kept=[name for name, _ in upload.kept],
         open_reports_moved=len(moves),
     )
+    effects.after_commit(public_cache.changed)  # the places on every page's filters and map
     effects.commit()
     return upload
 
