@@ -115,6 +115,9 @@ def _load_user(session_id: str):
     return user
 
 
+SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: the OS shares the file's pages
+
+
 def _tune_sqlite(engine) -> None:
     """WAL lets readers work while one writer writes; foreign keys are off by default."""
     if engine.dialect.name != "sqlite":
@@ -127,6 +130,10 @@ def _tune_sqlite(engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Reads through memory-mapped pages rather than a read() per page: SQLite's own
+        # page cache is 2 MB, so a query touching much of a large table made a system
+        # call per page (a year of one department's figures: 2 s, against 0.2 s mapped).
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
 

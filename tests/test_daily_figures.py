@@ -103,6 +103,31 @@ def test_a_filtered_page_counts_exactly_from_the_reports(generated):
     assert figures.outcomes(selection) == figures.exact_outcomes(selection)
 
 
+def test_a_page_about_one_group_reads_its_weeks_from_the_summary(generated, count_queries):
+    """One department, kind or neighbourhood: its weeks are the summary's rows for it, the
+    same as counted from the reports; two filters at once are counted from the reports."""
+    report = db.session.scalars(select(Report).where(Report.neighbourhood_id.is_not(None))).first()
+    for first, last in PERIODS:
+        for one in (
+            {"department_id": report.department_id},
+            {"category_id": report.category_id},
+            {"neighbourhood_id": report.neighbourhood_id},
+            {"category_id": report.category_id, "public": False},
+        ):
+            selection = figures.Selection(first, last, **one)
+            assert figures.weekly(selection) == figures.exact_weekly(selection), one
+    both = figures.Selection(
+        *PERIODS[0], category_id=report.category_id, neighbourhood_id=report.neighbourhood_id
+    )
+    assert figures.weekly(both) == figures.exact_weekly(both)
+    with count_queries() as summed:
+        figures.weekly(figures.Selection(*PERIODS[0], category_id=report.category_id))
+    with count_queries() as counted:
+        figures.weekly(both)
+    assert summed.statements and all("daily_figure" in sql for sql in summed.statements)
+    assert counted.statements and all("daily_figure" not in sql for sql in counted.statements)
+
+
 def _rows():
     return sorted(db.session.execute(select(daily_figure)).all())
 
