@@ -8,7 +8,8 @@ answer. SQLite has no hash aggregation: a GROUP BY sorts every row first (60 ms 
 the fine cell's key is an expression index, attached to the report table's creation here
 (for ``create_all``) and made by migration 5e1f0a9b2c25; Alembic is told to ignore it
 (``search.include_object``). PostgreSQL aggregates by hashing; it indexes the key too
-(migration 5e1f0a9b2c27), so the map's summary finds a few cells' reports at once.
+(migration 5e1f0a9b2c27, with the columns the map filters by), so the cells the map's
+summary cannot answer alone are counted from the index.
 
 ``map_cell`` is the summary the map reads when it asks for nothing but a box (and perhaps
 statuses): per fine cell, status and hidden or not, how many reports have a point there
@@ -87,7 +88,11 @@ SQLITE_INDEX_DDL = (
     f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON report (({sqlite_key()}), "
     "latitude, longitude, hidden_at, status, category_id)"
 )
-POSTGRESQL_INDEX_DDL = f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON report (({postgresql_key()}))"
+# With what the map's edge cells are filtered by, so they are read from the index alone.
+POSTGRESQL_INDEX_DDL = (
+    f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON report (({postgresql_key()})) "
+    "INCLUDE (latitude, longitude, hidden_at, status)"
+)
 
 event.listen(Report.__table__, "after_create", DDL(SQLITE_INDEX_DDL).execute_if(dialect="sqlite"))
 event.listen(

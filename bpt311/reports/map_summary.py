@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import (
     Connection,
+    bindparam,
     delete,
     func,
     insert,
@@ -42,8 +43,11 @@ def key_of(dialect: str):
 
 
 def in_cells(dialect: str, cells: list[int]):
-    """The condition that a report lies in one of these fine cells (the key's index)."""
-    return key_of(dialect).in_(cells)
+    """The condition that a report lies in one of these fine cells (the key's index). The
+    keys are written into the statement: as parameters, PostgreSQL's plan for a statement
+    psycopg has prepared (from its fifth run) guesses at them and scans the whole table."""
+    keys = bindparam("cells", list(cells), expanding=True, literal_execute=True)
+    return key_of(dialect).in_(keys)
 
 
 def _counted(dialect: str, *conditions):

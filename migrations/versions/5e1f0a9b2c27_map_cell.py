@@ -35,7 +35,10 @@ def upgrade():
         sqlite_with_rowid=False,
     )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"CREATE INDEX IF NOT EXISTS ix_report_map_cell ON report (({_key()}))")
+        op.execute(
+            f"CREATE INDEX IF NOT EXISTS ix_report_map_cell ON report (({_key()})) "
+            "INCLUDE (latitude, longitude, hidden_at, status)"
+        )
     op.execute(
         "INSERT INTO map_cell (cell, status, hidden, reports, latitude_sum, longitude_sum) "
         f"SELECT {_key()}, status, hidden_at IS NOT NULL, count(*), "
