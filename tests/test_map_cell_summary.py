@@ -7,6 +7,7 @@ answer counting every report gives (same cells, counts and mean positions), in t
 from __future__ import annotations
 
 import random
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,9 +15,10 @@ from sqlalchemy import select
 
 from bpt311 import effects
 from bpt311.extensions import db
-from bpt311.models import Report, map_cell, utcnow
+from bpt311.models import Report, User, map_cell, utcnow
 from bpt311.models.map_cells import FINE_LAT, FINE_LON, cell_of
 from bpt311.reports import browse, clusters, daily, map_summary
+from tests.conftest import TEST_DATABASE_URL
 from tests.factories import make_report, make_user
 
 CITY = (-73.26, 41.13, -73.13, 41.24)  # all of Bridgeport
@@ -217,3 +219,59 @@ def test_the_map_runs_two_queries_whatever_the_box_holds(city, count_queries):
     for n in range(30):
         make_report(latitude=41.1711 + n * 0.0011, longitude=-73.2013 + n * 0.0009)
     assert [queries(box) for box in BOXES] == empty == [2] * len(BOXES)
+
+
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL.startswith("postgresql"),
+    reason="two writers at once: PostgreSQL (SQLite has one writer at a time)",
+)
+def test_two_transactions_touching_one_cell_both_count(app, city):
+    """Two moderators hide two reports of one cell at once (received in different weeks,
+    so the figures' week locks do not order them): the second waits for the first's lock
+    on the cell, then counts with the first's change committed (without the lock it would
+    count without it, or fail on the first's fresh rows)."""
+    from bpt311.staff.moderation.queries import Item
+    from bpt311.staff.moderation.service import hide
+
+    moderator_id = make_user("mod@bridgeport.example", role="admin").id
+    ids = [
+        make_report(latitude=41.1792, longitude=-73.1894, created_at=utcnow() - days).id
+        for days in (timedelta(days=30), timedelta(days=60))
+    ]
+    counted, go_on = threading.Event(), threading.Event()
+    real_count = map_summary.count_cells
+    errors = []
+
+    def count_then_wait(connection, cells):
+        real_count(connection, cells)
+        if threading.current_thread().name == "first":
+            counted.set()  # its cell's lock held, its count made, not yet committed
+            go_on.wait(10)
+
+    def hide_one(report_id):
+        try:
+            with app.app_context():
+                report = db.session.get(Report, report_id)
+                actor = db.session.get(User, moderator_id)
+                hide(Item("report", report, report, None), actor, "Abusive words")
+        except Exception as exc:  # reported to the test below
+            errors.append(exc)
+
+    map_summary.count_cells = count_then_wait
+    try:
+        one = threading.Thread(target=hide_one, args=(ids[0],), name="first")
+        two = threading.Thread(target=hide_one, args=(ids[1],), name="second")
+        one.start()
+        assert counted.wait(10)
+        two.start()
+        two.join(1)
+        assert two.is_alive()  # waiting for the first's lock on the cell
+        go_on.set()
+        one.join(10)
+        two.join(10)
+    finally:
+        map_summary.count_cells = real_count
+    assert not errors
+    db.session.expire_all()
+    assert db.session.scalar(select(map_cell.c.reports).where(map_cell.c.hidden.is_(True))) == 2
+    assert_summary_true()
