@@ -169,17 +169,14 @@ def _coarse_rows(filters: browse.Filters, step: int, session):
 
 
 def _summary_answers(filters: browse.Filters) -> bool:
-    """Whether the map's summary can count for these filters: a box and statuses only."""
-    return not (
-        filters.q
-        or filters.category
-        or filters.group
-        or filters.neighbourhood
-        or filters.date_from
-        or filters.date_to
-        or filters.near
-        or filters.has_point
+    """Whether the map's summary can count for these filters: a box and statuses, and
+    nothing else that narrows the reports (a filter added to Filters later counts from
+    ``report`` until the summary learns it)."""
+    plain = browse.Filters()
+    unnarrowed = replace(
+        filters, bbox=None, statuses=[], sort=plain.sort, page=plain.page, radius=plain.radius
     )
+    return unnarrowed == plain
 
 
 def _summary_rows(filters: browse.Filters, session):
