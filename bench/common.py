@@ -86,6 +86,7 @@ def seeded_app(url: str, reports: int):
         Base.metadata.create_all(db.engine)
         if db.session.scalar(select(func.count(Report.id))) == reports:
             db.session.remove()
+            _summaries_filled()
             return app, 0.0
         load_city()
         started = time.perf_counter()
@@ -94,6 +95,26 @@ def seeded_app(url: str, reports: int):
         with db.engine.begin() as connection:
             connection.execute(text("ANALYZE"))
     return app, seeded
+
+
+def _summaries_filled() -> None:
+    """A kept database seeded before a summary table existed has it now, but empty
+    (create_all): it is counted from the reports, and PostgreSQL's map-cell index, which
+    create_all makes only with the report table, is made (as the migrations would)."""
+    from sqlalchemy import func, select
+
+    from bpt311.models import daily_figure, map_cell
+    from bpt311.models.map_cells import POSTGRESQL_INDEX_DDL
+    from bpt311.reports import daily, map_summary
+    from bpt311.site import city_zone
+
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(POSTGRESQL_INDEX_DDL))
+        if not connection.scalar(select(func.count()).select_from(map_cell)):
+            map_summary.rebuild(connection)
+        if not connection.scalar(select(func.count()).select_from(daily_figure)):
+            daily.rebuild(connection, city_zone())
 
 
 def timings(call, repeat: int) -> dict[str, float]:

@@ -128,6 +128,7 @@ def main() -> None:
                 "SECRET_KEY": "bench",
                 "RATELIMIT_ENABLED": False,
                 "DEMO_REPORTS": False,
+                "PUBLIC_CACHE": False,  # as seeded_app: each request rendered, a cache miss
             }
         )
         report(args.database, measure(app, args.repeat))

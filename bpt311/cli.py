@@ -22,7 +22,7 @@ from bpt311.jobs.loop import run_pass, run_worker
 from bpt311.models import Category, Report
 from bpt311.outbound311.cli import open311_cli
 from bpt311.privacy.cli import privacy_cli
-from bpt311.reports import daily
+from bpt311.reports import daily, map_summary
 from bpt311.seed import load_city, make_demo_reports
 from bpt311.site import city_zone
 from bpt311.staff.housekeeping import archive_closed, send_overdue_emails
@@ -66,11 +66,14 @@ def seed_command(report_count: int) -> None:
 
 @stats_cli.command("rebuild")
 def stats_rebuild() -> None:
-    """Count the daily summary behind /stats, the home page and the dashboard again from
-    every report (idempotent: the figures do not change unless the summary had drifted)."""
+    """Count the daily summary behind /stats, the home page and the dashboard, and the
+    map's summary of its fine cells, again from every report (idempotent: nothing changes
+    unless a summary had drifted)."""
     rows = daily.rebuild(db.session.connection(), city_zone())
+    cells = map_summary.rebuild(db.session.connection())
     effects.commit()
     click.echo(f"Counted the daily figures again: {rows} rows.")
+    click.echo(f"Counted the map's cells again: {cells} rows.")
 
 
 @notify_cli.command("run")

@@ -23,7 +23,7 @@ from bpt311.models import (
     TimelineEvent,
     utcnow,
 )
-from bpt311.reports import daily
+from bpt311.reports import daily, map_summary
 from bpt311.site import city_zone
 
 
@@ -327,7 +327,9 @@ def make_demo_reports(count: int, seed: int = 311, batch_size: int = 5000) -> in
         db.session.execute(insert(TimelineEvent), events)
         effects.commit()
         made += size
-    # The figures' daily summary, made again once (cheaper than recounting each batch's days).
+    # The figures' daily summary and the map's, made again once (cheaper than recounting
+    # each batch's days and cells).
     daily.rebuild(db.session.connection(), city_zone())
+    map_summary.rebuild(db.session.connection())
     effects.commit()
     return made

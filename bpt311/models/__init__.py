@@ -14,6 +14,7 @@ from bpt311.models.community import (
     Follow,
     Vote,
 )
+from bpt311.models.map_cells import map_cell
 from bpt311.models.outbound311 import (
     SEND_STATES,
     Open311Endpoint,
@@ -68,6 +69,7 @@ __all__ = [
     "Comment",
     "DAILY_BANDS",
     "daily_figure",
+    "map_cell",
     "Flag",
     "Follow",
     "EmailSubscription",

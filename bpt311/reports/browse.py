@@ -350,6 +350,14 @@ def _text_search(query: Select, words: str) -> Select:
     return query.where(found if old is None else or_(found, old))
 
 
+def statuses_wanted(filters: Filters) -> list[str]:
+    """The statuses the filter's choice stands for: closed includes archived."""
+    wanted = set(filters.statuses)
+    if "closed" in wanted:
+        wanted.add("archived")
+    return sorted(wanted)
+
+
 def filtered(filters: Filters, include_hidden: bool = False) -> Select:
     """SELECT Report with every filter applied, in the chosen order; reports the
     moderators hid are left out unless ``include_hidden`` (the staff queue)."""
@@ -367,10 +375,7 @@ def filtered(filters: Filters, include_hidden: bool = False) -> Select:
             Report.category_id.in_(select(Category.id).where(Category.group == filters.group))
         )
     if filters.statuses:
-        wanted = set(filters.statuses)
-        if "closed" in wanted:
-            wanted.add("archived")
-        query = query.where(Report.status.in_(sorted(wanted)))
+        query = query.where(Report.status.in_(statuses_wanted(filters)))
     if filters.neighbourhood:
         query = query.where(
             Report.neighbourhood_id.in_(

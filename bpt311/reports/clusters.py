@@ -8,20 +8,30 @@ about CELL_PIXELS on the screen at that zoom; so the answer is at most MAX_CELLS
 features whether the box holds ten reports or a hundred thousand. At street level it is the
 reports themselves, at most :data:`POINT_CAP`, with ``"truncated": true`` when there were
 more. Both engines give the same cells; only how SQL rounds down is spelled differently.
+
+When the map asks for nothing but the box (and perhaps statuses), the fine cells are read
+from the map's summary instead (``map_cell``, reports/map_summary.py: a few thousand rows
+for a whole city, whatever the number of reports), except the fine cells the box's edges
+cut through: the summary cannot tell which of their reports are inside, so those are
+counted exactly from ``report``, as before. A fine cell strictly inside the box holds only
+reports inside it (the rounding down is monotonic), so the answer is the same as counting
+every report: same cells, same counts, same mean positions. Any other filter (words, a
+kind, a group, a neighbourhood, dates, a point) is counted from ``report`` throughout.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 
-from sqlalchemy import Integer, cast, func, literal_column
+from sqlalchemy import Float, Integer, bindparam, cast, func, literal_column, select
 
 from bpt311.extensions import db
-from bpt311.models import Report, map_cells
-from bpt311.models.map_cells import FINE_LAT, FINE_LON
-from bpt311.reports import browse
+from bpt311.models import Report, map_cell, map_cells
+from bpt311.models.map_cells import FINE_LAT, FINE_LON, KEY_BASE, micro
+from bpt311.reports import browse, map_summary
 
 STREET_ZOOM = 16  # from here on the map shows reports, below it counts
 MAX_ZOOM = 22
@@ -93,13 +103,21 @@ def _visible(filters: browse.Filters):
     )
 
 
-def _fine_rows(filters: browse.Filters, session):
-    """(row, column, count, mean latitude, mean longitude) per fine cell in the box."""
-    totals = (
+def _totals():
+    """How many reports, and the sums of their coordinates in millionths of a degree:
+    integers, exact whatever order the database adds them in (reports are placed to the
+    millionth), so every path gives the same mean positions to the last digit."""
+    return (
         func.count().label("n"),
-        func.avg(Report.latitude).label("lat"),
-        func.avg(Report.longitude).label("lon"),
+        func.sum(micro(Report.latitude)).label("lat"),
+        func.sum(micro(Report.longitude)).label("lon"),
     )
+
+
+def _fine_rows(filters: browse.Filters, session):
+    """(row, column, count, latitude sum, longitude sum) per fine cell in the box, counted
+    from ``report`` (sums in millionths of a degree)."""
+    totals = _totals()
     if db.engine.dialect.name == "sqlite":
         # Grouped in the order of the fine-cell index (no sort); the key's range is what
         # makes SQLite choose that index.
@@ -143,32 +161,103 @@ def _coarse_rows(filters: browse.Filters, step: int, session):
         column = cast((Report.longitude + 180.0) / lon_cell, Integer)
     query = (
         _visible(filters)
-        .with_only_columns(
-            row.label("row"),
-            column.label("col"),
-            func.count().label("n"),
-            func.avg(Report.latitude).label("lat"),
-            func.avg(Report.longitude).label("lon"),
-        )
+        .with_only_columns(row.label("row"), column.label("col"), *_totals())
         .group_by(row, column)
     )
     for found in session.execute(query):
         yield int(found.row), int(found.col), found.n, found.lat, found.lon
 
 
+def _summary_answers(filters: browse.Filters) -> bool:
+    """Whether the map's summary can count for these filters: a box and statuses, and
+    nothing else that narrows the reports (a filter added to Filters later counts from
+    ``report`` until the summary learns it)."""
+    plain = browse.Filters()
+    unnarrowed = replace(
+        filters, bbox=None, statuses=[], sort=plain.sort, page=plain.page, radius=plain.radius
+    )
+    return unnarrowed == plain
+
+
+def _summary_rows(filters: browse.Filters, session):
+    """The same rows as :func:`_fine_rows`, from the map's summary (two queries): the
+    box's fine cells, then those its edges cut through counted again from ``report``."""
+    min_lon, min_lat, max_lon, max_lat = filters.bbox
+    first_row, last_row = _span(min_lat, max_lat, -90.0, FINE_LAT)
+    first_col, last_col = _span(min_lon, max_lon, -180.0, FINE_LON)
+    table = map_cell.c
+    query = (
+        select(
+            table.cell,
+            func.sum(table.reports).label("n"),
+            func.sum(table.latitude_sum).label("lat"),
+            func.sum(table.longitude_sum).label("lon"),
+        )
+        .where(
+            table.cell.between(first_row * KEY_BASE + first_col, last_row * KEY_BASE + last_col),
+            (table.cell % KEY_BASE).between(first_col, last_col),
+            table.hidden.is_(False),
+        )
+        .group_by(table.cell)
+    )
+    if filters.statuses:
+        query = query.where(table.status.in_(browse.statuses_wanted(filters)))
+    found, edges = {}, []
+    for cell, n, lat, lon in session.execute(query):
+        row, column = divmod(int(cell), KEY_BASE)
+        if row in (first_row, last_row) or column in (first_col, last_col):
+            edges.append(int(cell))
+        else:
+            found[row, column] = (n, lat, lon)
+    # Asked even when no edge cell holds a report: the map runs two queries, whatever
+    # the box holds. The box is written into the statement, like the cells: given as
+    # parameters, PostgreSQL's plan for a statement psycopg has prepared (from its fifth
+    # run) would walk the latitude index through the whole box.
+    dialect = db.engine.dialect.name
+    key = map_summary.key_of(dialect)
+    exact = (
+        _visible(replace(filters, bbox=None))
+        .where(
+            map_summary.in_cells(dialect, edges),
+            Report.latitude.between(_written(min_lat), _written(max_lat)),
+            Report.longitude.between(_written(min_lon), _written(max_lon)),
+        )
+        .with_only_columns(key.label("key"), *_totals())
+        .group_by(key)
+    )
+    for cell, n, lat, lon in session.execute(exact):
+        found[divmod(int(cell), KEY_BASE)] = (n, lat, lon)
+    for (row, column), (n, lat, lon) in found.items():
+        yield row, column, n, lat, lon
+
+
+def _written(value: float):
+    """A number written into the SQL statement rather than sent as a parameter."""
+    return bindparam(None, float(value), type_=Float, literal_execute=True)
+
+
 def cells(filters: browse.Filters, zoom: int, session) -> list[Cell]:
     """The publicly visible reports matching ``filters`` (which hold the box) counted per
     cell of the grid for ``zoom``, with the mean position of each cell's reports: counted
-    per fine cell in SQL (one query) and added up here, a few thousand rows at most."""
+    per fine cell (from the map's summary, or in SQL from ``report`` when other filters
+    are asked) and added up here, a few thousand rows at most."""
     step = grid_step(filters.bbox, zoom)
-    if _cells_in(filters.bbox, FINE_LAT, FINE_LON) > MAX_FINE_CELLS:
+    if _summary_answers(filters):
+        rows, shift = _summary_rows(filters, session), step
+    elif _cells_in(filters.bbox, FINE_LAT, FINE_LON) > MAX_FINE_CELLS:
         rows, shift = _coarse_rows(filters, step, session), 0
     else:
         rows, shift = _fine_rows(filters, session), step
-    sums: dict[tuple[int, int], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
     for row, column, n, lat, lon in rows:
         total = sums[(row >> shift, column >> shift)]
-        total[0] += n
-        total[1] += float(lat) * n
-        total[2] += float(lon) * n
-    return [Cell(int(n), round(lat / n, 5), round(lon / n, 5)) for n, lat, lon in sums.values()]
+        total[0] += int(n)
+        total[1] += int(lat)
+        total[2] += int(lon)
+    return [Cell(n, _degrees(lat, n), _degrees(lon, n)) for n, lat, lon in sums.values()]
+
+
+def _degrees(total: int, n: int) -> float:
+    """The mean of ``n`` coordinates summing to ``total`` millionths of a degree, rounded
+    to 5 decimals (about a metre) exactly, halves to even."""
+    return round(Fraction(total, n * 10)) / 100_000

@@ -20,15 +20,22 @@ so within 10 % of the exact figure (60 s under a minute), and in practice within
 (tests/test_daily_figures.py measures it against the exact SQL).
 
 How it stays true: a service that changes what a report counts as (a new report, a
-lifecycle move, a hidden or shown report, another category, department, neighbourhood or
-due time, an import) calls :func:`touch` with the report (before and after a change that
-moves its times). That names, through ``effects.before_commit``, one step that runs as the
-transaction's last statements: each touched city day is counted again from ``report`` (its
-rows deleted and made anew by the same code as the rebuild, so a rebuild changes nothing),
-and its week summed again from its days. On PostgreSQL each week is taken under a
-transaction-scoped advisory lock first, so two transactions touching the same week count
-it one after the other and neither undoes the other's report; SQLite has one writer at a time
-anyway. Nothing is kept per process: every process reads the same rows.
+lifecycle move, a hidden or shown report, another category, department, neighbourhood,
+due time or location, an import) calls :func:`touch` with the report (before and after a
+change that moves its times or its point). That names, through ``effects.before_commit``,
+one step that runs as the transaction's last statements: each touched city day is counted
+again from ``report`` (its rows deleted and made anew by the same code as the rebuild, so
+a rebuild changes nothing), and its week summed again from its days. On PostgreSQL each
+week is taken under a transaction-scoped advisory lock first, so two transactions touching
+the same week count it one after the other and neither undoes the other's report; SQLite
+has one writer at a time anyway. Nothing is kept per process: every process reads the same
+rows.
+
+The same calls keep the map's summary true (``map_cell``, bpt311/reports/map_summary.py):
+:func:`touch` also remembers the report's fine cell of the map's grid as it is at the
+call, and the same step, after the days, counts those cells again (under their own
+advisory locks, always taken after the weeks'). A bulk UPDATE that changes only a status
+the figures do not count by (archiving) calls :func:`touch_cells_where` instead.
 
 Days are the city's (``CITY_TIMEZONE``): after changing it, or a category's SLA hours
 (which count for reports without a due time), run ``flask stats rebuild``.
@@ -56,8 +63,9 @@ from sqlalchemy import (
 
 from bpt311 import effects
 from bpt311.extensions import db
-from bpt311.models import DAILY_BANDS, Category, Report, daily_figure
+from bpt311.models import DAILY_BANDS, Category, Report, daily_figure, map_cells
 from bpt311.paging import batched
+from bpt311.reports import map_summary
 from bpt311.site import city_zone
 
 RECEIVED, ACKNOWLEDGED, CLOSED = 0, 1, 2
@@ -69,6 +77,8 @@ BANDS = [f"b{n}" for n in range(DAILY_BANDS)]
 CHUNK = 31  # days counted per query
 LOCK_CLASS = 311  # pg_advisory_xact_lock(311, the ordinal of the week's Monday)
 TOUCHED = "bpt311.daily_figure.days"
+TOUCHED_CELLS = "bpt311.map_cell.cells"
+NAMED = "bpt311.daily_figure.step"  # holds True once the counting step is named
 
 
 # ---- bands ------------------------------------------------------------------------------
@@ -120,38 +130,70 @@ def city_day(moment: datetime, zone: ZoneInfo) -> date:
 
 
 def touch(report: Report) -> None:
-    """The report's days (received, acknowledged, closed) are counted again just before
-    the transaction commits. Call it before a change that moves those times (a reopened
-    report loses its closing day) and after any change to what the report counts as."""
+    """The report's days (received, acknowledged, closed) and its cell of the map, as they
+    are now, are counted again just before the transaction commits. Call it before a
+    change that moves those times or the report's point (a reopened report loses its
+    closing day, a moved one leaves its cell) and after any change to what the report
+    counts as."""
     zone = city_zone()
     touch_days(
         city_day(moment, zone)
         for moment in (report.created_at, report.acknowledged_at, report.closed_at)
         if moment is not None
     )
+    touch_cells([map_cells.cell_of(report.latitude, report.longitude)])
 
 
 def touch_where(*conditions) -> None:
     """:func:`touch` for every report a bulk UPDATE is about to change."""
     zone = city_zone()
     rows = db.session.execute(
-        select(Report.created_at, Report.acknowledged_at, Report.closed_at).where(*conditions)
-    )
-    touch_days({city_day(moment, zone) for row in rows for moment in row if moment is not None})
+        select(
+            Report.created_at,
+            Report.acknowledged_at,
+            Report.closed_at,
+            Report.latitude,
+            Report.longitude,
+        ).where(*conditions)
+    ).all()
+    touch_days({city_day(moment, zone) for row in rows for moment in row[:3] if moment is not None})
+    touch_cells({map_cells.cell_of(row.latitude, row.longitude) for row in rows})
+
+
+def touch_cells_where(*conditions) -> None:
+    """The map's cells alone of every report a bulk UPDATE is about to change: for a
+    change of status the daily figures do not count by (closed to archived)."""
+    rows = db.session.execute(select(Report.latitude, Report.longitude).where(*conditions))
+    touch_cells({map_cells.cell_of(latitude, longitude) for latitude, longitude in rows})
 
 
 def touch_days(days: Iterable[date]) -> None:
-    touched = effects.remembered(TOUCHED)
-    if not touched:
-        effects.before_commit(_count_touched_days)
-    touched.update(days)
+    _remember(TOUCHED).update(days)
 
 
-def _count_touched_days() -> None:
-    days = effects.remembered(TOUCHED)
+def touch_cells(cells: Iterable[int | None]) -> None:
+    _remember(TOUCHED_CELLS).update(cell for cell in cells if cell is not None)
+
+
+def _remember(key: str) -> set:
+    """The set of what the transaction touched; the counting step is named once for both."""
+    named = effects.remembered(NAMED)
+    if not named:
+        effects.before_commit(_count_touched)
+        named.add(True)
+    return effects.remembered(key)
+
+
+def _count_touched() -> None:
+    """The touched days, then the touched cells: one order, so no two transactions wait
+    on each other's locks in a ring."""
+    days, cells = effects.remembered(TOUCHED), effects.remembered(TOUCHED_CELLS)
     if days:
         count_days(db.session.connection(), sorted(days), city_zone())
         days.clear()
+    if cells:
+        map_summary.count_cells(db.session.connection(), cells)
+        cells.clear()
 
 
 def count_days(connection: Connection, days: list[date], zone: ZoneInfo) -> None:

@@ -57,10 +57,12 @@ def edit_details(
     report.description, report.address = text, " ".join((address or "").split())[:300]
     placed = not report.has_point  # sent with its address alone: staff place it now
     moved = (lat, lon) != (report.latitude, report.longitude)
+    if moved:
+        daily.touch(report)  # the map's cell it leaves
     report.latitude, report.longitude = lat, lon
     if moved:
         report.neighbourhood_id = neighbourhood_at(lat, lon)
-        daily.touch(report)
+        daily.touch(report)  # the figures by neighbourhood and the map's cell it moves to
     if placed or report.address:
         report.location_pending = False  # nothing left for the geocoding job to do
     add_event(report, actor, "edited", public_note="The city corrected the details.")

@@ -18,7 +18,7 @@ from bpt311.extensions import db
 from bpt311.models import AuditLog, Department, Report, TimelineEvent, utcnow
 from bpt311.models.base import UTCDateTime
 from bpt311.notify import enqueue_email, site_link
-from bpt311.reports import lifecycle
+from bpt311.reports import daily, lifecycle
 from bpt311.site import city_zone
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ def archive_closed(days: int, now: datetime | None = None, batch_size: int = ARC
             .order_by(Report.id)
             .limit(batch_size)
         )
+        # The map's summary counts reports by status: their cells are counted again.
+        daily.touch_cells_where(Report.id.in_(batch), *eligible)
         # The conditions are repeated outside the subquery so that, on PostgreSQL, a row
         # another run archived meanwhile is re-checked after its lock and skipped.
         ids = db.session.scalars(
