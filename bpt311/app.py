@@ -57,6 +57,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings.DEFAULTS)
     app.config.update(settings.from_environment(app.instance_path))
     app.config.update(config or {})
+    if "SQLALCHEMY_DATABASE_URI" in (config or {}) and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+        # the pool and driver settings of the database given, not of DATABASE_URL's
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = settings.engine_options(url)
     _configure_logging()
     settings.check_secret_key(app.config)
     if app.config["PROXY_COUNT"]:  # behind a TLS proxy: trust its X-Forwarded-* headers

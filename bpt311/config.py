@@ -165,6 +165,11 @@ def engine_options(url: str) -> dict:
             pool_recycle=_int("DATABASE_POOL_RECYCLE", 1800),
             pool_timeout=_int("DATABASE_POOL_TIMEOUT", 10),
         )
+    if url.startswith("postgresql+psycopg"):
+        # Every statement planned for its own values: psycopg prepares a statement after
+        # five runs, and PostgreSQL may then keep a generic plan that cannot see how small
+        # a map's box is (the street-level pins: 40 ms at p50, 140 at p95 at 100,000).
+        options["connect_args"] = {"prepare_threshold": None}
     return options
 
 

@@ -38,7 +38,7 @@ MAX_ZOOM = 22
 CELL_PIXELS = 64  # a cell is about this many screen pixels wide at the asked zoom
 MAX_CELLS = 1900  # whatever box and zoom are asked, at most this many cells (features)
 MAX_FINE_CELLS = 60_000  # boxes holding more fine cells are counted on their own grid
-POINT_CAP = 1000  # reports at street level (about 30 KB compressed, see performance.md)
+POINT_CAP = 500  # reports at street level: more is a blur of pins (about 15 KB compressed)
 
 
 @dataclass(frozen=True)

@@ -260,22 +260,22 @@ def _feature(row) -> dict:
 
 
 def _map_rows(filters: browse.Filters, limit: int) -> list:
-    """The newest ``limit`` matching reports with a point, with only what a pin shows
-    (the ids picked from the map's covering index, then one join for their details)."""
-    ids = (
+    """The newest ``limit`` matching reports with a point, with only what a pin shows:
+    their ids first (from the map's covering index), then their details by id. One
+    query joining the two made PostgreSQL hash the ids and scan the whole table for
+    them (33 ms at 100,000 reports, against a few by id)."""
+    ids = replica.reader().scalars(
         browse.filtered(filters)
         .where(Report.latitude.is_not(None), Report.longitude.is_not(None))
         .limit(limit)
         .with_only_columns(Report.id)
-        .subquery()
-    )
+    ).all()
+    if not ids:
+        return []
     query = (
-        select(
-            *REPORT_PLACE_COLUMNS,
-            Category.name.label("category"),
-        )
-        .join(ids, ids.c.id == Report.id)
+        select(*REPORT_PLACE_COLUMNS, Category.name.label("category"))
         .join(Category, Category.id == Report.category_id)
+        .where(Report.id.in_(ids))
         .order_by(*browse.ordering(filters))
     )
     return replica.reader().execute(query).all()
