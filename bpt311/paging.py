@@ -31,6 +31,7 @@ class Page:
     number: int
     size: int
     deepest: int | None = None  # pages past this are refused: narrow the search instead
+    capped: bool = False  # more match than were counted: "more than {total}"
 
     @property
     def count(self) -> int:

@@ -141,12 +141,12 @@ def test_a_page_of_plain_rows_takes_three_queries_whatever_its_length(app, liste
     expected = [report.tracking_number for report in listed]
     with app.test_request_context("/reports"), count_queries() as few:
         page = browse.page_of_reports(browse.Filters())
-    assert [row.tracking_number for row in page.reports] == expected
-    assert page.reports[-1].photo.thumb_size == (480, 360)
+    assert [row.tracking_number for row in page.items] == expected
+    assert page.items[-1].photo.thumb_size == (480, 360)
     assert few.count == 3, few.statements  # the count, the rows, their photos
     for n in range(30):
         make_report(description=f"More {n}")
     with app.test_request_context("/reports"), count_queries() as many:
         page = browse.page_of_reports(browse.Filters())
-    assert len(page.reports) == browse.PAGE_SIZE
+    assert len(page.items) == browse.PAGE_SIZE
     assert many.count == 3, many.statements

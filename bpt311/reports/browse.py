@@ -41,7 +41,8 @@ from bpt311.models import (
 )
 from bpt311.models.search import PG_VECTOR
 from bpt311.ops import replica
-from bpt311.reports.rows import ListRow, list_rows
+from bpt311.paging import Page
+from bpt311.reports.rows import list_rows
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # deeper than 10,000 rows, narrow the search instead
@@ -425,31 +426,6 @@ def with_list_details(query: Select) -> Select:
     )
 
 
-@dataclass
-class Page:
-    reports: list[Report] | list[ListRow]  # ListRow for the public lists (plain=True)
-    total: int
-    number: int
-    size: int = PAGE_SIZE
-    capped: bool = False  # more match than were counted: "more than {total}"
-
-    @property
-    def count(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count and self.number < MAX_PAGE
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def too_deep(self) -> bool:
-        return self.number > MAX_PAGE
-
-
 def page_of(
     query: Select,
     number: int,
@@ -470,12 +446,14 @@ def page_of(
     if capped:
         total = count_up_to
     if number > MAX_PAGE:
-        return Page([], total, number, capped=capped)
-    this_page = query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
-    if plain:
-        return Page(list_rows(this_page, session), total, number, capped=capped)
-    reports = session.scalars(with_list_details(this_page)).all()
-    return Page(list(reports), total, number, capped=capped)
+        rows = []
+    else:
+        this_page = query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
+        if plain:
+            rows = list_rows(this_page, session)
+        else:
+            rows = list(session.scalars(with_list_details(this_page)).all())
+    return Page(rows, total, number, PAGE_SIZE, deepest=MAX_PAGE, capped=capped)
 
 
 def page_of_reports(filters: Filters) -> Page:
