@@ -141,6 +141,11 @@ def emailed_in_this_transaction(report_id: int) -> set[str]:
 ABOUT_HEADER = "X-BPT311-About"
 
 
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """The headers that give mail programs a one-click unsubscribe (RFC 8058) to ``url``."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
 def about(report_id: int, comment_id: int | None = None) -> dict[str, str]:
     """The header naming what a notice email tells of."""
     return {ABOUT_HEADER: f"comment {comment_id}" if comment_id else f"report {report_id}"}

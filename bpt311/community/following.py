@@ -20,7 +20,7 @@ from bpt311.models import (
     Report,
     User,
 )
-from bpt311.notify import about, enqueue_email, site_link
+from bpt311.notify import about, enqueue_email, site_link, unsubscribe_headers
 from bpt311.tokens import EMAIL_UPDATES, UNSUBSCRIBE, make_token
 
 
@@ -92,8 +92,7 @@ def tell_followers(
             locale=i18n.known(locale),
             report_id=report.id,
             headers={
-                "List-Unsubscribe": f"<{unsubscribe}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                **unsubscribe_headers(unsubscribe),
                 **about(report.id, comment.id if comment else None),
             },
             report=report,

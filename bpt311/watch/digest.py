@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.models import Notice, Report, User, WatchArea, WatchAreaFollow, WatchEvent, utcnow
-from bpt311.notify import enqueue_email, site_link
+from bpt311.notify import enqueue_email, site_link, unsubscribe_headers
 from bpt311.watchers.events import event_headline
 from bpt311.watchers.tokens import unsubscribe_token
 
@@ -131,10 +131,7 @@ def _queue_email(user: User, notices: list[Notice]) -> None:
         "watch_digest",
         LazyString(_subject, total),
         locale=user.locale,  # the worker has no request: their own language, else English
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
+        headers=unsubscribe_headers(unsubscribe),
         groups=groups,
         total=total,
         more=total - len(shown),

@@ -25,7 +25,13 @@ from bpt311.models import (
     WatchEvent,
     utcnow,
 )
-from bpt311.notify import about, emailed_in_this_transaction, enqueue_email, site_link
+from bpt311.notify import (
+    about,
+    emailed_in_this_transaction,
+    enqueue_email,
+    site_link,
+    unsubscribe_headers,
+)
 from bpt311.watchers.matching import Watcher, watchers_of
 from bpt311.watchers.tokens import unsubscribe_token
 
@@ -327,8 +333,7 @@ def _email(
         locale=watcher.locale,
         report_id=report.id,
         headers={
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            **unsubscribe_headers(unsubscribe),
             **about(report.id, event.comment_id),
         },
         report=report,
