@@ -237,6 +237,25 @@ def test_a_long_list_is_counted_only_as_far_as_it_pages(client, reports, monkeyp
     assert "1 report matches" in few and "More than" not in few
 
 
+def test_a_list_known_to_be_longer_than_its_pages_is_not_counted(
+    client, reports, monkeypatch, count_queries
+):
+    """The map's summary says how many public reports have a point, per status: when that
+    alone is more than the list pages through, nothing is counted; a hidden report or a
+    search is counted as before."""
+    monkeypatch.setattr(browse, "COUNT_CAP", 3)
+    with count_queries() as plain_list:
+        html = page(client, "/reports")
+    assert "More than 3 reports" in html
+    assert not any("count(" in sql.lower() for sql in plain_list.statements)
+    with count_queries() as searched:
+        html = page(client, "/reports", q="pothole")
+    assert any("count(" in sql.lower() for sql in searched.statements)
+    monkeypatch.setattr(browse, "COUNT_CAP", 1000)
+    total = len(re.findall(r'class="report-row"', page(client, "/reports")))
+    assert f"{total} reports" in page(client, "/reports")
+
+
 def test_list_runs_a_fixed_number_of_queries(client, city, count_queries):
     def queries_for_page():
         with count_queries() as counter:

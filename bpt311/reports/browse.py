@@ -37,6 +37,7 @@ from bpt311.models import (
     Media,
     Neighbourhood,
     Report,
+    map_cell,
     report_id_from_tracking_number,
 )
 from bpt311.models.search import PG_VECTOR
@@ -432,16 +433,21 @@ def page_of(
     session: Session | None = None,
     count_up_to: int | None = None,
     plain: bool = False,
+    at_least: int = 0,
 ) -> Page:
     """One page of a filtered, ordered SELECT of reports, and how many match in all,
     read through ``session`` (the primary's unless the caller passes the replica's).
     With ``count_up_to`` the count stops there (``capped``): counting 100,000 matching
-    rows to print a number nobody pages through costs more than the page itself."""
+    rows to print a number nobody pages through costs more than the page itself; and
+    when ``at_least`` (a known lower bound) is already more, there is nothing to count."""
     session = session or db.session
-    matching = query.order_by(None).with_only_columns(Report.id)
-    if count_up_to is not None:
-        matching = matching.limit(count_up_to + 1)
-    total = session.scalar(select(func.count()).select_from(matching.subquery()))
+    if count_up_to is not None and at_least > count_up_to:
+        total = count_up_to + 1  # known to be more: nothing to count
+    else:
+        matching = query.order_by(None).with_only_columns(Report.id)
+        if count_up_to is not None:
+            matching = matching.limit(count_up_to + 1)
+        total = session.scalar(select(func.count()).select_from(matching.subquery()))
     capped = count_up_to is not None and total > count_up_to
     if capped:
         total = count_up_to
@@ -460,4 +466,29 @@ def page_of_reports(filters: Filters) -> Page:
     """The public list's page: read from the replica when there is one; counted up to the
     deepest row it pages to (MAX_PAGE pages), beyond that "more than 10,000"; its reports
     plain rows (bpt311/reports/rows.py) for templates/reports/_row.html."""
-    return page_of(filtered(filters), filters.page, replica.reader(), COUNT_CAP, plain=True)
+    session = replica.reader()
+    known = _at_least(filters, session)
+    return page_of(filtered(filters), filters.page, session, COUNT_CAP, True, known)
+
+
+def _at_least(filters: Filters, session: Session) -> int:
+    """How many public reports match at least, from the map's summary (the reports with a
+    point, per status: bpt311/reports/map_summary.py), when the filters are no more than
+    statuses; 0 when they are more (a lower bound it cannot give)."""
+    others = (
+        filters.q,
+        filters.category,
+        filters.group,
+        filters.neighbourhood,
+        filters.date_from,
+        filters.date_to,
+        filters.has_point,
+        filters.bbox,
+    )
+    if any(others):
+        return 0
+    wanted = map_cell.c.hidden.is_(False)
+    if filters.statuses:
+        statuses = set(filters.statuses) | ({"archived"} if "closed" in filters.statuses else set())
+        wanted = wanted & map_cell.c.status.in_(sorted(statuses))
+    return session.scalar(select(func.coalesce(func.sum(map_cell.c.reports), 0)).where(wanted))
