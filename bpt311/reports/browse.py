@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, literal_column, or_, select, text
+from sqlalchemy import ScalarSelect, Select, case, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -433,21 +433,24 @@ def page_of(
     session: Session | None = None,
     count_up_to: int | None = None,
     plain: bool = False,
-    at_least: int = 0,
+    at_least: ScalarSelect | None = None,
 ) -> Page:
     """One page of a filtered, ordered SELECT of reports, and how many match in all,
     read through ``session`` (the primary's unless the caller passes the replica's).
     With ``count_up_to`` the count stops there (``capped``): counting 100,000 matching
     rows to print a number nobody pages through costs more than the page itself; and
-    when ``at_least`` (a known lower bound) is already more, there is nothing to count."""
+    when ``at_least`` (a scalar SELECT of a lower bound) is already more, nothing is."""
     session = session or db.session
-    if count_up_to is not None and at_least > count_up_to:
-        total = count_up_to + 1  # known to be more: nothing to count
-    else:
-        matching = query.order_by(None).with_only_columns(Report.id)
-        if count_up_to is not None:
-            matching = matching.limit(count_up_to + 1)
-        total = session.scalar(select(func.count()).select_from(matching.subquery()))
+    matching = query.order_by(None).with_only_columns(Report.id)
+    if count_up_to is not None:
+        matching = matching.limit(count_up_to + 1)
+    counted = select(func.count()).select_from(matching.subquery())
+    if count_up_to is not None and at_least is not None:
+        # one query: the count's subquery runs only when the lower bound is not enough
+        counted = select(
+            case((at_least > count_up_to, count_up_to + 1), else_=counted.scalar_subquery())
+        )
+    total = session.scalar(counted)
     capped = count_up_to is not None and total > count_up_to
     if capped:
         total = count_up_to
@@ -466,15 +469,14 @@ def page_of_reports(filters: Filters) -> Page:
     """The public list's page: read from the replica when there is one; counted up to the
     deepest row it pages to (MAX_PAGE pages), beyond that "more than 10,000"; its reports
     plain rows (bpt311/reports/rows.py) for templates/reports/_row.html."""
-    session = replica.reader()
-    known = _at_least(filters, session)
-    return page_of(filtered(filters), filters.page, session, COUNT_CAP, True, known)
+    query, known = filtered(filters), _at_least(filters)
+    return page_of(query, filters.page, replica.reader(), COUNT_CAP, True, known)
 
 
-def _at_least(filters: Filters, session: Session) -> int:
+def _at_least(filters: Filters) -> ScalarSelect | None:
     """How many public reports match at least, from the map's summary (the reports with a
     point, per status: bpt311/reports/map_summary.py), when the filters are no more than
-    statuses; 0 when they are more (a lower bound it cannot give)."""
+    statuses; None when they are more (a lower bound it cannot give)."""
     others = (
         filters.q,
         filters.category,
@@ -486,9 +488,9 @@ def _at_least(filters: Filters, session: Session) -> int:
         filters.bbox,
     )
     if any(others):
-        return 0
+        return None
     wanted = map_cell.c.hidden.is_(False)
     if filters.statuses:
         statuses = set(filters.statuses) | ({"archived"} if "closed" in filters.statuses else set())
         wanted = wanted & map_cell.c.status.in_(sorted(statuses))
-    return session.scalar(select(func.coalesce(func.sum(map_cell.c.reports), 0)).where(wanted))
+    return select(func.coalesce(func.sum(map_cell.c.reports), 0)).where(wanted).scalar_subquery()
