@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bpt311.dates import city_today
 from bpt311.extensions import db
 from bpt311.models import Neighbourhood, Report
-from bpt311.stats.figures import city_today
 from tests.conftest import client_for, post_form
 from tests.factories import make_report
 

@@ -169,6 +169,19 @@ class Report(ReportDisplay, Base):
         # The dashboard's counts and response times by when reports were acknowledged or closed.
         Index("ix_report_acknowledged_at", "acknowledged_at"),
         Index("ix_report_closed_at", "closed_at"),
+        # The figures of one department, kind or neighbourhood (stats/exact.py): every
+        # column they read, so a year of one department is read from the index alone.
+        Index(
+            "ix_report_figures",
+            "department_id",
+            "category_id",
+            "neighbourhood_id",
+            "hidden_at",
+            "created_at",
+            "acknowledged_at",
+            "closed_at",
+            "due_at",
+        ),
         Index("uq_report_import", "import_source", "import_id", unique=True),
         # AUTOINCREMENT on SQLite so a tracking number is never handed out twice.
         {"sqlite_autoincrement": True},

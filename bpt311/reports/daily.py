@@ -9,7 +9,7 @@ So a page sums a few thousand rows (the period's whole weeks and odd days × ~50
 kinds), whatever the number of reports. The groups are one dimension at a time: a page
 with a filter (one department, kind or neighbourhood) needs them crossed, and counts
 exactly from ``report`` instead (``exact_outcomes`` and ``exact_weekly`` in
-bpt311/stats/figures.py).
+bpt311/stats/exact.py).
 
 Counts add up exactly. Percentiles do not, so they are read off the summed histogram
 (:func:`percentile`): a duration ``d`` of a minute or more is in band ``1 + floor(log(d /

@@ -26,7 +26,8 @@ from bpt311.models import (
 )
 from bpt311.ops.replica import reader
 from bpt311.reports.figures import OPEN
-from bpt311.stats.figures import LEVELS, Outcome, Selection, WeekFigures, outcomes, weekly
+from bpt311.stats.figures import outcomes, weekly
+from bpt311.stats.selection import LEVELS, Outcome, Selection, WeekFigures
 
 
 @dataclass

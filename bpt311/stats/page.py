@@ -18,7 +18,7 @@ from bpt311.dates import DayField, date_problems
 from bpt311.spreadsheets import spreadsheet_safe
 from bpt311.stats import charts
 from bpt311.stats.breakdowns import Dashboard, Names
-from bpt311.stats.figures import MAX_WEEKS, Outcome, Selection, default_period
+from bpt311.stats.selection import MAX_WEEKS, Outcome, Selection, default_period
 
 TABLES = ("weeks", "departments", "categories", "neighbourhoods")
 CHART_ROWS = 10
