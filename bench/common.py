@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from bpt311 import create_app
 from bpt311.extensions import db
-from bpt311.models import Base
+from bpt311.models import create_schema
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 # A folder: seeded databases are kept (SQLite files there, PostgreSQL databases by name)
@@ -83,7 +83,7 @@ def seeded_app(url: str, reports: int):
     from bpt311.seed import load_city, make_demo_reports
 
     with app.app_context():
-        Base.metadata.create_all(db.engine)
+        create_schema(db.engine)
         if db.session.scalar(select(func.count(Report.id))) == reports:
             db.session.remove()
             _summaries_filled()
@@ -99,18 +99,14 @@ def seeded_app(url: str, reports: int):
 
 def _summaries_filled() -> None:
     """A kept database seeded before a summary table existed has it now, but empty
-    (create_all): it is counted from the reports, and PostgreSQL's map-cell index, which
-    create_all makes only with the report table, is made (as the migrations would)."""
+    (``create_schema`` made it, and any index it lacked): it is counted from the reports."""
     from sqlalchemy import func, select
 
     from bpt311.models import daily_figure, map_cell
-    from bpt311.models.map_cells import POSTGRESQL_INDEX_DDL
     from bpt311.reports import daily, map_summary
     from bpt311.site import city_zone
 
     with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text(POSTGRESQL_INDEX_DDL))
         if not connection.scalar(select(func.count()).select_from(map_cell)):
             map_summary.rebuild(connection)
         if not connection.scalar(select(func.count()).select_from(daily_figure)):

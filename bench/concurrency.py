@@ -20,7 +20,7 @@ from sqlalchemy import func, select  # noqa: E402
 from bench.common import database  # noqa: E402
 from bpt311 import create_app  # noqa: E402
 from bpt311.extensions import db  # noqa: E402
-from bpt311.models import Base, Comment, Report, TimelineEvent, User, Vote, utcnow  # noqa: E402
+from bpt311.models import Comment, Report, TimelineEvent, User, Vote, create_schema, utcnow  # noqa: E402
 from tests.load import test_concurrency  # noqa: E402
 from tests.load.server import SECRET_KEY, gunicorn, server_errors  # noqa: E402
 
@@ -39,7 +39,7 @@ def run(engine: str, people: int, workers: int) -> None:
         with app.app_context():
             from bpt311.seed import load_city
 
-            Base.metadata.create_all(db.engine)
+            create_schema(db.engine)
             load_city()
             from bpt311.models import Category, Department
 

@@ -28,7 +28,7 @@ from bench.common import PG_URL  # noqa: E402
 from bpt311 import create_app  # noqa: E402
 from bpt311.extensions import db  # noqa: E402
 from bpt311.imports.records import Incoming, IncomingComment  # noqa: E402
-from bpt311.models import Base, Report  # noqa: E402
+from bpt311.models import Report, create_schema  # noqa: E402
 
 CITY_HALL = (41.1792, -73.1894)
 START = datetime(2023, 1, 1, tzinfo=UTC)
@@ -101,7 +101,7 @@ def run(engine: str, count: int, batch: int) -> None:
             }
         )
         with app.app_context():
-            Base.metadata.create_all(db.engine)
+            create_schema(db.engine)
             load_city()
             db.session.commit()
             started = time.perf_counter()

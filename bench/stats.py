@@ -41,10 +41,10 @@ def _database(engine: str, size: int):
         return
     from sqlalchemy import create_engine
 
-    from bpt311.models import Base
+    from bpt311.models import drop_schema
 
     dropper = create_engine(existing)
-    Base.metadata.drop_all(dropper)
+    drop_schema(dropper)
     dropper.dispose()
     yield existing
 

@@ -32,12 +32,12 @@ from bpt311 import create_app  # noqa: E402
 from bpt311.extensions import db  # noqa: E402
 from bpt311.geo import METRES_PER_DEG_LAT, METRES_PER_DEG_LON, bounding_box  # noqa: E402
 from bpt311.models import (  # noqa: E402
-    Base,
     Neighbourhood,
     Report,
     User,
     WatchArea,
     WatchAreaFollow,
+    create_schema,
     utcnow,
 )
 
@@ -171,7 +171,7 @@ def run(engine: str, size: int, repeat: int) -> dict:
             }
         )
         with app.app_context():
-            Base.metadata.create_all(db.engine)
+            create_schema(db.engine)
             load_city()
             make_demo_reports(repeat)
             make_areas(size, rng)

@@ -182,21 +182,21 @@ def form_title(category) -> str:
 
 def template_translations():
     """The translations for a template's ``_()``: Flask-Babel's ``get_translations()``
-    makes several context-local lookups a call, and a list page makes hundreds of calls
-    (a sixth of its time); the answer is kept on Flask-Babel's own state for the request,
-    with the locale object it is for, so ``force_locale`` (an email in the reader's
-    language) still gets its own."""
-    try:
-        state = g._get_current_object()._flask_babel
-        kept = state.bpt311_translations
-        if kept[0] is state.babel_locale:
-            return kept[1]
-    except (RuntimeError, AttributeError):  # no app context, or not kept yet
-        pass
+    makes several context-local lookups a call, and a list page makes dozens to
+    hundreds of calls; the answer is kept on ``g`` for the request with the locale object
+    ``get_locale()`` gave, so ``force_locale`` (an email in the reader's language), which
+    sets another locale object, gets its own, and the request's language its own again
+    after it."""
+    locale = get_locale()
+    if locale is None:  # no app context: Flask-Babel's own answer, no translations
+        return get_translations()
+    # The object behind the proxy (werkzeug's documented way): one proxy lookup, not two.
+    here = g._get_current_object()
+    kept = here.get("bpt311_translations")
+    if kept is not None and kept[0] is locale:
+        return kept[1]
     translations = get_translations()
-    state = g.get("_flask_babel") if g else None
-    if state is not None:
-        state.bpt311_translations = (getattr(state, "babel_locale", None), translations)
+    here.bpt311_translations = (locale, translations)
     return translations
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from bpt311 import create_app
 from bpt311.extensions import db
-from bpt311.models import Base
+from bpt311.models import Base, create_schema, drop_schema
 from tests.factories import department, make_staff, make_user, sign_in_as
 
 
@@ -96,10 +96,10 @@ def _schema(database_url, tmp_path_factory):
     """Create the tables once per run; each test then starts from empty tables."""
     app = create_app(app_settings(database_url, tmp_path_factory.mktemp("schema")))
     with app.app_context():
-        Base.metadata.drop_all(db.engine)
+        drop_schema(db.engine)
         with db.engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        Base.metadata.create_all(db.engine)
+        create_schema(db.engine)
         db.engine.dispose()
 
 

@@ -27,6 +27,7 @@ from bpt311.models import (
     Vote,
     WatchArea,
     WatchEvent,
+    create_schema,
 )
 from bpt311.storage import media_root, write_bytes
 from tests.conftest import wipe_tables
@@ -283,7 +284,7 @@ def test_a_backup_moves_to_another_database_and_back(city_app, make_app, tmp_pat
         MEDIA_ROOT=str(tmp_path / "other-media"),
     )
     with other.app_context():
-        Base.metadata.create_all(db.engine)
+        create_schema(db.engine)
         result = run(other, "restore", str(tmp_path / "here.tar.gz"))
         assert result.exit_code == 0, result.output
         assert every_row() == before_rows

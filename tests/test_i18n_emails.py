@@ -47,6 +47,25 @@ def city_kiosk(kiosk):  # noqa: F811
 # ---- emails -------------------------------------------------------------------------------
 
 
+def test_force_locale_inside_a_request_renders_its_language_and_then_the_requests_again(app):
+    """An email in its reader's language is rendered in the middle of someone else's page:
+    the templates' translations follow ``force_locale`` and come back after it."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    def status_word() -> str:
+        return render_template_string("{{ _('Status') }}")
+
+    with app.test_request_context("/reports", headers={"Accept-Language": "es"}):
+        assert status_word() == "Estado"
+        with force_locale("pt"):
+            assert status_word() == "Situação"
+            with force_locale("en"):
+                assert status_word() == "Status"
+            assert status_word() == "Situação"
+        assert status_word() == "Estado"
+
+
 def test_a_report_made_in_spanish_gets_its_receipt_in_spanish(city_kiosk):
     client = speaking(city_kiosk.test_client(), "es")
     assert kiosk_report(client, contact_email=GUEST).status_code == 303

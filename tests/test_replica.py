@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from bpt311 import create_app
 from bpt311.extensions import db
-from bpt311.models import Base, Report
+from bpt311.models import Report, create_schema
 from bpt311.ops import replica
 from bpt311.seed import load_city
 from tests.conftest import app_settings, wipe_tables
@@ -40,7 +40,7 @@ def replica_url(database_url, tmp_path):
         admin = None
         found = "sqlite:///" + str(tmp_path / f"replica-{uuid.uuid4().hex[:6]}.sqlite")
     engine = create_engine(found)
-    Base.metadata.create_all(engine)
+    create_schema(engine)
     engine.dispose()
     yield found
     if admin is not None:

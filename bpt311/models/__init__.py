@@ -1,9 +1,5 @@
 """All models, importable from one place so Alembic sees every table."""
 
-from bpt311.models import (
-    map_cells,  # noqa: F401  (attaches the map's SQLite index)
-    search,  # noqa: F401  (attaches the full-text DDL)
-)
 from bpt311.models.base import Base, utcnow
 from bpt311.models.boundary import ServiceBoundary
 from bpt311.models.community import (
@@ -48,6 +44,7 @@ from bpt311.models.reports import (
     report_id_from_tracking_number,
     tracking_number_for,
 )
+from bpt311.models.schema import create_schema, drop_schema
 from bpt311.models.watching import (
     AREA_SHAPES,
     DELIVERIES,
@@ -111,4 +108,6 @@ __all__ = [
     "report_id_from_tracking_number",
     "tracking_number_for",
     "utcnow",
+    "create_schema",
+    "drop_schema",
 ]

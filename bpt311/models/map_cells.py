@@ -5,8 +5,8 @@ counts them per *fine* cell in SQL and adds neighbouring fine cells up into the 
 zoom asks for, which are always 2, 4, 8… fine cells wide, so both engines give the same
 answer. SQLite has no hash aggregation: a GROUP BY sorts every row first (60 ms of CPU for
 100,000 reports). Grouping by an expression that an index holds needs no sort, so on SQLite
-the fine cell's key is an expression index, attached to the report table's creation here
-(for ``create_all``) and made by migration 5e1f0a9b2c25; Alembic is told to ignore it
+the fine cell's key is an expression index, kept here (``SQLITE_INDEX_DDL``, run by
+``schema.create_schema``) and made by migration 5e1f0a9b2c25; Alembic is told to ignore it
 (``search.include_object``). PostgreSQL aggregates by hashing; it indexes the key too
 (migration 5e1f0a9b2c27, with the columns the map filters by), so the cells the map's
 summary cannot answer alone are counted from the index.
@@ -23,7 +23,6 @@ as every change to a report by bpt311/reports/map_summary.py (through reports/da
 from __future__ import annotations
 
 from sqlalchemy import (
-    DDL,
     BigInteger,
     Boolean,
     Column,
@@ -31,12 +30,10 @@ from sqlalchemy import (
     String,
     Table,
     cast,
-    event,
     func,
 )
 
 from bpt311.models.base import Base
-from bpt311.models.reports import Report
 
 FINE_LON = 0.0025  # degrees: about 210 m at Bridgeport, 64 px at zoom 15
 FINE_LAT = 0.001875  # three quarters of that: cells about square at 41° N
@@ -93,14 +90,6 @@ POSTGRESQL_INDEX_DDL = (
     f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON report (({postgresql_key()})) "
     "INCLUDE (latitude, longitude, hidden_at, status)"
 )
-
-event.listen(Report.__table__, "after_create", DDL(SQLITE_INDEX_DDL).execute_if(dialect="sqlite"))
-event.listen(
-    Report.__table__,
-    "after_create",
-    DDL(POSTGRESQL_INDEX_DDL).execute_if(dialect="postgresql"),
-)
-
 
 # The map's summary (bpt311/reports/map_summary.py): per fine cell (its key), status and
 # hidden by moderators or not, the reports with a point there and the sums of their

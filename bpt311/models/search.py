@@ -1,15 +1,11 @@
 """Full-text search over reports: FTS5 on SQLite, a GIN expression index on PostgreSQL.
 
-Neither fits SQLAlchemy's portable model, so the DDL is attached to the report
-table's creation here (for ``create_all``) and repeated in the migration that
-introduced it. Alembic is told to ignore the FTS tables (``include_object``).
+Neither fits SQLAlchemy's portable model, so the DDL is kept here, run by
+``schema.create_schema`` after the tables (tests, benchmarks) and repeated in the migration
+that introduced it. Alembic is told to ignore the FTS tables (``include_object``).
 """
 
 from __future__ import annotations
-
-from sqlalchemy import DDL, event
-
-from bpt311.models.reports import Report
 
 # The expression PostgreSQL indexes; queries must use exactly this to hit the index.
 PG_VECTOR = (
@@ -39,16 +35,6 @@ POSTGRES_DDL = [
     "to_tsvector('english'::regconfig, "
     "coalesce(description, '') || ' ' || coalesce(address, '')))",
 ]
-
-for statement in SQLITE_DDL:
-    event.listen(Report.__table__, "after_create", DDL(statement).execute_if(dialect="sqlite"))
-for statement in POSTGRES_DDL:
-    event.listen(Report.__table__, "after_create", DDL(statement).execute_if(dialect="postgresql"))
-event.listen(
-    Report.__table__,
-    "before_drop",
-    DDL("DROP TABLE IF EXISTS report_fts").execute_if(dialect="sqlite"),
-)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
