@@ -14,7 +14,6 @@ from flask import (
     render_template,
     request,
 )
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -24,6 +23,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bpt311 import effects
 from bpt311.extensions import db
+from bpt311.i18n import force_locale
 from bpt311.problems import CannotPost
 
 log = logging.getLogger(__name__)

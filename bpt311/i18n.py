@@ -11,12 +11,14 @@ category names and questions are translated by admins (``Category.translations``
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
-from flask import Flask, current_app, g, has_request_context, redirect, request
+from flask import Flask, current_app, g, has_app_context, has_request_context, redirect, request
 from flask_babel import Babel, get_locale, get_translations, gettext, ngettext
+from flask_babel import force_locale as babel_force_locale
 from flask_login import current_user
 
 from bpt311.redirects import safe_next
@@ -26,6 +28,7 @@ LANGUAGES = {"en": "English", "es": "Español", "pt": "Português"}
 DEFAULT = "en"
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
+KEPT_TRANSLATIONS = "bpt311_translations"  # on g: the templates' translations
 
 babel = Babel()
 
@@ -183,21 +186,34 @@ def form_title(category) -> str:
 def template_translations():
     """The translations for a template's ``_()``: Flask-Babel's ``get_translations()``
     makes several context-local lookups a call, and a list page makes dozens to
-    hundreds of calls; the answer is kept on ``g`` for the request with the locale object
-    ``get_locale()`` gave, so ``force_locale`` (an email in the reader's language), which
-    sets another locale object, gets its own, and the request's language its own again
-    after it."""
-    locale = get_locale()
-    if locale is None:  # no app context: Flask-Babel's own answer, no translations
+    hundreds of calls; the answer is kept on ``g`` for the request. :func:`force_locale`
+    (an email in the reader's language) puts it aside for its block and back after."""
+    try:
+        # The object behind the proxy (werkzeug's documented way): one lookup, not two.
+        here = g._get_current_object()
+    except RuntimeError:  # no app context: Flask-Babel's own answer, no translations
         return get_translations()
-    # The object behind the proxy (werkzeug's documented way): one proxy lookup, not two.
-    here = g._get_current_object()
-    kept = here.get("bpt311_translations")
-    if kept is not None and kept[0] is locale:
-        return kept[1]
-    translations = get_translations()
-    here.bpt311_translations = (locale, translations)
-    return translations
+    kept = here.get(KEPT_TRANSLATIONS)
+    if kept is None:
+        kept = here.setdefault(KEPT_TRANSLATIONS, get_translations())
+    return kept
+
+
+@contextmanager
+def force_locale(locale):
+    """Flask-Babel's ``force_locale``, with the templates' kept translations set aside for
+    the block: every ``force_locale`` in bpt311 is this one (tests/test_i18n_emails.py)."""
+    with babel_force_locale(locale):
+        if not has_app_context():
+            yield
+            return
+        kept = g.pop(KEPT_TRANSLATIONS, None)
+        try:
+            yield
+        finally:
+            g.pop(KEPT_TRANSLATIONS, None)
+            if kept is not None:
+                setattr(g, KEPT_TRANSLATIONS, kept)
 
 
 def register(app: Flask) -> None:

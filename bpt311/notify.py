@@ -21,12 +21,13 @@ from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 
 from flask import current_app, render_template
-from flask_babel import LazyString, force_locale, get_locale
+from flask_babel import LazyString, get_locale
 from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bpt311 import effects, i18n
 from bpt311.extensions import db
+from bpt311.i18n import force_locale
 from bpt311.models import Outbox, User, utcnow
 from bpt311.names import has_control_characters
 

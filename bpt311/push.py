@@ -24,12 +24,12 @@ from datetime import datetime
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 
 from bpt311 import effects, i18n, outbound
 from bpt311.extensions import db
+from bpt311.i18n import force_locale
 from bpt311.models import PushMessage, PushSubscription, User, utcnow
 from bpt311.notify import claim, due_ids, fail_alone, retry_later
 

@@ -51,7 +51,8 @@ def test_force_locale_inside_a_request_renders_its_language_and_then_the_request
     """An email in its reader's language is rendered in the middle of someone else's page:
     the templates' translations follow ``force_locale`` and come back after it."""
     from flask import render_template_string
-    from flask_babel import force_locale
+
+    from bpt311.i18n import force_locale
 
     def status_word() -> str:
         return render_template_string("{{ _('Status') }}")
@@ -64,6 +65,25 @@ def test_force_locale_inside_a_request_renders_its_language_and_then_the_request
                 assert status_word() == "Status"
             assert status_word() == "Situação"
         assert status_word() == "Estado"
+
+
+def test_every_force_locale_is_the_one_that_sets_the_templates_translations_aside():
+    """Flask-Babel's own ``force_locale`` would leave the templates' kept translations in
+    the request's language: bpt311 uses only ``i18n.force_locale``."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    direct = re.compile(r"from flask_babel import[^\n]*\bforce_locale\b|flask_babel\.force_locale")
+    offenders = [
+        str(path.relative_to(root))
+        for folder in ("bpt311", "tests")
+        for path in (root / folder).rglob("*.py")
+        if path.name != "i18n.py"
+        and path != pathlib.Path(__file__).resolve()
+        and direct.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
 
 
 def test_a_report_made_in_spanish_gets_its_receipt_in_spanish(city_kiosk):

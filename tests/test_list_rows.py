@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 from flask import render_template, render_template_string
-from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bpt311 import effects
 from bpt311.extensions import db
+from bpt311.i18n import force_locale
 from bpt311.models import Comment, Media, Neighbourhood, Report, utcnow
 from bpt311.reports import browse
 from bpt311.reports.rows import list_rows
@@ -137,16 +137,49 @@ def test_the_public_list_shows_each_detail_in_spanish(client, listed):
         assert report.tracking_number in html
 
 
-def test_a_page_of_plain_rows_takes_three_queries_whatever_its_length(app, listed, count_queries):
+def test_a_page_of_plain_rows_takes_one_query_whatever_its_length(app, listed, count_queries):
     expected = [report.tracking_number for report in listed]
     with app.test_request_context("/reports"), count_queries() as few:
         page = browse.page_of_reports(browse.Filters())
     assert [row.tracking_number for row in page.items] == expected
     assert page.items[-1].photo.thumb_size == (480, 360)
-    assert few.count == 3, few.statements  # the count, the rows, their photos
+    assert few.count == 1, few.statements  # the rows, their photos and the count together
     for n in range(30):
         make_report(description=f"More {n}")
     with app.test_request_context("/reports"), count_queries() as many:
         page = browse.page_of_reports(browse.Filters())
     assert len(page.items) == browse.PAGE_SIZE
-    assert many.count == 3, many.statements
+    assert many.count == 1, many.statements
+
+
+@pytest.mark.parametrize("sort", ["newest", "votes", "updated", "nearest"])
+def test_the_one_statement_page_keeps_every_order_and_each_rows_photo(app, listed, sort):
+    """The page's rows, photos and count come in one statement whose outer query orders
+    again by the page's own keys: every sort gives the order the filtered SELECT gives,
+    each row keeps its own first public photo, and the count is the list's."""
+    for votes, report in enumerate(listed):
+        report.vote_count = (votes * 7) % 4
+    effects.commit()
+    filters = browse.Filters(sort=sort)
+    if sort == "nearest":  # only the reports with a point, nearest first
+        filters.latitude, filters.longitude, filters.radius = 41.1792, -73.1894, 50000
+    with app.test_request_context("/reports"):
+        page = browse.page_of_reports(filters)
+        expected = db.session.scalars(browse.filtered(filters)).all()
+    assert [row.id for row in page.items] == [report.id for report in expected]
+    assert page.total == len(expected)
+    thumbs = {row.id: row.photo.thumb_name if row.photo else None for row in page.items}
+    with_photo, hidden_first, comment_photo_only, no_photo = reversed(listed)
+    assert thumbs.get(with_photo.id, "first-thumb.jpg") == "first-thumb.jpg"
+    assert thumbs.get(hidden_first.id, "shown-thumb.jpg") == "shown-thumb.jpg"
+    assert thumbs.get(comment_photo_only.id) is None and thumbs.get(no_photo.id) is None
+    assert len(page.items) >= 2
+
+
+def test_a_page_past_the_last_still_counts_the_list(app, listed, count_queries):
+    filters = browse.Filters()
+    filters.page = 3
+    with app.test_request_context("/reports"), count_queries() as counted:
+        page = browse.page_of_reports(filters)
+    assert page.items == [] and page.total == len(listed)
+    assert counted.count == 2, counted.statements  # the empty page, then the count alone

@@ -3,7 +3,6 @@ inappropriate (counted once per person)."""
 
 from __future__ import annotations
 
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from bpt311 import effects, i18n
 from bpt311.community.texts import checked_text
 from bpt311.extensions import db
+from bpt311.i18n import force_locale
 from bpt311.models import (
     FLAG_TARGETS,
     Comment,

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_file
 from flask import current_app
-from flask_babel import force_locale, get_translations
+from flask_babel import get_translations
 
-from bpt311.i18n import DEFAULT, LANGUAGES
+from bpt311.i18n import DEFAULT, LANGUAGES, force_locale
 
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
 

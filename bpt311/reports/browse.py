@@ -43,7 +43,7 @@ from bpt311.models import (
 from bpt311.models.search import PG_VECTOR
 from bpt311.ops import replica
 from bpt311.paging import Page
-from bpt311.reports.rows import list_rows
+from bpt311.reports.rows import page_rows
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # deeper than 10,000 rows, narrow the search instead
@@ -432,45 +432,56 @@ def page_of(
     number: int,
     session: Session | None = None,
     count_up_to: int | None = None,
-    plain: bool = False,
     at_least: ScalarSelect | None = None,
 ) -> Page:
-    """One page of a filtered, ordered SELECT of reports, and how many match in all,
-    read through ``session`` (the primary's unless the caller passes the replica's).
-    With ``count_up_to`` the count stops there (``capped``): counting 100,000 matching
-    rows to print a number nobody pages through costs more than the page itself; and
-    when ``at_least`` (a scalar SELECT of a lower bound) is already more, nothing is."""
+    """One page of a filtered, ordered SELECT of reports (ORM objects with what a list
+    shows), and how many match in all, read through ``session`` (the primary's unless the
+    caller passes the replica's); ``count_up_to`` and ``at_least`` as :func:`_counted`."""
     session = session or db.session
-    matching = query.order_by(None).with_only_columns(Report.id)
-    if count_up_to is not None:
-        matching = matching.limit(count_up_to + 1)
-    counted = select(func.count()).select_from(matching.subquery())
-    if count_up_to is not None and at_least is not None:
-        # one query: the count's subquery runs only when the lower bound is not enough
-        counted = select(
-            case((at_least > count_up_to, count_up_to + 1), else_=counted.scalar_subquery())
-        )
-    total = session.scalar(counted)
-    capped = count_up_to is not None and total > count_up_to
-    if capped:
-        total = count_up_to
-    if number > MAX_PAGE:
-        rows = []
-    else:
+    total = session.scalar(select(_counted(query, count_up_to, at_least)))
+    rows = []
+    if number <= MAX_PAGE:
         this_page = query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
-        if plain:
-            rows = list_rows(this_page, session)
-        else:
-            rows = list(session.scalars(with_list_details(this_page)).all())
-    return Page(rows, total, number, PAGE_SIZE, deepest=MAX_PAGE, capped=capped)
+        rows = list(session.scalars(with_list_details(this_page)).all())
+    return _paged(rows, total, number, count_up_to)
 
 
 def page_of_reports(filters: Filters) -> Page:
     """The public list's page: read from the replica when there is one; counted up to the
     deepest row it pages to (MAX_PAGE pages), beyond that "more than 10,000"; its reports
-    plain rows (bpt311/reports/rows.py) for templates/reports/_row.html."""
-    query, known = filtered(filters), _at_least(filters)
-    return page_of(query, filters.page, replica.reader(), COUNT_CAP, True, known)
+    plain rows (bpt311/reports/rows.py) for templates/reports/_row.html, read with their
+    photos and the count in one statement (a second counts when the page is empty)."""
+    query, session = filtered(filters), replica.reader()
+    counted = _counted(query, COUNT_CAP, _at_least(filters))
+    rows, total = [], None
+    if filters.page <= MAX_PAGE:
+        this_page = query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
+        rows, total = page_rows(this_page, ordering(filters), counted, session)
+    if total is None:
+        total = session.scalar(select(counted))
+    return _paged(rows, total, filters.page, COUNT_CAP)
+
+
+def _counted(query: Select, count_up_to: int | None, at_least: ScalarSelect | None) -> ScalarSelect:
+    """How many rows ``query`` matches, as a scalar SELECT. With ``count_up_to`` the count
+    stops there (:func:`_paged` then says "more than"): counting 100,000 matching rows to
+    print a number nobody pages through costs more than the page itself; and when
+    ``at_least`` (a scalar SELECT of a lower bound) is already more, nothing is counted
+    (PostgreSQL never runs the count's subquery)."""
+    matching = query.order_by(None).with_only_columns(Report.id)
+    if count_up_to is not None:
+        matching = matching.limit(count_up_to + 1)
+    counted = select(func.count()).select_from(matching.subquery()).scalar_subquery()
+    if count_up_to is None or at_least is None:
+        return counted
+    return select(case((at_least > count_up_to, count_up_to + 1), else_=counted)).scalar_subquery()
+
+
+def _paged(rows: list, total: int, number: int, count_up_to: int | None) -> Page:
+    capped = count_up_to is not None and total > count_up_to
+    if capped:
+        total = count_up_to
+    return Page(rows, total, number, PAGE_SIZE, deepest=MAX_PAGE, capped=capped)
 
 
 def _at_least(filters: Filters) -> ScalarSelect | None:

@@ -7,14 +7,13 @@ errors, 422."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
 from bpt311.access import admin_required
 from bpt311.errors import varies_on_htmx, wants_partial
-from bpt311.i18n import LANGUAGES, current_language
+from bpt311.i18n import LANGUAGES, current_language, force_locale
 from bpt311.models import Category, CategoryQuestion
 from bpt311.problems import Refused, onto_form
 from bpt311.staff import admin_forms, queries

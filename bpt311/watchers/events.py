@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import LazyString, force_locale, gettext
+from flask_babel import LazyString, gettext
 from sqlalchemy import insert, select
 
 from bpt311 import effects, i18n, push
 from bpt311.extensions import db
+from bpt311.i18n import force_locale
 from bpt311.models import (
     Comment,
     Notice,
