@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bpt311.extensions import db
 from bpt311.models import Media, Neighbourhood, utcnow
-from bpt311.reports import browse
+from bpt311.reports import browse, list_pages
 from tests.conftest import HTMX
 from tests.factories import make_report
 
@@ -227,7 +227,7 @@ def test_a_page_too_far_back_says_what_to_do(client, reports):
 def test_a_long_list_is_counted_only_as_far_as_it_pages(client, reports, monkeypatch):
     """Counting every match to print a number nobody pages through costs more than the
     page: past the deepest page the list says "more than" and still pages as far as it can."""
-    monkeypatch.setattr(browse, "COUNT_CAP", 3)
+    monkeypatch.setattr(list_pages, "COUNT_CAP", 3)
     html = page(client, "/reports")
     assert "More than 3 reports" in html
     assert 'data-announce="More than 3 reports"' in html
@@ -247,7 +247,7 @@ def test_a_list_known_to_be_longer_than_its_pages_is_not_counted(client, reports
 
     total = len(re.findall(r'class="report-row"', page(client, "/reports")))
     assert f"{total} reports" in page(client, "/reports")
-    monkeypatch.setattr(browse, "COUNT_CAP", total + 5)
+    monkeypatch.setattr(list_pages, "COUNT_CAP", total + 5)
     fake = {"cell": 1, "hidden": False, "latitude_sum": 0, "longitude_sum": 0}
     db.session.execute(insert(map_cell).values(status="open", reports=1000, **fake))
     db.session.commit()
@@ -470,3 +470,29 @@ def test_the_filter_choices_are_read_once_and_a_catalogue_change_shows_at_once(
         later = browse.time.monotonic() + 31
         monkeypatch.setattr(browse.time, "monotonic", lambda: later)
         assert 'value="pothole"' in client.get("/reports").get_data(as_text=True)
+
+
+def test_the_kept_filter_form_follows_each_requests_filters_and_language(client, city):
+    """The filter form is rendered once per language, catalogue and filter values and kept:
+    another visitor's choices, language or a refused date never show on the next page."""
+
+    def pothole_chosen(html: str) -> bool:
+        return bool(
+            re.search(
+                r'<option[^>]*value="pothole"[^>]*selected|<option[^>]*selected[^>]*value="pothole"',
+                html,
+            )
+        )
+
+    assert pothole_chosen(client.get("/reports?category=pothole").get_data(as_text=True))
+    assert not pothole_chosen(client.get("/reports").get_data(as_text=True))
+    assert pothole_chosen(client.get("/map?category=pothole").get_data(as_text=True))
+    assert not pothole_chosen(client.get("/map").get_data(as_text=True))
+    client.set_cookie("lang", "es")
+    spanish = client.get("/reports").get_data(as_text=True)
+    assert "Todos los tipos" in spanish and "All kinds" not in spanish
+    client.set_cookie("lang", "en")
+    assert "All kinds" in client.get("/reports").get_data(as_text=True)
+    refused = client.get("/reports?date_from=2026-02-30").get_data(as_text=True)
+    assert 'value="2026-02-30"' in refused
+    assert 'value="2026-02-30"' not in client.get("/reports").get_data(as_text=True)

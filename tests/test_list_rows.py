@@ -13,7 +13,7 @@ from bpt311 import effects
 from bpt311.extensions import db
 from bpt311.i18n import force_locale
 from bpt311.models import Comment, Media, Neighbourhood, Report, utcnow
-from bpt311.reports import browse
+from bpt311.reports import browse, list_pages
 from bpt311.reports.rows import list_rows
 from tests.factories import category, make_report
 
@@ -140,14 +140,14 @@ def test_the_public_list_shows_each_detail_in_spanish(client, listed):
 def test_a_page_of_plain_rows_takes_one_query_whatever_its_length(app, listed, count_queries):
     expected = [report.tracking_number for report in listed]
     with app.test_request_context("/reports"), count_queries() as few:
-        page = browse.page_of_reports(browse.Filters())
+        page = list_pages.page_of_reports(browse.Filters())
     assert [row.tracking_number for row in page.items] == expected
     assert page.items[-1].photo.thumb_size == (480, 360)
     assert few.count == 1, few.statements  # the rows, their photos and the count together
     for n in range(30):
         make_report(description=f"More {n}")
     with app.test_request_context("/reports"), count_queries() as many:
-        page = browse.page_of_reports(browse.Filters())
+        page = list_pages.page_of_reports(browse.Filters())
     assert len(page.items) == browse.PAGE_SIZE
     assert many.count == 1, many.statements
 
@@ -164,7 +164,7 @@ def test_the_one_statement_page_keeps_every_order_and_each_rows_photo(app, liste
     if sort == "nearest":  # only the reports with a point, nearest first
         filters.latitude, filters.longitude, filters.radius = 41.1792, -73.1894, 50000
     with app.test_request_context("/reports"):
-        page = browse.page_of_reports(filters)
+        page = list_pages.page_of_reports(filters)
         expected = db.session.scalars(browse.filtered(filters)).all()
     assert [row.id for row in page.items] == [report.id for report in expected]
     assert page.total == len(expected)
@@ -180,6 +180,6 @@ def test_a_page_past_the_last_still_counts_the_list(app, listed, count_queries):
     filters = browse.Filters()
     filters.page = 3
     with app.test_request_context("/reports"), count_queries() as counted:
-        page = browse.page_of_reports(filters)
+        page = list_pages.page_of_reports(filters)
     assert page.items == [] and page.total == len(listed)
     assert counted.count == 2, counted.statements  # the empty page, then the count alone

@@ -29,7 +29,7 @@ from bpt311.errors import varies_on_htmx, wants_partial
 from bpt311.extensions import limiter
 from bpt311.kiosk import receipts
 from bpt311.kiosk.forms import EmailReceiptForm, LookupForm, TextReceiptForm
-from bpt311.reports import browse, flow, queries
+from bpt311.reports import browse, flow, list_pages, queries
 from bpt311.reports.service import report_url, sla_in_words
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
@@ -221,5 +221,5 @@ def nearby():
         statuses=["open", "acknowledged"],
         sort="nearest",
     )
-    page = browse.page_of(browse.filtered(filters), 1)
+    page = list_pages.page_of(browse.filtered(filters), 1)
     return _page("kiosk/nearby.html", page=page, metres=NEARBY_METRES)

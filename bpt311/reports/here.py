@@ -12,7 +12,7 @@ from bpt311.geocoding import reverse
 from bpt311.models import Neighbourhood
 from bpt311.models.reports import place_words
 from bpt311.paging import Page
-from bpt311.reports import browse
+from bpt311.reports import browse, list_pages
 from bpt311.reports.service import InvalidReport, check_location, neighbourhood_at
 
 NEAR_METRES = 500  # "near here": the list's 500 m choice, about five minutes' walk
@@ -51,7 +51,7 @@ def describe_point(latitude: float | None, longitude: float | None) -> PlaceInWo
 
 def reports_near(place: PlaceInWords) -> Page:
     """Every public report within NEAR_METRES of the place, nearest first (one page)."""
-    return browse.page_of_reports(
+    return list_pages.page_of_reports(
         browse.Filters(
             latitude=place.latitude,
             longitude=place.longitude,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from dataclasses import replace
 from urllib.parse import urlencode
 
+from cachetools import LRUCache
 from flask import (
     Response,
     abort,
@@ -18,6 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from bpt311 import dates
@@ -26,11 +30,51 @@ from bpt311.extensions import db, limiter
 from bpt311.models import Category, Neighbourhood, Report
 from bpt311.models.reports import REPORT_PLACE_COLUMNS, STATUS_NAMES, tracking_number_for
 from bpt311.ops import replica
-from bpt311.reports import browse, clusters, figures, here, queries
+from bpt311.reports import browse, clusters, figures, here, list_pages, queries
 from bpt311.reports.views import bp
 from bpt311.spreadsheets import csv_line
 
 MAP_CAP = 2000
+_FILTER_FORMS: LRUCache = LRUCache(maxsize=512)  # filter_form_html's, by what they show
+_FILTER_FORMS_LOCK = threading.Lock()
+
+
+@bp.app_template_global()
+def filter_form_html(form, filters, problems, action=None, hide_neighbourhood=False) -> Markup:
+    """templates/reports/_filters.html for this form. It is the same for everyone who asks
+    with the same filters in the same language, so while nothing is wrong with them it is
+    rendered once per catalogue version (``browse.choices_version``) and kept: it was a
+    third of a list page's rendering. A typed place (geocoded) or a refused value is
+    rendered each time."""
+
+    def render() -> Markup:
+        return Markup(
+            render_template(
+                "reports/_filters.html",
+                form=form,
+                filters=filters,
+                problems=problems,
+                action=action,
+                hide_neighbourhood=hide_neighbourhood,
+            )
+        )
+
+    if problems or form.errors or filters.near:
+        return render()
+    key = (
+        browse.choices_version(),
+        action,
+        bool(hide_neighbourhood),
+        repr(replace(filters, page=1)),
+        tuple((field.name, tuple(field.raw_data or ())) for field in form),
+    )
+    with _FILTER_FORMS_LOCK:
+        html = _FILTER_FORMS.get(key)
+    if html is None:
+        html = render()
+        with _FILTER_FORMS_LOCK:
+            _FILTER_FORMS[key] = html
+    return html
 
 
 def _query_string(without: tuple[str, ...] = ("page",)) -> str:
@@ -57,7 +101,7 @@ def _results(template: str, **context):
     form, filters, problems = browse.filter_form(request.args)
     if wants_partial() and (refused := dates.refusal(form)):
         return refused  # already varies on HX-Request and Accept
-    page = browse.page_of_reports(filters)
+    page = list_pages.page_of_reports(filters)
     context.update(
         form=form, filters=filters, problems=problems, page=page, query_string=_query_string()
     )
@@ -151,7 +195,7 @@ def neighbourhood(slug: str):
     form, filters, problems = browse.filter_form(args)
     if wants_partial() and (refused := dates.refusal(form)):
         return refused  # already varies on HX-Request and Accept
-    page = browse.page_of_reports(filters)
+    page = list_pages.page_of_reports(filters)
     context = dict(
         form=form,
         filters=filters,

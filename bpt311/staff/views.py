@@ -32,7 +32,7 @@ from bpt311.i18n import translated
 from bpt311.models import ResponseTemplate
 from bpt311.problems import InvalidInput, NotAllowed, Problem, onto_form
 from bpt311.redirects import safe_referrer
-from bpt311.reports import browse, flow
+from bpt311.reports import flow, list_pages
 from bpt311.reports import queries as report_queries
 from bpt311.reports.service import possible_duplicates, sla_in_words
 from bpt311.reports.timeline import step_words
@@ -90,7 +90,7 @@ def queue():
     if wants_partial() and (refused := dates.refusal(selection.filter_form)):
         return refused  # already varies on HX-Request and Accept
     filters, department_id = selection.filters, selection.department_id
-    page = browse.page_of(selection.query, filters.page)
+    page = list_pages.page_of(selection.query, filters.page)
     query_string = urlencode(
         [(k, v) for k, v in request.args.items(multi=True) if k != "page" and v != ""]
     )
