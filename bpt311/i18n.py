@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
 from flask import Flask, current_app, g, has_app_context, has_request_context, redirect, request
-from flask_babel import Babel, get_locale, get_translations, gettext, ngettext
+from flask_babel import Babel, get_locale, get_translations
 from flask_babel import force_locale as babel_force_locale
 from flask_login import current_user
 
@@ -116,6 +116,19 @@ def number(value, digits: int | None = None) -> str:
         return ""
     pattern = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(value, format=pattern, locale=get_locale() or DEFAULT)
+
+
+def gettext(string: str, **variables) -> str:
+    """Flask-Babel's ``gettext`` through the request's kept translations
+    (:func:`template_translations`): the words a list repeats on every row."""
+    text = template_translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """Flask-Babel's ``ngettext`` through the request's kept translations."""
+    variables.setdefault("num", num)
+    return template_translations().ungettext(singular, plural, num) % variables
 
 
 def _in_largest_unit(seconds: int, units, shorter: Callable[[], str]) -> str:

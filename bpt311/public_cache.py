@@ -18,7 +18,11 @@ when called without a report (a category renamed); everything else is at most
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request, session
 from flask_caching import Cache
@@ -210,6 +214,35 @@ def site_changes() -> int:
     places) this process has committed: what a process keeps for every page (the filter
     form's choices, bpt311/reports/browse.py) is made again when it moves."""
     return _site_changes[0]
+
+
+@dataclass(frozen=True)
+class Kept:
+    value: Any
+    made: float  # time.monotonic()
+    site_changes: int  # site_changes() then
+
+
+KEPT = "bpt311.public_cache.kept"
+
+
+def kept_a_while(name: str, key: Hashable, make: Callable[[], Any]) -> Kept:
+    """``make()``, kept per process under (``name``, ``key``) for FILTER_CHOICES_SECONDS
+    (like a cached page, default 30) and made again at once after a whole-site change
+    committed in this process: what every public page reads and nobody needs to the
+    second (the filter form's choices, the list's lower bound)."""
+    kept = current_app.extensions.setdefault(KEPT, {})
+    found = kept.get((name, key))
+    seconds = current_app.config.get("FILTER_CHOICES_SECONDS", 30)
+    if (
+        found is not None
+        and found.site_changes == site_changes()
+        and time.monotonic() - found.made < seconds
+    ):
+        return found
+    stamp, made = site_changes(), time.monotonic()
+    found = kept[(name, key)] = Kept(make(), made, stamp)
+    return found
 
 
 def changed(tracking_number: str | None = None) -> None:

@@ -443,6 +443,7 @@ def test_the_filter_choices_are_read_once_and_a_catalogue_change_shows_at_once(
 ):
     """The kinds and neighbourhoods of the filter form are kept FILTER_CHOICES_SECONDS in a
     process; a change made through the back office shows on the next page all the same."""
+    from bpt311 import public_cache
     from bpt311.models import Category
     from bpt311.seed import load_city
     from bpt311.staff.administration.categories import set_category_active
@@ -467,8 +468,8 @@ def test_the_filter_choices_are_read_once_and_a_catalogue_change_shows_at_once(
         pothole.active = True  # behind the back office's back: no change announced
         db.session.commit()
         assert 'value="pothole"' not in client.get("/reports").get_data(as_text=True)
-        later = browse.time.monotonic() + 31
-        monkeypatch.setattr(browse.time, "monotonic", lambda: later)
+        later = public_cache.time.monotonic() + 31
+        monkeypatch.setattr(public_cache.time, "monotonic", lambda: later)
         assert 'value="pothole"' in client.get("/reports").get_data(as_text=True)
 
 

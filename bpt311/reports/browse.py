@@ -12,12 +12,10 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from cachetools import LRUCache
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, literal_column, or_, select, text
@@ -190,7 +188,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
     """The filter form bound to ``args``, the filters it means, and messages about bad input."""
     form = FilterForm(args)
-    choices = _filter_choices()
+    choices = _filter_choices().value
     form.category.choices = choices.categories
     form.group.choices = choices.groups
     form.neighbourhood.choices = choices.neighbourhoods
@@ -246,42 +244,27 @@ class FilterChoices:
     categories: list[SelectChoice]
     groups: list[SelectChoice]
     neighbourhoods: list[SelectChoice]
-    made: float  # time.monotonic()
-    site_changes: int  # public_cache.site_changes() then
 
 
-CHOICES = "bpt311.reports.filter_choices"
-
-
-def _filter_choices() -> FilterChoices:
+def _filter_choices() -> public_cache.Kept:
     """The filter form's kinds, groups and neighbourhoods in the page's language, read
-    once per process every FILTER_CHOICES_SECONDS (like a cached page, default 30) rather
+    once per process every FILTER_CHOICES_SECONDS (``public_cache.kept_a_while``) rather
     than on every page: two queries and the translations of every category. A change to
     the catalogue or the places made in this process shows at once (it counts as a
     whole-site change, ``public_cache.changed()``); other processes within the seconds."""
-    kept_by_language = current_app.extensions.setdefault(CHOICES, {})
-    language = current_language()
-    kept = kept_by_language.get(language)
-    seconds = current_app.config.get("FILTER_CHOICES_SECONDS", 30)
-    if (
-        kept is not None
-        and kept.site_changes == public_cache.site_changes()
-        and time.monotonic() - kept.made < seconds
-    ):
-        return kept
-    stamp, made = public_cache.site_changes(), time.monotonic()
-    groups = category_choices()
-    kept = kept_by_language[language] = FilterChoices(
-        categories=[SelectChoice("", _("All kinds")), *groups["categories"]],
-        groups=[SelectChoice("", _("All groups")), *groups["groups"]],
-        neighbourhoods=[
-            SelectChoice("", _("All neighbourhoods")),
-            *(SelectChoice(slug, name) for slug, name in neighbourhood_choices()),
-        ],
-        made=made,
-        site_changes=stamp,
-    )
-    return kept
+
+    def read() -> FilterChoices:
+        groups = category_choices()
+        return FilterChoices(
+            categories=[SelectChoice("", _("All kinds")), *groups["categories"]],
+            groups=[SelectChoice("", _("All groups")), *groups["groups"]],
+            neighbourhoods=[
+                SelectChoice("", _("All neighbourhoods")),
+                *(SelectChoice(slug, name) for slug, name in neighbourhood_choices()),
+            ],
+        )
+
+    return public_cache.kept_a_while("filter choices", current_language(), read)
 
 
 def choices_version() -> tuple:

@@ -3,14 +3,23 @@ one statement: bpt311/reports/rows.py) and the ORM one the kiosk and staff lists
 
 from __future__ import annotations
 
-from sqlalchemy import ScalarSelect, Select, case, func, select
+from sqlalchemy import ScalarSelect, Select, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
+from bpt311 import public_cache
 from bpt311.extensions import db
 from bpt311.models import Media, Report, map_cell
 from bpt311.ops import replica
 from bpt311.paging import Page
-from bpt311.reports.browse import COUNT_CAP, MAX_PAGE, PAGE_SIZE, Filters, filtered, ordering
+from bpt311.reports.browse import (
+    COUNT_CAP,
+    MAX_PAGE,
+    PAGE_SIZE,
+    Filters,
+    filtered,
+    ordering,
+    statuses_wanted,
+)
 from bpt311.reports.rows import page_rows
 
 
@@ -24,17 +33,13 @@ def with_list_details(query: Select) -> Select:
 
 
 def page_of(
-    query: Select,
-    number: int,
-    session: Session | None = None,
-    count_up_to: int | None = None,
-    at_least: ScalarSelect | None = None,
+    query: Select, number: int, session: Session | None = None, count_up_to: int | None = None
 ) -> Page:
     """One page of a filtered, ordered SELECT of reports (ORM objects with what a list
-    shows), and how many match in all, read through ``session`` (the primary's unless the
-    caller passes the replica's); ``count_up_to`` and ``at_least`` as :func:`_counted`."""
+    shows), and how many match in all (up to ``count_up_to``: :func:`_counted`), read
+    through ``session`` (the primary's unless the caller passes the replica's)."""
     session = session or db.session
-    total = session.scalar(select(_counted(query, count_up_to, at_least)))
+    total = session.scalar(select(_counted(query, count_up_to)))
     rows = []
     if number <= MAX_PAGE:
         this_page = query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
@@ -44,11 +49,17 @@ def page_of(
 
 def page_of_reports(filters: Filters) -> Page:
     """The public list's page: read from the replica when there is one; counted up to the
-    deepest row it pages to (MAX_PAGE pages), beyond that "more than 10,000"; its reports
-    plain rows (bpt311/reports/rows.py) for templates/reports/_row.html, read with their
-    photos and the count in one statement (a second counts when the page is empty)."""
+    deepest row it pages to (MAX_PAGE pages), beyond that "more than 10,000", and not
+    counted at all when the map's summary already shows more (:func:`_at_least`); its
+    reports plain rows (bpt311/reports/rows.py) for templates/reports/_row.html, read
+    with their photos and the count in one statement (a second counts when the page is
+    empty)."""
     query, session = filtered(filters), replica.reader()
-    counted = _counted(query, COUNT_CAP, _at_least(filters))
+    at_least = _at_least(filters, session)
+    if at_least is not None and at_least > COUNT_CAP:
+        counted = select(literal(COUNT_CAP + 1)).scalar_subquery()
+    else:
+        counted = _counted(query, COUNT_CAP)
     rows, total = [], None
     if filters.page <= MAX_PAGE:
         this_page = query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
@@ -58,19 +69,14 @@ def page_of_reports(filters: Filters) -> Page:
     return _paged(rows, total, filters.page, COUNT_CAP)
 
 
-def _counted(query: Select, count_up_to: int | None, at_least: ScalarSelect | None) -> ScalarSelect:
+def _counted(query: Select, count_up_to: int | None) -> ScalarSelect:
     """How many rows ``query`` matches, as a scalar SELECT. With ``count_up_to`` the count
     stops there (:func:`_paged` then says "more than"): counting 100,000 matching rows to
-    print a number nobody pages through costs more than the page itself; and when
-    ``at_least`` (a scalar SELECT of a lower bound) is already more, nothing is counted
-    (PostgreSQL never runs the count's subquery)."""
+    print a number nobody pages through costs more than the page itself."""
     matching = query.order_by(None).with_only_columns(Report.id)
     if count_up_to is not None:
         matching = matching.limit(count_up_to + 1)
-    counted = select(func.count()).select_from(matching.subquery()).scalar_subquery()
-    if count_up_to is None or at_least is None:
-        return counted
-    return select(case((at_least > count_up_to, count_up_to + 1), else_=counted)).scalar_subquery()
+    return select(func.count()).select_from(matching.subquery()).scalar_subquery()
 
 
 def _paged(rows: list, total: int, number: int, count_up_to: int | None) -> Page:
@@ -80,10 +86,13 @@ def _paged(rows: list, total: int, number: int, count_up_to: int | None) -> Page
     return Page(rows, total, number, PAGE_SIZE, deepest=MAX_PAGE, capped=capped)
 
 
-def _at_least(filters: Filters) -> ScalarSelect | None:
+def _at_least(filters: Filters, session: Session) -> int | None:
     """How many public reports match at least, from the map's summary (the reports with a
     point, per status: bpt311/reports/map_summary.py), when the filters are no more than
-    statuses; None when they are more (a lower bound it cannot give)."""
+    statuses; None when they are more (a lower bound it cannot give). Summing the summary
+    reads every cell of the city (a third of a PostgreSQL miss), so the sum is kept a while
+    (``public_cache.kept_a_while``): within FILTER_CHOICES_SECONDS, a city that fell below
+    10,000 public reports may still read "more than 10,000"."""
     others = (
         filters.q,
         filters.category,
@@ -96,8 +105,12 @@ def _at_least(filters: Filters) -> ScalarSelect | None:
     )
     if any(others):
         return None
-    wanted = map_cell.c.hidden.is_(False)
-    if filters.statuses:
-        statuses = set(filters.statuses) | ({"archived"} if "closed" in filters.statuses else set())
-        wanted = wanted & map_cell.c.status.in_(sorted(statuses))
-    return select(func.coalesce(func.sum(map_cell.c.reports), 0)).where(wanted).scalar_subquery()
+    statuses = tuple(statuses_wanted(filters))
+
+    def read() -> int:
+        wanted = map_cell.c.hidden.is_(False)
+        if statuses:
+            wanted = wanted & map_cell.c.status.in_(statuses)
+        return session.scalar(select(func.coalesce(func.sum(map_cell.c.reports), 0)).where(wanted))
+
+    return public_cache.kept_a_while("list's lower bound", statuses, read).value
