@@ -33,9 +33,11 @@ keepalive = 5
 # Recycle workers now and then, staggered, so slow leaks never matter. Not too often: a
 # new worker imports the app again (about a second) and starts with an empty in-process
 # page cache; at 2,000 a worker serving cached pages restarted every two seconds under
-# load, and one request in ten waited for it (bench/throughput.py's p90).
+# load, and one request in ten waited for it (bench/throughput.py's p90). Staggered
+# widely: with a jitter of 2,000, workers sharing the load evenly crossed their limits
+# within a second of each other, and for that second none was serving (p99 of 0.6-1.4 s).
 max_requests = 20000
-max_requests_jitter = 2000
+max_requests_jitter = 10000
 # Off: each worker imports the app itself after the fork, so no database connection,
 # Redis socket or thread is ever shared between processes. GUNICORN_PRELOAD=1 saves
 # memory; post_fork below then drops the pools the master opened.

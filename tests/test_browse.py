@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bpt311.extensions import db
 from bpt311.models import Media, Neighbourhood, utcnow
-from bpt311.reports import browse, list_pages
+from bpt311.reports import list_pages
 from tests.conftest import HTMX
 from tests.factories import make_report
 
