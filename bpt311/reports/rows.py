@@ -130,13 +130,13 @@ def page_rows(
         for n, clause in enumerate(order)
     ]
     found = session.execute(
-        select(inner, *_PHOTO_COLUMNS, total.label("total"))
+        select(inner, Media.id.label("photo_id"), *_PHOTO_COLUMNS, total.label("total"))
         .select_from(inner)
         .outerjoin(Media, Media.id == first)
         .order_by(*outer_order)
     ).all()
     rows = [
-        _row(row, ListPhoto(*row[-7:-1]) if row.thumb_name is not None else None) for row in found
+        _row(row, ListPhoto(*row[-7:-1]) if row.photo_id is not None else None) for row in found
     ]
     return rows, (found[0].total if found else None)
 
