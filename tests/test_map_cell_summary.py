@@ -79,7 +79,7 @@ def assert_summary_true() -> None:
 
 def _exact(filters: browse.Filters, zoom: int, monkeypatch) -> list[clusters.Cell]:
     with monkeypatch.context() as patch:
-        patch.setattr(clusters, "_summary_answers", lambda filters: False)
+        patch.setattr(browse, "statuses_only", lambda filters, box_allowed=False: False)
         return clusters.cells(filters, zoom, db.session)
 
 
@@ -89,7 +89,7 @@ def assert_map_exact(monkeypatch) -> None:
         for zoom in ZOOMS:
             for statuses in STATUSES:
                 filters = browse.Filters(bbox=bbox, statuses=statuses)
-                assert clusters._summary_answers(filters)
+                assert browse.statuses_only(filters, box_allowed=True)
                 fast = clusters.cells(filters, zoom, db.session)
                 assert sorted(fast, key=repr) == sorted(
                     _exact(filters, zoom, monkeypatch), key=repr

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from cachetools import LRUCache
@@ -334,6 +334,22 @@ def _text_search(query: Select, words: str) -> Select:
         .where(text("report_fts MATCH :match").bindparams(match=match))
     )
     return query.where(found if old is None else or_(found, old))
+
+
+def statuses_only(filters: Filters, box_allowed: bool = False) -> bool:
+    """Whether nothing but statuses (and, with ``box_allowed``, the box) narrows the
+    reports: what the map's summary (per fine cell and status) can count alone. A filter
+    added to Filters later counts as narrowing until the summary learns it."""
+    plain = Filters()
+    rest = replace(
+        filters,
+        statuses=[],
+        bbox=None if box_allowed else filters.bbox,
+        sort=plain.sort,
+        page=plain.page,
+        radius=plain.radius,
+    )
+    return rest == plain
 
 
 def statuses_wanted(filters: Filters) -> list[str]:

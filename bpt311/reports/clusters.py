@@ -168,17 +168,6 @@ def _coarse_rows(filters: browse.Filters, step: int, session):
         yield int(found.row), int(found.col), found.n, found.lat, found.lon
 
 
-def _summary_answers(filters: browse.Filters) -> bool:
-    """Whether the map's summary can count for these filters: a box and statuses, and
-    nothing else that narrows the reports (a filter added to Filters later counts from
-    ``report`` until the summary learns it)."""
-    plain = browse.Filters()
-    unnarrowed = replace(
-        filters, bbox=None, statuses=[], sort=plain.sort, page=plain.page, radius=plain.radius
-    )
-    return unnarrowed == plain
-
-
 def _summary_rows(filters: browse.Filters, session):
     """The same rows as :func:`_fine_rows`, from the map's summary (two queries): the
     box's fine cells, then those its edges cut through counted again from ``report``."""
@@ -242,7 +231,7 @@ def cells(filters: browse.Filters, zoom: int, session) -> list[Cell]:
     per fine cell (from the map's summary, or in SQL from ``report`` when other filters
     are asked) and added up here, a few thousand rows at most."""
     step = grid_step(filters.bbox, zoom)
-    if _summary_answers(filters):
+    if browse.statuses_only(filters, box_allowed=True):
         rows, shift = _summary_rows(filters, session), step
     elif _cells_in(filters.bbox, FINE_LAT, FINE_LON) > MAX_FINE_CELLS:
         rows, shift = _coarse_rows(filters, step, session), 0

@@ -18,6 +18,7 @@ from bpt311.reports.browse import (
     Filters,
     filtered,
     ordering,
+    statuses_only,
     statuses_wanted,
 )
 from bpt311.reports.rows import page_rows
@@ -93,17 +94,7 @@ def _at_least(filters: Filters, session: Session) -> int | None:
     reads every cell of the city (a third of a PostgreSQL miss), so the sum is kept a while
     (``public_cache.kept_a_while``): within FILTER_CHOICES_SECONDS, a city that fell below
     10,000 public reports may still read "more than 10,000"."""
-    others = (
-        filters.q,
-        filters.category,
-        filters.group,
-        filters.neighbourhood,
-        filters.date_from,
-        filters.date_to,
-        filters.has_point,
-        filters.bbox,
-    )
-    if any(others):
+    if not statuses_only(filters):
         return None
     statuses = tuple(statuses_wanted(filters))
 

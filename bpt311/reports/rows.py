@@ -135,10 +135,12 @@ def page_rows(
         .outerjoin(Media, Media.id == first)
         .order_by(*outer_order)
     ).all()
-    rows = [
-        _row(row, ListPhoto(*row[-7:-1]) if row.photo_id is not None else None) for row in found
-    ]
+    rows = [_row(row, _photo_of(row) if row.photo_id is not None else None) for row in found]
     return rows, (found[0].total if found else None)
+
+
+def _photo_of(row) -> ListPhoto:
+    return ListPhoto(*(getattr(row, column.key) for column in _PHOTO_COLUMNS))
 
 
 def _sort_key(clause: ColumnElement) -> ColumnElement:
@@ -197,9 +199,9 @@ def first_photos(report_ids: list[int], session: Session) -> dict[int, ListPhoto
         .order_by(Media.report_id, Media.position, Media.id)
     )
     photos: dict[int, ListPhoto] = {}
-    for report_id, *fields in rows:
-        if report_id not in photos:
-            photos[report_id] = ListPhoto(*fields)
+    for row in rows:
+        if row.report_id not in photos:
+            photos[row.report_id] = _photo_of(row)
     return photos
 
 
