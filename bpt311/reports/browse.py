@@ -188,7 +188,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 def filter_form(args) -> tuple[FilterForm, Filters, list[str]]:
     """The filter form bound to ``args``, the filters it means, and messages about bad input."""
     form = FilterForm(args)
-    choices = _filter_choices().value
+    choices = filter_choices()
     form.category.choices = choices.categories
     form.group.choices = choices.groups
     form.neighbourhood.choices = choices.neighbourhoods
@@ -244,9 +244,12 @@ class FilterChoices:
     categories: list[SelectChoice]
     groups: list[SelectChoice]
     neighbourhoods: list[SelectChoice]
+    # The filter forms rendered with these choices (reports/listing.py's
+    # filter_form_html), by what they show: they go when the choices are read again.
+    rendered: LRUCache = field(default_factory=lambda: LRUCache(maxsize=512), compare=False)
 
 
-def _filter_choices() -> public_cache.Kept:
+def filter_choices() -> FilterChoices:
     """The filter form's kinds, groups and neighbourhoods in the page's language, read
     once per process every FILTER_CHOICES_SECONDS (``public_cache.kept_a_while``) rather
     than on every page: two queries and the translations of every category. A change to
@@ -264,14 +267,7 @@ def _filter_choices() -> public_cache.Kept:
             ],
         )
 
-    return public_cache.kept_a_while("filter choices", current_language(), read)
-
-
-def choices_version() -> tuple:
-    """What the filter form's options are made of: the page's language and the kept
-    choices' moment (new ones after FILTER_CHOICES_SECONDS or any catalogue change)."""
-    kept = _filter_choices()
-    return current_language(), kept.made, kept.site_changes
+    return public_cache.kept_a_while("filter choices", current_language(), read).value
 
 
 def category_choices() -> dict[str, list]:

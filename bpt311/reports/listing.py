@@ -8,7 +8,6 @@ import threading
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from cachetools import LRUCache
 from flask import (
     Response,
     abort,
@@ -35,17 +34,16 @@ from bpt311.reports.views import bp
 from bpt311.spreadsheets import csv_line
 
 MAP_CAP = 2000
-_FILTER_FORMS: LRUCache = LRUCache(maxsize=512)  # filter_form_html's, by what they show
-_FILTER_FORMS_LOCK = threading.Lock()
+_FILTER_FORMS_LOCK = threading.Lock()  # filter_form_html's kept forms
 
 
 @bp.app_template_global()
 def filter_form_html(form, filters, problems, action=None, hide_neighbourhood=False) -> Markup:
     """templates/reports/_filters.html for this form. It is the same for everyone who asks
     with the same filters in the same language, so while nothing is wrong with them it is
-    rendered once per catalogue version (``browse.choices_version``) and kept: it was a
-    third of a list page's rendering. A typed place (geocoded) or a refused value is
-    rendered each time."""
+    rendered once and kept with the choices it shows (``browse.filter_choices``, read
+    again after FILTER_CHOICES_SECONDS or a catalogue change): it was a third of a list
+    page's rendering. A typed place (geocoded) or a refused value is rendered each time."""
 
     def render() -> Markup:
         return Markup(
@@ -61,19 +59,19 @@ def filter_form_html(form, filters, problems, action=None, hide_neighbourhood=Fa
 
     if problems or form.errors or filters.near:
         return render()
+    kept = browse.filter_choices().rendered
     key = (
-        browse.choices_version(),
         action,
         bool(hide_neighbourhood),
         repr(replace(filters, page=1)),
         tuple((field.name, tuple(field.raw_data or ())) for field in form),
     )
     with _FILTER_FORMS_LOCK:
-        html = _FILTER_FORMS.get(key)
+        html = kept.get(key)
     if html is None:
         html = render()
         with _FILTER_FORMS_LOCK:
-            _FILTER_FORMS[key] = html
+            kept[key] = html
     return html
 
 
